@@ -1,0 +1,86 @@
+"""What a check is, what it returns, and what it may use.
+
+A check is a class: its `id` is stable (reports, `--only` and `--skip` use it), its docstring's first line
+is its title, `failure` says what a failure means for a deployment and `hint` how to fix it. `run()`
+returns an `Outcome`; it never prints and never catches what it did not expect: the runner turns an
+exception into an `error` result, times every check, and skips a check whose `requires` did not pass.
+"""
+
+from __future__ import annotations
+
+import enum
+import inspect
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from lightonocr_validation.context import CheckContext
+
+
+class Status(enum.StrEnum):
+    PASS = "pass"
+    FAIL = "fail"
+    SKIP = "skip"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What `Check.run` returns: a status, one line of detail, and an optional headline figure."""
+
+    status: Status
+    detail: str
+    figure: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def passed(cls, detail: str, figure: str = "", **data: Any) -> Outcome:
+        return cls(Status.PASS, detail, figure, data)
+
+    @classmethod
+    def failed(cls, detail: str, figure: str = "", **data: Any) -> Outcome:
+        return cls(Status.FAIL, detail, figure, data)
+
+    @classmethod
+    def skipped(cls, reason: str, **data: Any) -> Outcome:
+        return cls(Status.SKIP, reason, "", data)
+
+
+@dataclass(frozen=True)
+class Result:
+    """One check's outcome as the runner recorded it, for the reporters."""
+
+    check_id: str
+    title: str
+    family: str
+    status: Status
+    detail: str
+    figure: str
+    seconds: float
+    hint: str
+    data: dict[str, Any] = field(default_factory=dict)
+    host: str = ""
+
+
+class Check:
+    """Base class of every check; subclasses are registered with `checks.registry.register`."""
+
+    id: ClassVar[str]
+    family: ClassVar[str]
+    failure: ClassVar[str]
+    hint: ClassVar[str]
+    tags: ClassVar[frozenset[str]] = frozenset()
+    # Ids of checks that must pass first; when one did not, this one is skipped and says which.
+    requires: ClassVar[tuple[str, ...]] = ()
+    # A check whose question only a model with trained weights can answer (OCR accuracy, say). Against the
+    # tiny random-weight model it is skipped with that reason instead of failing.
+    needs_trained_weights: ClassVar[bool] = False
+    # Verdict `validated` needs every essential check to pass: a skip there leaves the question open.
+    essential: ClassVar[bool] = True
+
+    @classmethod
+    def title(cls) -> str:
+        return (inspect.getdoc(cls) or cls.__name__).splitlines()[0].rstrip(".")
+
+    def run(self, ctx: CheckContext) -> Outcome:
+        raise NotImplementedError

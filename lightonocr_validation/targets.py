@@ -1,0 +1,111 @@
+"""Turn what the user typed after --host into a Target: a profile name, a URL, a host name or an address.
+
+Profiles live in the configuration (`check.hosts` in invoke.yaml): URL, the *name* of the environment
+variable holding the API key, CA bundle, client certificate, extra headers, timeout. A key is never
+taken from a flag or a file of ours, so it cannot land in shell history, process lists or reports.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from lightonocr_validation.client import Target
+
+PROFILE_KEYS = {"url", "api_key_env", "ca_bundle", "client_cert", "client_key", "headers", "timeout", "insecure"}
+
+
+class TargetError(ValueError):
+    """--host or a profile is not usable; the message names the cause and the fix."""
+
+
+def resolve(
+    host: str,
+    *,
+    port: int,
+    profiles: Mapping[str, Mapping[str, Any]],
+    default_api_key_env: str,
+    timeout: float,
+    insecure: bool = False,
+) -> Target:
+    host = host.strip()
+    if not host:
+        raise TargetError("--host is empty: give a host name, an IP address, a URL or a profile name")
+    if host in profiles:
+        return _from_profile(host, profiles[host], default_api_key_env, timeout, insecure)
+    return Target(
+        base_url=_base_url(host, port),
+        name=host,
+        api_key=_api_key(default_api_key_env, required=False),
+        verify=False if insecure else True,
+        timeout=timeout,
+    )
+
+
+def _base_url(host: str, port: int) -> str:
+    if "://" in host:
+        parts = urlsplit(host)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise TargetError(f"{host!r} is not an http(s) URL: write it as https://host[:port][/base/path]")
+        return host.rstrip("/")
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        if "/" in host or " " in host:
+            raise TargetError(f"{host!r} is neither a host name nor a URL: add the scheme, http:// or https://") from None
+        return f"http://{host}:{port}"
+    return f"http://[{address}]:{port}" if address.version == 6 else f"http://{address}:{port}"
+
+
+def _from_profile(
+    name: str, profile: Mapping[str, Any], default_api_key_env: str, timeout: float, insecure: bool
+) -> Target:
+    unknown = set(profile) - PROFILE_KEYS
+    if unknown:
+        raise TargetError(
+            f"host profile {name!r} has unknown keys {sorted(unknown)}: the keys are {sorted(PROFILE_KEYS)}"
+        )
+    if not profile.get("url"):
+        raise TargetError(f"host profile {name!r} has no url: add check.hosts.{name}.url to invoke.yaml")
+    if "api_key" in profile:
+        raise TargetError(f"host profile {name!r}: name the variable holding the key in api_key_env")
+    verify: bool | str = True
+    if profile.get("ca_bundle"):
+        verify = _existing_file(name, "ca_bundle", profile["ca_bundle"])
+    if insecure or profile.get("insecure"):
+        verify = False
+    cert: str | tuple[str, str] | None = None
+    if profile.get("client_cert"):
+        cert_file = _existing_file(name, "client_cert", profile["client_cert"])
+        cert = (cert_file, _existing_file(name, "client_key", profile["client_key"])) if profile.get("client_key") else cert_file
+    headers = profile.get("headers") or {}
+    if not isinstance(headers, Mapping):
+        raise TargetError(f"host profile {name!r}: headers must be a mapping of header name to value")
+    key_env = profile.get("api_key_env") or default_api_key_env
+    return Target(
+        base_url=_base_url(str(profile["url"]), 0),
+        name=name,
+        api_key=_api_key(key_env, required=bool(profile.get("api_key_env"))),
+        verify=verify,
+        client_cert=cert,
+        headers=tuple((str(k), str(v)) for k, v in headers.items()),
+        timeout=float(profile.get("timeout") or timeout),
+    )
+
+
+def _api_key(variable: str, *, required: bool) -> str:
+    value = os.environ.get(variable, "")
+    if required and not value:
+        raise TargetError(f"the API key variable {variable} is not set: export {variable}=<the server's --api-key>")
+    return value
+
+
+def _existing_file(profile: str, key: str, value: Any) -> str:
+    path = Path(os.path.expanduser(str(value)))
+    if not path.is_file():
+        raise TargetError(f"host profile {profile!r}: {key} {str(path)!r} does not exist")
+    return str(path)

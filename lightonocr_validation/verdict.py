@@ -1,0 +1,68 @@
+"""From results to one verdict line and an exit code, in the words of the original plan.
+
+- `validated` (exit 0): every selected check passed, and every essential one ran.
+- `skip-no-gpu` (exit 0): everything that can be proven without trained weights passed; the checks that
+  judge OCR text were skipped because the served model is the random-weight tiny one (no GPU here).
+- `issue: <cause>` (exit 1): a check failed or errored, or an essential question stayed open.
+- `issue: <cause>` (exit 2): the server could not be reached, or nothing ran.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from checks.base import Result, Status
+
+EXIT_OK = 0
+EXIT_CHECK_FAILED = 1
+EXIT_UNREACHABLE = 2
+# Bad input (an unknown flag value, check id or profile) also ends with 2: nothing ran.
+EXIT_USAGE = 2
+
+
+@dataclass(frozen=True)
+class Verdict:
+    word: str  # validated | skip-no-gpu | issue
+    line: str
+    exit_code: int
+
+
+def verdict_for(results: Sequence[Result], essential_ids: frozenset[str] = frozenset()) -> Verdict:
+    """The verdict of one host's results."""
+    if not results:
+        return Verdict("issue", "issue: no check ran", EXIT_UNREACHABLE)
+    unreachable = next((r for r in results if r.data.get("unreachable")), None)
+    if unreachable is not None:
+        return Verdict("issue", f"issue: server unreachable: {unreachable.detail}", EXIT_UNREACHABLE)
+    broken = [r for r in results if r.status in (Status.FAIL, Status.ERROR)]
+    if broken:
+        first = broken[0]
+        more = f" (and {len(broken) - 1} more)" if len(broken) > 1 else ""
+        return Verdict("issue", f"issue: {first.check_id} {first.title}: {first.detail}{more}", EXIT_CHECK_FAILED)
+    random_weight_skips = [r for r in results if r.status is Status.SKIP and r.data.get("random_weights")]
+    open_questions = [
+        r for r in results if r.status is Status.SKIP and r.check_id in essential_ids and r not in random_weight_skips
+    ]
+    if open_questions:
+        first = open_questions[0]
+        return Verdict(
+            "issue", f"issue: not proven: {first.check_id} {first.title} was skipped ({first.detail})", EXIT_CHECK_FAILED
+        )
+    passed = sum(r.status is Status.PASS for r in results)
+    if random_weight_skips:
+        return Verdict(
+            "skip-no-gpu",
+            f"skip-no-gpu: the serving path and LightOnOCR's architecture are proven ({passed} checks passed); "
+            f"OCR quality is not ({len(random_weight_skips)} checks need the trained weights and a GPU)",
+            EXIT_OK,
+        )
+    return Verdict("validated", f"validated: {passed} checks passed", EXIT_OK)
+
+
+def combine(verdicts: Sequence[Verdict]) -> Verdict:
+    """A fleet's verdict: the worst host's (unreachable over failed over skip-no-gpu over validated)."""
+    if not verdicts:
+        return Verdict("issue", "issue: no check ran", EXIT_UNREACHABLE)
+    rank = {"validated": 0, "skip-no-gpu": 1, "issue": 2}
+    return max(verdicts, key=lambda v: (v.exit_code == EXIT_UNREACHABLE, rank[v.word], v.exit_code))

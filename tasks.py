@@ -1,0 +1,318 @@
+"""Actions on a LightOnOCR vLLM server: serve it, check it, stop it; build the tiny model and the samples.
+
+Invoke owns actions, nox owns environments: run these inside the environment `nox -s validate` built
+(or any environment with vLLM), from the repository root. Defaults live in
+lightonocr_validation/settings.py and can be overridden by invoke.yaml, INVOKE_* variables and flags.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from invoke import Collection, Context, Exit, task
+from rich.console import Console
+
+from lightonocr_validation import serve as serving
+from lightonocr_validation.hardware import describe, nvidia_gpus
+from lightonocr_validation.settings import DEFAULTS, served_name
+
+ROOT = Path(__file__).resolve().parent
+console = Console(stderr=False, highlight=False)
+errors = Console(stderr=True, highlight=False)
+
+# Exit codes, documented in docs/tasks.md.
+EXIT_FAILED = 1  # the server failed or died; a check failed
+EXIT_USAGE = 2  # bad input, a busy port, a missing executable; for check: unreachable or nothing ran
+
+
+def _fail(message: str, code: int) -> Exit:
+    """One line naming the cause and the fix, on stderr, with a documented exit code; no traceback."""
+    errors.print(f"error: {message}", markup=False, style="bold red")
+    return Exit(code=code)
+
+
+def _plain(value: Any) -> Any:
+    """Invoke's DataProxy objects as plain dicts and lists."""
+    if hasattr(value, "items"):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _tiny_model_path(c: Context) -> Path:
+    return (ROOT / c.config.tiny_model.path).resolve()
+
+
+def _resolve_device(device: str) -> str:
+    if device not in ("auto", "cuda", "cpu"):
+        raise _fail(f"--device {device!r} is not one of auto, cuda, cpu", EXIT_USAGE)
+    if device != "auto":
+        return device
+    return "cuda" if nvidia_gpus() else "cpu"
+
+
+def _model_and_server(
+    c: Context, *, model: str | None, served_model_name: str | None, host: str | None, port: int | None, tiny: bool
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    model_cfg = _plain(c.config.model)
+    server_cfg = _plain(c.config.server)
+    if tiny:
+        model_cfg.update(id=str(_tiny_model_path(c)), served_name=c.config.tiny_model.served_name, weights="random")
+    if model:
+        model_cfg.update(id=model, served_name=served_model_name or "")
+    if served_model_name:
+        model_cfg["served_name"] = served_model_name
+    if host:
+        server_cfg["host"] = host
+    if port:
+        server_cfg["port"] = int(port)
+    return model_cfg, server_cfg
+
+
+@task(
+    help={
+        "model": "Hub id or local folder to serve (default: model.id, lightonai/LightOnOCR-2-1B).",
+        "served-model-name": "Id the server lists and requests name (default: model.served_name, else the model).",
+        "host": "Address to bind (default: server.host, 127.0.0.1).",
+        "port": "Port to bind (default: server.port, 8000).",
+        "tiny": "Serve the random-weight tiny model with LightOnOCR's architecture (built if missing).",
+        "device": "auto (cuda when nvidia-smi finds a GPU, else cpu), cuda or cpu; cpu adds cpu.env.",
+        "detach": "Return once the server is ready and leave it running; stop it with `invoke stop`.",
+        "dry-run": "Print the vllm serve command and exit.",
+        "timeout": "Seconds to wait for readiness (default: server.startup_timeout).",
+    },
+    auto_shortflags=False,
+)
+def serve(
+    c: Context,
+    model: str | None = None,
+    served_model_name: str | None = None,
+    host: str | None = None,
+    port: int | None = None,
+    tiny: bool = False,
+    device: str = "auto",
+    detach: bool = False,
+    dry_run: bool = False,
+    timeout: float | None = None,
+) -> None:
+    """Serve LightOnOCR with the model card's vllm serve command; arguments after -- go to vllm."""
+    model_cfg, server_cfg = _model_and_server(
+        c, model=model, served_model_name=served_model_name, host=host, port=port, tiny=tiny
+    )
+    extra = shlex.split(c.remainder) if getattr(c, "remainder", "") else []
+    command = serving.build_command(model_cfg, server_cfg, extra)
+    if dry_run:
+        console.print(serving.render(command), markup=False, soft_wrap=True)
+        return
+    resolved = _resolve_device(device)
+    env = {str(k): str(v) for k, v in server_cfg["env"].items()}
+    if resolved == "cpu":
+        env = {**{str(k): str(v) for k, v in c.config.cpu.env.items()}, **env}
+    if tiny and not (_tiny_model_path(c) / "config.json").is_file():
+        tiny_model(c)
+    log_file = ROOT / server_cfg["log_file"]
+    pid_file = ROOT / server_cfg["pid_file"]
+    existing = serving.read_pid_file(pid_file)
+    if existing and _alive(existing["pid"]):
+        raise _fail(
+            f"a server we started is already running (pid {existing['pid']}, {existing['base_url']}): "
+            f"`invoke stop` first",
+            EXIT_USAGE,
+        )
+    errors.print(f"device: {resolved} ({describe(nvidia_gpus())})", markup=False)
+    console.print(f"$ {serving.render(command)}", markup=False, soft_wrap=True)
+    try:
+        process = serving.start(command, host=server_cfg["host"], port=int(server_cfg["port"]), log_file=log_file, env=env)
+    except serving.ServeError as error:
+        raise _fail(str(error), error.exit_code) from None
+    connect_host = "127.0.0.1" if server_cfg["host"] in ("0.0.0.0", "") else server_cfg["host"]
+    connect_host = f"[{connect_host}]" if ":" in connect_host else connect_host
+    running = serving.RunningServer(
+        process=process,
+        command=command,
+        log_file=log_file,
+        base_url=f"http://{connect_host}:{server_cfg['port']}",
+        model_name=served_name(model_cfg),
+        stages=serving.Stages(),
+    )
+    _stop_on_sigterm()
+    try:
+        _wait_with_status(running, float(timeout or server_cfg["startup_timeout"]))
+        if detach:
+            serving.write_pid_file(pid_file, running)
+            console.print(
+                f"serving {running.model_name} at {running.base_url} (pid {running.pid}, log {log_file}); "
+                f"stop it with `invoke stop`",
+                markup=False,
+            )
+            return
+        console.print("serving until interrupted (Ctrl-C)", markup=False)
+        code = process.wait()
+        raise _fail(f"the server exited with code {code}; its log: {log_file}", EXIT_FAILED)
+    except KeyboardInterrupt:
+        errors.print("stopping the server…", markup=False)
+        serving.stop_process_group(running.pid)
+    except BaseException:
+        serving.stop_process_group(running.pid)
+        raise
+
+
+def _wait_with_status(running: serving.RunningServer, timeout: float) -> None:
+    with console.status("starting", spinner="dots") as status:
+
+        def show(stage: str, stages: serving.Stages) -> None:
+            status.update(f"{serving.STAGE_NAMES[stage]} · {stages.elapsed:.0f} s (log: {running.log_file})")
+
+        try:
+            serving.wait_until_ready(running, timeout=timeout, on_progress=show)
+        except serving.ServeError as error:
+            serving.stop_process_group(running.pid)
+            _print_start_failure(error)
+            raise _fail(
+                f"{error}" + (f": {error.diagnosis.cause}; fix: {error.diagnosis.fix}" if error.diagnosis else ""),
+                error.exit_code,
+            ) from None
+    previous = 0.0
+    for stage, seconds in running.stages.reached.items():
+        console.print(f"  {serving.STAGE_NAMES[stage]:<28} {seconds:7.1f} s  (+{seconds - previous:.1f} s)", markup=False)
+        previous = seconds
+    console.print(f"ready: {running.model_name} at {running.base_url} after {previous:.1f} s", markup=False)
+
+
+def _print_start_failure(error: serving.ServeError) -> None:
+    if error.log_tail:
+        errors.print("last lines of the server log:", markup=False)
+        for line in error.log_tail[-25:]:
+            errors.print(f"  | {line}", markup=False, soft_wrap=True)
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (from nox, CI or a service manager) stops the server tree like Ctrl-C does."""
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@task(help={"timeout": "Seconds to wait for a graceful stop before killing (default 30)."})
+def stop(c: Context, timeout: float = serving.STOP_GRACE_SECONDS) -> None:
+    """Stop the server `invoke serve --detach` started, with its whole process tree."""
+    pid_file = ROOT / c.config.server.pid_file
+    record = serving.read_pid_file(pid_file)
+    if record is None:
+        console.print("no detached server to stop", markup=False)
+        return
+    started = time.monotonic()
+    stopped = serving.stop_process_group(int(record["pid"]), grace=float(timeout))
+    pid_file.unlink(missing_ok=True)
+    if stopped:
+        console.print(f"stopped pid {record['pid']} and its children in {time.monotonic() - started:.1f} s", markup=False)
+    else:
+        console.print(f"pid {record['pid']} was no longer running", markup=False)
+
+
+@task(help={"out": "Folder to write the checkpoint into (default: tiny_model.path)."})
+def tiny_model(c: Context, out: str | None = None) -> None:
+    """Build the random-weight tiny model with LightOnOCR-2-1B's architecture (needs torch, transformers)."""
+    target = Path(out) if out else _tiny_model_path(c)
+    result = c.run(
+        f"{shlex.quote(sys.executable)} -m lightonocr_validation.tiny_model {shlex.quote(str(target))}",
+        warn=True,
+        hide="stdout",
+    )
+    if not result.ok:
+        raise _fail(f"the tiny model could not be built into {target} (see above)", EXIT_USAGE)
+    console.print(f"tiny model: {result.stdout.strip()}", markup=False)
+
+
+@task(
+    iterable=["host", "only", "skip", "tag"],
+    help={
+        "host": "Server to check: host name, IP, URL (https://host/base) or a check.hosts profile; repeat for a fleet.",
+        "port": "Port for a bare host name or IP (default: check.port, 8000).",
+        "model": "Model id the server must list and requests name (default: model.served_name, else model.id).",
+        "tiny": "The server serves the random-weight tiny model: text-judging checks skip with that reason.",
+        "only": "Run only these check ids (repeat or comma-separate).",
+        "skip": "Leave these check ids out (repeat or comma-separate).",
+        "tag": "Run only checks with this tag or family (repeat or comma-separate).",
+        "list": "List every check (id, family, title, tags) and exit.",
+        "report-json": "Write the JSON report (schema in docs/report-schema.md) to this path.",
+        "junit": "Write JUnit XML for CI systems to this path.",
+        "report-md": "Write a Markdown report to this path.",
+        "insecure": "Do not verify TLS certificates (warned about; prefer a CA bundle in the host profile).",
+        "timeout": "Seconds for one request (default: check.timeout).",
+    },
+    auto_shortflags=False,
+)
+def check(
+    c: Context,
+    host: list[str] | None = None,
+    port: int | None = None,
+    model: str | None = None,
+    tiny: bool = False,
+    only: list[str] | None = None,
+    skip: list[str] | None = None,
+    tag: list[str] | None = None,
+    list: bool = False,  # noqa: A002  (the flag is --list)
+    report_json: str | None = None,
+    junit: str | None = None,
+    report_md: str | None = None,
+    insecure: bool = False,
+    timeout: float | None = None,
+) -> None:
+    """Validate a running server: every check, a verdict, and exit 0 (validated), 1 (issue) or 2 (unreachable)."""
+    from lightonocr_validation.check_command import CheckOptions, UsageError, list_checks, run_check
+
+    if list:
+        list_checks(console)
+        return
+    model_cfg = _plain(c.config.model)
+    if tiny:
+        model_cfg.update(served_name=c.config.tiny_model.served_name, weights="random")
+    if model:
+        model_cfg.update(id=model, served_name="")
+    options = CheckOptions(
+        hosts=host or [c.config.check.host],
+        port=int(port or c.config.check.port),
+        model_name=served_name(model_cfg),
+        weights=model_cfg["weights"],
+        sampling=_plain(c.config.sampling),
+        profiles=_plain(c.config.check.hosts),
+        api_key_env=c.config.check.api_key_env,
+        only=only or [],
+        skip=skip or [],
+        tags=tag or [],
+        report_json=Path(report_json) if report_json else None,
+        junit=Path(junit) if junit else None,
+        report_md=Path(report_md) if report_md else None,
+        insecure=insecure,
+        timeout=float(timeout or c.config.check.timeout),
+    )
+    try:
+        code = run_check(options, console=console, errors=errors)
+    except UsageError as error:
+        raise _fail(str(error), EXIT_USAGE) from None
+    if code:
+        raise Exit(code=code)
+
+
+ns = Collection(serve, stop, check, tiny_model)
+ns.configure(DEFAULTS)

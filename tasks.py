@@ -59,7 +59,13 @@ def _resolve_device(device: str) -> str:
 
 
 def _model_and_server(
-    c: Context, *, model: str | None, served_model_name: str | None, host: str | None, port: int | None, tiny: bool
+    c: Context,
+    *,
+    model: str | None,
+    served_model_name: str | None,
+    host: str | None,
+    port: int | None,
+    tiny: bool,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     model_cfg = _plain(c.config.model)
     server_cfg = _plain(c.config.server)
@@ -107,6 +113,8 @@ def serve(
         c, model=model, served_model_name=served_model_name, host=host, port=port, tiny=tiny
     )
     extra = shlex.split(c.remainder) if getattr(c, "remainder", "") else []
+    if tiny:
+        extra = [*c.config.tiny_model.serve_args, *extra]
     command = serving.build_command(model_cfg, server_cfg, extra)
     if dry_run:
         console.print(serving.render(command), markup=False, soft_wrap=True)
@@ -129,7 +137,9 @@ def serve(
     errors.print(f"device: {resolved} ({describe(nvidia_gpus())})", markup=False)
     console.print(f"$ {serving.render(command)}", markup=False, soft_wrap=True)
     try:
-        process = serving.start(command, host=server_cfg["host"], port=int(server_cfg["port"]), log_file=log_file, env=env)
+        process = serving.start(
+            command, host=server_cfg["host"], port=int(server_cfg["port"]), log_file=log_file, env=env
+        )
     except serving.ServeError as error:
         raise _fail(str(error), error.exit_code) from None
     connect_host = "127.0.0.1" if server_cfg["host"] in ("0.0.0.0", "") else server_cfg["host"]
@@ -159,8 +169,10 @@ def serve(
     except KeyboardInterrupt:
         errors.print("stopping the server…", markup=False)
         serving.stop_process_group(running.pid)
+        process.wait()
     except BaseException:
         serving.stop_process_group(running.pid)
+        process.wait()
         raise
 
 
@@ -181,7 +193,10 @@ def _wait_with_status(running: serving.RunningServer, timeout: float) -> None:
             ) from None
     previous = 0.0
     for stage, seconds in running.stages.reached.items():
-        console.print(f"  {serving.STAGE_NAMES[stage]:<28} {seconds:7.1f} s  (+{seconds - previous:.1f} s)", markup=False)
+        console.print(
+            f"  {serving.STAGE_NAMES[stage]:<28} {seconds:7.1f} s  (+{seconds - previous:.1f} s)",
+            markup=False,
+        )
         previous = seconds
     console.print(f"ready: {running.model_name} at {running.base_url} after {previous:.1f} s", markup=False)
 
@@ -224,7 +239,10 @@ def stop(c: Context, timeout: float = serving.STOP_GRACE_SECONDS) -> None:
     stopped = serving.stop_process_group(int(record["pid"]), grace=float(timeout))
     pid_file.unlink(missing_ok=True)
     if stopped:
-        console.print(f"stopped pid {record['pid']} and its children in {time.monotonic() - started:.1f} s", markup=False)
+        console.print(
+            f"stopped pid {record['pid']} and its children in {time.monotonic() - started:.1f} s",
+            markup=False,
+        )
     else:
         console.print(f"pid {record['pid']} was no longer running", markup=False)
 
@@ -271,7 +289,7 @@ def check(
     only: list[str] | None = None,
     skip: list[str] | None = None,
     tag: list[str] | None = None,
-    list: bool = False,  # noqa: A002  (the flag is --list)
+    list: bool = False,
     report_json: str | None = None,
     junit: str | None = None,
     report_md: str | None = None,

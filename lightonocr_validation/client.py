@@ -139,7 +139,9 @@ class VllmClient:
                 if reply.status_code != 200:
                     text = reply.text
                     error = Response(reply.status_code, text, 0.0, {}).error_message()
-                    return StreamResult(reply.status_code, 0, "", None, time.perf_counter() - started, None, False, error)
+                    return StreamResult(
+                        reply.status_code, 0, "", None, time.perf_counter() - started, None, False, error
+                    )
                 for line in _sse_data_lines(reply.iter_lines(decode_unicode=True)):
                     if line == "[DONE]":
                         done = True
@@ -174,9 +176,14 @@ def _sse_data_lines(lines: Iterator[str]) -> Iterator[str]:
 def classify_connection_error(error: requests.RequestException) -> tuple[str, str]:
     """Tell DNS, refused, TLS, timeout and the rest apart, each with a cause a person can act on."""
     chain = _exception_chain(error)
-    if any(isinstance(e, ssl.SSLCertVerificationError) for e in chain) or isinstance(error, requests.exceptions.SSLError):
+    if any(isinstance(e, ssl.SSLCertVerificationError) for e in chain) or isinstance(
+        error, requests.exceptions.SSLError
+    ):
         detail = next((str(e) for e in chain if isinstance(e, ssl.SSLError)), "TLS handshake failed")
-        return "tls", f"TLS verification failed ({_short(detail)}): pass the server's CA bundle, or --insecure"
+        return (
+            "tls",
+            f"TLS verification failed ({_short(detail)}): pass the server's CA bundle, or --insecure",
+        )
     if any(isinstance(e, socket.gaierror) for e in chain) or "Name or service not known" in str(error):
         return "dns", "the host name does not resolve (DNS): check the spelling, or give an IP address or URL"
     if isinstance(error, requests.exceptions.ConnectTimeout):
@@ -198,7 +205,13 @@ def _exception_chain(error: BaseException) -> list[BaseException]:
         if current is None or any(current is s for s in seen):
             continue
         seen.append(current)
-        pending.extend([current.__cause__, current.__context__, *(a for a in current.args if isinstance(a, BaseException))])
+        pending.extend(
+            [
+                current.__cause__,
+                current.__context__,
+                *(a for a in current.args if isinstance(a, BaseException)),
+            ]
+        )
         reason = getattr(current, "reason", None)
         if isinstance(reason, BaseException):
             pending.append(reason)

@@ -7,10 +7,13 @@ the version check grades a running server against it, and the guide renders it.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 # vllm/model_executor/models/lightonocr.py first shipped in vLLM 0.11.1.
 MINIMUM_VLLM = (0, 11, 1)
+
+_RELEASE = re.compile(r"v?(\d+)\.(\d+)(?:\.(\d+))?")
 
 
 @dataclass(frozen=True)
@@ -68,17 +71,12 @@ RULES: tuple[VersionRule, ...] = (
 
 
 def parse_version(text: str) -> tuple[int, int, int]:
-    """`0.32.0+cpu` -> (0, 32, 0). Raises ValueError for text that is not a release number."""
-    core = text.strip().lstrip("v").split("+")[0]
-    parts = []
-    for piece in core.split(".")[:3]:
-        digits = "".join(ch for ch in piece if ch.isdigit()) if not piece.isdigit() else piece
-        if not digits:
-            raise ValueError(f"not a version: {text!r}")
-        parts.append(int(digits) if piece.isdigit() else int(piece[: len(digits)] or 0))
-    while len(parts) < 3:
-        parts.append(0)
-    return parts[0], parts[1], parts[2]
+    """`0.32.0+cpu` -> (0, 32, 0); `0.12.0rc1` -> (0, 12, 0). Raises ValueError for text that is no release."""
+    match = _RELEASE.match(text.strip())
+    if match is None:
+        raise ValueError(f"not a version: {text!r}")
+    major, minor, patch = (int(part) if part else 0 for part in match.groups())
+    return major, minor, patch
 
 
 def rule_for(version: str) -> VersionRule | None:

@@ -24,6 +24,7 @@ healthy, 1 when a repair could not be made.
 from __future__ import annotations
 
 import importlib.metadata
+import os
 import shutil
 import subprocess
 import sys
@@ -122,7 +123,11 @@ def make_torchvision_fake_kernels_conditional() -> list[Repair]:
                 f'@torch.library.register_fake("torchvision::{op}")',
                 f'@_register_fake_if_loaded("torchvision::{op}")',
             )
-        path.write_text(patched, encoding="utf-8")
+        # A new file, not an edit in place: uv hard-links installed files to its cache, and writing through
+        # the link would change the cache and every other environment sharing that file.
+        replacement = path.with_suffix(".py.lightonocr-new")
+        replacement.write_text(patched, encoding="utf-8")
+        os.replace(replacement, path)
     ok, error = _imports_cleanly("import torchvision.transforms.v2")
     return [Repair("torchvision fake kernels", ok, "made conditional" if ok else error)]
 

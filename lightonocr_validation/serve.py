@@ -7,6 +7,7 @@ engine process and workers, and stopping the session's process group stops all o
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
@@ -30,7 +31,13 @@ POLL_SECONDS = 0.5
 class ServeError(Exception):
     """A server could not be started or stopped. `exit_code` follows docs/tasks.md."""
 
-    def __init__(self, message: str, exit_code: int = 1, log_tail: Sequence[str] = (), diagnosis: KnownFailure | None = None):
+    def __init__(
+        self,
+        message: str,
+        exit_code: int = 1,
+        log_tail: Sequence[str] = (),
+        diagnosis: KnownFailure | None = None,
+    ):
         super().__init__(message)
         self.exit_code = exit_code
         self.log_tail = list(log_tail)
@@ -225,17 +232,13 @@ def stop_process_group(pid: int, grace: float = STOP_GRACE_SECONDS) -> bool:
 
 
 def _signal_group(pgid: int, signum: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pgid, signum)
-    except ProcessLookupError:
-        pass
 
 
 def _reap(pid: int) -> None:
-    try:
+    with contextlib.suppress(ChildProcessError):  # not our child (a detached server): nothing to reap
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def _group_alive(pgid: int) -> bool:

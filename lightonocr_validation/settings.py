@@ -74,7 +74,13 @@ DEFAULTS: dict[str, Any] = {
         "cpu_version": "0.32.0",
         "cpu_python": "3.11",
     },
-    "tiny_model": {"path": ".cache/tiny-lightonocr", "served_name": "lightonocr-tiny"},
+    "tiny_model": {
+        "path": ".cache/tiny-lightonocr",
+        "served_name": "lightonocr-tiny",
+        # Extra `vllm serve` arguments for the tiny model: compiling its graphs costs about 30 s per start
+        # and proves nothing about a model whose speed is meaningless.
+        "serve_args": ["--enforce-eager"],
+    },
 }
 
 

@@ -16,7 +16,16 @@ from urllib.parse import urlsplit
 
 from lightonocr_validation.client import Target
 
-PROFILE_KEYS = {"url", "api_key_env", "ca_bundle", "client_cert", "client_key", "headers", "timeout", "insecure"}
+PROFILE_KEYS = {
+    "url",
+    "api_key_env",
+    "ca_bundle",
+    "client_cert",
+    "client_key",
+    "headers",
+    "timeout",
+    "insecure",
+}
 
 
 class TargetError(ValueError):
@@ -41,7 +50,7 @@ def resolve(
         base_url=_base_url(host, port),
         name=host,
         api_key=_api_key(default_api_key_env, required=False),
-        verify=False if insecure else True,
+        verify=not insecure,
         timeout=timeout,
     )
 
@@ -56,7 +65,9 @@ def _base_url(host: str, port: int) -> str:
         address = ipaddress.ip_address(host.strip("[]"))
     except ValueError:
         if "/" in host or " " in host:
-            raise TargetError(f"{host!r} is neither a host name nor a URL: add the scheme, http:// or https://") from None
+            raise TargetError(
+                f"{host!r} is neither a host name nor a URL: add the scheme, http:// or https://"
+            ) from None
         return f"http://{host}:{port}"
     return f"http://[{address}]:{port}" if address.version == 6 else f"http://{address}:{port}"
 
@@ -64,6 +75,8 @@ def _base_url(host: str, port: int) -> str:
 def _from_profile(
     name: str, profile: Mapping[str, Any], default_api_key_env: str, timeout: float, insecure: bool
 ) -> Target:
+    if "api_key" in profile:
+        raise TargetError(f"host profile {name!r}: name the variable holding the key in api_key_env")
     unknown = set(profile) - PROFILE_KEYS
     if unknown:
         raise TargetError(
@@ -71,8 +84,6 @@ def _from_profile(
         )
     if not profile.get("url"):
         raise TargetError(f"host profile {name!r} has no url: add check.hosts.{name}.url to invoke.yaml")
-    if "api_key" in profile:
-        raise TargetError(f"host profile {name!r}: name the variable holding the key in api_key_env")
     verify: bool | str = True
     if profile.get("ca_bundle"):
         verify = _existing_file(name, "ca_bundle", profile["ca_bundle"])
@@ -81,7 +92,11 @@ def _from_profile(
     cert: str | tuple[str, str] | None = None
     if profile.get("client_cert"):
         cert_file = _existing_file(name, "client_cert", profile["client_cert"])
-        cert = (cert_file, _existing_file(name, "client_key", profile["client_key"])) if profile.get("client_key") else cert_file
+        cert = (
+            (cert_file, _existing_file(name, "client_key", profile["client_key"]))
+            if profile.get("client_key")
+            else cert_file
+        )
     headers = profile.get("headers") or {}
     if not isinstance(headers, Mapping):
         raise TargetError(f"host profile {name!r}: headers must be a mapping of header name to value")

@@ -20,7 +20,14 @@ from pathlib import Path
 # Token strings and layout of the real checkpoint (see lightonocr-facts: ChatML, one <|image_pad|> per
 # image that the processor expands). Only the ids differ: the tiny vocabulary is a few hundred tokens.
 IMAGE_TOKEN = "<|image_pad|>"
-SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>", IMAGE_TOKEN, "<|vision_pad|>", "<|vision_end|>")
+SPECIAL_TOKENS = (
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    IMAGE_TOKEN,
+    "<|vision_pad|>",
+    "<|vision_end|>",
+)
 EOS_TOKEN = "<|im_end|>"
 PAD_TOKEN = "<|endoftext|>"
 

@@ -47,7 +47,9 @@ def verdict_for(results: Sequence[Result], essential_ids: frozenset[str] = froze
     if open_questions:
         first = open_questions[0]
         return Verdict(
-            "issue", f"issue: not proven: {first.check_id} {first.title} was skipped ({first.detail})", EXIT_CHECK_FAILED
+            "issue",
+            f"issue: not proven: {first.check_id} {first.title} was skipped ({first.detail})",
+            EXIT_CHECK_FAILED,
         )
     passed = sum(r.status is Status.PASS for r in results)
     if random_weight_skips:

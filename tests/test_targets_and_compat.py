@@ -1,0 +1,116 @@
+"""--host resolution (profiles, URLs, addresses, keys) and the version compatibility table."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from lightonocr_validation import compat
+from lightonocr_validation.targets import TargetError, resolve
+
+
+def _resolve(host: str, profiles: dict | None = None, **kwargs: object):
+    return resolve(host, port=8000, profiles=profiles or {}, default_api_key_env="VLLM_API_KEY", timeout=60.0, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("host", "base_url"),
+    [
+        ("remote-gpu", "http://remote-gpu:8000"),
+        ("10.1.2.3", "http://10.1.2.3:8000"),
+        ("::1", "http://[::1]:8000"),
+        ("https://ocr.example.com/base/path/", "https://ocr.example.com/base/path"),
+        ("http://gpu-box:9000", "http://gpu-box:9000"),
+    ],
+)
+def test_hosts_addresses_and_urls(host: str, base_url: str) -> None:
+    assert _resolve(host).base_url == base_url
+
+
+def test_a_profile_wins_over_a_host_of_the_same_name(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    monkeypatch.setenv("REMOTE_GPU_KEY", "sk-secret-123")
+    profiles = {
+        "remote-gpu": {
+            "url": "https://ocr.example.com/v",
+            "api_key_env": "REMOTE_GPU_KEY",
+            "ca_bundle": str(bundle),
+            "headers": {"X-Team": "ocr"},
+            "timeout": 30,
+        }
+    }
+    target = _resolve("remote-gpu", profiles)
+    assert target.base_url == "https://ocr.example.com/v"
+    assert target.api_key == "sk-secret-123" and target.verify == str(bundle)
+    assert target.headers == (("X-Team", "ocr"),) and target.timeout == 30.0
+    assert "sk-secret-123" not in repr(target)
+
+
+def test_a_profile_naming_an_unset_key_variable_says_which(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REMOTE_GPU_KEY", raising=False)
+    with pytest.raises(TargetError, match="REMOTE_GPU_KEY is not set"):
+        _resolve("remote-gpu", {"remote-gpu": {"url": "https://x", "api_key_env": "REMOTE_GPU_KEY"}})
+
+
+@pytest.mark.parametrize(
+    ("profile", "message"),
+    [
+        ({"url": "https://x", "api_key": "sk-1"}, "name the variable holding the key in api_key_env"),
+        ({"api_key_env": "K"}, "has no url"),
+        ({"url": "https://x", "colour": "red"}, "unknown keys"),
+        ({"url": "https://x", "ca_bundle": "/no/such/ca.pem"}, "does not exist"),
+        ({"url": "ftp://x"}, "is not an http"),
+    ],
+)
+def test_bad_profiles_are_refused_with_the_fix(profile: dict, message: str) -> None:
+    with pytest.raises(TargetError, match=message):
+        _resolve("p", {"p": profile})
+
+
+def test_insecure_turns_verification_off() -> None:
+    assert _resolve("https://ocr.example.com", insecure=True).verify is False
+    assert _resolve("https://ocr.example.com").verify is True
+
+
+@pytest.mark.parametrize(
+    ("version", "status"),
+    [
+        ("0.10.2", "avoid"),
+        ("0.11.2", "ok"),
+        ("0.27.1", "avoid"),
+        ("0.29.0", "pin"),
+        ("0.30.0", "pin"),
+        ("0.32.0+cpu", "ok"),
+        ("0.33.0", None),
+    ],
+)
+def test_the_table_knows_the_versions_that_matter(version: str, status: str | None) -> None:
+    rule = compat.rule_for(version)
+    assert (rule.status if rule else None) == status
+
+
+def test_pins_come_from_the_table() -> None:
+    assert compat.install_pins("0.30.0") == ["transformers==5.16.1"]
+    assert compat.install_pins("0.11.2") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "parsed"),
+    [
+        ("0.32.0+cpu", (0, 32, 0)),
+        ("v0.11.1", (0, 11, 1)),
+        ("0.10.1.1", (0, 10, 1)),
+        ("0.12.0rc1", (0, 12, 0)),
+        ("1.2", (1, 2, 0)),
+    ],
+)
+def test_versions_parse(text: str, parsed: tuple[int, int, int]) -> None:
+    assert compat.parse_version(text) == parsed
+
+
+def test_minimum_version() -> None:
+    assert not compat.is_supported("0.11.0") and compat.is_supported("0.11.1")
+    with pytest.raises(ValueError):
+        compat.parse_version("nightly")

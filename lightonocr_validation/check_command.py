@@ -13,19 +13,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import requests
 from rich.console import Console
 from rich.table import Table
 
 from checks import registry
 from checks.base import Status
-from lightonocr_validation import targets
+from lightonocr_validation import samples, targets
 from lightonocr_validation.context import RequestSettings
 from lightonocr_validation.report import console as console_report
 from lightonocr_validation.report.json_report import report_dict, write_json
+from lightonocr_validation.report.junit import write_junit
+from lightonocr_validation.report.markdown import write_markdown
+from lightonocr_validation.report.serialize import iso_utc, public_url
 from lightonocr_validation.runner import HostRun, run_hosts
-from lightonocr_validation.verdict import Verdict, combine, verdict_for
+from lightonocr_validation.verdict import combine, verdict_for
 
+TOOL_NAME = "lightonocr-validation"
 TOOL_VERSION = "0.1.0"
+# A report that could not be written: at least this exit code (see write_reports).
+EXIT_REPORT = 2
 
 
 class UsageError(ValueError):
@@ -96,29 +103,84 @@ def run_check(options: CheckOptions, *, console: Console, errors: Console) -> in
     console_report.render_summary(console, runs, verdicts, overall)
     provenance = build_provenance(runs, settings, started)
     report = report_dict(runs, verdicts, overall, provenance)
-    for path, writer in ((options.report_json, write_json),):
-        if path is not None:
+    return max(overall.exit_code, write_reports(options, report, console=console, errors=errors))
+
+
+def write_reports(
+    options: CheckOptions, report: Mapping[str, Any], *, console: Console, errors: Console
+) -> int:
+    """Write the requested reports, all from the same dict; 0, or EXIT_REPORT when one could not be written.
+
+    The reports are written after the checks ran and the verdict was printed, so a bad path is not a usage
+    error (UsageError would discard a finished run): each report is tried, a failure is one line on stderr
+    naming the path and the cause, and the exit code becomes at least 2, because a CI job that gates on a
+    missing JUnit file or uploads a missing artifact must not read the run as a clean pass.
+    """
+    code = 0
+    wanted = (("JSON", options.report_json, write_json), ("JUnit", options.junit, write_junit),
+              ("Markdown", options.report_md, write_markdown))
+    for kind, path, writer in wanted:
+        if path is None:
+            continue
+        try:
             writer(path, report)
-            console.print(f"report: {path}", markup=False)
-    return overall.exit_code
+        except OSError as error:
+            errors.print(f"error: the {kind} report could not be written to {path}: {_cause(error)}",
+                         markup=False, style="bold red", soft_wrap=True)
+            code = EXIT_REPORT
+        else:
+            console.print(f"report: {path}", markup=False, soft_wrap=True)
+    return code
+
+
+def _cause(error: OSError) -> str:
+    """"Permission denied (/ro/reports)": the OS's words and the file it was about, on one line."""
+    cause = error.strerror or str(error) or type(error).__name__
+    return f"{cause} ({error.filename})" if error.filename else cause
 
 
 def build_provenance(runs: Sequence[HostRun], settings: RequestSettings, started: float) -> dict[str, Any]:
-    """What a reader needs to trust or reproduce the verdict: versions, model, sampling, samples, times."""
+    """What a reader needs to trust or reproduce the verdict: versions, model, sampling, samples, times.
+
+    Each server's facts come from the checks that asked for them (RDY003: /version, MOD001: the model's
+    max_model_len); a check that did not run or errored leaves null, never a guess.
+    """
     servers = []
     for run in runs:
         data = {r.check_id: r.data for r in run.results if r.status is not Status.ERROR}
         servers.append({
-            "host": run.target.label,
+            "host": public_url(run.target.label),
             "vllm_version": data.get("RDY003", {}).get("version"),
             "max_model_len": data.get("MOD001", {}).get("max_model_len"),
         })
+    finished = time.time()
     return {
-        "tool": {"name": "lightonocr-validation", "version": TOOL_VERSION, "python": platform.python_version()},
+        "tool": {
+            "name": TOOL_NAME,
+            "version": TOOL_VERSION,
+            "python": platform.python_version(),
+            "requests": requests.__version__,
+            "platform": platform.platform(terse=True),
+        },
         "model": settings.model_name,
         "weights": settings.weights,
-        "sampling": {"temperature": settings.temperature, "top_p": settings.top_p, "max_tokens": settings.max_tokens},
+        "sampling": {
+            "temperature": settings.temperature,
+            "top_p": settings.top_p,
+            "max_tokens": settings.max_tokens,
+        },
+        "samples_digest": _samples_digest(),
         "servers": servers,
         "started": started,
-        "finished": time.time(),
+        "finished": finished,
+        "started_at": iso_utc(started),
+        "finished_at": iso_utc(finished),
     }
+
+
+def _samples_digest() -> str | None:
+    # A report must be written even when the sample set is broken (its checks say so): null, not a crash.
+    try:
+        return samples.samples_digest()
+    except (OSError, ValueError):
+        return None

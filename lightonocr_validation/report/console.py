@@ -11,10 +11,13 @@ from rich.table import Table
 from rich.text import Text
 
 from checks.base import Check, Result, Status
+from lightonocr_validation.report.counts import FamilyCount, family_counts
 from lightonocr_validation.runner import HostRun
 from lightonocr_validation.verdict import Verdict
 
-STATUS_STYLE = {Status.PASS: "green", Status.FAIL: "bold red", Status.SKIP: "yellow", Status.ERROR: "bold magenta"}
+STATUS_STYLE = {
+    Status.PASS: "green", Status.FAIL: "bold red", Status.SKIP: "yellow", Status.ERROR: "bold magenta"
+}
 
 
 class LiveProgress:
@@ -42,7 +45,8 @@ class LiveProgress:
                 self._running.pop(host, None)
                 self._done += 1
                 line = Text.assemble(
-                    (f"{result.status.value:5} ", STATUS_STYLE[result.status]), f"{host}  {result.check_id} {result.title}"
+                    (f"{result.status.value:5} ", STATUS_STYLE[result.status]),
+                    f"{host}  {result.check_id} {result.title}",
                 )
                 self._live.console.print(line)
             self._live.update(self._render())
@@ -52,23 +56,53 @@ class LiveProgress:
         return Text("\n".join(lines) or f"{self._done} checks done", style="dim")
 
 
-def render_summary(console: Console, runs: Sequence[HostRun], verdicts: Sequence[Verdict], overall: Verdict) -> None:
-    table = Table(title="LightOnOCR server validation", show_lines=False, expand=True)
-    if len(runs) > 1:
-        table.add_column("host", no_wrap=True)
-    for column, options in (("check", {"no_wrap": True}), ("status", {}), ("figure", {}), ("detail / hint", {"ratio": 1})):
-        table.add_column(column, **options)
-    for run in runs:
-        for result in run.results:
-            detail = Text(result.detail)
-            if result.hint:
-                detail.append(f"\nhint: {result.hint}", style="cyan")
-            row = [f"{result.check_id} {result.title}", Text(result.status.value, STATUS_STYLE[result.status]),
-                   result.figure, detail]
-            table.add_row(*([run.target.label] if len(runs) > 1 else []), *row)
+def render_summary(
+    console: Console, runs: Sequence[HostRun], verdicts: Sequence[Verdict], overall: Verdict
+) -> None:
+    """The final table (one row per check, per host when several), a per-family tally, the verdict last."""
+    several = len(runs) > 1
+    table = Table(title="LightOnOCR server validation", expand=True, show_lines=several)
+    if several:
+        # A URL label can be long: folded over lines rather than squeezing the detail column.
+        table.add_column("host", overflow="fold", max_width=22)
+    table.add_column("id", no_wrap=True)
+    table.add_column("check", ratio=2, min_width=14)
+    table.add_column("status", no_wrap=True)
+    table.add_column("figure", overflow="fold", max_width=14)
+    table.add_column("detail / hint", ratio=3, min_width=20)
+    for run, result in _rows(runs):
+        detail = Text(result.detail)
+        if result.hint:
+            detail.append(f"\nhint: {result.hint}", style="cyan")
+        row = [result.check_id, result.title, Text(result.status.value, STATUS_STYLE[result.status]),
+               result.figure, detail]
+        table.add_row(*([run.target.label] if several else []), *row)
     console.print(table)
-    if len(runs) > 1:
+    counts = family_counts((r.family, r.status.value) for run in runs for r in run.results)
+    if counts:
+        console.print(_family_text(counts))
+    if several:
         for run, verdict in zip(runs, verdicts, strict=True):
             console.print(f"{run.target.label}: {verdict.line}", markup=False, highlight=False)
     style = "bold green" if overall.exit_code == 0 else "bold red"
     console.print(Text(overall.line, style=style))
+
+
+def _rows(runs: Sequence[HostRun]) -> list[tuple[HostRun, Result]]:
+    """Check by check, each host's row under the other: a fleet's replicas that disagree stand out."""
+    order: dict[str, int] = {}
+    for run in runs:
+        for result in run.results:
+            order.setdefault(result.check_id, len(order))
+    rows = [(run, result) for run in runs for result in run.results]
+    return sorted(rows, key=lambda row: order[row[1].check_id])  # stable: hosts keep their order
+
+
+def _family_text(counts: Sequence[FamilyCount]) -> Text:
+    text = Text()
+    for index, count in enumerate(counts):
+        if index:
+            text.append(" · ", style="dim")
+        style = "red" if count.broken else "yellow" if count.skipped else "green"
+        text.append(count.text, style=style)
+    return text

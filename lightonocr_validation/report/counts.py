@@ -1,0 +1,44 @@
+"""Tallies the reporters share: checks by status, and passed-of-run per family for the one-line summary."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+STATUSES = ("pass", "fail", "skip", "error")
+
+
+@dataclass(frozen=True)
+class FamilyCount:
+    family: str
+    passed: int
+    total: int
+    broken: int  # failed or errored
+    skipped: int
+
+    @property
+    def text(self) -> str:
+        return f"{self.family} {self.passed}/{self.total}"
+
+
+def status_counts(statuses: Iterable[str]) -> dict[str, int]:
+    """{"pass": n, "fail": n, "skip": n, "error": n}, every key present."""
+    counter = Counter(str(status) for status in statuses)
+    return {status: counter.get(status, 0) for status in STATUSES}
+
+
+def family_counts(results: Iterable[tuple[str, str]]) -> list[FamilyCount]:
+    """(family, status) pairs -> one tally per family, in the order the families first ran."""
+    tallies: dict[str, Counter[str]] = {}
+    for family, status in results:
+        tallies.setdefault(family, Counter())[str(status)] += 1
+    return [
+        FamilyCount(family, t["pass"], sum(t.values()), t["fail"] + t["error"], t["skip"])
+        for family, t in tallies.items()
+    ]
+
+
+def family_line(counts: Iterable[FamilyCount]) -> str:
+    """"readiness 3/3 · model 2/2 · ocr 1/3": checks passed of those selected, per family."""
+    return " · ".join(count.text for count in counts)

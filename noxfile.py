@@ -119,11 +119,24 @@ class ValidateOptions(argparse.Namespace):
     check_args: list[str]
 
 
-def _validate_options(session: nox.Session, default_vllm: str) -> ValidateOptions:
-    parser = argparse.ArgumentParser(prog=f"nox -s {session.name} --", description="Options of the validation.")
+def _validate_parser(session_name: str, default_vllm: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=f"nox -s {session_name} --", description="Options of the validation.")
     parser.add_argument("--vllm", default=default_vllm, help=f"vLLM version to install (default {default_vllm})")
     parser.add_argument("--tiny", action="store_true", help="serve the tiny random-weight model")
     parser.add_argument("--keep-serving", action="store_true", help="leave the server running (invoke stop)")
+    parser.epilog = "Other arguments are passed to `invoke check` (for example --only, --skip, --junit PATH)."
+    return parser
+
+
+# The sessions that take options of their own, for `--help`-like docs (docs/sessions.md is generated from this).
+OPTION_PARSERS = {
+    "validate-gpu": lambda: _validate_parser("validate-gpu", VLLM["cuda_version"]),
+    "validate-cpu": lambda: _validate_parser("validate-cpu", VLLM["cpu_version"]),
+}
+
+
+def _validate_options(session: nox.Session, default_vllm: str) -> ValidateOptions:
+    parser = _validate_parser(session.name, default_vllm)
     options, rest = parser.parse_known_args(session.posargs, namespace=ValidateOptions())
     try:
         supported = compat.is_supported(options.vllm)

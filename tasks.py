@@ -33,7 +33,7 @@ EXIT_USAGE = 2  # bad input, a busy port, a missing executable; for check: unrea
 
 def _fail(message: str, code: int) -> Exit:
     """One line naming the cause and the fix, on stderr, with a documented exit code; no traceback."""
-    errors.print(f"error: {message}", markup=False, style="bold red")
+    errors.print(f"error: {message}", markup=False, style="bold red", soft_wrap=True)
     return Exit(code=code)
 
 
@@ -261,6 +261,17 @@ def tiny_model(c: Context, out: str | None = None) -> None:
     console.print(f"tiny model: {result.stdout.strip()}", markup=False)
 
 
+@task(help={"check": "Rebuild into a temporary folder and fail if any committed sample differs (writes nothing)."})
+def samples(c: Context, check: bool = False) -> None:
+    """Rebuild the sample pages and their ground truth in samples/, byte for byte."""
+    result = c.run(
+        f"{shlex.quote(sys.executable)} -m lightonocr_validation.samples_build" + (" --check" if check else ""),
+        warn=True,
+    )
+    if not result.ok:
+        raise Exit(code=result.exited or EXIT_FAILED)
+
+
 @task(
     iterable=["host", "only", "skip", "tag"],
     help={
@@ -332,5 +343,27 @@ def check(
         raise Exit(code=code)
 
 
-ns = Collection(serve, stop, check, tiny_model)
+@task(help={"check": "Write nothing; exit 1 naming the stale files when docs/ differs from the code."})
+def docs(c: Context, check: bool = False) -> None:
+    """Generate docs/ (tasks, sessions, checks, the guide's generated blocks) from the code."""
+    from lightonocr_validation import docs_gen
+    from lightonocr_validation.docs_gen.markers import MarkerError
+
+    try:
+        paths = docs_gen.check(ROOT) if check else docs_gen.write(ROOT)
+    except MarkerError as error:  # a hand edit broke a generated block's markers
+        raise _fail(str(error), EXIT_USAGE) from None
+    names = ", ".join(str(path.relative_to(ROOT)) for path in paths)
+    if check and paths:
+        # One line whatever the terminal's width (_fail lets rich wrap it): CI logs get grepped.
+        message = f"error: stale docs: {names}: regenerate them with `nox -s docs`"
+        errors.print(message, markup=False, style="bold red", soft_wrap=True)
+        raise Exit(code=EXIT_FAILED)
+    if check:
+        console.print("docs are up to date", markup=False)
+    else:
+        console.print(f"wrote {names}" if paths else "docs were up to date", markup=False)
+
+
+ns = Collection(serve, stop, check, tiny_model, samples, docs)
 ns.configure(DEFAULTS)

@@ -49,7 +49,7 @@ KNOWN_FAILURES: tuple[KnownFailure, ...] = (
         "cpu-memory",
         r"Available memory on node \d+ .*less than desired",
         "the CPU backend asked for most of the machine's memory for its KV cache",
-        "set VLLM_CPU_KVCACHE_SPACE (GiB), as cpu.env does: invoke serve --cpu",
+        "set VLLM_CPU_KVCACHE_SPACE (GiB), as cpu.env does: invoke serve --device cpu",
     ),
     _failure(
         "no-gpu",

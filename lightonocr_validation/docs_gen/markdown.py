@@ -1,0 +1,43 @@
+"""Small Markdown builders shared by the generated documents: tables, inline code, values."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+# What an empty table cell shows; an escape, since ruff flags a literal en dash as ambiguous.
+NONE = "\N{EN DASH}"
+
+
+def cell(text: str) -> str:
+    """Text safe inside a table cell: a `|` would end the cell even inside backticks (GFM)."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def code(text: str) -> str:
+    """Inline code that survives backticks inside the text."""
+    text = str(text)
+    fence = "``" if "`" in text else "`"
+    padding = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{padding}{text}{padding}{fence}"
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    lines += ["| " + " | ".join(cell(value) for value in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def value(data: Any) -> str:
+    """A configuration value as it would be written in invoke.yaml (JSON is valid YAML)."""
+    return code(json.dumps(data, ensure_ascii=False))
+
+
+def fenced(text: str, language: str = "") -> str:
+    return f"```{language}\n{text.rstrip()}\n```"
+
+
+def rst_to_markdown(text: str) -> str:
+    """Docstrings use reStructuredText's double backticks; Markdown wants single ones."""
+    return text.replace("``", "`")

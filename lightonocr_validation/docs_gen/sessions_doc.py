@@ -1,0 +1,135 @@
+"""docs/sessions.md: every nox session, from nox's own registry, and the options sessions parse."""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+from pathlib import Path
+from typing import Any
+
+from lightonocr_validation.docs_gen import sources
+from lightonocr_validation.docs_gen.markdown import NONE, code, fenced, rst_to_markdown, table
+from lightonocr_validation.docs_gen.markers import empty_block
+
+PATH = "docs/sessions.md"
+
+# What a session does with the arguments after `--` that its own parser does not take: the code
+# passes them on, but only prose can say to whom. A session without a note gets a generic line.
+POSARGS_NOTES = {
+    "validate": "Arguments after `--` go to the session it picks (`validate-gpu` or `validate-cpu`).",
+    "validate-gpu": "Arguments after `--` that are not its options go to `invoke check` (docs/tasks.md).",
+    "validate-cpu": "Arguments after `--` that are not its options go to `invoke check` (docs/tasks.md).",
+    "tests": "Arguments after `--` go to pytest, e.g. `nox -s tests -- -k docs`.",
+    "docs": "Arguments after `--` go to `invoke docs`: `nox -s docs -- --check` writes nothing and fails "
+    "when docs/ is stale.",
+}
+
+TEMPLATE = f"""# Nox sessions
+
+<!-- Generated from noxfile.py by `nox -s docs` (or `invoke docs`). Only the text between generated:begin
+     and generated:end markers is rewritten; edit the rest freely. -->
+
+Nox owns environments, invoke owns actions: each session builds (or reuses) an isolated environment with
+uv, installs what it needs, and runs invoke tasks or tools inside it. `nox --list` lists the sessions,
+`nox -s NAME` runs one, and arguments after `--` reach the session.
+
+{empty_block("session-list")}
+
+## Sessions
+
+{empty_block("sessions")}
+"""
+
+
+def _python(func: Any) -> str:
+    python = getattr(func, "python", None)
+    if python is False:
+        return "none (runs in nox's own interpreter)"
+    if python in (None, True):
+        return "nox's interpreter"
+    return ", ".join(python) if isinstance(python, list | tuple) else str(python)
+
+
+def _summary(func: Any) -> tuple[str, str]:
+    text = rst_to_markdown(inspect.getdoc(getattr(func, "func", func)) or "")
+    summary, _, rest = text.partition("\n")
+    return summary.strip(), rest.strip()
+
+
+def _uses_posargs(func: Any) -> bool:
+    try:
+        return "session.posargs" in inspect.getsource(getattr(func, "func", func))
+    except (OSError, TypeError):
+        return False
+
+
+def _runs_with_plain_nox(name: str, func: Any, module: Any) -> str:
+    chosen = getattr(getattr(module, "nox", None), "options", None)
+    selected = getattr(chosen, "sessions", None)
+    if selected:
+        return "yes" if name in selected else "no"
+    return "yes" if getattr(func, "default", True) else "no"
+
+
+def render_options(parser: argparse.ArgumentParser) -> str:
+    rows = []
+    for action in parser._actions:  # argparse exposes no public list of its options
+        if isinstance(action, argparse._HelpAction) or not action.option_strings:
+            continue
+        takes_value = action.nargs != 0
+        flags = ", ".join(
+            code(f"{flag} {action.metavar or action.dest.upper()}" if takes_value else flag)
+            for flag in action.option_strings
+        )
+        default = code(action.default) if takes_value and action.default is not None else "off"
+        rows.append((flags, default, action.help or ""))
+    return table(["Option", "Default", "Help"], rows)
+
+
+def render_session_list(loaded: sources.NoxSessions) -> str:
+    rows = [
+        (
+            f"[{code(name)}](#{name})",
+            _python(func),
+            ", ".join(sorted(getattr(func, "tags", []) or [])) or NONE,
+            _runs_with_plain_nox(name, func, loaded.module),
+            _summary(func)[0],
+        )
+        for name, func in loaded.sessions.items()
+    ]
+    options = getattr(loaded.module.nox, "options", None)
+    selected = list(getattr(options, "sessions", None) or [])
+    lead = f"`nox` alone runs {', '.join(code(name) for name in selected)}. " if selected else ""
+    backend = getattr(options, "default_venv_backend", None)
+    lead += f"Environments are built with {code(backend)}" if backend else "Environments are built by nox"
+    reuse = getattr(options, "reuse_venv", None)
+    lead += f" and reused ({code('reuse_venv = ' + repr(reuse))})." if reuse else "."
+    return lead + "\n\n" + table(["Session", "Python", "Tags", "Runs with plain `nox`", "What it does"], rows)
+
+
+def render_sessions(loaded: sources.NoxSessions) -> str:
+    sections = []
+    for name, func in loaded.sessions.items():
+        summary, rest = _summary(func)
+        parts = [f"### {name}", summary]
+        if rest:
+            parts.append(rest)
+        tags = ", ".join(code(tag) for tag in sorted(getattr(func, "tags", []) or [])) or NONE
+        parts.append(
+            f"Python: {_python(func)} · tags: {tags} · `default={getattr(func, 'default', True)}` in its "
+            "decorator (a session list in `nox.options.sessions` takes precedence)"
+        )
+        parser = sources.session_parser(loaded.module, name)
+        if parser is not None:
+            parts.append(f"Its own options (`nox -s {name} -- OPTIONS`):")
+            parts.append(render_options(parser))
+        generic = "Arguments after `--` are passed on." if _uses_posargs(func) else "No arguments after `--`."
+        parts.append(POSARGS_NOTES.get(name) or generic)
+        parts.append(fenced(f"nox -s {name}", "bash"))
+        sections.append("\n\n".join(parts))
+    return "\n\n".join(sections)
+
+
+def blocks(root: Path) -> dict[str, str]:
+    loaded = sources.load_nox_sessions(root)
+    return {"session-list": render_session_list(loaded), "sessions": render_sessions(loaded)}

@@ -1,0 +1,240 @@
+"""docs/tasks.md: every invoke task, its arguments, exit codes, examples, and the configuration keys."""
+
+from __future__ import annotations
+
+import copy
+import inspect
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from invoke import Collection, Task
+
+from lightonocr_validation import settings, verdict
+from lightonocr_validation.docs_gen import sources
+from lightonocr_validation.docs_gen.markdown import NONE, code, fenced, rst_to_markdown, table, value
+from lightonocr_validation.docs_gen.markers import empty_block
+
+PATH = "docs/tasks.md"
+BLOCKS = ("task-list", "tasks", "exit-codes", "configuration")
+
+# Examples are hand-picked: the task objects cannot say which invocation is typical. A task added
+# without one still gets documented, with `invoke --help NAME` as its example.
+EXAMPLES: dict[str, list[tuple[str, str]]] = {
+    "serve": [
+        ("invoke serve --dry-run", "print the exact vllm serve command and exit"),
+        ("invoke serve --detach", "start the model card's command, return once the model is listed"),
+        ("invoke serve --tiny --device cpu --detach", "the random-weight tiny model on vLLM's CPU build"),
+        ("invoke serve --port 8001 -- --max-num-seqs 64", "arguments after -- go to vllm serve"),
+    ],
+    "stop": [("invoke stop", "stop the server `invoke serve --detach` started")],
+    "check": [
+        ("invoke check", "the local server (check.host, check.port)"),
+        ("invoke check --host remote-gpu --report-json reports/remote.json", "a profile from invoke.yaml"),
+        ("invoke check --tag smoke", "only the quick checks"),
+        ("invoke check --list", "every check, without contacting a server"),
+    ],
+    "tiny-model": [("invoke tiny-model", "build the random-weight checkpoint into tiny_model.path")],
+    "samples": [("invoke samples --check", "prove the committed sample pages are what the code builds")],
+    "docs": [("invoke docs", "regenerate docs/"), ("invoke docs --check", "fail when docs/ is stale")],
+}
+
+# Keys settings.py does not explain in a comment of their own. A comment in settings.py wins, so this
+# only fills gaps; a new key without either shows its parent's comment or nothing.
+CONFIG_NOTES = {
+    "server.executable": "The vLLM command; a path when vllm is not on PATH.",
+    "server.host": "Address `invoke serve` binds (`--host`).",
+    "server.port": "Port `invoke serve` binds (`--port`).",
+    "server.mm_processor_cache_gb": "Model card flag: 0 turns the multimodal processor cache off.",
+    "server.enable_prefix_caching": "Model card flag: false serves with --no-enable-prefix-caching.",
+    "server.log_file": "The server's log, relative to the repository root.",
+    "server.pid_file": "What `invoke stop` may stop: the detached server's PID and address.",
+    "cpu.env.VLLM_CPU_KVCACHE_SPACE": "GiB of KV cache for vLLM's CPU backend (`--device cpu`).",
+    "cpu.env.HF_HUB_OFFLINE": "Keeps the CPU path from reaching for the Hugging Face hub.",
+    "sampling.temperature": "Sent with every page, as the model card says.",
+    "sampling.top_p": "Sent with every page, as the model card says.",
+    "sampling.max_tokens": "Sent with every page; more invites repetition loops.",
+    "check.host": "Server `invoke check` checks without --host.",
+    "check.port": "Port for a bare host name or IP (`--port`).",
+    "vllm.cuda_python": "Python of the GPU environment (`nox -s validate-gpu`).",
+    "vllm.cpu_python": "Python of the CPU environment (`nox -s validate-cpu`).",
+    "tiny_model.path": "Folder of the random-weight tiny model, relative to the repository root.",
+    "tiny_model.served_name": "Id the tiny model is served as.",
+}
+
+TEMPLATE = f"""# Invoke tasks
+
+<!-- Generated from tasks.py and lightonocr_validation/settings.py by `nox -s docs` (or `invoke docs`).
+     Only the text between generated:begin and generated:end markers is rewritten; edit the rest freely. -->
+
+Invoke owns actions, nox owns environments: run these tasks inside an environment that has vLLM (the one
+`nox -s validate` builds, `.nox/validate-cpu` or `.nox/validate-gpu`), from the repository root.
+`invoke --list` lists them, `invoke --help TASK` shows one.
+
+{empty_block("task-list")}
+
+## Tasks
+
+{empty_block("tasks")}
+
+## Exit codes
+
+{empty_block("exit-codes")}
+
+## Configuration
+
+Every default below can be overridden, lowest precedence first:
+
+1. `invoke.yaml` beside tasks.py (or `invoke.json`, `invoke.py`), for example
+
+   ```yaml
+   server:
+     port: 8001
+     max_model_len: 8192
+   check:
+     hosts:
+       remote-gpu:
+         url: https://ocr.example.com
+         api_key_env: REMOTE_GPU_API_KEY
+   ```
+
+2. `INVOKE_*` environment variables, named after the key path (`INVOKE_SERVER_PORT=8001`); invoke
+   cannot turn a string into a list or a mapping, so those keys are set in `invoke.yaml` only;
+3. the task's flags, where a flag exists (its help names the key it overrides).
+
+{empty_block("configuration")}
+"""
+
+
+def task_entries(collection: Collection, prefix: str = "") -> Iterator[tuple[str, Task]]:
+    """(name as typed on the command line, task), sub-collections as `sub.task`, sorted by name."""
+    for name in sorted(collection.tasks):
+        yield prefix + name, collection.tasks[name]
+    for name in sorted(collection.collections):
+        yield from task_entries(collection.collections[name], f"{prefix}{name}.")
+
+
+def arguments(task: Task) -> list[Any]:
+    """The task's invoke Arguments, without consuming its help (get_arguments pops it from the dict)."""
+    clone = copy.copy(task)
+    clone.help = dict(task.help)
+    return clone.get_arguments(ignore_unknown_help=True)
+
+
+def _annotation(task: Task, attr_name: str) -> str:
+    parameter = inspect.signature(task.body).parameters.get(attr_name)
+    if parameter is None or parameter.annotation is inspect.Parameter.empty:
+        return ""
+    text = (
+        parameter.annotation
+        if isinstance(parameter.annotation, str)
+        else getattr(parameter.annotation, "__name__", str(parameter.annotation))
+    )
+    return text.replace(" | None", "").replace("None | ", "")
+
+
+def _type(task: Task, argument: Any) -> str:
+    if argument.kind is bool:
+        return "flag"
+    annotated = _annotation(task, argument.attr_name or argument.name)
+    if argument.kind is list:
+        inner = annotated.removeprefix("list[").removesuffix("]") if annotated.startswith("list[") else "str"
+        return f"{inner}, repeatable"
+    return annotated or argument.kind.__name__
+
+
+def _default(argument: Any) -> str:
+    if argument.kind is bool:
+        return "on" if argument.default else "off"
+    if argument.default in (None, [], ""):
+        return NONE
+    return code(argument.default)
+
+
+def _flags(argument: Any) -> str:
+    return ", ".join(code(("--" if len(name) > 1 else "-") + name) for name in argument.names)
+
+
+def _docstring(task: Task) -> tuple[str, str]:
+    text = rst_to_markdown(inspect.getdoc(task.body) or "")
+    summary, _, rest = text.partition("\n")
+    return summary.strip(), rest.strip()
+
+
+def render_task_list(collection: Collection) -> str:
+    rows = [
+        (f"[{code('invoke ' + name)}](#invoke-{name.replace('.', '')})", _docstring(task)[0])
+        for name, task in task_entries(collection)
+    ]
+    return table(["Task", "What it does"], rows)
+
+
+def render_tasks(collection: Collection) -> str:
+    sections = []
+    for name, task in task_entries(collection):
+        summary, rest = _docstring(task)
+        parts = [f"### invoke {name}", summary]
+        if rest:
+            parts.append(rest)
+        args = arguments(task)
+        if args:
+            parts.append(
+                table(
+                    ["Flag", "Type", "Default", "Help"],
+                    [(_flags(arg), _type(task, arg), _default(arg), arg.help or "") for arg in args],
+                )
+            )
+        else:
+            parts.append("No arguments.")
+        examples = EXAMPLES.get(name) or [(f"invoke --help {name}", "its arguments")]
+        parts.append(fenced("\n".join(f"{command}   # {why}" for command, why in examples), "bash"))
+        sections.append("\n\n".join(parts))
+    return "\n\n".join(sections)
+
+
+def render_exit_codes(tasks_module: Any) -> str:
+    constants = sources.commented_constants(tasks_module, "EXIT_")
+    rows = [("0", NONE, "success")] + [(str(number), code(name), why) for name, number, why in constants]
+    verdict_lines = sources.docstring_bullets(verdict)
+    return "\n\n".join(
+        [
+            "Every task (tasks.py):",
+            table(["Code", "Constant", "Meaning"], rows),
+            "`invoke check` ends with its verdict's code (lightonocr_validation/verdict.py):",
+            "\n".join(f"- {rst_to_markdown(line)}" for line in verdict_lines),
+        ]
+    )
+
+
+def _leaves(data: dict[str, Any], path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
+    """Configuration leaves in settings' order; an empty mapping is a leaf (filled in invoke.yaml)."""
+    for key, item in data.items():
+        if isinstance(item, dict) and item:
+            yield from _leaves(item, (*path, key))
+        else:
+            yield (*path, key), item
+
+
+def render_configuration() -> str:
+    comments = sources.dict_key_comments(settings, "DEFAULTS")
+    rows = []
+    for path, default in _leaves(settings.DEFAULTS):
+        settable = not isinstance(default, list | tuple | dict)
+        variable = code("INVOKE_" + "_".join(path).upper()) if settable else "invoke.yaml only"
+        note = comments.get(path) or CONFIG_NOTES.get(".".join(path))
+        if note is None:
+            # A leaf inherits its parent's comment when it has none of its own.
+            note = next((comments[path[:n]] for n in range(len(path) - 1, 0, -1) if path[:n] in comments), "")
+        rows.append((code(".".join(path)), value(default), variable, note))
+    return table(["Key", "Default", "Environment variable", "What it is"], rows)
+
+
+def blocks(root: Path) -> dict[str, str]:
+    tasks_module = sources.load_tasks(root)
+    collection = tasks_module.ns
+    return {
+        "task-list": render_task_list(collection),
+        "tasks": render_tasks(collection),
+        "exit-codes": render_exit_codes(tasks_module),
+        "configuration": render_configuration(),
+    }

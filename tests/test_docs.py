@@ -1,0 +1,142 @@
+"""The committed docs are what the code generates, and the generator keeps the hand-written prose."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from invoke import Context, Exit
+
+from lightonocr_validation import docs_gen
+from lightonocr_validation.docs_gen import markers, sources
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+FIX = "run `nox -s docs` (or `invoke docs`) and commit docs/"
+
+
+def _needs_nox(name: str) -> None:
+    # sessions.md is read from nox's registry; the other documents need no nox.
+    if name == "sessions":
+        pytest.importorskip("nox", reason="sessions.md is generated from nox's registry")
+
+
+@pytest.mark.parametrize("name", sorted(docs_gen.DOCUMENTS))
+def test_committed_docs_are_what_the_code_generates(name: str) -> None:
+    _needs_nox(name)
+    assert docs_gen.check(ROOT, only=[name]) == [], f"docs/ is stale: {FIX}"
+
+
+def test_a_changed_task_help_makes_tasks_md_stale(monkeypatch: pytest.MonkeyPatch) -> None:
+    module = sources.load_tasks(ROOT)
+    monkeypatch.setitem(module.serve.help, "port", "Port to bind, said differently.")
+    monkeypatch.setattr(sources, "load_tasks", lambda root: module)
+    assert docs_gen.check(ROOT, only=["tasks"]) == [DOCS / "tasks.md"]
+
+
+def test_generating_twice_gives_the_same_text_without_this_machines_paths() -> None:
+    pytest.importorskip("nox")
+    first, second = docs_gen.generate(ROOT), docs_gen.generate(ROOT)
+    assert first == second
+    for path, text in first.items():
+        assert str(ROOT) not in text, f"{path.name} holds this checkout's absolute path"
+        assert str(Path.home()) not in text, f"{path.name} holds this machine's home folder"
+
+
+def test_the_guide_has_the_model_cards_serve_command() -> None:
+    guide = (DOCS / "vllm-validation.md").read_text(encoding="utf-8")
+    for text in (
+        "vllm serve",
+        "lightonai/LightOnOCR-2-1B",
+        "--limit-mm-per-prompt '{\"image\": 1}'",
+        "--mm-processor-cache-gb 0",
+        "--no-enable-prefix-caching",
+    ):
+        assert text in guide
+    command = next(line for line in guide.splitlines() if line.startswith("vllm serve "))
+    assert "lightonai/LightOnOCR-2-1B" in command and "--no-enable-prefix-caching" in command
+
+
+def test_hand_written_text_outside_the_markers_survives_regeneration(tmp_path: Path) -> None:
+    original = (DOCS / "vllm-validation.md").read_text(encoding="utf-8")
+    begin = markers.BEGIN.format(name="serve-command")
+    prose = "A paragraph a person wrote, with a | pipe and <!-- a comment -->.\n\n"
+    edited = original.replace(begin, prose + begin + "\nstale text inside the block\n", 1)
+    (tmp_path / "vllm-validation.md").write_text(edited, encoding="utf-8")
+
+    regenerated = docs_gen.generate(ROOT, out=tmp_path, only=["guide"])[tmp_path / "vllm-validation.md"]
+
+    assert prose + begin in regenerated
+    assert "stale text inside the block" not in regenerated
+    assert regenerated == original.replace(begin, prose + begin, 1)
+
+
+def test_markers_fill_only_between_markers_and_refuse_mismatches() -> None:
+    text = "intro\n" + markers.empty_block("a") + "\noutro\n"
+    assert markers.fill(text, {"a": "body"}) == (
+        "intro\n<!-- generated:begin a -->\n\nbody\n\n<!-- generated:end a -->\noutro\n"
+    )
+    with pytest.raises(markers.MarkerError, match="add the markers"):
+        markers.fill(text, {"a": "body", "b": "other"})
+    with pytest.raises(markers.MarkerError, match="no generator renders"):
+        markers.fill(text, {})
+    with pytest.raises(markers.MarkerError, match="without their begin/end partner"):
+        markers.fill(text + "<!-- generated:begin c -->\n", {"a": "body"})
+
+
+def test_every_registered_check_is_in_checks_md() -> None:
+    from checks.registry import CHECKS
+
+    text = (DOCS / "checks.md").read_text(encoding="utf-8")
+    for check in CHECKS:
+        assert f"### {check.id}\n" in text, check.id
+        assert check.title() in text and check.hint in text and check.failure in text
+
+
+def test_every_nox_session_is_in_sessions_md() -> None:
+    pytest.importorskip("nox")
+    text = (DOCS / "sessions.md").read_text(encoding="utf-8")
+    sessions = sources.load_nox_sessions(ROOT).sessions
+    assert {"validate", "tests", "docs"} <= set(sessions)
+    for name in sessions:
+        assert f"### {name}\n" in text, name
+    assert "`--vllm VLLM`" in text  # the validate sessions' own options, from their argparse parser
+
+
+def test_every_task_and_configuration_key_is_in_tasks_md() -> None:
+    from lightonocr_validation.docs_gen.tasks_doc import _leaves, task_entries
+    from lightonocr_validation.settings import DEFAULTS
+
+    text = (DOCS / "tasks.md").read_text(encoding="utf-8")
+    for name, task in task_entries(sources.load_tasks(ROOT).ns):
+        assert f"### invoke {name}\n" in text, name
+        for argument in task.get_arguments(ignore_unknown_help=True):
+            assert f"`--{argument.names[0]}`" in text, (name, argument.names[0])
+    for path, _ in _leaves(DEFAULTS):
+        assert f"`{'.'.join(path)}`" in text
+
+
+def test_invoke_docs_check_fails_in_one_line_naming_the_stale_files(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import tasks
+
+    stale = ["tasks.md", "checks.md"]
+    monkeypatch.setattr(docs_gen, "check", lambda root: [root / "docs" / name for name in stale])
+    with pytest.raises(Exit) as raised:
+        tasks.docs(Context(), check=True)
+    assert raised.value.code == 1
+    error = capsys.readouterr().err.strip()
+    assert error.count("\n") == 0
+    assert "docs/tasks.md, docs/checks.md" in error and "nox -s docs" in error
+
+
+def test_missing_documents_are_written_from_their_templates(tmp_path: Path) -> None:
+    pytest.importorskip("nox")
+    shutil.copy(DOCS / "vllm-validation.md", tmp_path / "vllm-validation.md")
+    assert len(docs_gen.check(ROOT, out=tmp_path)) == 3
+    written = docs_gen.write(ROOT, out=tmp_path)
+    assert sorted(path.name for path in written) == ["checks.md", "sessions.md", "tasks.md"]
+    assert docs_gen.check(ROOT, out=tmp_path) == []
+    assert docs_gen.write(ROOT, out=tmp_path) == []

@@ -20,9 +20,10 @@ class RDY001(Check):
         try:
             reply = ctx.client.get("/health", timeout=min(ctx.client.target.timeout, 30.0))
         except Unreachable as error:
-            return Outcome.failed(str(error), unreachable=error.kind)
-        return Outcome.passed(f"answered HTTP {reply.status} in {reply.seconds * 1000:.0f} ms",
-                              figure=f"{reply.seconds * 1000:.0f} ms")
+            return Outcome.failed(str(error), figure=error.kind, unreachable=error.kind)
+        return Outcome.passed(
+            f"answered HTTP {reply.status} in {reply.seconds * 1000:.0f} ms", figure=f"{reply.seconds * 1000:.0f} ms"
+        )
 
 
 class RDY002(Check):
@@ -62,11 +63,13 @@ class RDY003(Check):
             return Outcome.skipped(f"/version gave {version!r}, not a release number")
         if not supported:
             minimum = compat.format_version(compat.MINIMUM_VLLM)
-            return Outcome.failed(f"vLLM {version} is older than {minimum}, the first with LightOnOCR",
-                                  figure=version, version=version)
+            return Outcome.failed(
+                f"vLLM {version} is older than {minimum}, the first with LightOnOCR", figure=version, version=version
+            )
         if rule and rule.status == "avoid":
             return Outcome.failed(f"vLLM {version}: {rule.summary}; fix: {rule.fix}", figure=version, version=version)
         if rule and rule.status == "pin":
-            return Outcome.passed(f"vLLM {version}; only with {', '.join(rule.pins)}: {rule.summary}",
-                                  figure=version, version=version)
+            return Outcome.passed(
+                f"vLLM {version}; only with {', '.join(rule.pins)}: {rule.summary}", figure=version, version=version
+            )
         return Outcome.passed(f"vLLM {version}", figure=version, version=version)

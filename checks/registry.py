@@ -5,13 +5,33 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from checks import readiness
+from checks import degeneration, determinism, model, ocr, performance, readiness, serving
 from checks.base import Check
 
 CHECKS: tuple[type[Check], ...] = (
     readiness.RDY001,
     readiness.RDY002,
     readiness.RDY003,
+    model.MOD001,
+    model.MOD002,
+    ocr.OCR001,
+    ocr.OCR002,
+    ocr.OCR003,
+    degeneration.DEG001,
+    degeneration.DEG002,
+    degeneration.DEG003,
+    degeneration.DEG004,
+    degeneration.DEG005,
+    serving.SRV001,
+    serving.SRV002,
+    serving.SRV003,
+    serving.SRV004,
+    serving.SRV005,
+    serving.SRV006,
+    serving.SRV007,
+    serving.SRV008,
+    determinism.DET001,
+    performance.PRF001,
 )
 
 _ID = re.compile(r"^[A-Z]{3}\d{3}$")

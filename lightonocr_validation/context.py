@@ -24,6 +24,13 @@ class RequestSettings:
     top_p: float
     max_tokens: int
     weights: str = "trained"  # "random" for the tiny model: its text is noise
+    # Slowest acceptable answer for one page (the card's 4096 max_tokens on a GPU take seconds, not minutes).
+    page_seconds_max: float = 60.0
+    # Page requests in flight while the sample set is read: LightOn's client keeps many; a few keep the
+    # validator quick without flooding a small server.
+    page_concurrency: int = 4
+    # How many times the determinism check sends the same page.
+    determinism_runs: int = 3
 
     @property
     def random_weights(self) -> bool:
@@ -63,6 +70,15 @@ class CheckContext:
 
     def version(self) -> Response:
         return self.memo("version", lambda: self.client.get("/version"))
+
+    def metrics(self) -> Response:
+        """/metrics, fetched fresh each time: its counters are compared before and after requests."""
+        return self.client.get("/metrics")
+
+    def max_model_len(self) -> int | None:
+        listed = self.listed_model()
+        value = listed.get("max_model_len") if listed else None
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
 
     def chat_body(self, content: list[dict[str, Any]], **overrides: Any) -> dict[str, Any]:
         """A chat completion request the model card's way: one user turn, sampling sent explicitly."""

@@ -1,0 +1,86 @@
+"""Is the expected model served, with a context long enough for the largest page and the output?"""
+
+from __future__ import annotations
+
+from checks.base import Check, Outcome
+from lightonocr_validation.context import CheckContext
+from lightonocr_validation.pages import LONGEST_SIDE, expected_prompt_tokens
+
+# The largest page LightOnOCR can be given: a square at 1540 px, 12 + 3025 prompt tokens.
+LARGEST_PAGE_TOKENS = expected_prompt_tokens(LONGEST_SIDE, LONGEST_SIDE)
+
+
+class MOD001(Check):
+    """The expected model is listed by /v1/models"""
+
+    family = "model"
+    failure = "Requests naming the expected model get 404: the server serves another model or another name."
+    hint = (
+        "Serve with --served-model-name set to the name the clients use (or pass --model-name); "
+        "a 401 means the API key is missing or wrong (set VLLM_API_KEY or the profile's api_key_env)."
+    )
+    requires = ("RDY001",)
+    tags = frozenset({"smoke"})
+
+    def run(self, ctx: CheckContext) -> Outcome:
+        reply = ctx.models()
+        if reply.status in (401, 403):
+            return Outcome.failed(
+                f"/v1/models answered {reply.status} (unauthorized): the server wants an API "
+                "key and this one is missing or wrong",
+                status=reply.status,
+            )
+        if reply.status != 200:
+            return Outcome.failed(
+                f"/v1/models answered {reply.status}: {reply.error_message() or 'no body'}",
+                status=reply.status,
+            )
+        try:
+            entries = reply.json().get("data", [])
+        except (ValueError, AttributeError):
+            return Outcome.failed("/v1/models did not answer a JSON model list")
+        ids = [str(entry.get("id")) for entry in entries if isinstance(entry, dict)]
+        listed = ctx.listed_model()
+        if listed is None:
+            return Outcome.failed(
+                f"{ctx.settings.model_name!r} is not served; the server lists "
+                f"{', '.join(map(repr, ids)) or 'no model'}",
+                listed=ids,
+            )
+        max_model_len = ctx.max_model_len()
+        return Outcome.passed(
+            f"{ctx.settings.model_name} (max_model_len {max_model_len})",
+            figure=ctx.settings.model_name,
+            max_model_len=max_model_len,
+            listed=ids,
+        )
+
+
+class MOD002(Check):
+    """max_model_len holds the largest page plus max_tokens"""
+
+    family = "model"
+    failure = "Large pages are refused with 400 (prompt too long) or their text is cut short."
+    hint = "Serve with --max-model-len of at least the needed length (8192 is the usual choice), or lower max_tokens."
+    requires = ("MOD001",)
+
+    def run(self, ctx: CheckContext) -> Outcome:
+        max_model_len = ctx.max_model_len()
+        if max_model_len is None:
+            return Outcome.skipped("/v1/models gives no max_model_len: the context length cannot be judged")
+        needed = LARGEST_PAGE_TOKENS + ctx.settings.max_tokens
+        data = {"max_model_len": max_model_len, "needed": needed}
+        if max_model_len < needed:
+            return Outcome.failed(
+                f"max_model_len {max_model_len} < {needed} = {LARGEST_PAGE_TOKENS} tokens for the largest "
+                f"page "
+                f"+ max_tokens {ctx.settings.max_tokens}",
+                figure=str(max_model_len),
+                **data,
+            )
+        return Outcome.passed(
+            f"{max_model_len} >= {needed} ({LARGEST_PAGE_TOKENS} for the largest page + "
+            f"max_tokens {ctx.settings.max_tokens})",
+            figure=str(max_model_len),
+            **data,
+        )

@@ -1,0 +1,171 @@
+"""The sample pages as requests, and the server's answers to them, shared by the OCR-judging checks.
+
+Every sample page is sent once per host, the model card's way, and the answers are kept in the context:
+the format, token-count, accuracy, degeneration and latency checks all judge the same answers, so a run
+costs one request per page, not one per page per check.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lightonocr_validation.client import Response
+from lightonocr_validation.context import CheckContext
+from lightonocr_validation.pages import png_data_url
+from lightonocr_validation.samples import SAMPLES_DIR, Sample, load_manifest
+
+
+@dataclass(frozen=True)
+class PageInput:
+    sample: Sample
+    page: int  # 0-based page of the sample
+    width: int
+    height: int
+    data_url: str
+
+    @property
+    def label(self) -> str:
+        return self.sample.id if self.sample.page_count == 1 else f"{self.sample.id} p{self.page + 1}"
+
+
+@dataclass(frozen=True)
+class PageAnswer:
+    """One page's reply. ``problem`` is empty when the reply is a well-formed chat completion."""
+
+    page: PageInput
+    status: int
+    seconds: float
+    text: str
+    finish_reason: str | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    problem: str
+
+
+# Hosts of a fleet are checked in parallel threads and all ask for the pages at once: render them once.
+_RENDER_LOCK = threading.Lock()
+
+
+def sample_pages(root: str) -> tuple[PageInput, ...]:
+    """Every page of the sample set at ``root``, rendered and encoded once per process (the samples do not
+    change while a run lasts, and a fleet of hosts shares them)."""
+    with _RENDER_LOCK:
+        return _render_pages(root)
+
+
+@functools.cache
+def _render_pages(root: str) -> tuple[PageInput, ...]:
+    inputs: list[PageInput] = []
+    for sample in load_manifest(Path(root)):
+        for number, image in enumerate(sample.pages()):
+            inputs.append(PageInput(sample, number, image.width, image.height, png_data_url(image)))
+    return tuple(inputs)
+
+
+def pages_of(ctx: CheckContext) -> tuple[PageInput, ...]:
+    return sample_pages(str(ctx.samples_root or SAMPLES_DIR))
+
+
+def image_content(data_url: str) -> list[dict[str, Any]]:
+    """The message content the model card sends: the page image and nothing else (a text prompt is echoed)."""
+    return [{"type": "image_url", "image_url": {"url": data_url}}]
+
+
+def send_page(ctx: CheckContext, page: PageInput, **overrides: Any) -> PageAnswer:
+    reply = ctx.client.post("/v1/chat/completions", ctx.chat_body(image_content(page.data_url), **overrides))
+    return parse_answer(page, reply)
+
+
+def parse_answer(page: PageInput, reply: Response) -> PageAnswer:
+    if reply.status != 200:
+        return PageAnswer(
+            page,
+            reply.status,
+            reply.seconds,
+            "",
+            None,
+            None,
+            None,
+            f"HTTP {reply.status}: {said(reply)}",
+        )
+    try:
+        body = reply.json()
+    except ValueError:
+        return PageAnswer(page, reply.status, reply.seconds, "", None, None, None, "the body is not JSON")
+    text, finish, prompt, completion, problem = _completion_fields(body)
+    return PageAnswer(page, reply.status, reply.seconds, text, finish, prompt, completion, problem)
+
+
+def _completion_fields(body: Any) -> tuple[str, str | None, int | None, int | None, str]:
+    """Text, finish_reason, prompt and completion tokens of a chat completion, and what is malformed."""
+    choices = body.get("choices") if isinstance(body, dict) else None
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        return "", None, None, None, "no choices in the reply"
+    message = choices[0].get("message")
+    content = message.get("content") if isinstance(message, dict) else None
+    finish = choices[0].get("finish_reason")
+    usage = body.get("usage")
+    prompt = usage.get("prompt_tokens") if isinstance(usage, dict) else None
+    completion = usage.get("completion_tokens") if isinstance(usage, dict) else None
+    prompt = prompt if isinstance(prompt, int) else None
+    completion = completion if isinstance(completion, int) else None
+    problems = []
+    if not isinstance(content, str):
+        problems.append("choices[0].message.content is not a string")
+    if finish not in ("stop", "length"):
+        problems.append(f"finish_reason is {finish!r}")
+    if prompt is None or completion is None:
+        problems.append("usage.prompt_tokens/completion_tokens missing")
+    return (
+        content if isinstance(content, str) else "",
+        finish if isinstance(finish, str) else None,
+        prompt,
+        completion,
+        "; ".join(problems),
+    )
+
+
+def page_answers(ctx: CheckContext) -> tuple[PageAnswer, ...]:
+    """Every sample page's answer, sent once per context with a few requests in flight."""
+
+    def send_all() -> tuple[PageAnswer, ...]:
+        pages = pages_of(ctx)
+        with ThreadPoolExecutor(max_workers=max(1, ctx.settings.page_concurrency)) as pool:
+            return tuple(pool.map(lambda page: send_page(ctx, page), pages))
+
+    return ctx.memo("page_answers", send_all)
+
+
+def answered(ctx: CheckContext) -> list[PageAnswer]:
+    """The well-formed answers: the checks that judge text judge only those (the format check reports
+    the others)."""
+    return [answer for answer in page_answers(ctx) if not answer.problem]
+
+
+def first_text_page(ctx: CheckContext) -> PageInput:
+    """The first single-page sample that has text: the page that probes caches, streaming and determinism."""
+    pages = pages_of(ctx)
+    return next((p for p in pages if p.sample.expect != "empty" and p.sample.page_count == 1), pages[0])
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """``text`` on one line (a result's detail is one line), cut to ``limit`` characters."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def said(reply: Response) -> str:
+    """What a reply said, for a detail: vLLM's error message, or just that it was a completion."""
+    if 200 <= reply.status < 300:
+        return "a completion"
+    return one_line(reply.error_message() or "no body", 200)
+
+
+def listing(labels: list[str], limit: int = 4) -> str:
+    shown = ", ".join(labels[:limit])
+    return shown + (f" and {len(labels) - limit} more" if len(labels) > limit else "")

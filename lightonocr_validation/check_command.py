@@ -56,6 +56,9 @@ class CheckOptions:
     report_md: Path | None = None
     insecure: bool = False
     timeout: float = 300.0
+    page_concurrency: int = 4
+    page_seconds_max: float = 60.0
+    determinism_runs: int = 3
 
 
 def list_checks(console: Console) -> None:
@@ -85,14 +88,21 @@ def run_check(options: CheckOptions, *, console: Console, errors: Console) -> in
     except (registry.SelectionError, targets.TargetError) as error:
         raise UsageError(str(error)) from None
     if any(target.verify is False for target in resolved):
-        errors.print("warning: TLS certificates are not verified (--insecure): anyone on the path can read "
-                     "and change the traffic, the API key included", markup=False, style="yellow")
+        errors.print(
+            "warning: TLS certificates are not verified (--insecure): anyone on the path can read "
+            "and change the traffic, the API key included",
+            markup=False,
+            style="yellow",
+        )
     settings = RequestSettings(
         model_name=options.model_name,
         temperature=float(options.sampling["temperature"]),
         top_p=float(options.sampling["top_p"]),
         max_tokens=int(options.sampling["max_tokens"]),
         weights=options.weights,
+        page_concurrency=options.page_concurrency,
+        page_seconds_max=options.page_seconds_max,
+        determinism_runs=options.determinism_runs,
     )
     started = time.time()
     with console_report.LiveProgress(console) as progress:
@@ -106,9 +116,7 @@ def run_check(options: CheckOptions, *, console: Console, errors: Console) -> in
     return max(overall.exit_code, write_reports(options, report, console=console, errors=errors))
 
 
-def write_reports(
-    options: CheckOptions, report: Mapping[str, Any], *, console: Console, errors: Console
-) -> int:
+def write_reports(options: CheckOptions, report: Mapping[str, Any], *, console: Console, errors: Console) -> int:
     """Write the requested reports, all from the same dict; 0, or EXIT_REPORT when one could not be written.
 
     The reports are written after the checks ran and the verdict was printed, so a bad path is not a usage
@@ -117,16 +125,23 @@ def write_reports(
     missing JUnit file or uploads a missing artifact must not read the run as a clean pass.
     """
     code = 0
-    wanted = (("JSON", options.report_json, write_json), ("JUnit", options.junit, write_junit),
-              ("Markdown", options.report_md, write_markdown))
+    wanted = (
+        ("JSON", options.report_json, write_json),
+        ("JUnit", options.junit, write_junit),
+        ("Markdown", options.report_md, write_markdown),
+    )
     for kind, path, writer in wanted:
         if path is None:
             continue
         try:
             writer(path, report)
         except OSError as error:
-            errors.print(f"error: the {kind} report could not be written to {path}: {_cause(error)}",
-                         markup=False, style="bold red", soft_wrap=True)
+            errors.print(
+                f"error: the {kind} report could not be written to {path}: {_cause(error)}",
+                markup=False,
+                style="bold red",
+                soft_wrap=True,
+            )
             code = EXIT_REPORT
         else:
             console.print(f"report: {path}", markup=False, soft_wrap=True)
@@ -134,7 +149,7 @@ def write_reports(
 
 
 def _cause(error: OSError) -> str:
-    """"Permission denied (/ro/reports)": the OS's words and the file it was about, on one line."""
+    """ "Permission denied (/ro/reports)": the OS's words and the file it was about, on one line."""
     cause = error.strerror or str(error) or type(error).__name__
     return f"{cause} ({error.filename})" if error.filename else cause
 
@@ -148,11 +163,13 @@ def build_provenance(runs: Sequence[HostRun], settings: RequestSettings, started
     servers = []
     for run in runs:
         data = {r.check_id: r.data for r in run.results if r.status is not Status.ERROR}
-        servers.append({
-            "host": public_url(run.target.label),
-            "vllm_version": data.get("RDY003", {}).get("version"),
-            "max_model_len": data.get("MOD001", {}).get("max_model_len"),
-        })
+        servers.append(
+            {
+                "host": public_url(run.target.label),
+                "vllm_version": data.get("RDY003", {}).get("version"),
+                "max_model_len": data.get("MOD001", {}).get("max_model_len"),
+            }
+        )
     finished = time.time()
     return {
         "tool": {

@@ -66,9 +66,7 @@ class Legibility:
 def tesseract_binary() -> str:
     path = shutil.which("tesseract")
     if path is None:
-        raise TesseractMissing(
-            "tesseract not found; install it: apt-get install -y tesseract-ocr tesseract-ocr-fra"
-        )
+        raise TesseractMissing("tesseract not found; install it: apt-get install -y tesseract-ocr tesseract-ocr-fra")
     return path
 
 
@@ -86,12 +84,8 @@ def read_page(png: bytes, lang: str) -> str:
     )
     if result.returncode != 0:
         message = result.stderr.decode("utf-8", "replace").strip().splitlines()
-        hint = (
-            f"; install tesseract-ocr-{tess_lang}" if "Failed loading language" in " ".join(message) else ""
-        )
-        raise TesseractMissing(
-            f"tesseract failed on language {tess_lang!r}: {message[-1] if message else ''}{hint}"
-        )
+        hint = f"; install tesseract-ocr-{tess_lang}" if "Failed loading language" in " ".join(message) else ""
+        raise TesseractMissing(f"tesseract failed on language {tess_lang!r}: {message[-1] if message else ''}{hint}")
     return result.stdout.decode("utf-8", "replace")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -83,9 +84,19 @@ class Sample:
             return [fit_longest_side(to_rgb(image))]
 
 
+# PDFium is not thread-safe: two renders at once crash the process (seen with a fleet of hosts checked in
+# parallel threads). Every use of it in this process goes through this lock.
+PDFIUM_LOCK = threading.Lock()
+
+
 def render_pdf(path: Path, longest: int = LONGEST_SIDE) -> list[Image.Image]:
     """Render every page straight to ``longest`` px on its longest side (scale = longest / longest side in
     points), as LightOn's client does, instead of rendering large and resampling."""
+    with PDFIUM_LOCK:
+        return _render_pdf(path, longest)
+
+
+def _render_pdf(path: Path, longest: int) -> list[Image.Image]:
     document = pdfium.PdfDocument(str(path))
     try:
         images: list[Image.Image] = []
@@ -102,11 +113,12 @@ def render_pdf(path: Path, longest: int = LONGEST_SIDE) -> list[Image.Image]:
 
 
 def pdf_page_count(path: Path) -> int:
-    document = pdfium.PdfDocument(str(path))
-    try:
-        return len(document)
-    finally:
-        document.close()
+    with PDFIUM_LOCK:
+        document = pdfium.PdfDocument(str(path))
+        try:
+            return len(document)
+        finally:
+            document.close()
 
 
 def _fail(where: str, problem: str, fix: str) -> SampleError:
@@ -148,9 +160,7 @@ def _sample(root: Path, manifest: Path, raw: object, index: int) -> Sample:
         raise _fail(where, f"unknown expect {raw['expect']!r}", f"use one of {', '.join(EXPECTS)}")
     file = root / str(raw["file"])
     if not file.is_file():
-        raise _fail(
-            where, f"file {raw['file']!r} not found under {root}", "rebuild the samples or fix the path"
-        )
+        raise _fail(where, f"file {raw['file']!r} not found under {root}", "rebuild the samples or fix the path")
     gt_raw = raw["ground_truth"]
     gt_names = [gt_raw] if isinstance(gt_raw, str) else gt_raw
     if not isinstance(gt_names, list) or not gt_names or not all(isinstance(n, str) for n in gt_names):
@@ -161,17 +171,13 @@ def _sample(root: Path, manifest: Path, raw: object, index: int) -> Sample:
             raise _fail(where, f"ground truth {gt.name!r} not found", "create it or fix the path")
     pages = pdf_page_count(file) if file.suffix.lower() == ".pdf" else 1
     if pages != len(gt_files):
-        raise _fail(
-            where, f"{pages} page(s) but {len(gt_files)} ground truth file(s)", "give one .md per page"
-        )
+        raise _fail(where, f"{pages} page(s) but {len(gt_files)} ground truth file(s)", "give one .md per page")
     if not isinstance(raw["facts"], list):
         raise _fail(where, "'facts' is not a list", "write [] when there are none")
     facts: list[Fact] = []
     for number, fact_raw in enumerate(raw["facts"]):
         if not isinstance(fact_raw, Mapping):
-            raise _fail(
-                where, f"fact {number} is not an object", 'write e.g. {"type": "present", "text": "..."}'
-            )
+            raise _fail(where, f"fact {number} is not an object", 'write e.g. {"type": "present", "text": "..."}')
         try:
             fact = parse_fact(fact_raw)
         except ValueError as exc:
@@ -201,13 +207,9 @@ def _read_manifest(root: Path) -> tuple[Path, Mapping[str, object]]:
     try:
         data = json.loads(manifest.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise SampleError(
-            f"{manifest}: not found; run python -m lightonocr_validation.samples_build"
-        ) from None
+        raise SampleError(f"{manifest}: not found; run python -m lightonocr_validation.samples_build") from None
     except json.JSONDecodeError as exc:
-        raise SampleError(
-            f"{manifest}: invalid JSON at line {exc.lineno}: {exc.msg}; fix the syntax"
-        ) from None
+        raise SampleError(f"{manifest}: invalid JSON at line {exc.lineno}: {exc.msg}; fix the syntax") from None
     if not isinstance(data, Mapping):
         raise _fail(str(manifest), "top level is not an object", 'write {"schema": 1, "samples": [...]}')
     if data.get("schema") != SCHEMA_VERSION:

@@ -50,9 +50,7 @@ class FontMissing(FileNotFoundError):
 def font(name: str, size: int) -> ImageFont.FreeTypeFont:
     path = FONT_DIR / name
     if not path.is_file():
-        raise FontMissing(
-            f"font {path} not found: apt-get install {FONT_PACKAGES.get(name, 'fonts-dejavu-core')}"
-        )
+        raise FontMissing(f"font {path} not found: apt-get install {FONT_PACKAGES.get(name, 'fonts-dejavu-core')}")
     return ImageFont.truetype(str(path), size)
 
 
@@ -106,9 +104,7 @@ def m_row(*boxes: Box) -> Box:
             b.paint(draw, x, baseline)
             x += b.width
 
-    return Box(
-        sum(b.width for b in boxes), max(b.ascent for b in boxes), max(b.descent for b in boxes), paint
-    )
+    return Box(sum(b.width for b in boxes), max(b.ascent for b in boxes), max(b.descent for b in boxes), paint)
 
 
 def m_shift(box: Box, up: float) -> Box:
@@ -253,15 +249,11 @@ def markdown(blocks: Sequence[Block]) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-def draw_table(
-    draw: ImageDraw.ImageDraw, rows: Sequence[Sequence[str]], x: int, y: float, style: Style
-) -> float:
+def draw_table(draw: ImageDraw.ImageDraw, rows: Sequence[Sequence[str]], x: int, y: float, style: Style) -> float:
     body, bold = font(style.body, style.size), font(style.bold, style.size)
     pad_x, pad_y = 18, 12
     columns = len(rows[0])
-    widths = [
-        max(max(body.getlength(r[c]), bold.getlength(r[c])) for r in rows) + 2 * pad_x for c in range(columns)
-    ]
+    widths = [max(max(body.getlength(r[c]), bold.getlength(r[c])) for r in rows) + 2 * pad_x for c in range(columns)]
     row_h = int(style.size * 1.3) + 2 * pad_y
     total_w = sum(widths)
     for number, row in enumerate(rows):
@@ -341,9 +333,7 @@ class Built:
     lang: str = "en"
 
 
-def page_from_blocks(
-    blocks: Sequence[Block], size: tuple[int, int] = LETTER, style: Style = Style()
-) -> Image.Image:
+def page_from_blocks(blocks: Sequence[Block], size: tuple[int, int] = LETTER, style: Style = Style()) -> Image.Image:
     image, draw = new_page(size)
     draw_blocks(draw, blocks, MARGIN, MARGIN, size[0] - 2 * MARGIN, style)
     return image
@@ -432,9 +422,7 @@ def build_columns() -> Built:
     gutter = 60
     column = (width - gutter) // 2
     top = y + 30
-    draw.line(
-        [(MARGIN + column + gutter // 2, top), (MARGIN + column + gutter // 2, top + 480)], fill=140, width=1
-    )
+    draw.line([(MARGIN + column + gutter // 2, top), (MARGIN + column + gutter // 2, top + 480)], fill=140, width=1)
     draw_blocks(draw, COLUMN_LEFT, MARGIN, top, column, Style())
     draw_blocks(draw, COLUMN_RIGHT, MARGIN + column + gutter, top, column, Style())
     return Built(
@@ -498,9 +486,7 @@ def build_table() -> Built:
 
 
 def _pythagoras(s: int) -> Box:
-    return m_row(
-        m_text("a", s), m_sup("2", s), m_text(" + b", s), m_sup("2", s), m_text(" = c", s), m_sup("2", s)
-    )
+    return m_row(m_text("a", s), m_sup("2", s), m_text(" + b", s), m_sup("2", s), m_text(" = c", s), m_sup("2", s))
 
 
 def _quadratic(s: int) -> Box:
@@ -768,9 +754,7 @@ def scan_effects(image: Image.Image, seed: int = SCAN_SEED, angle: float = SCAN_
         draw.line([(x, 0), (x + rng.randrange(-6, 7), page.height)], fill=rng.randrange(200, 225), width=1)
     # Darker band along the left edge where the page lifted off the glass.
     edge = Image.linear_gradient("L").rotate(90, expand=True).resize((40, page.height))
-    page.paste(
-        ImageChops.darker(page.crop((0, 0, 40, page.height)), edge.point(lambda v: 160 + v * 95 // 255))
-    )
+    page.paste(ImageChops.darker(page.crop((0, 0, 40, page.height)), edge.point(lambda v: 160 + v * 95 // 255)))
     return page
 
 
@@ -914,9 +898,7 @@ def _pdf_content(blocks: Sequence[Block]) -> bytes:
         if block.kind in ("h1", "h2"):
             size = 18 if block.kind == "h1" else 14
             y -= size
-            ops.append(
-                b"BT /F2 %d Tf %d %.1f Td " % (size, PDF_MARGIN, y) + _pdf_string(block.gt) + b" Tj ET"
-            )
+            ops.append(b"BT /F2 %d Tf %d %.1f Td " % (size, PDF_MARGIN, y) + _pdf_string(block.gt) + b" Tj ET")
             y -= 8
             continue
         indent = 18 if block.kind == "li" else 0
@@ -925,9 +907,7 @@ def _pdf_content(blocks: Sequence[Block]) -> bytes:
             y -= line
             if block.kind == "li" and number == 0:
                 ops.append(
-                    b"BT /F1 %d Tf %d %.1f Td " % (body_size, PDF_MARGIN + 4, y)
-                    + _pdf_string("\u2022")
-                    + b" Tj ET"
+                    b"BT /F1 %d Tf %d %.1f Td " % (body_size, PDF_MARGIN + 4, y) + _pdf_string("\u2022") + b" Tj ET"
                 )
             x = PDF_MARGIN + indent
             ops.append(b"BT /F1 %d Tf %d %.1f Td " % (body_size, x, y) + _pdf_string(text) + b" Tj ET")
@@ -952,9 +932,7 @@ def build_pdf_bytes(pages: Sequence[Sequence[Block]]) -> bytes:
             % (PDF_POINTS[0], PDF_POINTS[1], page_ids[number] + 1)
         )
         objects.append(b"<< /Length %d >>\nstream\n" % len(content) + content + b"endstream")
-    objects.append(
-        b"<< /Producer (lightonocr_validation samples_build) /Title (River Monitoring Programme 2024) >>"
-    )
+    objects.append(b"<< /Producer (lightonocr_validation samples_build) /Title (River Monitoring Programme 2024) >>")
     out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
     offsets: list[int] = []
     for number, body in enumerate(objects, start=1):
@@ -1058,11 +1036,7 @@ def build_samples(out_dir: Path) -> list[Path]:
 def _pixels_equal(a: Path, b: Path) -> bool:
     try:
         with Image.open(a) as first, Image.open(b) as second:
-            return (
-                first.mode == second.mode
-                and first.size == second.size
-                and first.tobytes() == second.tobytes()
-            )
+            return first.mode == second.mode and first.size == second.size and first.tobytes() == second.tobytes()
     except OSError:
         return False
 
@@ -1088,9 +1062,7 @@ def check_samples(committed: Path) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m lightonocr_validation.samples_build", description=__doc__
-    )
+    parser = argparse.ArgumentParser(prog="python -m lightonocr_validation.samples_build", description=__doc__)
     parser.add_argument("--out", type=Path, default=SAMPLES_DIR, help="output directory (default: samples/)")
     parser.add_argument("--check", action="store_true", help="rebuild in a temp dir and compare with --out")
     args = parser.parse_args(argv)

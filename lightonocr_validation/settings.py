@@ -64,6 +64,12 @@ DEFAULTS: dict[str, Any] = {
         "hosts": {},
         # Environment variable holding the API key for hosts without a profile (vLLM's --api-key).
         "api_key_env": "VLLM_API_KEY",
+        # Sample pages sent at once: enough to keep a GPU busy without one slow page hiding behind others.
+        "page_concurrency": 4,
+        # A page slower than this fails PRF001 (trained weights only: random weights always run to max_tokens).
+        "page_seconds_max": 60.0,
+        # How often DET001 sends the same page at temperature 0.
+        "determinism_runs": 3,
     },
     "vllm": {
         # The build served on an NVIDIA GPU and its interpreter.

@@ -60,9 +60,7 @@ def test_exact_copy_has_no_errors_and_passes() -> None:
 
 
 def test_markup_only_differences_still_score_zero() -> None:
-    output = (
-        PROSE.replace("# Annual", "## **Annual").replace("Meeting\n", "Meeting**\n").replace("\n\n", "\n")
-    )
+    output = PROSE.replace("# Annual", "## **Annual").replace("Meeting\n", "Meeting**\n").replace("\n\n", "\n")
     assert grade(output, make_sample(PROSE)).cer == 0.0
 
 
@@ -88,9 +86,7 @@ def test_swapped_columns_fail_the_order_fact() -> None:
     left = "Left column starts here and tells the first half of the story."
     right = "Right column continues the story after the left one ends."
     truth = f"{left}\n\n{right}\n"
-    facts = (
-        parse_fact({"type": "order", "before": "Left column starts", "after": "Right column continues"}),
-    )
+    facts = (parse_fact({"type": "order", "before": "Left column starts", "after": "Right column continues"}),)
     sample = make_sample(truth, category="columns", thresholds=Thresholds(cer_max=2.0), facts=facts)
     assert grade(truth, sample).passed
     result = grade(f"{right}\n\n{left}\n", sample)
@@ -109,9 +105,7 @@ TABLE = (
 
 
 def test_table_with_one_wrong_cell_fails_that_cell() -> None:
-    facts = (
-        parse_fact({"type": "table", "cell": "1.50", "up": "1.20", "left": "Pears", "top_heading": "Price"}),
-    )
+    facts = (parse_fact({"type": "table", "cell": "1.50", "up": "1.20", "left": "Pears", "top_heading": "Price"}),)
     sample = make_sample(
         TABLE,
         category="table",

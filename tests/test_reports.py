@@ -31,8 +31,17 @@ SETTINGS = RequestSettings(model_name=MODEL, temperature=0.2, top_p=0.9, max_tok
 OCR_HINT = "Serve with the model card's chat template and flags."
 
 
-def result(check_id: str, family: str, status: Status, detail: str, *, figure: str = "", hint: str = "",
-           data: dict | None = None, host: str = "") -> Result:
+def result(
+    check_id: str,
+    family: str,
+    status: Status,
+    detail: str,
+    *,
+    figure: str = "",
+    hint: str = "",
+    data: dict | None = None,
+    host: str = "",
+) -> Result:
     title = f"title of {check_id}"
     return Result(check_id, title, family, status, detail, figure, 0.25, hint, data or {}, host)
 
@@ -40,18 +49,28 @@ def result(check_id: str, family: str, status: Status, detail: str, *, figure: s
 def make_runs() -> list[HostRun]:
     gpu_a = Target("http://gpu-a:8000", name="gpu-a", api_key=SECRET)
     gpu_b = Target("https://ocr.example.com/base", name="gpu-b")
-    run_a = HostRun(gpu_a, (
-        result("RDY001", "readiness", Status.PASS, "answered HTTP 200 in 12 ms", figure="12 ms"),
-        result("RDY003", "readiness", Status.PASS, "vLLM 0.11.2", data={"version": "0.11.2"}),
-        result("MOD001", "model", Status.PASS, "listed", data={"max_model_len": 16384}),
-        result("OCR001", "ocr", Status.FAIL, "CER 0.31 | limit 0.05", figure="0.31", hint=OCR_HINT),
-        result("OCR002", "ocr", Status.SKIP, "needs OCR001 (title of OCR001), which did not pass"),
-        result("OCR003", "ocr", Status.ERROR, "KeyError: 'choices'", hint="Read the server log."),
-    ), 1_700_000_000.0, 1_700_000_012.5)
-    run_b = HostRun(gpu_b, (
-        result("RDY001", "readiness", Status.PASS, "answered HTTP 200 in 40 ms", figure="40 ms"),
-        result("RDY003", "readiness", Status.PASS, "vLLM 0.11.0", data={"version": "0.11.0"}),
-    ), 1_700_000_000.0, 1_700_000_003.0)
+    run_a = HostRun(
+        gpu_a,
+        (
+            result("RDY001", "readiness", Status.PASS, "answered HTTP 200 in 12 ms", figure="12 ms"),
+            result("RDY003", "readiness", Status.PASS, "vLLM 0.11.2", data={"version": "0.11.2"}),
+            result("MOD001", "model", Status.PASS, "listed", data={"max_model_len": 16384}),
+            result("OCR001", "ocr", Status.FAIL, "CER 0.31 | limit 0.05", figure="0.31", hint=OCR_HINT),
+            result("OCR002", "ocr", Status.SKIP, "needs OCR001 (title of OCR001), which did not pass"),
+            result("OCR003", "ocr", Status.ERROR, "KeyError: 'choices'", hint="Read the server log."),
+        ),
+        1_700_000_000.0,
+        1_700_000_012.5,
+    )
+    run_b = HostRun(
+        gpu_b,
+        (
+            result("RDY001", "readiness", Status.PASS, "answered HTTP 200 in 40 ms", figure="40 ms"),
+            result("RDY003", "readiness", Status.PASS, "vLLM 0.11.0", data={"version": "0.11.0"}),
+        ),
+        1_700_000_000.0,
+        1_700_000_003.0,
+    )
     return [run_a, run_b]
 
 
@@ -68,7 +87,11 @@ def test_junit_has_one_suite_per_host_and_the_right_counts() -> None:
     root = ET.fromstring(render_junit(report).encode("utf-8"))
     assert root.tag == "testsuites"
     assert {key: root.get(key) for key in ("tests", "failures", "errors", "skipped")} == {
-        "tests": "8", "failures": "1", "errors": "1", "skipped": "1"}
+        "tests": "8",
+        "failures": "1",
+        "errors": "1",
+        "skipped": "1",
+    }
     suites = root.findall("testsuite")
     assert [s.get("name") for s in suites] == ["gpu-a", "gpu-b"]
     assert [s.get("tests") for s in suites] == ["6", "2"]
@@ -96,8 +119,14 @@ def test_junit_has_one_suite_per_host_and_the_right_counts() -> None:
 
 
 def test_junit_stays_valid_xml_when_a_detail_holds_control_characters() -> None:
-    runs = [HostRun(Target("http://h:8000"), (
-        result("OCR001", "ocr", Status.FAIL, "got \x00\x1b[31m<b>&amp;</b>\x07", hint="h"),), 0.0, 1.0)]
+    runs = [
+        HostRun(
+            Target("http://h:8000"),
+            (result("OCR001", "ocr", Status.FAIL, "got \x00\x1b[31m<b>&amp;</b>\x07", hint="h"),),
+            0.0,
+            1.0,
+        )
+    ]
     report = make_report(runs)
     failure = ET.fromstring(render_junit(report).encode("utf-8")).find(".//failure")
     assert failure is not None and failure.get("message") == "got [31m<b>&amp;</b>"
@@ -128,8 +157,18 @@ def test_json_keeps_schema_1_with_provenance_and_round_trips(tmp_path: Path) -> 
     assert report["schema"] == SCHEMA_VERSION == 1
     assert report["generated_by"] == f"lightonocr-validation {check_command.TOOL_VERSION}"
     provenance = report["provenance"]
-    assert {"tool", "model", "weights", "sampling", "samples_digest", "servers", "started", "finished",
-            "started_at", "finished_at"} <= provenance.keys()
+    assert {
+        "tool",
+        "model",
+        "weights",
+        "sampling",
+        "samples_digest",
+        "servers",
+        "started",
+        "finished",
+        "started_at",
+        "finished_at",
+    } <= provenance.keys()
     assert {"name", "version", "python", "requests"} <= provenance["tool"].keys()
     assert provenance["sampling"] == {"temperature": 0.2, "top_p": 0.9, "max_tokens": 4096}
     assert provenance["servers"][0] == {"host": "gpu-a", "vllm_version": "0.11.2", "max_model_len": 16384}
@@ -146,27 +185,69 @@ def test_json_keeps_schema_1_with_provenance_and_round_trips(tmp_path: Path) -> 
 
 
 def test_json_turns_any_check_data_into_json() -> None:
-    runs = [HostRun(Target("http://h:8000"), (result("RDY001", "readiness", Status.PASS, "ok", data={
-        "nan": math.nan, "inf": -math.inf, "tags": {"b", "a"}, "path": Path("/tmp/x"), "status": Status.FAIL,
-        "pair": (1, 2.5), "raw": b"\x00\x01", 3: "int key"}),), 0.0, 1.0)]
+    runs = [
+        HostRun(
+            Target("http://h:8000"),
+            (
+                result(
+                    "RDY001",
+                    "readiness",
+                    Status.PASS,
+                    "ok",
+                    data={
+                        "nan": math.nan,
+                        "inf": -math.inf,
+                        "tags": {"b", "a"},
+                        "path": Path("/tmp/x"),
+                        "status": Status.FAIL,
+                        "pair": (1, 2.5),
+                        "raw": b"\x00\x01",
+                        3: "int key",
+                    },
+                ),
+            ),
+            0.0,
+            1.0,
+        )
+    ]
     report = make_report(runs)
     data = json.loads(render_json(report))["hosts"][0]["checks"][0]["data"]
-    assert data == {"nan": None, "inf": None, "tags": ["a", "b"], "path": "/tmp/x", "status": "fail",
-                    "pair": [1, 2.5], "raw": "<2 bytes>", "3": "int key"}
+    assert data == {
+        "nan": None,
+        "inf": None,
+        "tags": ["a", "b"],
+        "path": "/tmp/x",
+        "status": "fail",
+        "pair": [1, 2.5],
+        "raw": "<2 bytes>",
+        "3": "int key",
+    }
     assert jsonable({"x": float("nan")}) == {"x": None}
 
 
 def test_no_report_contains_the_api_key(tmp_path: Path) -> None:
-    leaky = Target("https://user:pw-secret-456@gpu-c:8000", name="gpu-c", api_key="other-key-789",
-                   headers=(("Authorization", "Bearer hdr-secret-000"), ("X-Tenant", "acme")))
+    leaky = Target(
+        "https://user:pw-secret-456@gpu-c:8000",
+        name="gpu-c",
+        api_key="other-key-789",
+        headers=(("Authorization", "Bearer hdr-secret-000"), ("X-Tenant", "acme")),
+    )
     # An error text that echoed the key: the reporters must still not write it.
     echoed = result("RDY001", "readiness", Status.ERROR, f"401 for key {SECRET} and other-key-789", hint="h")
     runs = [*make_runs(), HostRun(leaky, (echoed,), 0.0, 1.0)]
     report = make_report(runs)
     texts = {"json": render_json(report), "junit": render_junit(report), "markdown": render_markdown(report)}
     paths = [tmp_path / "r.json", tmp_path / "r.xml", tmp_path / "r.md"]
-    options = CheckOptions(hosts=["gpu-a"], port=8000, model_name="m", weights="trained", sampling={},
-                           report_json=paths[0], junit=paths[1], report_md=paths[2])
+    options = CheckOptions(
+        hosts=["gpu-a"],
+        port=8000,
+        model_name="m",
+        weights="trained",
+        sampling={},
+        report_json=paths[0],
+        junit=paths[1],
+        report_md=paths[2],
+    )
     quiet = Console(file=io.StringIO(), width=100)
     assert write_reports(options, report, console=quiet, errors=quiet) == 0
     texts |= {path.name: path.read_text(encoding="utf-8") for path in paths}
@@ -183,8 +264,15 @@ def test_an_unwritable_report_path_is_one_error_line_and_exit_2(tmp_path: Path) 
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where a folder should be", encoding="utf-8")
     good = tmp_path / "ok" / "report.md"
-    options = CheckOptions(hosts=["gpu-a"], port=8000, model_name="m", weights="trained", sampling={},
-                           report_json=blocker / "report.json", report_md=good)
+    options = CheckOptions(
+        hosts=["gpu-a"],
+        port=8000,
+        model_name="m",
+        weights="trained",
+        sampling={},
+        report_json=blocker / "report.json",
+        report_md=good,
+    )
     console = Console(record=True, width=200)
     errors = Console(record=True, width=200)
     assert write_reports(options, report, console=console, errors=errors) == check_command.EXIT_REPORT == 2
@@ -197,8 +285,12 @@ def test_an_unwritable_report_path_is_one_error_line_and_exit_2(tmp_path: Path) 
 
 
 def test_provenance_ignores_data_of_errored_checks() -> None:
-    run = HostRun(Target("http://h:8000"), (
-        result("RDY003", "readiness", Status.ERROR, "boom", data={"version": "9.9.9"}),), 0.0, 1.0)
+    run = HostRun(
+        Target("http://h:8000"),
+        (result("RDY003", "readiness", Status.ERROR, "boom", data={"version": "9.9.9"}),),
+        0.0,
+        1.0,
+    )
     provenance = build_provenance([run], SETTINGS, 0.0)
     assert provenance["servers"] == [{"host": "http://h:8000", "vllm_version": None, "max_model_len": None}]
     assert iso_utc(0.0) == "1970-01-01T00:00:00.000Z"

@@ -120,9 +120,7 @@ def test_png_files_carry_no_varying_metadata(samples: list) -> None:
             assert chunk not in data, (s.id, chunk)
 
 
-@pytest.mark.parametrize(
-    ("size", "tokens"), [((1190, 1540), 2365), ((1089, 1540), 2145), ((1540, 1540), 3025)]
-)
+@pytest.mark.parametrize(("size", "tokens"), [((1190, 1540), 2365), ((1089, 1540), 2145), ((1540, 1540), 3025)])
 def test_expected_image_tokens_match_the_published_figures(size: tuple[int, int], tokens: int) -> None:
     assert expected_image_tokens(*size) == tokens
     assert expected_prompt_tokens(*size) == tokens + 12

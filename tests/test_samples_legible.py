@@ -22,9 +22,7 @@ from lightonocr_validation.samples import CATEGORIES, load_manifest
 
 def _require_tesseract() -> None:
     if shutil.which("tesseract") is None:
-        pytest.fail(
-            "tesseract binary not found: apt-get install -y tesseract-ocr tesseract-ocr-fra", pytrace=False
-        )
+        pytest.fail("tesseract binary not found: apt-get install -y tesseract-ocr tesseract-ocr-fra", pytrace=False)
 
 
 def test_every_category_has_a_bound() -> None:

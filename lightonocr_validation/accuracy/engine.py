@@ -105,11 +105,7 @@ def grade(output: str, sample: Sample, page: int = 0) -> Grade:
         if difference and not any(f.startswith(("CER", "WER")) for f in failures):
             reason += f"; first difference: {difference}"
     else:
-        reason = (
-            "identical after normalization"
-            if difference is None
-            else f"passed; first difference: {difference}"
-        )
+        reason = "identical after normalization" if difference is None else f"passed; first difference: {difference}"
     return Grade(
         sample_id=sample.id,
         category=sample.category,

@@ -71,12 +71,8 @@ def first_difference(reference: str, hypothesis: str, context_words: int = 3, wi
     for op in Levenshtein.opcodes(ref_words, hyp_words):
         if op.tag == "equal":
             continue
-        exp = _clip(
-            " ".join(ref_words[max(0, op.src_start - context_words) : op.src_end + context_words]), width
-        )
-        got = _clip(
-            " ".join(hyp_words[max(0, op.dest_start - context_words) : op.dest_end + context_words]), width
-        )
+        exp = _clip(" ".join(ref_words[max(0, op.src_start - context_words) : op.src_end + context_words]), width)
+        got = _clip(" ".join(hyp_words[max(0, op.dest_start - context_words) : op.dest_end + context_words]), width)
         return f"expected '{exp}' got '{got}'"
     return None
 

@@ -503,7 +503,5 @@ def to_plain_text(text: str) -> str:
         pos = match.end()
     out.append(text[pos:])
     flat = "".join(out)
-    flat = _MATH_RE.sub(
-        lambda m: " " + latex_to_plain(next(g for g in m.groups() if g is not None)) + " ", flat
-    )
+    flat = _MATH_RE.sub(lambda m: " " + latex_to_plain(next(g for g in m.groups() if g is not None)) + " ", flat)
     return normalize_text(flat)

@@ -15,9 +15,7 @@ from lightonocr_validation.report.counts import FamilyCount, family_counts
 from lightonocr_validation.runner import HostRun
 from lightonocr_validation.verdict import Verdict
 
-STATUS_STYLE = {
-    Status.PASS: "green", Status.FAIL: "bold red", Status.SKIP: "yellow", Status.ERROR: "bold magenta"
-}
+STATUS_STYLE = {Status.PASS: "green", Status.FAIL: "bold red", Status.SKIP: "yellow", Status.ERROR: "bold magenta"}
 
 
 class LiveProgress:
@@ -56,9 +54,7 @@ class LiveProgress:
         return Text("\n".join(lines) or f"{self._done} checks done", style="dim")
 
 
-def render_summary(
-    console: Console, runs: Sequence[HostRun], verdicts: Sequence[Verdict], overall: Verdict
-) -> None:
+def render_summary(console: Console, runs: Sequence[HostRun], verdicts: Sequence[Verdict], overall: Verdict) -> None:
     """The final table (one row per check, per host when several), a per-family tally, the verdict last."""
     several = len(runs) > 1
     table = Table(title="LightOnOCR server validation", expand=True, show_lines=several)
@@ -74,8 +70,13 @@ def render_summary(
         detail = Text(result.detail)
         if result.hint:
             detail.append(f"\nhint: {result.hint}", style="cyan")
-        row = [result.check_id, result.title, Text(result.status.value, STATUS_STYLE[result.status]),
-               result.figure, detail]
+        row = [
+            result.check_id,
+            result.title,
+            Text(result.status.value, STATUS_STYLE[result.status]),
+            result.figure,
+            detail,
+        ]
         table.add_row(*([run.target.label] if several else []), *row)
     console.print(table)
     counts = family_counts((r.family, r.status.value) for run in runs for r in run.results)

@@ -40,5 +40,5 @@ def family_counts(results: Iterable[tuple[str, str]]) -> list[FamilyCount]:
 
 
 def family_line(counts: Iterable[FamilyCount]) -> str:
-    """"readiness 3/3 · model 2/2 · ocr 1/3": checks passed of those selected, per family."""
+    """ "readiness 3/3 · model 2/2 · ocr 1/3": checks passed of those selected, per family."""
     return " · ".join(count.text for count in counts)

@@ -29,11 +29,14 @@ def render_junit(report: Mapping[str, Any]) -> str:
     suites = [_suite(host, report) for host in report.get("hosts", [])]
     totals = {key: sum(int(s.get(key, "0")) for s in suites) for key in COUNTED}
     elapsed = _elapsed(report.get("provenance", {})) or sum(float(s.get("time", "0")) for s in suites)
-    root = ET.Element("testsuites", {
-        "name": _clean(report.get("generated_by") or "lightonocr-validation"),
-        **{key: str(value) for key, value in totals.items()},
-        "time": _seconds(elapsed),
-    })
+    root = ET.Element(
+        "testsuites",
+        {
+            "name": _clean(report.get("generated_by") or "lightonocr-validation"),
+            **{key: str(value) for key, value in totals.items()},
+            "time": _seconds(elapsed),
+        },
+    )
     root.extend(suites)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
@@ -87,11 +90,14 @@ def _properties(host: Mapping[str, Any], report: Mapping[str, Any]) -> Iterator[
 
 
 def _case(check: Mapping[str, Any]) -> ET.Element:
-    case = ET.Element("testcase", {
-        "classname": _clean(check.get("family", "")),
-        "name": _clean(f"{check.get('id', '')} {check.get('title', '')}".strip()),
-        "time": _seconds(check.get("seconds") or 0.0),
-    })
+    case = ET.Element(
+        "testcase",
+        {
+            "classname": _clean(check.get("family", "")),
+            "name": _clean(f"{check.get('id', '')} {check.get('title', '')}".strip()),
+            "time": _seconds(check.get("seconds") or 0.0),
+        },
+    )
     status, detail, hint = check.get("status"), _clean(check.get("detail", "")), _clean(check.get("hint", ""))
     body = "\n".join(part for part in (detail, f"hint: {hint}" if hint else "") if part)
     if status == "fail":

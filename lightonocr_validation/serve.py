@@ -11,9 +11,11 @@ import contextlib
 import json
 import os
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -78,6 +80,20 @@ def render(command: Sequence[str]) -> str:
     return shlex.join(command)
 
 
+def resolve_executable(name: str) -> str:
+    """`vllm` from the environment running this code first, then from PATH.
+
+    `.nox/validate-cpu/bin/invoke serve` must serve that environment's vLLM even when the environment is
+    not activated, and not another vLLM that happens to be on PATH.
+    """
+    if os.sep in name:
+        return name
+    beside = Path(sys.executable).parent / name
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which(name) or name
+
+
 def port_in_use(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.settimeout(1.0)
@@ -115,6 +131,8 @@ class RunningServer:
     base_url: str
     model_name: str
     stages: Stages
+    # The key the server was started with (vLLM reads VLLM_API_KEY): readiness asks /v1/models with it.
+    api_key: str = field(default="", repr=False)
 
     @property
     def pid(self) -> int:
@@ -139,7 +157,7 @@ def start(
     with log_file.open("wb") as log:
         try:
             return subprocess.Popen(
-                list(command),
+                [resolve_executable(command[0]), *command[1:]],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -162,7 +180,7 @@ def wait_until_ready(
 ) -> None:
     """Poll until /health answers 200 and the model is listed; raise ServeError when the process dies."""
     server.stages.mark("process")
-    client = VllmClient(Target(server.base_url, timeout=5.0))
+    client = VllmClient(Target(server.base_url, api_key=server.api_key, timeout=5.0))
     stage = "process"
     try:
         while True:
@@ -200,6 +218,12 @@ def _probe(client: VllmClient, model_name: str, stages: Stages) -> str:
         return "listening"
     stages.mark("healthy")
     models = client.get("/v1/models")
+    if models.status == 401:
+        raise ServeError(
+            "the server answers /v1/models with 401: it requires an API key this process does not have; "
+            "export VLLM_API_KEY with the key it was started with",
+            exit_code=2,
+        )
     if models.status == 200 and any(m.get("id") == model_name for m in models.json().get("data", [])):
         stages.mark("model")
         return "model"

@@ -39,6 +39,8 @@ DEFAULTS: dict[str, Any] = {
         "extra_args": [],
         # Seconds to wait for /health and /v1/models; a cold start downloads 2 GB and compiles.
         "startup_timeout": 900,
+        # Seconds a stopping server gets after SIGTERM before its process group is killed (vLLM needs ~4 s).
+        "stop_timeout": 30,
         "log_file": ".cache/serve/vllm-serve.log",
         "pid_file": ".cache/serve/vllm-serve.pid",
         # Environment of the server process, on top of the caller's. The CPU backend needs its KV cache

@@ -17,10 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from checks import registry
 from lightonocr_validation.verdict import EXIT_CHECK_FAILED, EXIT_OK
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.e2e
+API_KEY = "sk-e2e-secret-5d1c"
 
 
 def _free_port() -> int:
@@ -61,6 +63,9 @@ def served(tmp_path_factory: pytest.TempPathFactory):
         "INVOKE_SERVER_PID_FILE": str(state / "server.pid"),
         "INVOKE_SERVER_LOG_FILE": str(state / "server.log"),
         "INVOKE_TINY_MODEL_PATH": str(state / "tiny-model"),
+        # vLLM reads its API key from this variable, and invoke check sends it from the same one: the key
+        # never appears in a process's arguments.
+        "VLLM_API_KEY": API_KEY,
     }
     started = _invoke("serve", "--tiny", "--detach", "--device", "cpu", env=env, timeout=900)
     record = json.loads((state / "server.pid").read_text()) if (state / "server.pid").is_file() else None
@@ -90,10 +95,15 @@ def test_check_passes_everything_that_does_not_need_trained_weights(served) -> N
     assert result.returncode == EXIT_OK, result.stdout + result.stderr
     assert data["verdict"]["word"] == "skip-no-gpu"
     assert "skip-no-gpu" in result.stdout
-    not_passed = {k: v for k, v in statuses.items() if v[0] != "pass"}
-    # Only the checks that judge text may skip against random weights, and only for that reason.
-    assert all(status == "skip" and "random weights" in detail for status, detail in not_passed.values()), not_passed
-    assert len(statuses) - len(not_passed) >= 3
+    # Every registered check ran; those that judge text skip against random weights, and only for that
+    # reason; every other one passes against the real vLLM.
+    assert set(statuses) == {check.id for check in registry.CHECKS}
+    for check in registry.CHECKS:
+        status, detail = statuses[check.id]
+        if check.needs_trained_weights:
+            assert status == "skip" and "random weights" in detail, (check.id, status, detail)
+        else:
+            assert status == "pass", (check.id, status, detail)
 
 
 def test_check_fails_with_exit_1_when_the_expected_model_is_not_served(served) -> None:
@@ -110,3 +120,31 @@ def test_serve_refuses_a_port_in_use(served) -> None:
     assert result.returncode == 2
     assert f"port {served['port']} on 127.0.0.1 is already in use" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_without_the_api_key_the_model_check_fails_naming_401(served) -> None:
+    env = {key: value for key, value in served["env"].items() if key != "VLLM_API_KEY"}
+    result = _invoke("check", "--tiny", "--only", "RDY001,RDY002,MOD001", env=env, timeout=300)
+    assert result.returncode == EXIT_CHECK_FAILED, result.stdout + result.stderr
+    assert "issue: MOD001" in result.stdout and "401" in result.stdout
+
+
+def test_the_api_key_is_in_no_output_report_log_or_process_arguments(served) -> None:
+    report = served["state"] / "keyed.json"
+    result = _invoke(
+        "check", "--tiny", "--only", "MOD001", "--report-json", str(report), env=served["env"], timeout=300
+    )
+    assert result.returncode == EXIT_OK, result.stdout + result.stderr
+    assert API_KEY not in result.stdout + result.stderr + report.read_text()
+    assert API_KEY not in (served["state"] / "server.log").read_text()
+    pgid = served["record"]["pid"]
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit() and _group_of(proc) == pgid:
+            assert API_KEY.encode() not in (proc / "cmdline").read_bytes()
+
+
+def _group_of(proc: Path) -> int | None:
+    try:
+        return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[2])
+    except (OSError, IndexError, ValueError):
+        return None

@@ -184,3 +184,17 @@ def test_known_failures_are_recognised(line: str, key: str) -> None:
 
 def test_an_unknown_failure_has_no_diagnosis() -> None:
     assert diagnose(["INFO all fine", "RuntimeError: something new"]) is None
+
+
+def test_vllm_beside_the_running_interpreter_wins_over_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    environment, elsewhere = tmp_path / "env" / "bin", tmp_path / "elsewhere"
+    for folder in (environment, elsewhere):
+        folder.mkdir(parents=True)
+        (folder / "vllm").write_text("#!/bin/sh\n")
+        (folder / "vllm").chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(environment / "python"))
+    monkeypatch.setenv("PATH", str(elsewhere))
+    assert serve.resolve_executable("vllm") == str(environment / "vllm")
+    (environment / "vllm").unlink()
+    assert serve.resolve_executable("vllm") == str(elsewhere / "vllm")
+    assert serve.resolve_executable("/opt/custom/vllm") == "/opt/custom/vllm"

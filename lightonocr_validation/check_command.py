@@ -108,7 +108,7 @@ def run_check(options: CheckOptions, *, console: Console, errors: Console) -> in
     with console_report.LiveProgress(console) as progress:
         runs = run_hosts(resolved, settings, selected, on_progress=progress)
     essential = frozenset(check.id for check in selected if check.essential)
-    verdicts = [verdict_for(run.results, essential) for run in runs]
+    verdicts = [verdict_for(run.results, essential, registered=len(registry.CHECKS)) for run in runs]
     overall = combine(verdicts)
     console_report.render_summary(console, runs, verdicts, overall)
     provenance = build_provenance(runs, settings, started)

@@ -247,7 +247,7 @@ def stop_process_group(pid: int, grace: float = STOP_GRACE_SECONDS) -> bool:
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
         _reap(pid)
-        if not _group_alive(pgid):
+        if not group_alive(pgid):
             return True
         time.sleep(0.2)
     _signal_group(pgid, signal.SIGKILL)
@@ -265,7 +265,7 @@ def _reap(pid: int) -> None:
         os.waitpid(pid, os.WNOHANG)
 
 
-def _group_alive(pgid: int) -> bool:
+def group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:

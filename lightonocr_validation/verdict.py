@@ -28,8 +28,10 @@ class Verdict:
     exit_code: int
 
 
-def verdict_for(results: Sequence[Result], essential_ids: frozenset[str] = frozenset()) -> Verdict:
-    """The verdict of one host's results."""
+def verdict_for(
+    results: Sequence[Result], essential_ids: frozenset[str] = frozenset(), registered: int | None = None
+) -> Verdict:
+    """The verdict of one host's results; `registered` (the suite's size) marks a partial selection as such."""
     if not results:
         return Verdict("issue", "issue: no check ran", EXIT_UNREACHABLE)
     unreachable = next((r for r in results if r.data.get("unreachable")), None)
@@ -52,14 +54,24 @@ def verdict_for(results: Sequence[Result], essential_ids: frozenset[str] = froze
             EXIT_CHECK_FAILED,
         )
     passed = sum(r.status is Status.PASS for r in results)
+    # A run of a few selected checks must not read like a validation of the whole server.
+    partial = (
+        f"; only {len(results)} of {registered} checks were selected"
+        if registered and len(results) < registered
+        else ""
+    )
     if random_weight_skips:
         return Verdict(
             "skip-no-gpu",
-            f"skip-no-gpu: the serving path and LightOnOCR's architecture are proven ({passed} checks passed); "
-            f"OCR quality is not ({len(random_weight_skips)} checks need the trained weights and a GPU)",
+            f"skip-no-gpu: the serving path and LightOnOCR's architecture are proven ({_checks(passed)} passed); "
+            f"OCR quality is not ({_checks(len(random_weight_skips))} need the trained weights and a GPU){partial}",
             EXIT_OK,
         )
-    return Verdict("validated", f"validated: {passed} checks passed", EXIT_OK)
+    return Verdict("validated", f"validated: {_checks(passed)} passed{partial}", EXIT_OK)
+
+
+def _checks(count: int) -> str:
+    return f"{count} check" if count == 1 else f"{count} checks"
 
 
 def combine(verdicts: Sequence[Verdict]) -> Verdict:

@@ -326,3 +326,11 @@ def test_console_summary_omits_the_host_column_for_one_host(several: bool) -> No
     render_summary(console, runs, verdicts, combine(verdicts))
     header = next(line for line in console.export_text().splitlines() if "status" in line)
     assert ("host" in header) is several
+
+
+def test_a_partial_selection_says_so_in_the_verdict() -> None:
+    from checks.base import Result, Status
+
+    passed = Result("RDY001", "The server answers HTTP", "readiness", Status.PASS, "200", "", 0.1, "")
+    assert verdict_for([passed], registered=23).line == "validated: 1 check passed; only 1 of 23 checks were selected"
+    assert verdict_for([passed], registered=1).line == "validated: 1 check passed"

@@ -15,6 +15,7 @@ import pytest
 from lightonocr_validation import serve
 from lightonocr_validation.diagnose import diagnose
 from lightonocr_validation.settings import DEFAULTS
+from tests.processes import alive
 
 
 def _config(**server: object) -> tuple[dict, dict]:
@@ -118,19 +119,9 @@ def test_readiness_passes_through_each_stage_and_stop_ends_the_whole_tree(tmp_pa
     assert serve.stop_process_group(server.pid, grace=2.0) is True
     server.process.wait(timeout=5)
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(_exists(p) for p in [server.pid, *children]):
+    while time.monotonic() < deadline and any(alive(p) for p in [server.pid, *children]):
         time.sleep(0.1)
-    assert not any(_exists(p) for p in [server.pid, *children]), "a process of the tree survived the stop"
-
-
-def _exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie is gone for our purpose; it only waits to be reaped by its parent.
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.exists() and stat.read_text().split(")")[-1].split()[0] == "Z")
+    assert not any(alive(p) for p in [server.pid, *children]), "a process of the tree survived the stop"
 
 
 def test_a_server_dying_during_start_up_is_diagnosed_from_its_log(tmp_path: Path) -> None:

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import alive
+
 ROOT = Path(__file__).resolve().parents[1]
 
 STAND_IN_VLLM = textwrap.dedent(
@@ -96,19 +98,10 @@ def _invoke(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.
     )
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.exists() and stat.read_text().split(")")[-1].split()[0] == "Z")
-
-
 def _wait_gone(pids: list[int], seconds: float = 45) -> bool:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
-        if not any(_alive(pid) for pid in pids):
+        if not any(alive(pid) for pid in pids):
             return True
         time.sleep(0.2)
     return False
@@ -146,7 +139,7 @@ def test_detached_serve_then_stop(env: dict[str, str], tmp_path: Path) -> None:
     for stage in ("process started", "/health answered 200", "model listed in /v1/models"):
         assert stage in started.stdout
     pids = json.loads((tmp_path / "pids.json").read_text())
-    assert all(_alive(pid) for pid in pids)
+    assert all(alive(pid) for pid in pids)
     again = _invoke("serve", "--detach", "--device", "cpu", env=env)
     assert again.returncode == 2 and "already running" in again.stderr
     stopped = _invoke("stop", env=env)

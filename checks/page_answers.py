@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from lightonocr_validation.client import Response
+from lightonocr_validation.client import one_line as client_one_line
 from lightonocr_validation.context import CheckContext
 from lightonocr_validation.pages import png_data_url
 from lightonocr_validation.samples import SAMPLES_DIR, Sample, load_manifest
@@ -154,9 +155,8 @@ def first_text_page(ctx: CheckContext) -> PageInput:
 
 
 def one_line(text: str, limit: int = 300) -> str:
-    """``text`` on one line (a result's detail is one line), cut to ``limit`` characters."""
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """``text`` on one line, cut to ``limit`` characters (longer than the client's default: details quote text)."""
+    return client_one_line(text, limit)
 
 
 def said(reply: Response) -> str:

@@ -182,7 +182,7 @@ def classify_connection_error(error: requests.RequestException) -> tuple[str, st
         detail = next((str(e) for e in chain if isinstance(e, ssl.SSLError)), "TLS handshake failed")
         return (
             "tls",
-            f"TLS verification failed ({_short(detail)}): pass the server's CA bundle, or --insecure",
+            f"TLS verification failed ({one_line(detail)}): pass the server's CA bundle, or --insecure",
         )
     if any(isinstance(e, socket.gaierror) for e in chain) or "Name or service not known" in str(error):
         return "dns", "the host name does not resolve (DNS): check the spelling, or give an IP address or URL"
@@ -193,8 +193,8 @@ def classify_connection_error(error: requests.RequestException) -> tuple[str, st
     if any(isinstance(e, ConnectionRefusedError) for e in chain) or "Connection refused" in str(error):
         return "refused", "connection refused: nothing listens on that port (not started, or still loading)"
     if isinstance(error, requests.exceptions.ConnectionError):
-        return "connection", f"the connection failed: {_short(str(error))}"
-    return "other", _short(str(error))
+        return "connection", f"the connection failed: {one_line(str(error))}"
+    return "other", one_line(str(error))
 
 
 def _exception_chain(error: BaseException) -> list[BaseException]:
@@ -218,6 +218,7 @@ def _exception_chain(error: BaseException) -> list[BaseException]:
     return seen
 
 
-def _short(text: str, limit: int = 160) -> str:
+def one_line(text: str, limit: int = 160) -> str:
+    """``text`` on one line (a result's detail is one line), cut to ``limit`` characters."""
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -31,11 +31,6 @@ class HostRun:
     started: float
     finished: float
 
-    @property
-    def unreachable(self) -> Result | None:
-        """The connection check's failure, when the server could not be reached at all."""
-        return next((r for r in self.results if r.data.get("unreachable")), None)
-
 
 def run_host(
     target: Target,

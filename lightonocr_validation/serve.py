@@ -26,7 +26,6 @@ from lightonocr_validation.client import Target, Unreachable, VllmClient
 from lightonocr_validation.diagnose import KnownFailure, diagnose
 from lightonocr_validation.settings import served_name
 
-STOP_GRACE_SECONDS = 30.0
 POLL_SECONDS = 0.5
 
 
@@ -230,7 +229,7 @@ def _probe(client: VllmClient, model_name: str, stages: Stages) -> str:
     return "healthy"
 
 
-def stop_process_group(pid: int, grace: float = STOP_GRACE_SECONDS) -> bool:
+def stop_process_group(pid: int, grace: float) -> bool:
     """SIGTERM the process group led by `pid`, then SIGKILL what is left after `grace` seconds.
 
     Returns True when something was running. Only the group of the PID we started is signalled, never

@@ -10,44 +10,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from checks import registry
+from lightonocr_validation import serve
 from lightonocr_validation.verdict import EXIT_CHECK_FAILED, EXIT_OK
+from tests.processes import free_port, process_group, run_invoke
 
-ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.e2e
 API_KEY = "sk-e2e-secret-5d1c"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _invoke(*args: str, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "invoke", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def _group_alive(pid: int) -> bool:
-    try:
-        os.killpg(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +29,7 @@ def served(tmp_path_factory: pytest.TempPathFactory):
     if shutil.which("vllm", path=str(Path(sys.executable).parent)) is None:
         pytest.fail("vllm is not installed beside this interpreter: run the tests with `nox -s tests`")
     state = tmp_path_factory.mktemp("serve")
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "INVOKE_SERVER_PORT": str(port),
@@ -67,14 +41,14 @@ def served(tmp_path_factory: pytest.TempPathFactory):
         # never appears in a process's arguments.
         "VLLM_API_KEY": API_KEY,
     }
-    started = _invoke("serve", "--tiny", "--detach", "--device", "cpu", env=env, timeout=900)
+    started = run_invoke("serve", "--tiny", "--detach", "--device", "cpu", env=env, timeout=900)
     record = json.loads((state / "server.pid").read_text()) if (state / "server.pid").is_file() else None
     try:
         yield {"env": env, "port": port, "state": state, "serve": started, "record": record}
     finally:
-        stopped = _invoke("stop", env=env, timeout=120)
+        stopped = run_invoke("stop", env=env, timeout=120)
         if record is not None:
-            assert not _group_alive(record["pid"]), "invoke stop left the server's process group running"
+            assert not serve.group_alive(record["pid"]), "invoke stop left the server's process group running"
         assert stopped.returncode == 0, stopped.stderr
 
 
@@ -89,7 +63,7 @@ def test_serve_reports_each_stage_and_leaves_a_pid_file(served) -> None:
 
 def test_check_passes_everything_that_does_not_need_trained_weights(served) -> None:
     report = served["state"] / "report.json"
-    result = _invoke("check", "--tiny", "--report-json", str(report), env=served["env"], timeout=900)
+    result = run_invoke("check", "--tiny", "--report-json", str(report), env=served["env"], timeout=900)
     data = json.loads(report.read_text())
     statuses = {c["id"]: (c["status"], c["detail"]) for c in data["hosts"][0]["checks"]}
     assert result.returncode == EXIT_OK, result.stdout + result.stderr
@@ -107,7 +81,7 @@ def test_check_passes_everything_that_does_not_need_trained_weights(served) -> N
 
 
 def test_check_fails_with_exit_1_when_the_expected_model_is_not_served(served) -> None:
-    result = _invoke(
+    result = run_invoke(
         "check", "--model", "lightonai/LightOnOCR-2-1B", "--only", "MOD001", env=served["env"], timeout=300
     )
     assert result.returncode == EXIT_CHECK_FAILED, result.stdout + result.stderr
@@ -116,7 +90,7 @@ def test_check_fails_with_exit_1_when_the_expected_model_is_not_served(served) -
 
 def test_serve_refuses_a_port_in_use(served) -> None:
     env = {**served["env"], "INVOKE_SERVER_PID_FILE": str(served["state"] / "other.pid")}
-    result = _invoke("serve", "--tiny", "--device", "cpu", env=env, timeout=120)
+    result = run_invoke("serve", "--tiny", "--device", "cpu", env=env, timeout=120)
     assert result.returncode == 2
     assert f"port {served['port']} on 127.0.0.1 is already in use" in result.stderr
     assert "Traceback" not in result.stderr
@@ -124,14 +98,14 @@ def test_serve_refuses_a_port_in_use(served) -> None:
 
 def test_without_the_api_key_the_model_check_fails_naming_401(served) -> None:
     env = {key: value for key, value in served["env"].items() if key != "VLLM_API_KEY"}
-    result = _invoke("check", "--tiny", "--only", "RDY001,RDY002,MOD001", env=env, timeout=300)
+    result = run_invoke("check", "--tiny", "--only", "RDY001,RDY002,MOD001", env=env, timeout=300)
     assert result.returncode == EXIT_CHECK_FAILED, result.stdout + result.stderr
     assert "issue: MOD001" in result.stdout and "401" in result.stdout
 
 
 def test_the_api_key_is_in_no_output_report_log_or_process_arguments(served) -> None:
     report = served["state"] / "keyed.json"
-    result = _invoke(
+    result = run_invoke(
         "check", "--tiny", "--only", "MOD001", "--report-json", str(report), env=served["env"], timeout=300
     )
     assert result.returncode == EXIT_OK, result.stdout + result.stderr
@@ -139,12 +113,5 @@ def test_the_api_key_is_in_no_output_report_log_or_process_arguments(served) -> 
     assert API_KEY not in (served["state"] / "server.log").read_text()
     pgid = served["record"]["pid"]
     for proc in Path("/proc").iterdir():
-        if proc.name.isdigit() and _group_of(proc) == pgid:
+        if proc.name.isdigit() and process_group(int(proc.name)) == pgid:
             assert API_KEY.encode() not in (proc / "cmdline").read_bytes()
-
-
-def _group_of(proc: Path) -> int | None:
-    try:
-        return int((proc / "stat").read_text().rsplit(")", 1)[1].split()[2])
-    except (OSError, IndexError, ValueError):
-        return None

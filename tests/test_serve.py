@@ -15,7 +15,7 @@ import pytest
 from lightonocr_validation import serve
 from lightonocr_validation.diagnose import diagnose
 from lightonocr_validation.settings import DEFAULTS
-from tests.processes import alive
+from tests.processes import alive, free_port
 
 
 def _config(**server: object) -> tuple[dict, dict]:
@@ -62,17 +62,11 @@ def test_a_missing_executable_names_the_install_command(tmp_path: Path) -> None:
         serve.start(
             ["no-such-vllm-here", "serve"],
             host="127.0.0.1",
-            port=_free_port(),
+            port=free_port(),
             log_file=tmp_path / "l",
             env={},
         )
     assert caught.value.exit_code == 2
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 FAKE_SERVER = textwrap.dedent(
@@ -95,7 +89,7 @@ FAKE_SERVER = textwrap.dedent(
 
 
 def _start_fake(tmp_path: Path, delay: float) -> serve.RunningServer:
-    port = _free_port()
+    port = free_port()
     script = tmp_path / "fake.py"
     script.write_text(FAKE_SERVER)
     command = [sys.executable, str(script), str(port), str(delay)]
@@ -125,7 +119,7 @@ def test_readiness_passes_through_each_stage_and_stop_ends_the_whole_tree(tmp_pa
 
 
 def test_a_server_dying_during_start_up_is_diagnosed_from_its_log(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     message = "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB"
     command = [sys.executable, "-c", f"import sys; print({message!r}); sys.exit(1)"]
     process = serve.start(command, host="127.0.0.1", port=port, log_file=tmp_path / "log", env={})

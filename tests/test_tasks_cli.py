@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -18,9 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import alive
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.processes import ROOT, alive, free_port, run_invoke
 
 STAND_IN_VLLM = textwrap.dedent(
     """\
@@ -65,18 +62,12 @@ STAND_IN_VLLM = textwrap.dedent(
 )
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     executable = tmp_path / "vllm"
     executable.write_text(STAND_IN_VLLM.format(python=sys.executable))
     executable.chmod(0o755)
-    port = _free_port()
+    port = free_port()
     return {
         **os.environ,
         "INVOKE_SERVER_EXECUTABLE": str(executable),
@@ -90,12 +81,6 @@ def env(tmp_path: Path) -> dict[str, str]:
         "NO_COLOR": "1",
         "COLUMNS": "200",
     }
-
-
-def _invoke(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "invoke", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
-    )
 
 
 def _wait_gone(pids: list[int], seconds: float = 45) -> bool:
@@ -134,23 +119,23 @@ def test_foreground_serve_stops_the_whole_tree_on_sigterm(env: dict[str, str], t
 
 
 def test_detached_serve_then_stop(env: dict[str, str], tmp_path: Path) -> None:
-    started = _invoke("serve", "--detach", "--device", "cpu", env=env)
+    started = run_invoke("serve", "--detach", "--device", "cpu", env=env)
     assert started.returncode == 0, started.stdout + started.stderr
     for stage in ("process started", "/health answered 200", "model listed in /v1/models"):
         assert stage in started.stdout
     pids = json.loads((tmp_path / "pids.json").read_text())
     assert all(alive(pid) for pid in pids)
-    again = _invoke("serve", "--detach", "--device", "cpu", env=env)
+    again = run_invoke("serve", "--detach", "--device", "cpu", env=env)
     assert again.returncode == 2 and "already running" in again.stderr
-    stopped = _invoke("stop", env=env)
+    stopped = run_invoke("stop", env=env)
     assert stopped.returncode == 0 and "stopped pid" in stopped.stdout
     assert _wait_gone(pids, seconds=5)
     assert not (tmp_path / "server.pid").exists()
-    assert "no detached server" in _invoke("stop", env=env).stdout
+    assert "no detached server" in run_invoke("stop", env=env).stdout
 
 
 def test_a_server_dying_at_start_gets_its_log_and_a_diagnosis(env: dict[str, str]) -> None:
-    result = _invoke("serve", "--device", "cpu", env={**env, "STAND_IN_DIE": "1"})
+    result = run_invoke("serve", "--device", "cpu", env={**env, "STAND_IN_DIE": "1"})
     assert result.returncode == 1
     assert "CUDA out of memory" in result.stderr  # the log's last lines
     error_lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
@@ -159,14 +144,14 @@ def test_a_server_dying_at_start_gets_its_log_and_a_diagnosis(env: dict[str, str
 
 
 def test_a_missing_vllm_is_named_with_the_install_command(env: dict[str, str]) -> None:
-    result = _invoke("serve", "--device", "cpu", env={**env, "INVOKE_SERVER_EXECUTABLE": "no-such-vllm"})
+    result = run_invoke("serve", "--device", "cpu", env={**env, "INVOKE_SERVER_EXECUTABLE": "no-such-vllm"})
     assert result.returncode == 2
     assert "`no-such-vllm` was not found" in result.stderr and "uv pip install vllm==0.11.2" in result.stderr
     assert "Traceback" not in result.stderr
 
 
 def test_dry_run_prints_the_configured_command(env: dict[str, str]) -> None:
-    result = _invoke("serve", "--dry-run", "--port", "8123", "--", "--enforce-eager", env=env)
+    result = run_invoke("serve", "--dry-run", "--port", "8123", "--", "--enforce-eager", env=env)
     assert result.returncode == 0
     assert result.stdout.strip().endswith(
         "--port 8123 --served-model-name lightonai/LightOnOCR-2-1B --limit-mm-per-prompt '{\"image\": 1}' "
@@ -176,7 +161,7 @@ def test_dry_run_prints_the_configured_command(env: dict[str, str]) -> None:
 
 def test_check_against_a_closed_port_exits_2_with_the_cause(env: dict[str, str], tmp_path: Path) -> None:
     report = tmp_path / "report.json"
-    result = _invoke("check", "--port", str(_free_port()), "--report-json", str(report), env=env)
+    result = run_invoke("check", "--port", str(free_port()), "--report-json", str(report), env=env)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "issue: server unreachable" in result.stdout and "connection refused" in result.stdout
     assert json.loads(report.read_text())["verdict"]["exit_code"] == 2
@@ -191,7 +176,7 @@ def test_check_against_a_closed_port_exits_2_with_the_cause(env: dict[str, str],
     ],
 )
 def test_bad_check_input_is_one_line_and_exit_2(env: dict[str, str], args: list[str], message: str) -> None:
-    result = _invoke("check", *args, env=env)
+    result = run_invoke("check", *args, env=env)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [result.stderr.strip()] and message in result.stderr
     assert "Traceback" not in result.stderr
@@ -200,10 +185,10 @@ def test_bad_check_input_is_one_line_and_exit_2(env: dict[str, str], args: list[
 def test_the_api_key_never_reaches_output_or_reports(env: dict[str, str], tmp_path: Path) -> None:
     secret = "sk-do-not-print-7f3a"
     reports = [tmp_path / "r.json", tmp_path / "r.md", tmp_path / "r.xml"]
-    result = _invoke(
+    result = run_invoke(
         "check",
         "--port",
-        str(_free_port()),
+        str(free_port()),
         "--report-json",
         str(reports[0]),
         "--report-md",
@@ -219,23 +204,23 @@ def test_the_api_key_never_reaches_output_or_reports(env: dict[str, str], tmp_pa
 
 
 def test_every_task_and_session_lists_a_summary(env: dict[str, str]) -> None:
-    listing = _invoke("--list", env=env).stdout
+    listing = run_invoke("--list", env=env).stdout
     for name in ("serve", "stop", "check", "tiny-model", "samples", "docs"):
         assert f"  {name} " in listing
 
 
 def test_readiness_asks_with_the_servers_api_key(env: dict[str, str]) -> None:
     keyed = {**env, "VLLM_API_KEY": "sk-ready-1"}
-    started = _invoke("serve", "--detach", "--device", "cpu", env=keyed)
+    started = run_invoke("serve", "--detach", "--device", "cpu", env=keyed)
     try:
         assert started.returncode == 0, started.stdout + started.stderr
         assert "sk-ready-1" not in started.stdout + started.stderr
     finally:
-        _invoke("stop", env=keyed)
+        run_invoke("stop", env=keyed)
 
 
 def test_a_server_wanting_a_key_we_lack_is_named_not_waited_for(env: dict[str, str]) -> None:
-    result = _invoke("serve", "--device", "cpu", env={**env, "STAND_IN_KEY": "sk-other"})
+    result = run_invoke("serve", "--device", "cpu", env={**env, "STAND_IN_KEY": "sk-other"})
     assert result.returncode == 2
     assert "401" in result.stderr and "export VLLM_API_KEY" in result.stderr
     assert "Traceback" not in result.stderr

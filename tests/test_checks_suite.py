@@ -64,7 +64,7 @@ FAULTS = {
     "text prompt echoed": (
         Faults(echo_prompt="Convert this page to Markdown."),
         ("OCR003", "DEG005"),
-        "blank",
+        "Convert this page",
         {},
     ),
     "blank page gets text": (Faults(blank_text="Page 1 of 1. Lorem ipsum."), ("DEG005",), "Lorem", {}),

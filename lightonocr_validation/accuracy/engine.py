@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -31,6 +32,58 @@ class Grade:
     reference_chars: int
 
 
+# A table is either HTML (what LightOnOCR was trained to write) or a Markdown pipe table (what many models
+# and people write); both are graded by their cells, so the form a healthy reading picks does not count.
+_HTML_TABLE = re.compile(r"<table\b.*?(?:</table\s*>|\Z)", re.IGNORECASE | re.DOTALL)
+_PIPE_TABLE = re.compile(r"(?:^[ \t]*\|.*\|[ \t]*(?:\n|\Z)){2,}", re.MULTILINE)
+_PIPE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?\s*$")
+_TABLE = re.compile(f"{_HTML_TABLE.pattern}|{_PIPE_TABLE.pattern}", re.IGNORECASE | re.DOTALL | re.MULTILINE)
+
+
+def _pipe_grid(block: str) -> list[list[str]] | None:
+    """The cells of a Markdown pipe table (its rule row dropped), or None when ``block`` has no rule row."""
+    lines = [line.strip() for line in block.strip().splitlines()]
+    if not any(_PIPE_RULE.match(line) for line in lines[1:2]):
+        return None
+    rows = []
+    for line in lines:
+        if _PIPE_RULE.match(line):
+            continue
+        cells = re.split(r"(?<!\\)\|", line.strip().strip("|"))
+        rows.append([normalize_text(cell) for cell in cells])
+    return rows
+
+
+def _table_grids(match: re.Match[str]) -> list[list[list[str]]] | None:
+    text = match.group(0)
+    if text.lstrip().startswith("<"):
+        return [table.grid() for table in parse_tables(text)]
+    grid = _pipe_grid(text)
+    return None if grid is None else [grid]
+
+
+def reference_tables(text: str) -> list[list[list[str]]]:
+    """Every table of ``text``, HTML or Markdown pipe, as a grid of normalized cell texts, in page order."""
+    grids: list[list[list[str]]] = []
+    for match in _TABLE.finditer(text):
+        grids.extend(_table_grids(match) or [])
+    return grids
+
+
+def comparable_text(text: str) -> str:
+    """The text CER and WER are measured on: ``normalize_text`` after every table, HTML or pipe, is written
+    as its rows of cells (``| a | b |``), so a table costs what its cells cost, not its markup."""
+
+    def rows(match: re.Match[str]) -> str:
+        grids = _table_grids(match)
+        if grids is None:
+            return match.group(0)
+        lines = ["| " + " | ".join(row) + " |" for grid in grids for row in grid]
+        return "\n" + "\n".join(lines) + "\n"
+
+    return normalize_text(_TABLE.sub(rows, text))
+
+
 @dataclass(frozen=True)
 class CellScore:
     accuracy: float
@@ -43,8 +96,8 @@ def table_cell_score(reference: str, output: str) -> CellScore:
     A cell's position is its place on the span-expanded grid; the first wrong cell is named so a report
     points straight at it.
     """
-    ref_tables = [t.grid() for t in parse_tables(reference)]
-    out_tables = [t.grid() for t in parse_tables(output)]
+    ref_tables = reference_tables(reference)
+    out_tables = reference_tables(output)
     total = correct = 0
     first_wrong: str | None = None
     for number, ref in enumerate(ref_tables):
@@ -72,8 +125,8 @@ def grade(output: str, sample: Sample, page: int = 0) -> Grade:
     """
     if not 0 <= page < sample.page_count:
         raise IndexError(f"sample {sample.id!r} has {sample.page_count} page(s); page {page} does not exist")
-    reference = normalize_text(sample.ground_truth[page])
-    hypothesis = normalize_text(output)
+    reference = comparable_text(sample.ground_truth[page])
+    hypothesis = comparable_text(output)
     limits = sample.thresholds
     c, w, n = cer(reference, hypothesis), wer(reference, hypothesis), ned(reference, hypothesis)
     facts = tuple(check_fact(fact, output) for fact in sample.facts if fact.page == page)

@@ -1,4 +1,5 @@
-"""Generate docs/ from the code: the invoke tasks, the nox sessions, the check registry and the guide.
+"""Generate docs/ from the code: the invoke tasks, the nox sessions, the check registry, the guide and the
+accuracy calibration.
 
 Each document module has a `PATH`, a `TEMPLATE` (used only when the file does not exist yet) and
 `blocks(root)`, the generated blocks by marker name. Only the text between a block's markers is
@@ -16,13 +17,14 @@ from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
 
-from lightonocr_validation.docs_gen import checks_doc, guide, markers, sessions_doc, tasks_doc
+from lightonocr_validation.docs_gen import accuracy_doc, checks_doc, guide, markers, sessions_doc, tasks_doc
 
 DOCUMENTS: dict[str, ModuleType] = {
     "tasks": tasks_doc,
     "sessions": sessions_doc,
     "checks": checks_doc,
     "guide": guide,
+    "accuracy": accuracy_doc,
 }
 
 

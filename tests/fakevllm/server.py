@@ -23,7 +23,7 @@ import secrets
 import socket
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -69,6 +69,9 @@ class Faults:
     unknown_model_status: int = 404  # 200: any model name is answered
     text_only_status: int = 200  # 400: a gateway refuses requests without an image
     enforce_max_tokens: bool = True  # False: max_tokens above max_model_len is silently accepted
+    # Page label ("prose-01", "pdf-01 p2") -> the text that page is read as, instead of its ground truth:
+    # the calibration's healthy and broken readings (lightonocr_validation/accuracy/readings.py).
+    readings: dict[str, str] = field(default_factory=dict)
 
 
 class FakeVllm:
@@ -250,6 +253,9 @@ class FakeVllm:
         match = _sample_index().get(images[0][2])
         sample, page = match if match else (None, 0)
         text = sample.ground_truth[page].strip() if sample else GENERIC_TEXT
+        if sample is not None:
+            label = sample.id if sample.page_count == 1 else f"{sample.id} p{page + 1}"
+            text = faults.readings.get(label, text)
         finish = "stop"
         if sample is not None and sample.expect == "empty" and faults.blank_text:
             text = faults.blank_text

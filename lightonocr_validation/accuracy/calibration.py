@@ -1,0 +1,130 @@
+"""Grade every calibration reading of every bundled page, and the margin each page's thresholds leave.
+
+For each case of readings.py and each page, over `SEEDS`: a healthy case keeps its worst seed (highest CER,
+fewest facts held, fewest cells), a broken case its best (lowest CER): the closest either side comes to the
+threshold. docs/accuracy.md renders both tables (docs_gen/accuracy_doc.py); tests/test_calibration.py
+asserts that every healthy reading passes and every broken one fails.
+
+    python -m lightonocr_validation.accuracy.calibration      # print the tables
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from lightonocr_validation.accuracy.engine import Grade, grade
+from lightonocr_validation.accuracy.readings import CASES, Case, Page, pages_of
+from lightonocr_validation.samples import SAMPLES_DIR, Sample, load_manifest
+
+SEEDS = range(10)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One case on one page, over the seeds: the seed closest to the wrong side of the threshold."""
+
+    case: Case
+    page: Page
+    expect_pass: bool | None  # None: the case does not change this page
+    grade: Grade | None
+    right: bool  # every seed was judged as expected
+
+    def show(self) -> str:
+        if self.grade is None or self.expect_pass is None:
+            return "n/a"
+        word = "pass" if self.grade.passed else "FAIL"
+        if self.page.sample.expect == "empty":
+            return f"{word} {self.grade.output_chars} ch"
+        return f"{word} {self.grade.cer:.3f}"
+
+
+def _closeness(g: Grade, expect_pass: bool) -> tuple[float, ...]:
+    """Higher is closer to (or past) the wrong verdict."""
+    held = sum(f.passed for f in g.facts)
+    cells = g.table_cells if g.table_cells is not None else 1.0
+    wrong = g.passed != expect_pass
+    if expect_pass:
+        return (wrong, g.cer, -held, -cells, g.output_chars)
+    return (wrong, -g.cer, held, cells, -g.output_chars)
+
+
+def calibrate(samples: Sequence[Sample] | None = None, seeds: Iterable[int] = SEEDS) -> list[Cell]:
+    """Every (case, page) cell, cases in readings.CASES order, pages in manifest order."""
+    pages = pages_of(samples if samples is not None else load_manifest(SAMPLES_DIR))
+    seeds = list(seeds)
+    cells: list[Cell] = []
+    for case in CASES:
+        by_page: dict[str, list[tuple[bool, Grade]]] = {page.label: [] for page in pages}
+        for seed in seeds:
+            for reading in case.read(pages, seed):
+                if reading.broken is None:
+                    continue
+                g = grade(reading.text, reading.page.sample, reading.page.page)
+                by_page[reading.page.label].append((not reading.broken, g))
+        for page in pages:
+            graded = by_page[page.label]
+            if not graded:
+                cells.append(Cell(case, page, None, None, True))
+                continue
+            expect = graded[0][0]
+            closest = max((g for _, g in graded), key=lambda g: _closeness(g, expect))
+            right = all(g.passed == expect_pass for expect_pass, g in graded)
+            cells.append(Cell(case, page, expect, closest, right))
+    return cells
+
+
+@dataclass(frozen=True)
+class Margin:
+    """How far a page's CER bound is from its worst healthy and its best broken reading."""
+
+    page: Page
+    cer_max: float
+    healthy_worst: float
+    broken_best: float
+    broken_best_case: str
+    caught_otherwise: tuple[str, ...]  # broken cases at or under the CER bound, and what failed them
+    cells: tuple[float, float, float] | None = None  # table pages: cells_min, healthy worst, broken best
+
+
+def margins(cells: Sequence[Cell]) -> list[Margin]:
+    out: list[Margin] = []
+    pages = list(dict.fromkeys(cell.page.label for cell in cells))
+    for label in pages:
+        mine = [c for c in cells if c.page.label == label and c.grade is not None]
+        page = mine[0].page
+        if page.sample.expect == "empty":
+            continue
+        healthy = [c.grade.cer for c in mine if c.expect_pass and c.grade]
+        broken = [(c.grade.cer, c.case.name) for c in mine if c.expect_pass is False and c.grade]
+        best, best_case = min(broken)
+        limit = page.sample.thresholds.cer_max
+        otherwise = tuple(
+            f"{c.case.name}: {c.grade.reason.split(';')[0]}"
+            for c in mine
+            if c.expect_pass is False and c.grade and c.grade.cer <= limit
+        )
+        table = None
+        if page.sample.thresholds.cells_min is not None:
+            healthy_cells = [c.grade.table_cells for c in mine if c.expect_pass and c.grade]
+            broken_cells = [c.grade.table_cells for c in mine if c.expect_pass is False and c.grade]
+            table = (
+                page.sample.thresholds.cells_min,
+                min(x for x in healthy_cells if x is not None),
+                max(x for x in broken_cells if x is not None and x < 1.0),  # cases that touch the table
+            )
+        out.append(Margin(page, limit, max(healthy), best, best_case, otherwise, table))
+    return out
+
+
+def main() -> None:
+    from lightonocr_validation.docs_gen.accuracy_doc import calibration_table, margin_table
+
+    cells = calibrate()
+    print(calibration_table(cells))
+    print()
+    print(margin_table(margins(cells)))
+
+
+if __name__ == "__main__":
+    main()

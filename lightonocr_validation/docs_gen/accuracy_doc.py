@@ -39,9 +39,7 @@ def threshold_table(root: Path) -> str:
     rows = []
     for sample in load_manifest(root / "samples"):
         t = sample.thresholds
-        facts = ", ".join(
-            f"{f.type}" + (f" ±{f.max_diffs}" if f.max_diffs else "") for f in sample.facts
-        )
+        facts = ", ".join(f"{f.type}" + (f" ±{f.max_diffs}" if f.max_diffs else "") for f in sample.facts)
         rows.append(
             [
                 code(sample.id),
@@ -73,7 +71,7 @@ def calibration_table(cells: Sequence[Cell]) -> str:
             cell = by_key[(name, label)]
             row.append(cell.show() + ("" if cell.right else " **wrong**"))
         rows.append(row)
-    return table(["case"] + pages, rows)
+    return table(["case", *pages], rows)
 
 
 def margin_table(found: Sequence[Margin]) -> str:
@@ -90,7 +88,7 @@ def margin_table(found: Sequence[Margin]) -> str:
                 f"{m.healthy_worst:.4f}",
                 f"**{m.cer_max:.3f}**",
                 f"{m.broken_best:.4f} ({m.broken_best_case})",
-                f"×{below:.1f} / ×{m.broken_best / m.cer_max:.1f}",
+                f"{below:.1f}x / {m.broken_best / m.cer_max:.1f}x",
                 cells,
                 "; ".join(m.caught_otherwise) or "—",
             ]
@@ -115,7 +113,7 @@ def _cells(samples: str, digest: str) -> list[Cell]:
 def blocks(root: Path) -> dict[str, str]:
     samples = root / "samples"
     cells = _cells(str(samples), samples_digest(samples))
-    seeds = f"Seeds {SEEDS.start}–{SEEDS.stop - 1}; each cell is the seed closest to the wrong verdict."
+    seeds = f"Seeds {SEEDS.start} to {SEEDS.stop - 1}; each cell is the seed closest to the wrong verdict."
     return {
         "thresholds": threshold_table(root),
         "cases": cases_table(),

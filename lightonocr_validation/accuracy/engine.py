@@ -34,40 +34,15 @@ class Grade:
 
 # A table is either HTML (what LightOnOCR was trained to write) or a Markdown pipe table (what many models
 # and people write); both are graded by their cells, so the form a healthy reading picks does not count.
-_HTML_TABLE = re.compile(r"<table\b.*?(?:</table\s*>|\Z)", re.IGNORECASE | re.DOTALL)
-_PIPE_TABLE = re.compile(r"(?:^[ \t]*\|.*\|[ \t]*(?:\n|\Z)){2,}", re.MULTILINE)
-_PIPE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(?:\|\s*:?-{3,}:?\s*)*\|?\s*$")
-_TABLE = re.compile(f"{_HTML_TABLE.pattern}|{_PIPE_TABLE.pattern}", re.IGNORECASE | re.DOTALL | re.MULTILINE)
-
-
-def _pipe_grid(block: str) -> list[list[str]] | None:
-    """The cells of a Markdown pipe table (its rule row dropped), or None when ``block`` has no rule row."""
-    lines = [line.strip() for line in block.strip().splitlines()]
-    if not any(_PIPE_RULE.match(line) for line in lines[1:2]):
-        return None
-    rows = []
-    for line in lines:
-        if _PIPE_RULE.match(line):
-            continue
-        cells = re.split(r"(?<!\\)\|", line.strip().strip("|"))
-        rows.append([normalize_text(cell) for cell in cells])
-    return rows
-
-
-def _table_grids(match: re.Match[str]) -> list[list[list[str]]] | None:
-    text = match.group(0)
-    if text.lstrip().startswith("<"):
-        return [table.grid() for table in parse_tables(text)]
-    grid = _pipe_grid(text)
-    return None if grid is None else [grid]
+# A run of lines holding a "|" may be a pipe table: parse_tables decides.
+_TABLE = re.compile(
+    r"<table\b.*?(?:</table\s*>|\Z)|(?:^[^\n]*\|[^\n]*(?:\n|\Z)){2,}", re.IGNORECASE | re.DOTALL | re.MULTILINE
+)
 
 
 def reference_tables(text: str) -> list[list[list[str]]]:
     """Every table of ``text``, HTML or Markdown pipe, as a grid of normalized cell texts, in page order."""
-    grids: list[list[list[str]]] = []
-    for match in _TABLE.finditer(text):
-        grids.extend(_table_grids(match) or [])
-    return grids
+    return [table.grid() for table in parse_tables(text)]
 
 
 def comparable_text(text: str) -> str:
@@ -75,8 +50,8 @@ def comparable_text(text: str) -> str:
     as its rows of cells (``| a | b |``), so a table costs what its cells cost, not its markup."""
 
     def rows(match: re.Match[str]) -> str:
-        grids = _table_grids(match)
-        if grids is None:
+        grids = reference_tables(match.group(0))
+        if not grids:
             return match.group(0)
         lines = ["| " + " | ".join(row) + " |" for grid in grids for row in grid]
         return "\n" + "\n".join(lines) + "\n"

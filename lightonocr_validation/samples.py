@@ -32,7 +32,7 @@ CATEGORIES = (
     "pdf",
 )
 EXPECTS = ("markdown", "html-table", "latex", "empty")
-THRESHOLD_KEYS = ("cer_max", "wer_max", "cells_min", "max_chars")
+THRESHOLD_KEYS = ("cer_max", "wer_max", "cells_min", "facts_min", "max_chars")
 # Used when a manifest entry states no cer_max: generous enough for Markdown layout choices.
 DEFAULT_CER_MAX = 0.10
 REQUIRED_KEYS = ("id", "file", "category", "expect", "ground_truth", "thresholds", "facts", "license")
@@ -44,12 +44,14 @@ class SampleError(ValueError):
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Pass criteria of one sample; ``cells_min`` is for html-table samples, ``max_chars`` for blank ones."""
+    """Pass criteria of one sample; ``cells_min`` is for html-table samples, ``max_chars`` for blank ones;
+    ``facts_min`` is the share of a page's facts that must hold (None: every one)."""
 
     cer_max: float = DEFAULT_CER_MAX
     wer_max: float | None = None
     cells_min: float | None = None
     max_chars: int | None = None
+    facts_min: float | None = None
 
 
 @dataclass(frozen=True)
@@ -134,12 +136,16 @@ def _thresholds(where: str, raw: object) -> Thresholds:
     for key, value in raw.items():
         if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
             raise _fail(where, f"threshold {key!r} is {value!r}", "use a non-negative number")
+    for key in ("cells_min", "facts_min"):
+        if raw.get(key) is not None and raw[key] > 1:
+            raise _fail(where, f"threshold {key!r} is {raw[key]!r}", "a share: use a number from 0 to 1")
     max_chars = raw.get("max_chars")
     return Thresholds(
         cer_max=float(raw.get("cer_max", DEFAULT_CER_MAX)),
         wer_max=None if raw.get("wer_max") is None else float(raw["wer_max"]),
         cells_min=None if raw.get("cells_min") is None else float(raw["cells_min"]),
         max_chars=None if max_chars is None else int(max_chars),
+        facts_min=None if raw.get("facts_min") is None else float(raw["facts_min"]),
     )
 
 

@@ -56,3 +56,22 @@ def test_grade_measures_cer_on_the_compared_text() -> None:
     assert grade(PIPE, sample).passed
     result = grade(PIPE.replace("Plums", "Pluns").replace("Pears", "Peans"), sample)
     assert result.cer == pytest.approx(2 / len(comparable_text(TABLE)))
+
+
+def test_facts_min_tolerates_that_share_of_missed_facts_and_no_more() -> None:
+    from dataclasses import replace
+
+    from lightonocr_validation.accuracy.facts import parse_fact
+    from lightonocr_validation.samples import Thresholds
+
+    facts = tuple(parse_fact({"type": "present", "text": word}) for word in ("Apples", "Pears", "Plums", "Stock"))
+    every = make_sample(TABLE, category="table", expect="html-table", thresholds=Thresholds(cer_max=0.5), facts=facts)
+    three_of_four = replace(every, thresholds=Thresholds(cer_max=0.5, facts_min=0.75))
+    one_missed = TABLE.replace("Plums", "Prunes")
+    assert not grade(one_missed, every).passed
+    tolerated = grade(one_missed, three_of_four)
+    assert tolerated.passed
+    assert "1 fact(s) missed within facts_min 0.75: missing text 'Plums'" in tolerated.reason
+    two_missed = grade(one_missed.replace("Pears", "Quinces"), three_of_four)
+    assert not two_missed.passed
+    assert "'Pears'" in two_missed.reason and "'Plums'" in two_missed.reason

@@ -188,6 +188,7 @@ def _broken_copy(tmp_path: Path, edit: object) -> Path:
         (lambda m: m["samples"][0].pop("facts"), "missing keys ['facts']"),
         (lambda m: m["samples"][0]["facts"].append({"type": "present"}), "fact 4: present fact needs"),
         (lambda m: m["samples"][0].update(thresholds={"cer": 1}), "unknown threshold keys"),
+        (lambda m: m["samples"][0].update(thresholds={"facts_min": 3}), "threshold 'facts_min' is 3"),
         (lambda m: m["samples"][-1].update(ground_truth="pdf-01.p1.md"), "3 page(s) but 1 ground truth"),
         (lambda m: m["samples"][1].update(id="prose-01"), "duplicate id 'prose-01'"),
     ],

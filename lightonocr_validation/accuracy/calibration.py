@@ -5,7 +5,7 @@ fewest facts held, fewest cells), a broken case its best (lowest CER): the close
 threshold. docs/accuracy.md renders both tables (docs_gen/accuracy_doc.py); tests/test_calibration.py
 asserts that every healthy reading passes and every broken one fails.
 
-    python -m lightonocr_validation.accuracy.calibration      # print the tables
+    python -m lightonocr_validation.accuracy.calibration [--seeds N]   # print the tables; exit 1 if misjudged
 """
 
 from __future__ import annotations
@@ -85,6 +85,7 @@ class Margin:
     broken_best_case: str
     caught_otherwise: tuple[str, ...]  # broken cases at or under the CER bound, and what failed them
     cells: tuple[float, float, float] | None = None  # table pages: cells_min, healthy worst, broken best
+    facts: tuple[float, float, int] = (1.0, 1.0, 0)  # facts_min, the healthy worst share held, facts on the page
 
 
 def margins(cells: Sequence[Cell]) -> list[Margin]:
@@ -113,18 +114,32 @@ def margins(cells: Sequence[Cell]) -> list[Margin]:
                 min(x for x in healthy_cells if x is not None),
                 max(x for x in broken_cells if x is not None and x < 1.0),  # cases that touch the table
             )
-        out.append(Margin(page, limit, max(healthy), best, best_case, otherwise, table))
+        shares = [
+            sum(f.passed for f in c.grade.facts) / len(c.grade.facts) for c in mine if c.expect_pass and c.grade.facts
+        ]
+        facts_min = page.sample.thresholds.facts_min
+        facts = (1.0 if facts_min is None else facts_min, min(shares, default=1.0), len(mine[0].grade.facts))
+        out.append(Margin(page, limit, max(healthy), best, best_case, otherwise, table, facts))
     return out
 
 
-def main() -> None:
+def main(argv: Sequence[str] | None = None) -> int:
+    import argparse
+
     from lightonocr_validation.docs_gen.accuracy_doc import calibration_table, margin_table
 
-    cells = calibrate()
+    parser = argparse.ArgumentParser(description="Grade the seeded readings and print the calibration tables.")
+    parser.add_argument("--seeds", type=int, default=len(SEEDS), help=f"seeds 0..N-1 (default {len(SEEDS)})")
+    args = parser.parse_args(argv)
+    cells = calibrate(seeds=range(args.seeds))
     print(calibration_table(cells))
     print()
     print(margin_table(margins(cells)))
+    wrong = [cell for cell in cells if not cell.right]
+    for cell in wrong:
+        print(f"wrong: {cell.case.name} on {cell.page.label}: {cell.grade.reason if cell.grade else ''}")
+    return 1 if wrong else 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

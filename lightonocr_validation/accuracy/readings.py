@@ -322,10 +322,10 @@ def _cases() -> list[Case]:
         ("ground truth", "the ground truth itself", lambda text, rng: text),
         ("1 % misread", "1 % of characters misread (rn/m, l/1, O/0, e/c)", _misread_rate(HEALTHY_MISREAD_RATE, False)),
         ("reflowed", "line breaks moved, paragraphs run together", reflow),
-        ("headings re-levelled", "# -> ##", relevel),
-        ("emphasis added", "*word* and **word**", emphasize),
+        ("headings re-levelled", "`#` as `##`, `##` as `###`", relevel),
+        ("emphasis added", "a few words as `*word*` or `**word**`", emphasize),
         ("pipe tables", "tables as Markdown pipe tables", pipe_tables),
-        ("math brackets", "\\( \\) and \\[ \\] instead of $ and $$", math_brackets),
+        ("math brackets", "math as `\\(…\\)` and `\\[…\\]` instead of `$…$` and `$$…$$`", math_brackets),
         ("typography", "typographic quotes, dashes, no-break spaces", typography),
         ("all healthy at once", "every change above, 1 % misread included", combined),
     ]

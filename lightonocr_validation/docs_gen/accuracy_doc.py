@@ -39,6 +39,7 @@ def threshold_table(root: Path) -> str:
     rows = []
     for sample in load_manifest(root / "samples"):
         t = sample.thresholds
+        facts_min = "all" if t.facts_min is None else f"{t.facts_min:.2f}"
         facts = ", ".join(f"{f.type}" + (f" ±{f.max_diffs}" if f.max_diffs else "") for f in sample.facts)
         rows.append(
             [
@@ -47,10 +48,11 @@ def threshold_table(root: Path) -> str:
                 "—" if sample.expect == "empty" else f"{t.cer_max:.3f}",
                 "—" if t.cells_min is None else f"{t.cells_min:.2f}",
                 "—" if t.max_chars is None else str(t.max_chars),
+                "—" if not sample.facts else facts_min,
                 facts or "—",
             ]
         )
-    return table(["sample", "pages", "cer_max", "cells_min", "max_chars", "facts (±max_diffs)"], rows)
+    return table(["sample", "pages", "cer_max", "cells_min", "max_chars", "facts_min", "facts (±max_diffs)"], rows)
 
 
 def cases_table() -> str:
@@ -90,6 +92,7 @@ def margin_table(found: Sequence[Margin]) -> str:
                 f"{m.broken_best:.4f} ({m.broken_best_case})",
                 f"{below:.1f}x / {m.broken_best / m.cer_max:.1f}x",
                 cells,
+                f"{m.facts[0]:.2f} ≤ {m.facts[1]:.2f} of {m.facts[2]}",
                 "; ".join(m.caught_otherwise) or "—",
             ]
         )
@@ -100,6 +103,7 @@ def margin_table(found: Sequence[Margin]) -> str:
         "broken best CER (case)",
         "room below / above",
         "table cells: broken best < min ≤ healthy worst",
+        "facts held: min ≤ healthy worst",
         "broken within the CER bound, failed by",
     ]
     return table(headers, rows)

@@ -141,3 +141,9 @@ def test_the_suite_verdict_follows_the_readings(name: str, fake_vllm, run_checks
         assert ocr.status is Status.FAIL
         assert (checked.verdict.word, checked.verdict.exit_code) == ("issue", EXIT_CHECK_FAILED)
         assert checked.verdict.line.startswith("issue: OCR003"), checked.verdict.line
+
+
+def test_the_fake_reads_only_the_named_pages_from_readings(fake_vllm, run_checks) -> None:
+    checked = run_checks(fake_vllm(Faults(readings={"pdf-01 p2": "Nothing like the page."})).url)
+    judged = {page["page"]: page["passed"] for page in checked.by_id["OCR003"].data["pages"]}
+    assert [label for label, passed in judged.items() if not passed] == ["pdf-01 p2"]

@@ -188,8 +188,7 @@ def pipe_tables(text: str, rng: random.Random) -> str:
 
     def pipe(match: re.Match[str]) -> str:
         rows: list[str] = []
-        for table in reference_tables(match.group(0)):
-            grid = table
+        for grid in reference_tables(match.group(0)):
             head, *body = grid
             rows.append("| " + " | ".join(head) + " |")
             rows.append("|" + "|".join("---" for _ in head) + "|")

@@ -466,7 +466,7 @@ def table_to_plain(table: Table) -> str:
 # non-space and is not followed by a digit, and ``\$`` is a dollar. So "$5 and $6" stays two amounts of money.
 _MATH_RE = re.compile(
     r"(?<!\\)\$\$(?P<d1>.+?)(?<!\\)\$\$|\\\[(?P<d2>.+?)\\\]|\\\((?P<i1>.+?)\\\)"
-    r"|(?<![\\$])\$(?=[^\s$])(?P<i2>(?:\\.|[^$\\\n])+?)(?<=[^\s\\])\$(?!\d)",
+    r"|(?<![\\$])\$(?=[^\s$])(?P<i2>(?:[^$\\\n]++|\\.)++)(?<=[^\s\\])\$(?!\d)",
     re.DOTALL,
 )
 

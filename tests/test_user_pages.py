@@ -8,6 +8,7 @@ import os
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -284,3 +285,33 @@ def test_an_image_too_is_a_page_with_0_based_facts(tmp_path: Path) -> None:
     (page,) = load_pages(tmp_path)
     assert page.as_sample(0.1).expect == "empty"  # an empty .md is a blank page: DEG005 judges it
     assert [t.category for t in page.tests] == ["text", "absent"]
+
+
+# --- progress ----------------------------------------------------------------------------------------
+
+
+def test_the_runner_reports_pages_answered_and_the_live_display_shows_a_bar(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from checks.ocr import OCR001
+    from lightonocr_validation.client import Target
+    from lightonocr_validation.report.console import LiveProgress
+    from lightonocr_validation.runner import run_host
+    from tests.conftest import SETTINGS
+
+    folder = tmp_path / "docs"
+    texts = document_folder(folder)
+    seen: list[tuple[str, int, int]] = []
+    settings = replace(SETTINGS, pages_dir=str(folder))
+    with FakeVllm(known_pages=known_pages(folder, texts)) as fake:
+        run = run_host(Target(base_url=fake.url, name="fake"), settings, [OCR001], on_pages=lambda *a: seen.append(a))
+    assert run.results[0].detail.startswith("4 pages answered")
+    assert sorted(seen) == [("fake", done, 4) for done in (1, 2, 3, 4)]
+
+    with LiveProgress(Console(width=100)) as progress:
+        progress("fake", OCR001, None)
+        progress.pages("fake", 3, 10)
+        screen = Console(record=True, width=100)
+        screen.print(progress._render())  # what the live display shows now
+    shown = screen.export_text()
+    assert "running OCR001" in shown and "3/10 pages" in shown

@@ -266,7 +266,7 @@ class Cell:
 
 @dataclass(frozen=True)
 class Table:
-    """A parsed HTML table: rows of cells as written."""
+    """A parsed table (HTML or Markdown pipe): rows of cells as written."""
 
     rows: tuple[tuple[Cell, ...], ...]
 
@@ -381,10 +381,63 @@ _TABLE_RE = re.compile(r"<table\b.*?(?:</table\s*>|\Z)", re.IGNORECASE | re.DOTA
 
 
 def parse_tables(text: str) -> list[Table]:
-    """Every HTML table in ``text``, with normalized cell text (an unterminated table is closed).
+    """Every table in ``text`` in document order: HTML tables (an unterminated one is closed) and Markdown pipe
+    tables (a header row, a ``---`` separator row, body rows), with normalized cell text.
 
     >>> parse_tables("<table><tr><th>A</th></tr><tr><td>1</td></tr></table>")[0].grid()
     [['A'], ['1']]
+    >>> parse_tables("| A | B |\\n|:--|--:|\\n| 1 | 2 \\\\| 3 |")[0].grid()
+    [['A', 'B'], ['1', '2 | 3']]
+    """
+    found = [(m.start(), t) for m in _TABLE_RE.finditer(text) for t in parse_html_tables(m.group(0))]
+    outside = _TABLE_RE.sub(lambda m: "\n" * m.group(0).count("\n"), text)  # keeps line numbers, drops HTML
+    found += [(pos, table) for pos, table in parse_pipe_tables(outside)]
+    return [table for _, table in sorted(found, key=lambda item: item[0])]
+
+
+_PIPE_SEPARATOR = re.compile(r"^\s*\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)*\|?\s*$")
+
+
+def _pipe_cells(line: str) -> list[str]:
+    line = line.strip()
+    line = line[1:] if line.startswith("|") else line
+    line = line[:-1] if line.endswith("|") and not line.endswith("\\|") else line
+    cells = re.split(r"(?<!\\)\|", line)
+    return [collapse_whitespace(normalize_plain_and_math(c.replace("\\|", "|"))) for c in cells]
+
+
+def parse_pipe_tables(text: str) -> list[tuple[int, Table]]:
+    """Markdown pipe tables (GFM: a header row, then a separator row, then rows holding a ``|``), each with the
+    offset of its first line; the header row's cells are header cells, ``\\|`` is a literal pipe.
+
+    >>> [t.grid() for _, t in parse_pipe_tables("x\\n| a | b |\\n|---|---|\\n| 1 | 2 |\\ntext")]
+    [[['a', 'b'], ['1', '2']]]
+    """
+    lines = text.split("\n")
+    offsets = [0]
+    for line in lines[:-1]:
+        offsets.append(offsets[-1] + len(line) + 1)
+    tables: list[tuple[int, Table]] = []
+    i = 0
+    while i + 1 < len(lines):
+        if "|" in lines[i] and _PIPE_SEPARATOR.match(lines[i + 1]) and "-" in lines[i + 1]:
+            rows = [tuple(Cell(t, header=True) for t in _pipe_cells(lines[i]))]
+            j = i + 2
+            while j < len(lines) and "|" in lines[j] and lines[j].strip():
+                rows.append(tuple(Cell(t) for t in _pipe_cells(lines[j])))
+                j += 1
+            tables.append((offsets[i], Table(tuple(rows))))
+            i = j
+        else:
+            i += 1
+    return tables
+
+
+def parse_html_tables(text: str) -> list[Table]:
+    """Every HTML table in ``text``, with normalized cell text (an unterminated table is closed).
+
+    >>> parse_html_tables("<table><tr><td>a</td><td>b</td></tr></table>")[0].grid()
+    [['a', 'b']]
     """
     tables: list[Table] = []
     for match in _TABLE_RE.finditer(text):
@@ -409,8 +462,11 @@ def table_to_plain(table: Table) -> str:
 
 # --- whole documents --------------------------------------------------------------------------------
 
+# Inline ``$...$`` follows Pandoc: the opening ``$`` is followed by a non-space, the closing one follows a
+# non-space and is not followed by a digit, and ``\$`` is a dollar. So "$5 and $6" stays two amounts of money.
 _MATH_RE = re.compile(
-    r"(?<!\\)\$\$(?P<d1>.+?)(?<!\\)\$\$|\\\[(?P<d2>.+?)\\\]|\\\((?P<i1>.+?)\\\)|(?<![\\$])\$(?P<i2>[^$\n]+?)(?<!\\)\$",
+    r"(?<!\\)\$\$(?P<d1>.+?)(?<!\\)\$\$|\\\[(?P<d2>.+?)\\\]|\\\((?P<i1>.+?)\\\)"
+    r"|(?<![\\$])\$(?=[^\s$])(?P<i2>(?:\\.|[^$\\\n])+?)(?<=[^\s\\])\$(?!\d)",
     re.DOTALL,
 )
 
@@ -443,7 +499,7 @@ def normalize_text(text: str) -> str:
     pos = 0
     for match in _TABLE_RE.finditer(text):
         out.append(normalize_plain_and_math(text[pos : match.start()]))
-        out.extend(f" {table.html()} " for table in parse_tables(match.group(0)))
+        out.extend(f" {table.html()} " for table in parse_html_tables(match.group(0)))
         pos = match.end()
     out.append(normalize_plain_and_math(text[pos:]))
     return collapse_whitespace("".join(out))
@@ -499,7 +555,7 @@ def to_plain_text(text: str) -> str:
     pos = 0
     for match in _TABLE_RE.finditer(text):
         out.append(text[pos : match.start()])
-        out.extend(f"\n{table_to_plain(t)}\n" for t in parse_tables(match.group(0)))
+        out.extend(f"\n{table_to_plain(t)}\n" for t in parse_html_tables(match.group(0)))
         pos = match.end()
     out.append(text[pos:])
     flat = "".join(out)

@@ -91,8 +91,16 @@ class UserPage:
 
     def as_sample(self, cer_max: float) -> Sample:
         """This page as a one-page Sample, so the checks that read samples (format, degeneration, speed)
-        read it the same way; an empty .md makes it a blank page."""
-        blank = self.ground_truth is not None and not self.ground_truth.strip()
+        read it the same way. An empty .md, or a baseline fact with ``max_length`` (olmOCR-Bench's blank-page
+        test), makes it a blank page: the degeneration checks then expect (almost) no text."""
+        limits = [
+            test.fact.max_length
+            for test in self.tests
+            if test.fact is not None
+            and test.fact.type == "baseline"
+            and getattr(test.fact, "max_length", None) is not None
+        ]
+        blank = bool(limits) or (self.ground_truth is not None and not self.ground_truth.strip())
         return Sample(
             id=self.id,
             category=(self.categories or (TEXT_CATEGORY,))[0],
@@ -100,7 +108,7 @@ class UserPage:
             file=self.file,
             ground_truth=(self.ground_truth or "",),
             ground_truth_files=(),
-            thresholds=Thresholds(cer_max=cer_max),
+            thresholds=Thresholds(cer_max=cer_max, max_chars=min(limits) if limits else None),
         )
 
 

@@ -159,3 +159,41 @@ def bench_folder(root: Path) -> dict[str, str]:
 def known_pages(root: Path, texts: dict[str, str]) -> dict[str, str]:
     """What the fake vLLM needs to read the pages of ``root``: the sent pixels' digest -> the page's text."""
     return {page_digest(page.image()): texts[page.id] for page in load_pages(root)}
+
+
+MATH_PAGE = [
+    "Lecture notes on relativity",
+    "Energy Equals mass times c squared",
+    "The famous relation reads",
+    "$$E = mc^2$$",
+    "where c is the speed of light",
+    "Mass and energy are equivalent",
+    "See the appendix for a derivation",
+    "Lecture 3",
+]
+
+
+def bench_folder_with_every_type(root: Path) -> dict[str, str]:
+    """``bench_folder`` plus the fact types and options that need olmOCR-Bench's semantics: a math test, a
+    case-insensitive present test on the first characters, an absent test on the last ones, and an explicit
+    baseline test that expects a blank page (so that PDF gets no automatic baseline)."""
+    texts = bench_folder(root)
+    write_pdf(root / "pdfs" / "math.pdf", [MATH_PAGE])
+    write_pdf(root / "pdfs" / "blank.pdf", [[]])
+    jsonl(
+        root / "arxiv_math.jsonl",
+        [
+            {"pdf": "math.pdf", "page": 1, "id": "am_1", "type": "math", "math": "E = mc^2", "checked": "verified"},
+            {"pdf": "math.pdf", "page": 1, "id": "am_2", "type": "present", "text": "energy equals mass",
+             "case_sensitive": False, "first_n": 200, "max_diffs": 1},
+        ],
+    )  # fmt: skip
+    jsonl(
+        root / "headers_footers.jsonl",
+        [
+            {"pdf": "math.pdf", "page": 1, "id": "hf_1", "type": "absent", "text": "PAGE 7", "case_sensitive": False,
+             "last_n": 40},
+            {"pdf": "blank.pdf", "page": 1, "id": "hf_2", "type": "baseline", "max_length": 0},
+        ],
+    )  # fmt: skip
+    return {**texts, "math.pdf p1": markdown(MATH_PAGE), "blank.pdf p1": ""}

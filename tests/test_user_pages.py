@@ -25,7 +25,17 @@ from lightonocr_validation.user_pages import (
     load_pages,
 )
 from tests.fakevllm.server import FakeVllm, Faults
-from tests.pagesets import INVOICE, bench_folder, document_folder, jsonl, known_pages, markdown, page_image, write_pdf
+from tests.pagesets import (
+    INVOICE,
+    bench_folder,
+    bench_folder_with_every_type,
+    document_folder,
+    jsonl,
+    known_pages,
+    markdown,
+    page_image,
+    write_pdf,
+)
 from tests.processes import run_invoke
 
 BASELINE = "baseline" in FACT_TYPES  # olmOCR-Bench's automatic test, once the fact types include it
@@ -163,6 +173,7 @@ def test_a_category_with_one_outcome_has_no_spread() -> None:
 
 
 def _check_pages(tmp_path: Path, folder: Path, texts: dict[str, str], faults: Faults | None = None) -> tuple:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     reports = {"json": tmp_path / "r.json", "md": tmp_path / "r.md", "xml": tmp_path / "r.xml"}
     with FakeVllm(faults, known_pages=known_pages(folder, texts)) as fake:
         started = time.monotonic()
@@ -215,7 +226,7 @@ def test_a_broken_reading_of_olmocr_bench_fails_with_per_category_scores(tmp_pat
     assert by_category["multi_column"]["score"] == 0.0 and by_category["old_scans"]["score"] == 0.5
     assert by_category["old_scans"]["low"] < 0.5 < by_category["old_scans"]["high"]
     failed = {r["id"]: r for r in ocr003["data"]["results"] if not r["passed"]}
-    assert failed["tt_1"]["reason"] == "table cell '95': no HTML table in the output"
+    assert failed["tt_1"]["reason"] == "table cell '95': no table in the output"
     assert failed["mc_1"]["fact"] == "present 'Books are due within three weeks'"
     markdown_report = reports["md"].read_text()
     assert "| **fail** | report.pdf p2 | table\\_tests | tt\\_1 |" in markdown_report
@@ -315,3 +326,43 @@ def test_the_runner_reports_pages_answered_and_the_live_display_shows_a_bar(tmp_
         screen.print(progress._render())  # what the live display shows now
     shown = screen.export_text()
     assert "running OCR001" in shown and "3/10 pages" in shown
+
+
+# --- every olmOCR-Bench fact type (math, baseline, case_sensitive, first_n/last_n) -----------------------
+
+
+def test_olmocr_bench_gives_a_pdf_without_a_baseline_test_one_like_olmocr_does(tmp_path: Path) -> None:
+    bench_folder_with_every_type(tmp_path)
+    tests = {t.id: t for page in load_pages(tmp_path) for t in page.tests}
+    automatic = {name for name, t in tests.items() if t.category == "baseline"}
+    assert automatic == {"arxiv/notice.pdf_baseline", "report.pdf_baseline", "math.pdf_baseline"}
+    assert tests["hf_2"].fact is not None and tests["hf_2"].fact.max_length == 0  # its own: none added
+    present = tests["am_2"].fact
+    assert present is not None and (present.case_sensitive, present.first_n, present.max_diffs) == (False, 200, 1)
+
+
+def test_every_fact_type_passes_a_healthy_reading_and_fails_a_broken_one(tmp_path: Path) -> None:
+    folder = tmp_path / "bench"
+    texts = bench_folder_with_every_type(folder)
+    healthy, report, ocr003, _, _ = _check_pages(tmp_path / "healthy", folder, texts)
+    assert healthy.returncode == 0, healthy.stdout + healthy.stderr
+    statuses = {check["id"]: check["status"] for check in report["hosts"][0]["checks"]}
+    assert statuses["DEG005"] == "pass"  # the baseline test with max_length makes blank.pdf a blank page
+    results = {r["id"]: r for r in ocr003["data"]["results"]}
+    assert all(r["passed"] for r in results.values()), [r for r in results.values() if not r["passed"]]
+    assert set(ocr003["data"]["by_category"]) == {
+        "arxiv_math", "baseline", "headers_footers", "multi_column", "old_scans", "table_tests",
+    }  # fmt: skip
+    assert results["am_1"]["fact"] == "math 'E = mc^2'"
+
+    # Every other line lost and a prompt echoed before the text: math, the case-insensitive text and the
+    # blank page's baseline fail; the absent footer still holds.
+    broken_faults = Faults(wrong_text=True, echo_prompt="Transcribe this page.")
+    broken, report, ocr003, _, _ = _check_pages(tmp_path / "broken", folder, texts, broken_faults)
+    assert broken.returncode == 1
+    assert {c["id"]: c["status"] for c in report["hosts"][0]["checks"]}["DEG005"] == "fail"
+    results = {r["id"]: r for r in ocr003["data"]["results"]}
+    assert not results["am_1"]["passed"] and not results["am_2"]["passed"] and not results["hf_2"]["passed"]
+    assert "expected blank" in results["hf_2"]["reason"]
+    assert results["hf_1"]["passed"]
+    assert ocr003["data"]["by_category"]["arxiv_math"]["score"] == 0.0

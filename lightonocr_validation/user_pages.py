@@ -205,15 +205,12 @@ def _olmocr_pages(root: Path) -> list[UserPage]:
 
 def _add_baselines(pdf_root: Path, page_counts: dict[str, int], tests: dict[tuple[str, int], list[PageTest]]) -> None:
     """olmOCR-Bench gives every PDF without a baseline test one on its first page, category ``baseline``."""
+    with_baseline = {
+        name for (name, _), page_tests in tests.items() if any(t.fact and t.fact.type == "baseline" for t in page_tests)
+    }
     for path in sorted(pdf_root.rglob("*.pdf")):
         pdf = path.relative_to(pdf_root).as_posix()
-        has_baseline = any(
-            test.fact is not None and test.fact.type == "baseline"
-            for (name, _), page_tests in tests.items()
-            if name == pdf
-            for test in page_tests
-        )
-        if has_baseline:
+        if pdf in with_baseline:
             continue
         if pdf not in page_counts:
             page_counts[pdf] = _page_count(path, str(path))

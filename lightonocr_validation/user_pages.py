@@ -144,6 +144,10 @@ def load_pages(folder: Path | str) -> list[UserPage]:
     if not root.is_dir():
         raise PagesError(f"{root}: not a folder; give --pages the folder that holds the pages")
     pages = _olmocr_pages(root) if layout_of(root) == OLMOCR_BENCH else _folder_pages(root)
+    if not pages and any(root.glob("*.jsonl")):
+        raise PagesError(f"{root}: *.jsonl tests but no pdfs/ folder; put olmOCR-Bench's PDFs in {root / 'pdfs'}")
+    if not pages and (root / "pdfs").is_dir():
+        raise PagesError(f"{root}: a pdfs/ folder but no *.jsonl tests; put olmOCR-Bench's jsonl files in {root}")
     if not pages:
         raise PagesError(
             f"{root}: no page with ground truth; put images or PDFs there with NAME.md or NAME.facts.jsonl "

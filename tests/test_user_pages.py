@@ -89,6 +89,8 @@ def _bench_record(**fields: object) -> dict[str, object]:
     [
         (lambda root: None, "no such folder"),
         (lambda root: root.mkdir(), "no page with ground truth"),
+        (lambda root: _with(root, "tests.jsonl", "{}"), "*.jsonl tests but no pdfs/ folder"),
+        (lambda root: (root / "pdfs").mkdir(parents=True), "a pdfs/ folder but no *.jsonl tests"),
         (lambda root: _with(root, "stray.md", "text"), "stray.md: no image or PDF named stray beside it"),
         (lambda root: _with(root, "broken.pdf", "not a pdf"), "broken.pdf: not a readable PDF"),
         (lambda root: _with(root, "broken.png", "not a png"), "broken.png: not a readable image"),

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from lightonocr_validation.accuracy.engine import grade, overall_score, score_by_category, table_cell_score
+from lightonocr_validation.accuracy.fact_text import MAX_CANDIDATE_STARTS
 from lightonocr_validation.accuracy.facts import Fact, check_fact, find, parse_fact
 from lightonocr_validation.accuracy.metrics import cer, first_difference, ned, wer
 from lightonocr_validation.accuracy.normalize import (
@@ -197,6 +198,145 @@ def test_order_fact_reports_missing_text() -> None:
     assert not result.passed and result.reason == "order: missing text 'alpha'"
 
 
+def test_case_insensitive_fact_ignores_case_and_sensitive_fact_does_not() -> None:
+    insensitive = parse_fact({"type": "present", "text": "ANNUAL MEETING", "case_sensitive": False})
+    sensitive = parse_fact({"type": "present", "text": "ANNUAL MEETING"})
+    assert check_fact(insensitive, PROSE).passed
+    assert not check_fact(sensitive, PROSE).passed
+    assert not check_fact(insensitive, PROSE.replace("Meeting", "Meting")).passed
+
+
+def test_first_n_and_last_n_look_only_inside_their_window() -> None:
+    head = parse_fact({"type": "present", "text": "Annual Meeting", "first_n": 20})
+    tail = parse_fact({"type": "present", "text": "first Monday of June", "last_n": 40})
+    assert check_fact(head, PROSE).passed and check_fact(tail, PROSE).passed
+    moved = "Preface of the minutes, long enough to push the title out. " + PROSE
+    result = check_fact(head, moved)
+    assert not result.passed and result.reason == "missing text 'Annual Meeting' in the first 20 characters"
+    assert not check_fact(tail, PROSE + "\nAppendix: a long list of attendees follows here.\n").passed
+    header = parse_fact({"type": "absent", "text": "Page 3", "first_n": 30})
+    assert check_fact(header, "Body text that mentions, much later on and far from the top, Page 3.").passed
+    assert not check_fact(header, "Page 3\n\nBody text.").passed
+
+
+def test_fuzzy_limit_is_olmocr_similarity_threshold() -> None:
+    # 14 characters, max_diffs 1: the best window must reach similarity 1 - 1/14.
+    fact = parse_fact({"type": "present", "text": "community hall", "max_diffs": 1})
+    assert check_fact(fact, "the communty hall").passed  # one deletion
+    assert not check_fact(fact, "the commnty hal").passed  # three
+
+
+def test_order_holds_for_any_pair_of_occurrences() -> None:
+    fact = parse_fact({"type": "order", "before": "Total due", "after": "Signature"})
+    assert check_fact(fact, "Signature (top copy)\n\nTotal due: 40\n\nSignature").passed
+    result = check_fact(fact, "Signature\n\nTotal due: 40")
+    assert not result.passed and result.reason == "reading order: 'Signature' comes before 'Total due'"
+    fuzzy = parse_fact({"type": "order", "before": "Total due", "after": "Signature", "max_diffs": 1})
+    assert check_fact(fuzzy, "Totl due: 40 then Signatur").passed
+    assert not check_fact(fuzzy, "Tol de: 40 then Signatur").passed
+
+
+PIPE_TABLE = (
+    "## Prices\n\n| Item | Price | Stock |\n|:-----|------:|------:|\n| Apples | 1.20 | 40 |\n| Pears | 1.50 | 25 |\n"
+)
+
+
+def test_table_facts_read_markdown_pipe_tables() -> None:
+    fact = parse_fact({"type": "table", "cell": "1.50", "up": "1.20", "left": "Pears", "top_heading": "Price"})
+    assert check_fact(fact, PIPE_TABLE).passed
+    assert check_fact(fact, TABLE).passed
+    result = check_fact(fact, PIPE_TABLE.replace("| 1.20 |", "| 1.25 |"))
+    assert not result.passed and result.reason == "table cell '1.50': up expected '1.20' got '1.25'"
+    html_only = parse_fact({"type": "table", "cell": "1.50", "up": "1.20", "ignore_markdown_tables": True})
+    assert not check_fact(html_only, PIPE_TABLE).passed
+
+
+def test_pipe_tables_have_grids_for_the_cell_score() -> None:
+    assert parse_tables(PIPE_TABLE)[0].grid() == [
+        ["Item", "Price", "Stock"],
+        ["Apples", "1.20", "40"],
+        ["Pears", "1.50", "25"],
+    ]
+    reference = TABLE.split("<tr><td>Plums")[0] + "</table>"
+    assert table_cell_score(reference, PIPE_TABLE).accuracy == 1.0
+    assert table_cell_score(reference, PIPE_TABLE.replace("Pears", "Pairs")).accuracy == pytest.approx(8 / 9)
+
+
+def test_table_colspan_takes_one_position_in_its_row_as_in_olmocr() -> None:
+    html = (
+        '<table><tr><th colspan="2">Name</th><th>Age</th></tr><tr><td>Ada</td><td>Lovelace</td><td>36</td></tr></table>'
+    )
+    # olmOCR places "Age" right after the spanning "Name" (the grid the cell score uses puts it in column 3),
+    # so "36" is not below it; the spanning heading heads every column from its own on.
+    assert check_fact(parse_fact({"type": "table", "cell": "Name", "right": "Age"}), html).passed
+    assert not check_fact(parse_fact({"type": "table", "cell": "Age", "down": "36"}), html).passed
+    assert check_fact(parse_fact({"type": "table", "cell": "36", "top_heading": "Name"}), html).passed
+    assert not check_fact(parse_fact({"type": "table", "cell": "36", "top_heading": "Surname"}), html).passed
+
+
+def test_table_relations_off_the_edge_are_not_checked_as_in_olmocr() -> None:
+    fact = parse_fact({"type": "table", "cell": "Item", "up": "anything at all"})
+    assert check_fact(fact, TABLE).passed
+    assert not check_fact(parse_fact({"type": "table", "cell": "Apples", "up": "anything at all"}), TABLE).passed
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        r"The law \(a^{2} + b^{2} = c^{2}\) holds.",
+        r"The law \[ a^2+b^2=c^2 \] holds.",
+        "The law $$a^2 + b^2 = c^2$$ holds.",
+        "Prices $5 and $6, and the law $a^2 + b^2 = c^2$ holds.",
+        r"It costs \$5; the law $a^{2} \, + b^2 = c^2$ holds.",
+    ],
+)
+def test_math_fact_finds_the_equation_in_every_delimiter(answer: str) -> None:
+    fact = parse_fact({"type": "math", "math": "a^2 + b^2 = c^2"})
+    assert check_fact(fact, answer).passed
+    broken = check_fact(fact, answer.replace("b^", "d^"))
+    assert not broken.passed and broken.reason == "missing equation 'a^2 + b^2 = c^2'"
+
+
+def test_math_fact_can_ignore_dollar_delimiters() -> None:
+    fact = parse_fact({"type": "math", "math": "x^2", "ignore_dollar_delimited": True})
+    assert check_fact(fact, r"see \(x^2\)").passed
+    assert not check_fact(fact, "see $x^2$").passed
+
+
+def test_baseline_fact_catches_loops_disallowed_characters_and_invented_text() -> None:
+    baseline = parse_fact({"type": "baseline"})
+    assert check_fact(baseline, PROSE).passed
+    looping = check_fact(baseline, PROSE + "la " * 40)
+    assert not looping.passed and "40 repeats of a 3-character sequence" in looping.reason
+    assert check_fact(parse_fact({"type": "baseline", "max_repeats": 50}), PROSE + "la " * 40).passed
+    assert not check_fact(baseline, PROSE + " \u4e2d\u6587").passed
+    assert check_fact(parse_fact({"type": "baseline", "check_disallowed_characters": False}), PROSE + " \u4e2d").passed
+    assert not check_fact(baseline, " \n- \n").passed
+    blank = parse_fact({"type": "baseline", "max_length": 5})
+    assert check_fact(blank, "12\n").passed
+    assert not check_fact(blank, "![a company logo](x.png)").passed
+    skip_images = parse_fact({"type": "baseline", "max_length": 5, "max_length_skips_image_alt_tags": True})
+    assert check_fact(skip_images, "![a company logo](x.png)").passed
+
+
+def test_parse_fact_accepts_every_olmocr_key() -> None:
+    raws = [
+        {"type": "present", "text": "a", "case_sensitive": False, "first_n": 10, "last_n": 5, "max_diffs": 0},
+        {"type": "absent", "text": "a", "pdf": "doc.pdf", "page": 0, "id": "x_1", "checked": "verified", "url": "u"},
+        {"type": "order", "before": "alpha", "after": "omega", "max_diffs": 2},
+        {"type": "table", "cell": "c", "up": "u", "down": "d", "left": "l", "right": "r"},
+        {"type": "table", "cell": "c", "top_heading": "t", "left_heading": "l", "ignore_markdown_tables": True},
+        {"type": "math", "math": "x^2", "ignore_dollar_delimited": True},
+        {"type": "baseline", "max_repeats": 10, "check_disallowed_characters": False},
+        {"type": "baseline", "max_length": 0, "max_length_skips_image_alt_tags": True},
+    ]
+    facts = [parse_fact(raw) for raw in raws]
+    assert [f.type for f in facts] == ["present", "absent", "order", "table", "table", "math", "baseline", "baseline"]
+    assert (facts[0].case_sensitive, facts[0].first_n, facts[0].last_n) == (False, 10, 5)
+    assert dict(facts[4].neighbours) == {"top_heading": "t", "left_heading": "l"}
+    assert facts[7].max_length == 0
+
+
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
@@ -204,6 +344,11 @@ def test_order_fact_reports_missing_text() -> None:
         ({"type": "present"}, "non-empty string 'text'"),
         ({"type": "order", "before": "a"}, "'after'"),
         ({"type": "present", "text": "a", "colour": "red"}, "unknown keys"),
+        ({"type": "order", "before": "abc", "after": "abcdef", "max_diffs": 2}, "at most half"),
+        ({"type": "present", "text": "a", "case_sensitive": "no"}, "true or false"),
+        ({"type": "present", "text": "a", "first_n": -1}, "non-negative integer"),
+        ({"type": "math", "math": "  "}, "non-empty string 'math'"),
+        ({"type": "present", "text": "**  **"}, "non-empty string 'text'"),
     ],
 )
 def test_malformed_facts_are_rejected(raw: dict[str, object], message: str) -> None:
@@ -242,6 +387,8 @@ def test_score_by_category_is_pass_rate_per_category() -> None:
         ("costs \\$5 and \\*stars\\*", "costs $5 and *stars*"),
         ("line<br>break<br/>again", "line break again"),
         ("Wait\u2026", "Wait..."),
+        ("It costs $5 and $6 today", "It costs $5 and $6 today"),
+        ("from $5-$10, then $x ^ 2$", "from $5-$10, then $x^{2}$"),
     ],
 )
 def test_normalization_examples(raw: str, normal: str) -> None:
@@ -324,6 +471,10 @@ def test_first_difference_shows_expected_and_got() -> None:
         "lightonocr_validation.accuracy.normalize",
         "lightonocr_validation.accuracy.metrics",
         "lightonocr_validation.accuracy.facts",
+        "lightonocr_validation.accuracy.fact_text",
+        "lightonocr_validation.accuracy.fact_tables",
+        "lightonocr_validation.accuracy.fact_math",
+        "lightonocr_validation.accuracy.fact_baseline",
         "lightonocr_validation.pages",
     ],
 )
@@ -331,3 +482,14 @@ def test_docstring_examples(module: str) -> None:
     result = doctest.testmod(importlib.import_module(module))
     assert result.attempted > 0
     assert result.failed == 0
+
+
+def test_fuzzy_search_gives_up_after_its_candidate_bound_on_hostile_text() -> None:
+    # Deliberate difference from olmOCR (which searches on, for minutes): past MAX_CANDIDATE_STARTS places where a
+    # piece of the text occurs, a fuzzy search stops as if nothing more were there.
+    fact = parse_fact({"type": "order", "before": "abcdefgh", "after": "zzzz", "max_diffs": 1})
+    near = "abcd" * 1000 + "abcdefgx zzzz"
+    assert check_fact(fact, near).passed
+    far = "abcd" * (MAX_CANDIDATE_STARTS // 2) + "abcdefgx zzzz"
+    result = check_fact(fact, far)
+    assert not result.passed and result.reason == "order: missing text 'abcdefgh'"

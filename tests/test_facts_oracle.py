@@ -107,3 +107,61 @@ def test_difference_currency_dollar_before_an_equation() -> None:
 
     olmocr_collects = re.findall(r"\$(.+?)\$", answer)  # olmOCR's pattern for $...$, for the comparison only
     assert "x^2" not in [e.strip() for e in olmocr_collects]
+
+
+def test_parse_fact_takes_exactly_the_keys_olmocr_defines_for_each_type() -> None:
+    import dataclasses
+
+    from olmocr.bench import tests as olmocr_tests
+
+    from lightonocr_validation.accuracy.facts import FACT_TYPES, METADATA, accepted_keys
+
+    classes = {
+        "present": olmocr_tests.TextPresenceTest,
+        "absent": olmocr_tests.TextPresenceTest,
+        "order": olmocr_tests.TextOrderTest,
+        "table": olmocr_tests.TableTest,
+        "math": olmocr_tests.MathTest,
+        "baseline": olmocr_tests.BaselineTest,
+    }
+    assert set(FACT_TYPES) == {t.value for t in olmocr_tests.TestType}
+    for kind, cls in classes.items():
+        assert accepted_keys(kind) == {f.name for f in dataclasses.fields(cls)}, kind
+    assert {"pdf", "id", "checked", "url"} == METADATA
+
+
+def test_olmocr_test_objects_written_back_as_jsonl_parse_and_judge_alike() -> None:
+    # olmOCR-Bench's jsonl files are written with dataclasses.asdict: every key present, defaults included.
+    import dataclasses
+
+    from olmocr.bench.tests import ValidationError, load_single_test
+
+    differing = []
+    for case in _cases(("present", "absent", "order", "table", "baseline")):
+        try:
+            test = load_single_test({**case.fact, "pdf": "case.pdf", "page": 1, "id": case.id})
+        except ValidationError:
+            continue
+        raw = {**dataclasses.asdict(test), "page": 0}  # the loader turns olmOCR's 1-based page into ours
+        if check_fact(parse_fact(raw), case.answer).passed != test.run(case.answer)[0]:
+            differing.append(case.id)
+    assert set(differing) == set(_known(("present", "absent", "order", "table", "baseline")))
+
+
+def test_difference_span_that_is_not_a_number() -> None:
+    answer = '<table><tr><th colspan="two">Name</th><th>Age</th></tr><tr><td>Ada</td><td>36</td></tr></table>'
+    case = Case("span", answer, {"type": "table", "cell": "36", "left": "Ada"})
+    assert _our_verdict(case)
+    with pytest.raises(ValueError, match="invalid literal"):
+        oracle_verdict(case)
+
+
+def test_difference_nested_table() -> None:
+    answer = (
+        "<table><tr><th>Item</th><th>Detail</th></tr>"
+        "<tr><td>Box</td><td><table><tr><td>inner</td><td>cell</td></tr></table></td></tr></table>"
+    )
+    nested_as_its_own_table = Case("nested", answer, {"type": "table", "cell": "inner", "right": "cell"})
+    assert (_our_verdict(nested_as_its_own_table), oracle_verdict(nested_as_its_own_table)) == (False, True)
+    outer = Case("outer", answer, {"type": "table", "cell": "Box", "top_heading": "Item"})
+    assert (_our_verdict(outer), oracle_verdict(outer)) == (True, True)

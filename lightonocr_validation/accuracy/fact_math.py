@@ -29,7 +29,8 @@ _PARENS = re.compile(r"\\\((.+?)\\\)", re.DOTALL)
 _BRACKETS = re.compile(r"\\\[(.+?)\\\]", re.DOTALL)
 _DOUBLE_DOLLARS = re.compile(r"(?<!\\)\$\$(.+?)(?<!\\)\$\$", re.DOTALL)
 # Pandoc's inline math: $ then a non-space ... a non-space then $, not followed by a digit; \$ is a dollar.
-_DOLLARS = re.compile(r"(?<![\\$])\$(?=[^\s$])((?:\\.|[^$\\])+?)(?<=[^\s\\])\$(?!\d)", re.DOTALL)
+# The body runs to the next unescaped $ (possessive: no backtracking, linear on a huge answer).
+_DOLLARS = re.compile(r"(?<![\\$])\$(?=[^\s$])((?:[^$\\]++|\\.)++)(?<=[^\s\\])\$(?!\d)", re.DOTALL)
 
 
 def equations(text: str, dollars: bool = True) -> list[str]:

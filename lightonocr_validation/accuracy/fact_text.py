@@ -23,6 +23,7 @@ Fuzzy matching is olmOCR's, to the float:
 
 from __future__ import annotations
 
+import functools
 import heapq
 import re
 import unicodedata
@@ -81,6 +82,7 @@ def olmocr_normalize(text: str) -> str:
     return unicodedata.normalize("NFC", text).translate(_OLMOCR_CHARACTERS)
 
 
+@functools.lru_cache(maxsize=16)  # every fact of a page normalizes the same answer: do it once
 def fact_normalize(text: str) -> str:
     r"""The normalization facts use: our delimiter rules, then olmOCR's.
 
@@ -122,6 +124,11 @@ def cell_similarity(expected: str, got: str) -> float:
 # A group of overlapping near matches is examined over at most this many starts: on hostile, endlessly
 # repeating text one group can span megabytes, and its best match is then taken from its first stretch.
 MAX_GROUP_STARTS = 4096
+# A fuzzy search examines at most this many candidate starts (places where a piece of the pattern occurs
+# exactly), then gives up as if nothing more were there. Real answers come nowhere near it (a 40-character fact
+# with 4 differences has 8-character pieces); text made of one piece repeated a million times does, and is
+# then judged in about a second instead of minutes. olmOCR has no such bound.
+MAX_CANDIDATE_STARTS = 100_000
 
 
 @dataclass(frozen=True, order=True)
@@ -149,6 +156,7 @@ def _candidate_starts(pattern: str, text: str, max_diffs: int, reverse: bool) ->
         streams.append(_piece_hits(piece, text, offset, reverse))
     merged = heapq.merge(*streams, reverse=reverse)
     seen_until = None
+    yielded = 0
     for anchor in merged:
         span = range(anchor - max_diffs, anchor + max_diffs + 1)
         if reverse:
@@ -159,6 +167,9 @@ def _candidate_starts(pattern: str, text: str, max_diffs: int, reverse: bool) ->
             if seen_until is not None and (start >= seen_until if reverse else start <= seen_until):
                 continue
             seen_until = start
+            yielded += 1
+            if yielded > MAX_CANDIDATE_STARTS:
+                return
             yield start
 
 
@@ -176,6 +187,10 @@ def _piece_hits(piece: str, text: str, offset: int, reverse: bool) -> Iterator[i
 
 
 def _matches_at(pattern: str, text: str, start: int, max_diffs: int) -> list[Match]:
+    # A match of length L is at least d(pattern, text[start:start+len(pattern)]) - |L - len(pattern)| edits
+    # away, so one comparison rules most starts out before the 2 * max_diffs + 1 lengths are tried.
+    if Levenshtein.distance(pattern, text[start : start + len(pattern)], score_cutoff=2 * max_diffs) > 2 * max_diffs:
+        return []
     found = []
     for length in range(max(1, len(pattern) - max_diffs), len(pattern) + max_diffs + 1):
         if start + length > len(text):

@@ -1,4 +1,4 @@
-"""olmOCR-Bench's pass/fail facts about one page's answer, with olmOCR-Bench's semantics.
+r"""olmOCR-Bench's pass/fail facts about one page's answer, with olmOCR-Bench's semantics.
 
 A fact is one line of an olmOCR-Bench ``*.jsonl`` (or of our manifest). ``check_fact`` returns
 ``FactResult(fact, passed, reason)``; a failing reason is one line naming what was missing or misplaced.
@@ -22,13 +22,25 @@ Types and their options:
     those, the header-row cells above; failing any, the non-empty cells above (``left_heading`` likewise on
     the row). The layout, with olmOCR's colspan/rowspan behaviour, is described in ``fact_tables``.
   * ``math`` ``math``: an equation of the answer is this LaTeX, or contains it (``fact_math``; no browser).
-    ``ignore_dollar_delimited`` looks only at ``\\(...\\)`` and ``\\[...\\]``.
+    ``ignore_dollar_delimited`` looks only at ``\(...\)`` and ``\[...\]``.
   * ``baseline``: not blank, no looping end, no disallowed characters; ``max_length`` makes it a blank-page
     check (``fact_baseline``). Options ``max_repeats``, ``check_disallowed_characters``,
     ``max_length_skips_image_alt_tags``.
 
 Every fact takes ``page`` (0-based here; olmOCR-Bench's loader converts its 1-based pages) and ``max_diffs``.
 olmOCR's metadata keys ``pdf``, ``id``, ``checked``, ``url`` are accepted and ignored.
+
+Deliberate differences from olmOCR-Bench (each shown by a test; the oracle test lists the generated cases):
+  * ``\$`` in an answer is a dollar, and ``\(x\)`` / ``\[x\]`` read as ``$x$`` / ``$$x$$`` in text facts
+    (``fact_text``): LightOnOCR writes them, olmOCR's ground truth does not;
+  * math without a browser, on canonical LaTeX, and a currency ``$`` is not a math delimiter (``fact_math``);
+  * a fuzzy search gives up after ``fact_text.MAX_CANDIDATE_STARTS`` candidate places and examines a group of
+    overlapping matches over at most ``MAX_GROUP_STARTS`` starts, so hostile multi-megabyte answers take
+    seconds, not minutes; ordinary answers never reach either bound;
+  * rowspan/colspan values that are not numbers count as 1, and spans stop at 1000 (olmOCR's scorer stops
+    with an error on the first, and fills whatever a huge span asks for);
+  * a table nested in a cell is read only as that cell's text (olmOCR also reads it as a table of its own and
+    its rows as rows of the outer table).
 """
 
 from __future__ import annotations
@@ -107,6 +119,15 @@ class FactResult:
     reason: str
 
 
+def accepted_keys(kind: str) -> set[str]:
+    """Every key a fact of this type may have: olmOCR-Bench's fields for it, metadata included.
+
+    >>> sorted(accepted_keys("order"))
+    ['after', 'before', 'checked', 'id', 'max_diffs', 'page', 'pdf', 'type', 'url']
+    """
+    return {"type", "page", "max_diffs", *METADATA, *_KEYS[kind]}
+
+
 def parse_fact(raw: Mapping[str, object]) -> Fact:
     """Build a Fact from its manifest or olmOCR-Bench jsonl form; ValueError with a one-line explanation when
     it is malformed.
@@ -119,8 +140,7 @@ def parse_fact(raw: Mapping[str, object]) -> Fact:
     kind = raw.get("type")
     if kind not in FACT_TYPES:
         raise ValueError(f"fact type {kind!r} is not one of {', '.join(FACT_TYPES)}")
-    allowed = {"type", "page", "max_diffs", *METADATA, *_KEYS[str(kind)]}
-    unknown = sorted(set(raw) - allowed)
+    unknown = sorted(set(raw) - accepted_keys(str(kind)))
     if unknown:
         raise ValueError(f"{kind} fact has unknown keys {unknown}")
 

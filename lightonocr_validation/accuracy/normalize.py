@@ -4,6 +4,12 @@ Two renderings of the same page should compare equal when they differ only in wa
 notice: Unicode composition, typographic quotes and dashes, Markdown emphasis, heading markers, whitespace,
 insignificant LaTeX spacing, and HTML table markup (attributes, thead/tbody, whitespace). Every rule is a
 small function so a report can say which one made two texts equal.
+
+This is the normalization of the edit-distance metrics (CER, WER, NED). Facts use olmOCR-Bench's own, narrower
+normalization (``fact_text``). Math is recognised in ``$$...$$``, ``\\[...\\]``, ``\\(...\\)`` and ``$...$``,
+the last as Pandoc reads it (an opening ``$`` before a non-space, a closing ``$`` after a non-space and not
+before a digit, ``\\$`` a dollar), so currency ("$5 and $6") is text. ``parse_tables`` reads HTML tables and
+Markdown pipe tables; ``normalize_text`` canonicalizes HTML tables only (a pipe table stays text).
 """
 
 from __future__ import annotations
@@ -466,7 +472,7 @@ def table_to_plain(table: Table) -> str:
 # non-space and is not followed by a digit, and ``\$`` is a dollar. So "$5 and $6" stays two amounts of money.
 _MATH_RE = re.compile(
     r"(?<!\\)\$\$(?P<d1>.+?)(?<!\\)\$\$|\\\[(?P<d2>.+?)\\\]|\\\((?P<i1>.+?)\\\)"
-    r"|(?<![\\$])\$(?=[^\s$])(?P<i2>(?:\\.|[^$\\\n])+?)(?<=[^\s\\])\$(?!\d)",
+    r"|(?<![\\$])\$(?=[^\s$])(?P<i2>(?:[^$\\\n]++|\\.)++)(?<=[^\s\\])\$(?!\d)",
     re.DOTALL,
 )
 

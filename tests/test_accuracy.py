@@ -493,3 +493,11 @@ def test_fuzzy_search_gives_up_after_its_candidate_bound_on_hostile_text() -> No
     far = "abcd" * (MAX_CANDIDATE_STARTS // 2) + "abcdefgx zzzz"
     result = check_fact(fact, far)
     assert not result.passed and result.reason == "order: missing text 'abcdefgh'"
+
+
+def test_a_late_first_match_is_still_chosen_as_the_best_of_its_group() -> None:
+    # Thousands of places where a piece occurs come first; the real match's group must still be examined whole,
+    # so that its best (exact) match, not a neighbour one edit away, gives the start.
+    noise = "abcd " * 6000
+    assert find("abcdefgh", noise + "xabcdefgh", 1) == len(noise) + 1
+    assert find("abcdefgh", noise + "abcdefgh", 1) == len(noise)

@@ -216,9 +216,12 @@ def first_match(pattern: str, text: str, max_diffs: int) -> Match | None:
         return Match(at, at + len(pattern), 0) if at >= 0 else None
     group: list[Match] = []
     group_end = -1
-    for examined, start in enumerate(_candidate_starts(pattern, text, max_diffs, reverse=False)):
-        if group and (start >= group_end or examined >= MAX_GROUP_STARTS):
-            break
+    examined = 0  # starts examined since the group began
+    for start in _candidate_starts(pattern, text, max_diffs, reverse=False):
+        if group:
+            examined += 1
+            if start >= group_end or examined > MAX_GROUP_STARTS:
+                break
         for match in _matches_at(pattern, text, start, max_diffs):
             group.append(match)
             group_end = max(group_end, match.end)
@@ -238,9 +241,12 @@ def last_match(pattern: str, text: str, max_diffs: int) -> Match | None:
     pending: list[Match] = []  # matches left of the group so far; an earlier, longer match may join them to it
     group_start = len(text) + 1
     longest = len(pattern) + max_diffs
-    for examined, start in enumerate(_candidate_starts(pattern, text, max_diffs, reverse=True)):
-        if group and (start + longest <= group_start or examined >= MAX_GROUP_STARTS):
-            break
+    examined = 0  # starts examined since the group began
+    for start in _candidate_starts(pattern, text, max_diffs, reverse=True):
+        if group:
+            examined += 1
+            if start + longest <= group_start or examined > MAX_GROUP_STARTS:
+                break
         for match in _matches_at(pattern, text, start, max_diffs):
             if group and match.end <= group_start:
                 pending.append(match)

@@ -284,6 +284,7 @@ def samples(c: Context, check: bool = False) -> None:
         "report-md": "Write a Markdown report to this path.",
         "insecure": "Do not verify TLS certificates (warned about; prefer a CA bundle in the host profile).",
         "timeout": "Seconds for one request (default: check.timeout).",
+        "pages": "Grade your own pages in this folder instead of the bundled samples (see the guide's layouts).",
     },
     auto_shortflags=False,
 )
@@ -302,6 +303,7 @@ def check(
     report_md: str | None = None,
     insecure: bool = False,
     timeout: float | None = None,
+    pages: str | None = None,
 ) -> None:
     """Validate a running server: every check, a verdict, and exit 0 (validated), 1 (issue) or 2 (unreachable)."""
     from lightonocr_validation.check_command import CheckOptions, UsageError, list_checks, run_check
@@ -333,6 +335,9 @@ def check(
         page_concurrency=int(c.config.check.page_concurrency),
         page_seconds_max=float(c.config.check.page_seconds_max),
         determinism_runs=int(c.config.check.determinism_runs),
+        pages=Path(pages) if pages else None,
+        pages_score_min=float(c.config.check.pages_score_min),
+        pages_cer_max=float(c.config.check.pages_cer_max),
     )
     try:
         code = run_check(options, console=console, errors=errors)

@@ -77,6 +77,9 @@ class Check:
     needs_trained_weights: ClassVar[bool] = False
     # Verdict `validated` needs every essential check to pass: a skip there leaves the question open.
     essential: ClassVar[bool] = True
+    # With `--pages DIR` the user's set decides which pages there are: a check that needs a kind of page the
+    # set may lack (a blank one) sets this False, and its skip then leaves no question open.
+    essential_on_user_pages: ClassVar[bool] = True
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)

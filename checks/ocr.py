@@ -6,6 +6,7 @@ from statistics import mean
 
 from checks.base import Check, Outcome
 from checks.page_answers import answered, listing, one_line, page_answers
+from checks.user_set import grade_user_set
 from lightonocr_validation.accuracy.engine import grade, overall_score, score_by_category
 from lightonocr_validation.context import CheckContext
 from lightonocr_validation.pages import expected_prompt_tokens
@@ -96,6 +97,8 @@ class OCR003(Check):
     tags = frozenset({"accuracy"})
 
     def run(self, ctx: CheckContext) -> Outcome:
+        if ctx.settings.pages_dir:
+            return grade_user_set(ctx)
         answers = answered(ctx)
         if not answers:
             return Outcome.skipped("no page was answered: nothing to grade")

@@ -19,6 +19,7 @@ from lightonocr_validation.client import one_line as client_one_line
 from lightonocr_validation.context import CheckContext
 from lightonocr_validation.pages import png_data_url
 from lightonocr_validation.samples import SAMPLES_DIR, Sample, load_manifest
+from lightonocr_validation.user_pages import UserPage, load_pages
 
 
 @dataclass(frozen=True)
@@ -34,11 +35,45 @@ class PageInput:
         return self.sample.id if self.sample.page_count == 1 else f"{self.sample.id} p{self.page + 1}"
 
 
+class UserPageInput:
+    """A page of the user's set (``invoke check --pages``), read like a sample page. It is rendered when it
+    is sent, not kept: a set such as olmOCR-Bench's 1400 pages would hold gigabytes of PNG."""
+
+    def __init__(self, user: UserPage, cer_max: float) -> None:
+        self.user = user
+        self.sample = user.as_sample(cer_max)
+        self.page = 0  # the Sample holds this one page
+        self._size: tuple[int, int] | None = None
+
+    @property
+    def label(self) -> str:
+        return self.user.id
+
+    @property
+    def data_url(self) -> str:
+        image = self.user.image()
+        self._size = image.size
+        return png_data_url(image)
+
+    @property
+    def width(self) -> int:
+        return self._rendered_size()[0]
+
+    @property
+    def height(self) -> int:
+        return self._rendered_size()[1]
+
+    def _rendered_size(self) -> tuple[int, int]:
+        if self._size is None:
+            self._size = self.user.image().size
+        return self._size
+
+
 @dataclass(frozen=True)
 class PageAnswer:
     """One page's reply. ``problem`` is empty when the reply is a well-formed chat completion."""
 
-    page: PageInput
+    page: PageInput | UserPageInput
     status: int
     seconds: float
     text: str
@@ -68,7 +103,16 @@ def _render_pages(root: str) -> tuple[PageInput, ...]:
     return tuple(inputs)
 
 
-def pages_of(ctx: CheckContext) -> tuple[PageInput, ...]:
+@functools.cache
+def user_pages(folder: str, cer_max: float) -> tuple[UserPageInput, ...]:
+    """The user's pages at ``folder``, loaded once per process (hosts of a fleet share them)."""
+    return tuple(UserPageInput(page, cer_max) for page in load_pages(Path(folder)))
+
+
+def pages_of(ctx: CheckContext) -> tuple[PageInput | UserPageInput, ...]:
+    if ctx.settings.pages_dir:
+        with _RENDER_LOCK:
+            return user_pages(ctx.settings.pages_dir, ctx.settings.pages_cer_max)
     return sample_pages(str(ctx.samples_root or SAMPLES_DIR))
 
 
@@ -77,12 +121,12 @@ def image_content(data_url: str) -> list[dict[str, Any]]:
     return [{"type": "image_url", "image_url": {"url": data_url}}]
 
 
-def send_page(ctx: CheckContext, page: PageInput, **overrides: Any) -> PageAnswer:
+def send_page(ctx: CheckContext, page: PageInput | UserPageInput, **overrides: Any) -> PageAnswer:
     reply = ctx.client.post("/v1/chat/completions", ctx.chat_body(image_content(page.data_url), **overrides))
     return parse_answer(page, reply)
 
 
-def parse_answer(page: PageInput, reply: Response) -> PageAnswer:
+def parse_answer(page: PageInput | UserPageInput, reply: Response) -> PageAnswer:
     if reply.status != 200:
         return PageAnswer(
             page,
@@ -136,8 +180,20 @@ def page_answers(ctx: CheckContext) -> tuple[PageAnswer, ...]:
 
     def send_all() -> tuple[PageAnswer, ...]:
         pages = pages_of(ctx)
+        done = 0
+        progress = threading.Lock()
+
+        def send(page: PageInput | UserPageInput) -> PageAnswer:
+            nonlocal done
+            answer = send_page(ctx, page)
+            if ctx.on_pages is not None:
+                with progress:
+                    done += 1
+                    ctx.on_pages(done, len(pages))
+            return answer
+
         with ThreadPoolExecutor(max_workers=max(1, ctx.settings.page_concurrency)) as pool:
-            return tuple(pool.map(lambda page: send_page(ctx, page), pages))
+            return tuple(pool.map(send, pages))
 
     return ctx.memo("page_answers", send_all)
 
@@ -148,7 +204,7 @@ def answered(ctx: CheckContext) -> list[PageAnswer]:
     return [answer for answer in page_answers(ctx) if not answer.problem]
 
 
-def first_text_page(ctx: CheckContext) -> PageInput:
+def first_text_page(ctx: CheckContext) -> PageInput | UserPageInput:
     """The first single-page sample that has text: the page that probes caches, streaming and determinism."""
     pages = pages_of(ctx)
     return next((p for p in pages if p.sample.expect != "empty" and p.sample.page_count == 1), pages[0])

@@ -17,9 +17,10 @@ import requests
 from rich.console import Console
 from rich.table import Table
 
-from checks import registry
+from checks import page_answers, registry
 from checks.base import Status
-from lightonocr_validation import samples, targets
+from checks.page_answers import UserPageInput
+from lightonocr_validation import samples, targets, user_pages
 from lightonocr_validation.context import RequestSettings
 from lightonocr_validation.report import console as console_report
 from lightonocr_validation.report.json_report import report_dict, write_json
@@ -59,6 +60,10 @@ class CheckOptions:
     page_concurrency: int = 4
     page_seconds_max: float = 60.0
     determinism_runs: int = 3
+    # `--pages DIR`: the user's own pages instead of the bundled samples; scored, not graded page by page.
+    pages: Path | None = None
+    pages_score_min: float = 0.70
+    pages_cer_max: float = 0.10
 
 
 def list_checks(console: Console) -> None:
@@ -87,6 +92,7 @@ def run_check(options: CheckOptions, *, console: Console, errors: Console) -> in
         ]
     except (registry.SelectionError, targets.TargetError) as error:
         raise UsageError(str(error)) from None
+    pages = _user_pages(options)
     if any(target.verify is False for target in resolved):
         errors.print(
             "warning: TLS certificates are not verified (--insecure): anyone on the path can read "
@@ -103,17 +109,46 @@ def run_check(options: CheckOptions, *, console: Console, errors: Console) -> in
         page_concurrency=options.page_concurrency,
         page_seconds_max=options.page_seconds_max,
         determinism_runs=options.determinism_runs,
+        pages_dir=str(options.pages.resolve()) if options.pages else "",
+        pages_score_min=options.pages_score_min,
+        pages_cer_max=options.pages_cer_max,
     )
     started = time.time()
     with console_report.LiveProgress(console) as progress:
-        runs = run_hosts(resolved, settings, selected, on_progress=progress)
-    essential = frozenset(check.id for check in selected if check.essential)
+        runs = run_hosts(resolved, settings, selected, on_progress=progress, on_pages=progress.pages)
+    essential = frozenset(
+        check.id for check in selected if check.essential and (check.essential_on_user_pages or not options.pages)
+    )
     verdicts = [verdict_for(run.results, essential, registered=len(registry.CHECKS)) for run in runs]
     overall = combine(verdicts)
     console_report.render_summary(console, runs, verdicts, overall)
     provenance = build_provenance(runs, settings, started)
+    if options.pages:
+        provenance["samples_digest"] = None  # the bundled samples were not sent
+        provenance["pages"] = {
+            "dir": str(options.pages.resolve()),
+            "layout": user_pages.layout_of(options.pages),
+            "pages": len(pages),
+            "tests": sum(len(page.user.tests) for page in pages),
+            "score_min": options.pages_score_min,
+            "cer_max": options.pages_cer_max,
+        }
     report = report_dict(runs, verdicts, overall, provenance)
     return max(overall.exit_code, write_reports(options, report, console=console, errors=errors))
+
+
+def _user_pages(options: CheckOptions) -> tuple[UserPageInput, ...]:
+    """Load and validate ``--pages`` before anything is sent: a bad folder is a usage error (exit 2)."""
+    if options.pages is None:
+        return ()
+    if not 0 <= options.pages_score_min <= 1:
+        raise UsageError(f"check.pages_score_min is {options.pages_score_min}; give a share between 0 and 1")
+    if options.pages_cer_max < 0:
+        raise UsageError(f"check.pages_cer_max is {options.pages_cer_max}; give a non-negative CER")
+    try:
+        return page_answers.user_pages(str(options.pages.resolve()), options.pages_cer_max)
+    except user_pages.PagesError as error:
+        raise UsageError(str(error)) from None
 
 
 def write_reports(options: CheckOptions, report: Mapping[str, Any], *, console: Console, errors: Console) -> int:

@@ -31,6 +31,11 @@ class RequestSettings:
     page_concurrency: int = 4
     # How many times the determinism check sends the same page.
     determinism_runs: int = 3
+    # `invoke check --pages DIR`: the user's own pages replace the bundled samples (lightonocr_validation/
+    # user_pages.py); "" sends the samples. A user set is validated by its overall score, not per page.
+    pages_dir: str = ""
+    pages_score_min: float = 0.70
+    pages_cer_max: float = 0.10
 
     @property
     def random_weights(self) -> bool:
@@ -42,6 +47,8 @@ class CheckContext:
     client: VllmClient
     settings: RequestSettings
     samples_root: Any = None  # Path of samples/; None uses the bundled set
+    # Told (pages answered, pages in all) while the page set is read, for a progress display.
+    on_pages: Callable[[int, int], None] | None = None
     _memo: dict[str, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

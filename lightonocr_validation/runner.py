@@ -20,6 +20,8 @@ from lightonocr_validation.context import CheckContext, RequestSettings
 
 # Called when a check starts (result None) and when it ends, for a live display.
 ProgressCallback = Callable[[str, type[Check], Result | None], None]
+# Called with (host, pages answered, pages in all) while a host's page set is read.
+PagesCallback = Callable[[str, int, int], None]
 
 RANDOM_WEIGHTS_REASON = "the served model has random weights (tiny model): its text cannot be judged"
 
@@ -37,10 +39,13 @@ def run_host(
     settings: RequestSettings,
     selected: Sequence[type[Check]],
     on_progress: ProgressCallback = lambda host, check, result: None,
+    on_pages: PagesCallback | None = None,
 ) -> HostRun:
     started = time.time()
     client = VllmClient(target)
     context = CheckContext(client=client, settings=settings)
+    if on_pages is not None:
+        context.on_pages = lambda done, total: on_pages(target.label, done, total)
     results: dict[str, Result] = {}
     try:
         for check_class in selected:
@@ -58,9 +63,10 @@ def run_hosts(
     settings: RequestSettings,
     selected: Sequence[type[Check]],
     on_progress: ProgressCallback = lambda host, check, result: None,
+    on_pages: PagesCallback | None = None,
 ) -> list[HostRun]:
     with ThreadPoolExecutor(max_workers=max(1, len(targets))) as pool:
-        futures = [pool.submit(run_host, t, settings, selected, on_progress) for t in targets]
+        futures = [pool.submit(run_host, t, settings, selected, on_progress, on_pages) for t in targets]
         return [future.result() for future in futures]
 
 

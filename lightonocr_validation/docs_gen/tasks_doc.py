@@ -32,6 +32,7 @@ EXAMPLES: dict[str, list[tuple[str, str]]] = {
         ("invoke check", "the local server (check.host, check.port)"),
         ("invoke check --host remote-gpu --report-json reports/remote.json", "a profile from invoke.yaml"),
         ("invoke check --tag smoke", "only the quick checks"),
+        ("invoke check --pages ~/olmOCR-bench/bench_data", "score olmOCR-Bench, or a folder of your own pages"),
         ("invoke check --list", "every check, without contacting a server"),
     ],
     "tiny-model": [("invoke tiny-model", "build the random-weight checkpoint into tiny_model.path")],

@@ -5,8 +5,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.live import Live
+from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
@@ -25,6 +26,7 @@ class LiveProgress:
         self._console = console
         self._lock = threading.Lock()
         self._running: dict[str, str] = {}
+        self._pages: dict[str, tuple[int, int]] = {}
         self._done = 0
         self._live = Live(self._render(), console=console, transient=True, refresh_per_second=8)
 
@@ -49,9 +51,24 @@ class LiveProgress:
                 self._live.console.print(line)
             self._live.update(self._render())
 
-    def _render(self) -> Text:
-        lines = [f"running {text}  [{host}]" for host, text in self._running.items()]
-        return Text("\n".join(lines) or f"{self._done} checks done", style="dim")
+    def pages(self, host: str, done: int, total: int) -> None:
+        """A page of ``host``'s set was answered: the running check's line shows a bar of pages."""
+        with self._lock:
+            self._pages[host] = (done, total)
+            self._live.update(self._render())
+
+    def _render(self) -> RenderableType:
+        if not self._running:
+            return Text(f"{self._done} checks done", style="dim")
+        table = Table.grid(padding=(0, 1))
+        for host, text in self._running.items():
+            done, total = self._pages.get(host, (0, 0))
+            if 0 < done < total:  # a long page set in flight: how far it is
+                bar = ProgressBar(total=total, completed=done, width=30)
+                table.add_row(Text(f"running {text}  [{host}]", style="dim"), bar, Text(f"{done}/{total} pages"))
+            else:
+                table.add_row(Text(f"running {text}  [{host}]", style="dim"))
+        return table
 
 
 def render_summary(console: Console, runs: Sequence[HostRun], verdicts: Sequence[Verdict], overall: Verdict) -> None:

@@ -106,9 +106,25 @@ def _case(check: Mapping[str, Any]) -> ET.Element:
         ET.SubElement(case, "error", {"message": detail, "type": "error"}).text = body
     elif status == "skip":
         ET.SubElement(case, "skipped", {"message": detail})
-    if check.get("figure"):
-        ET.SubElement(case, "system-out").text = _clean(f"figure: {check['figure']}")
+    out = [f"figure: {check['figure']}"] if check.get("figure") else []
+    out.extend(_user_set_lines(check.get("data") or {}))
+    if out:
+        ET.SubElement(case, "system-out").text = _clean("\n".join(out))
     return case
+
+
+def _user_set_lines(data: Mapping[str, Any]) -> Iterator[str]:
+    """`--pages DIR`: each category's score with its interval, then every failed test, in the check's output."""
+    if not isinstance(data.get("results"), list) or not isinstance(data.get("by_category"), dict):
+        return
+    for name, category in data["by_category"].items():
+        yield (
+            f"category {name}: {category.get('passed')}/{category.get('tests')} tests, score {category.get('score')} "
+            f"(95% CI {category.get('low')}-{category.get('high')})"
+        )
+    for result in data["results"]:
+        if not result.get("passed"):
+            yield f"fail {result.get('page')} {result.get('id')} {result.get('fact')}: {result.get('reason')}"
 
 
 def _elapsed(span: Mapping[str, Any]) -> float | None:

@@ -78,12 +78,52 @@ def _lines(report: Mapping[str, Any]) -> Iterator[str]:
             row = [escape(cell) for cell in cells]
             row[2] = shown
             yield "| " + " | ".join(row) + " |"
+    yield from _user_sets(hosts)
     todo = list(_what_to_do(hosts))
     if todo:
         yield ""
         yield "## What to do"
         yield ""
         yield from todo
+
+
+def _user_sets(hosts: list[Any]) -> Iterator[str]:
+    """`--pages DIR`: each host's score per category with its interval, then every test, failures first."""
+    for host in hosts:
+        for check in host.get("checks", []):
+            data = check.get("data") or {}
+            if not isinstance(data.get("results"), list) or not isinstance(data.get("by_category"), dict):
+                continue
+            score = data.get("score") or {}
+            yield ""
+            yield f"## Your pages on {escape(host.get('host', ''))}: {_share(score)}"
+            yield ""
+            yield (
+                f"{escape(data.get('pages_dir', ''))}: {data.get('passed')}/{data.get('tests')} tests passed over "
+                f"{data.get('pages')} pages; the set passes at a score of at least {_percent(data.get('score_min'))} "
+                "(the mean of the category scores, as olmOCR-Bench reports)."
+            )
+            yield ""
+            yield "| Category | Tests | Passed | Score (95% CI) |"
+            yield "|---|---|---|---|"
+            for name, category in data["by_category"].items():
+                yield f"| {escape(name)} | {category.get('tests')} | {category.get('passed')} | {_share(category)} |"
+            yield ""
+            yield "| Result | Page | Category | Test | Fact | Reason |"
+            yield "|---|---|---|---|---|---|"
+            ordered = sorted(data["results"], key=lambda result: bool(result.get("passed")))
+            for result in ordered:
+                shown = "pass" if result.get("passed") else "**fail**"
+                cells = [escape(result.get(key)) for key in ("page", "category", "id", "fact", "reason")]
+                yield f"| {shown} | " + " | ".join(cells) + " |"
+
+
+def _percent(value: Any) -> str:
+    return f"{value:.1%}" if isinstance(value, int | float) else "—"
+
+
+def _share(score: Mapping[str, Any]) -> str:
+    return f"{_percent(score.get('score'))} ({_percent(score.get('low'))}-{_percent(score.get('high'))})"
 
 
 def _provenance_rows(report: Mapping[str, Any], hosts: list[Any]) -> Iterator[tuple[str, Any]]:
@@ -101,6 +141,12 @@ def _provenance_rows(report: Mapping[str, Any], hosts: list[Any]) -> Iterator[tu
     sampling = provenance.get("sampling") or {}
     yield "Sampling", ", ".join(f"{key} {value}" for key, value in sampling.items())
     yield "Samples (sha256)", provenance.get("samples_digest")
+    pages = provenance.get("pages")
+    if isinstance(pages, dict):
+        yield (
+            "Your pages",
+            f"{pages.get('dir')} ({pages.get('layout')}: {pages.get('pages')} pages, {pages.get('tests')} tests)",
+        )
     client = [f"{tool.get('name', 'lightonocr-validation')} {tool.get('version', '')}".strip()]
     for label, key in (("Python", "python"), ("requests", "requests")):
         if tool.get(key):

@@ -77,10 +77,19 @@ class Faults:
 class FakeVllm:
     """The fake server: a context manager that serves on 127.0.0.1 at a free port in a daemon thread."""
 
-    def __init__(self, faults: Faults | None = None, *, model: str = MODEL, api_key: str = "") -> None:
+    def __init__(
+        self,
+        faults: Faults | None = None,
+        *,
+        model: str = MODEL,
+        api_key: str = "",
+        known_pages: dict[str, str] | None = None,
+    ) -> None:
         self.faults = faults or Faults()
         self.model = model
         self.api_key = api_key
+        # Pages beyond the samples that the fake reads: pixel digest (page_digest) -> the page's text.
+        self.known_pages = dict(known_pages or {})
         self.counters: dict[str, float] = {}
         self._seen: set[str] = set()
         self._lock = threading.Lock()
@@ -252,7 +261,7 @@ class FakeVllm:
             return " ".join(texts), "stop"  # LightOnOCR echoes a text prompt back
         match = _sample_index().get(images[0][2])
         sample, page = match if match else (None, 0)
-        text = sample.ground_truth[page].strip() if sample else GENERIC_TEXT
+        text = sample.ground_truth[page].strip() if sample else self.known_pages.get(images[0][2], GENERIC_TEXT)
         if sample is not None:
             label = sample.id if sample.page_count == 1 else f"{sample.id} p{page + 1}"
             text = faults.readings.get(label, text)
@@ -500,6 +509,11 @@ def _decode(url: str) -> tuple[int, int, str]:
     except (binascii.Error, UnidentifiedImageError, OSError) as error:
         raise ValueError(str(error)) from None
     return rgb.width, rgb.height, _pixel_digest(rgb)
+
+
+def page_digest(image: Image.Image) -> str:
+    """The digest by which the fake knows a page: give ``known_pages={page_digest(image): text}``."""
+    return _pixel_digest(to_rgb(image))
 
 
 def _pixel_digest(image: Image.Image) -> str:

@@ -333,6 +333,8 @@ def check(
         page_concurrency=int(c.config.check.page_concurrency),
         page_seconds_max=float(c.config.check.page_seconds_max),
         determinism_runs=int(c.config.check.determinism_runs),
+        burst_concurrency=int(c.config.check.burst_concurrency),
+        burst_concurrency_random_weights=int(c.config.check.burst_concurrency_random_weights),
     )
     try:
         code = run_check(options, console=console, errors=errors)

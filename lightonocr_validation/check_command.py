@@ -59,6 +59,8 @@ class CheckOptions:
     page_concurrency: int = 4
     page_seconds_max: float = 60.0
     determinism_runs: int = 3
+    burst_concurrency: int = 64
+    burst_concurrency_random_weights: int = 16
 
 
 def list_checks(console: Console) -> None:
@@ -103,6 +105,8 @@ def run_check(options: CheckOptions, *, console: Console, errors: Console) -> in
         page_concurrency=options.page_concurrency,
         page_seconds_max=options.page_seconds_max,
         determinism_runs=options.determinism_runs,
+        burst_concurrency=options.burst_concurrency,
+        burst_concurrency_random_weights=options.burst_concurrency_random_weights,
     )
     started = time.time()
     with console_report.LiveProgress(console) as progress:

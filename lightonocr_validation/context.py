@@ -31,6 +31,9 @@ class RequestSettings:
     page_concurrency: int = 4
     # How many times the determinism check sends the same page.
     determinism_runs: int = 3
+    # Pages the burst check sends at once (LightOn's client keeps 64), and its cap for random weights.
+    burst_concurrency: int = 64
+    burst_concurrency_random_weights: int = 16
 
     @property
     def random_weights(self) -> bool:

@@ -90,6 +90,20 @@ def test_the_burst_is_as_large_as_configured(fake_vllm, run_checks) -> None:
     assert at_sixteen.by_id["SRV009"].status is Status.FAIL
 
 
+def test_pages_that_degrade_under_the_burst_fail_it_and_pass_below(fake_vllm, run_checks) -> None:
+    faults = Faults(truncates_at_in_flight=8)
+    cut = run_checks(fake_vllm(faults).url, selected=_selected("SRV009")).by_id["SRV009"]
+    assert cut.status is Status.FAIL
+    # Every page is answered and the server stays up; the pages that had text come back cut (the blank
+    # page has none to cut, and the burst's last pages may find fewer than eight in flight).
+    assert (cut.data["answered"], cut.data["health_after"]) == (64, "200")
+    assert cut.data["degraded"] > 32
+    assert "page(s) degraded compared with the page alone at temperature 0" in cut.detail
+    assert "truncated (" in cut.detail
+    below = run_checks(fake_vllm(faults).url, selected=_selected("SRV009"), burst_concurrency=4).by_id["SRV009"]
+    assert below.status is Status.PASS, below.detail
+
+
 def test_random_weights_cap_the_burst_and_say_so(fake_vllm, run_checks) -> None:
     result = run_checks(fake_vllm().url, selected=_selected("SRV009"), weights="random").by_id["SRV009"]
     assert result.status is Status.PASS, result.detail

@@ -57,6 +57,7 @@ FAULTS = {
     "stream without usage": (Faults(stream_usage="missing"), ("SRV005",), "no usage chunk", {}),
     "stream usage miscounted": (Faults(stream_usage="wrong"), ("SRV005",), "prompt_tokens", {}),
     "engine dies at 8 in flight": (Faults(dies_at_in_flight=8), ("SRV009",), "engine died", {}),
+    "pages cut at 8 in flight": (Faults(truncates_at_in_flight=8), ("SRV009",), "truncated", {}),
     "empty output": (Faults(empty_output=True), ("DEG001",), "empty", {}),
     "truncated at length": (Faults(truncate=True), ("DEG002",), "length", {}),
     "loop of words": (Faults(repetition="words"), ("DEG003", "DEG002"), "repeated", SHORT),

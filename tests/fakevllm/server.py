@@ -69,6 +69,9 @@ class Faults:
     # Once this many completions are in flight at once the engine dies, as vLLM's does when a burst of pages
     # runs the GPU out of memory: every completion then gets vLLM's 500 and /health 503. 0: never.
     dies_at_in_flight: int = 0
+    # Once this many completions are in flight at once, each page's text comes back cut in half with
+    # finish_reason "length", as from a server that degrades under load instead of dying. 0: never.
+    truncates_at_in_flight: int = 0
     empty_output: bool = False
     truncate: bool = False  # half the text, finish_reason "length"
     repetition: str = ""  # "words": "the the the ..."; "lines": one line over and over
@@ -160,20 +163,25 @@ class FakeVllm:
 
     def _chat_in_flight(self, raw: bytes) -> _Reply:
         """A completion, counted while in flight; with ``dies_at_in_flight`` the engine dies at that count."""
-        limit = self.faults.dies_at_in_flight
+        dies, truncates = self.faults.dies_at_in_flight, self.faults.truncates_at_in_flight
         with self._engine:
             self._in_flight += 1
             if not self.engine_dead:
                 self._set_gauge("vllm:num_requests_running", self._in_flight)
-            if limit and self._in_flight >= limit:
+            if dies and self._in_flight >= dies:
                 self.engine_dead = True
                 self._engine.notify_all()
-            elif limit:
-                self._engine.wait_for(lambda: self.engine_dead, timeout=BATCH_WINDOW_SECONDS)
+            elif dies or truncates:
+                self._engine.notify_all()
+                self._engine.wait_for(
+                    lambda: self.engine_dead or bool(truncates and self._in_flight >= truncates),
+                    timeout=BATCH_WINDOW_SECONDS,
+                )
+            crowded = bool(truncates and self._in_flight >= truncates)
         try:
             if self.engine_dead:
                 return _error(500, ENGINE_DEAD_MESSAGE, "InternalServerError", None)
-            return self._chat(raw)
+            return self._chat(raw, crowded=crowded)
         finally:
             with self._engine:
                 self._in_flight -= 1
@@ -208,7 +216,7 @@ class FakeVllm:
             lines.append(line)
         return _Reply(200, ("\n".join(lines) + "\n").encode(), _recorded("metrics")["content_type"])
 
-    def _chat(self, raw: bytes) -> _Reply:
+    def _chat(self, raw: bytes, *, crowded: bool = False) -> _Reply:
         try:
             request = json.loads(raw)
         except ValueError:
@@ -264,6 +272,8 @@ class FakeVllm:
                 "input_tokens",
             )
         text, finish = self._generate(decoded, texts, max_tokens)
+        if crowded and text:
+            text, finish = text[: len(text) // 2], "length"
         pieces = _TOKEN.findall(text)
         completion_tokens = len(pieces) + (finish == "stop")  # the end-of-sequence token counts
         self._account(decoded, prompt_tokens, completion_tokens, finish)

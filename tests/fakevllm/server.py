@@ -37,8 +37,8 @@ RECORDING = Path(__file__).resolve().parent / "answers-0.32.0.json"
 MODEL = "lightonai/LightOnOCR-2-1B"
 RECORDED_MODEL = "lightonocr-tiny"  # the served name in the recording, replaced by the fake's
 GENERIC_TEXT = "A page of text."
-# vLLM 0.32.0's answer to every completion once its engine core died (EngineDeadError through
-# create_error_response: InternalServerError, code 500); /health then answers 503 with an empty body.
+# vLLM 0.32.0's message in its 500 to every completion once its engine core died (recorded as
+# engine_dead_chat: EngineDeadError through create_error_response); /health then answers 503, empty.
 ENGINE_DEAD_MESSAGE = "EngineCore encountered an issue. See stack trace (above) for the root cause."
 # How long a completion waits for others to join its batch when the engine is set to die under load: long
 # enough that requests sent together are in flight together, short enough for a test.
@@ -180,7 +180,7 @@ class FakeVllm:
             crowded = bool(truncates and self._in_flight >= truncates)
         try:
             if self.engine_dead:
-                return _error(500, ENGINE_DEAD_MESSAGE, "InternalServerError", None)
+                return _Reply(500, _recorded("engine_dead_chat")["body"].encode(), "application/json")
             return self._chat(raw, crowded=crowded)
         finally:
             with self._engine:

@@ -7,7 +7,7 @@ import requests
 
 from checks import registry
 from checks.base import Status
-from checks.burst import SAME_PAGE_MAX_NED, degradation
+from checks.burst import SAME_PAGE_MAX_NED, Aftermath, BurstReply, LoadPeaks, degradation, likely_cause
 from checks.page_answers import PageAnswer, sample_pages
 from lightonocr_validation.samples import SAMPLES_DIR
 from tests.fakevllm.server import ENGINE_DEAD_MESSAGE, Faults
@@ -133,3 +133,19 @@ def test_degradation_tells_empty_truncated_swapped_and_changed_from_healthy() ->
     scrambled = " ".join(reversed(text.split()))
     assert degradation(_answer(page, scrambled, 400), alone, others).startswith("another text")
     assert SAME_PAGE_MAX_NED < 0.5
+
+
+def test_the_likely_cause_follows_what_the_burst_saw() -> None:
+    page = sample_pages(str(SAMPLES_DIR))[0]
+    dead = BurstReply(page, PageAnswer(page, 500, 0.1, "", None, None, None, f"HTTP 500: {ENGINE_DEAD_MESSAGE}"))
+    late = BurstReply(page, None, "fake: the server accepted the connection but did not answer in time")
+    refused = BurstReply(page, PageAnswer(page, 503, 0.1, "", None, None, None, "HTTP 503: overloaded"))
+    exited = Aftermath("unreachable (fake: connection refused)", False, None, None)
+    alive = Aftermath("200", True, 0.0, 12.0)
+    peaks = LoadPeaks(running=8.0, waiting=56.0)
+    # The process exited after the burst, as vLLM does once its engine died: the engine died.
+    assert likely_cause([dead], exited, peaks).startswith("the engine died under the burst")
+    assert "at most 8 running and 56 waiting" in likely_cause([dead], exited, peaks)
+    assert likely_cause([late], alive, peaks).startswith("pages waited past the request timeout")
+    assert likely_cause([refused], alive, peaks).startswith("requests failed under load while the server stayed up")
+    assert likely_cause([], Aftermath("200", False, 0.0, 0.0), peaks).startswith("the server is no longer serving")

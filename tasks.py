@@ -338,6 +338,8 @@ def check(
         pages=Path(pages) if pages else None,
         pages_score_min=float(c.config.check.pages_score_min),
         pages_cer_max=float(c.config.check.pages_cer_max),
+        burst_concurrency=int(c.config.check.burst_concurrency),
+        burst_concurrency_random_weights=int(c.config.check.burst_concurrency_random_weights),
     )
     try:
         code = run_check(options, console=console, errors=errors)

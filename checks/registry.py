@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from checks import degeneration, determinism, model, ocr, performance, readiness, serving
+from checks import burst, degeneration, determinism, model, ocr, performance, readiness, serving
 from checks.base import Check
 
 CHECKS: tuple[type[Check], ...] = (
@@ -30,6 +30,7 @@ CHECKS: tuple[type[Check], ...] = (
     serving.SRV006,
     serving.SRV007,
     serving.SRV008,
+    burst.SRV009,
     determinism.DET001,
     performance.PRF001,
 )

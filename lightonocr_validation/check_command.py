@@ -64,6 +64,8 @@ class CheckOptions:
     pages: Path | None = None
     pages_score_min: float = 0.70
     pages_cer_max: float = 0.10
+    burst_concurrency: int = 64
+    burst_concurrency_random_weights: int = 16
 
 
 def list_checks(console: Console) -> None:
@@ -112,6 +114,8 @@ def run_check(options: CheckOptions, *, console: Console, errors: Console) -> in
         pages_dir=str(options.pages.resolve()) if options.pages else "",
         pages_score_min=options.pages_score_min,
         pages_cer_max=options.pages_cer_max,
+        burst_concurrency=options.burst_concurrency,
+        burst_concurrency_random_weights=options.burst_concurrency_random_weights,
     )
     started = time.time()
     with console_report.LiveProgress(console) as progress:

@@ -19,6 +19,9 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 
+# Connections kept per host: as many as the largest burst of pages a check keeps in flight.
+POOL_SIZE = 128
+
 
 class Unreachable(Exception):
     """The server could not be reached at all. `kind` tells DNS, refused, TLS, timeout and other apart."""
@@ -84,6 +87,10 @@ class StreamResult:
     finish_reason: str | None
     done_marker: bool
     error: str = ""
+    # The `usage` object of the stream's usage chunk (sent when stream_options.include_usage is asked), and
+    # whether that chunk was the last event before [DONE], where the OpenAI protocol puts it.
+    usage: dict[str, Any] | None = None
+    usage_last: bool = False
 
 
 class VllmClient:
@@ -91,6 +98,11 @@ class VllmClient:
         self.target = target
         self._session = requests.Session()
         self._session.trust_env = True  # proxies from the environment, as curl would
+        # One pooled connection per request in flight: a burst keeps 64 pages in flight (SRV009), and
+        # requests' default pool of 10 would drop the others' connections with a warning on stderr.
+        pooled = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=POOL_SIZE)
+        self._session.mount("http://", pooled)
+        self._session.mount("https://", pooled)
         headers = dict(target.headers)
         if target.api_key:
             headers["Authorization"] = f"Bearer {target.api_key}"
@@ -129,6 +141,8 @@ class VllmClient:
         started = time.perf_counter()
         first: float | None = None
         chunks, parts, finish, done = 0, [], None, False
+        usage: dict[str, Any] | None = None
+        usage_last = False
         try:
             with self._session.post(
                 self.url("/v1/chat/completions"),
@@ -147,6 +161,9 @@ class VllmClient:
                         done = True
                         break
                     event = json.loads(line)
+                    usage_last = isinstance(event.get("usage"), dict)
+                    if usage_last:
+                        usage = event["usage"]
                     for choice in event.get("choices", []):
                         delta = (choice.get("delta") or {}).get("content") or ""
                         if delta and first is None:
@@ -157,7 +174,9 @@ class VllmClient:
                 status = reply.status_code
         except requests.RequestException as error:
             raise self._unreachable(error) from None
-        return StreamResult(status, chunks, "".join(parts), first, time.perf_counter() - started, finish, done)
+        return StreamResult(
+            status, chunks, "".join(parts), first, time.perf_counter() - started, finish, done, "", usage, usage_last
+        )
 
     def _unreachable(self, error: requests.RequestException) -> Unreachable:
         kind, cause = classify_connection_error(error)

@@ -36,6 +36,9 @@ class RequestSettings:
     pages_dir: str = ""
     pages_score_min: float = 0.70
     pages_cer_max: float = 0.10
+    # Pages the burst check sends at once (LightOn's client keeps 64), and its cap for random weights.
+    burst_concurrency: int = 64
+    burst_concurrency_random_weights: int = 16
 
     @property
     def random_weights(self) -> bool:

@@ -78,6 +78,12 @@ DEFAULTS: dict[str, Any] = {
         "pages_score_min": 0.70,
         # `--pages DIR`: a page with a .md ground truth passes when its CER (over the reference) is at most this.
         "pages_cer_max": 0.10,
+        # Pages SRV009 sends at once: LightOn's own client keeps 64 in flight, and a server healthy at four
+        # can die at sixteen (vision encoder activations on top of the KV cache reservation).
+        "burst_concurrency": 64,
+        # The burst's cap when the model has random weights (the tiny model of the CPU build): two cores
+        # serve 16 tiny pages at once, and random weights say nothing about a real GPU's memory anyway.
+        "burst_concurrency_random_weights": 16,
     },
     "vllm": {
         # The build served on an NVIDIA GPU and its interpreter.

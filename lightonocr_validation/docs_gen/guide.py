@@ -124,7 +124,8 @@ def _extra_failures() -> list[tuple[str, str, str]]:
     """Failures seen from the client side rather than in the server log: (symptom, cause, fix)."""
     sampling = settings.DEFAULTS["sampling"]
     server = settings.DEFAULTS["server"]
-    key_env = settings.DEFAULTS["check"]["api_key_env"]
+    check = settings.DEFAULTS["check"]
+    key_env = check["api_key_env"]
     return [
         (
             "Output runs to max_tokens (`finish_reason` length), one line or character repeated (`!!!!…`)",
@@ -151,6 +152,13 @@ def _extra_failures() -> list[tuple[str, str, str]]:
             "HTTP 404 `The model ... does not exist`",
             "the server lists its model under another id (--served-model-name)",
             "`invoke check --model ID` with the id /v1/models lists, or set model.served_name",
+        ),
+        (
+            "SRV009 fails: HTTP 500 `EngineCore encountered an issue` under the burst, then /health 503",
+            f"the engine ran out of GPU memory with {check['burst_concurrency']} pages in flight (the vision "
+            "encoder's activations on top of the KV cache reservation), although it was healthy at a few",
+            "lower --gpu-memory-utilization (server.gpu_memory_utilization) or --max-num-batched-tokens, or "
+            "set --max-num-seqs so pages queue (server.extra_args); rerun `invoke check --only SRV009`",
         ),
     ]
 

@@ -1,7 +1,10 @@
 """Record how a real vLLM server answers the requests the checks send, for the fake server to replay.
 
 Run against a live server (the CPU build with the tiny model is enough):
-    python -m tests.fakevllm.record http://127.0.0.1:8000 lightonocr-tiny tests/fakevllm/answers-0.32.0.json
+    python -m tests.fakevllm.record http://127.0.0.1:8000 lightonocr-tiny tests/fakevllm/answers-0.32.0.json [PID]
+With PID, the server's EngineCore process (`VLLM::EngineCore` in its process group), the engine is killed
+last, as an out-of-memory error ends it, and the dead server's answers are recorded too (the server then
+exits: stop what is left of it with `invoke stop`).
 Bodies are stored as the server sent them; volatile fields (ids, timestamps) are kept, and the fake
 server regenerates them per request.
 """
@@ -11,7 +14,10 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
+import signal
 import sys
+import time
 from pathlib import Path
 
 import requests
@@ -91,9 +97,37 @@ def record(base: str, model: str) -> dict:
     return answers
 
 
+# What a server whose engine died answers: a page request (500) and /health (503), in that order.
+ENGINE_DEAD_CASES = ("engine_dead_chat", "engine_dead_health")
+
+
+def record_dead_engine(base: str, model: str) -> dict:
+    """The answers of a server whose engine is dead (the caller killed it, or the fake was told to die)."""
+    page = {"type": "image_url", "image_url": {"url": _png_data_url(56, 56)}}
+    body = {"model": model, "messages": [{"role": "user", "content": [page]}], "max_tokens": 16}
+    answers = {}
+    for name, method, path, json_body in (
+        ("engine_dead_chat", "POST", "/v1/chat/completions", body),
+        ("engine_dead_health", "GET", "/health", None),
+    ):
+        reply = requests.request(method, base + path, json=json_body, timeout=120)
+        answers[name] = {
+            "method": method,
+            "path": path,
+            "status": reply.status_code,
+            "content_type": reply.headers.get("content-type", ""),
+            "body": reply.text,
+        }
+    return answers
+
+
 def main() -> int:
     base, model, out = sys.argv[1].rstrip("/"), sys.argv[2], Path(sys.argv[3])
     answers = record(base, model)
+    if len(sys.argv) > 4:
+        os.kill(int(sys.argv[4]), signal.SIGKILL)
+        time.sleep(2)  # the API server notices the dead engine core
+        answers.update(record_dead_engine(base, model))
     version = json.loads(answers["version"]["body"])["version"]
     out.write_text(json.dumps({"vllm_version": version, "model": model, "answers": answers}, indent=1) + "\n")
     print(f"recorded {len(answers)} answers from vLLM {version} into {out}")

@@ -37,6 +37,12 @@ RECORDING = Path(__file__).resolve().parent / "answers-0.32.0.json"
 MODEL = "lightonai/LightOnOCR-2-1B"
 RECORDED_MODEL = "lightonocr-tiny"  # the served name in the recording, replaced by the fake's
 GENERIC_TEXT = "A page of text."
+# vLLM 0.32.0's message in its 500 to every completion once its engine core died (recorded as
+# engine_dead_chat: EngineDeadError through create_error_response); /health then answers 503, empty.
+ENGINE_DEAD_MESSAGE = "EngineCore encountered an issue. See stack trace (above) for the root cause."
+# How long a completion waits for others to join its batch when the engine is set to die under load: long
+# enough that requests sent together are in flight together, short enough for a test.
+BATCH_WINDOW_SECONDS = 0.2
 # BPE-like pieces: a word or a punctuation mark with the whitespace before it, so " the" is one token.
 _TOKEN = re.compile(r"\s*\w+|\s*[^\w\s]|\s+")
 
@@ -56,6 +62,16 @@ class Faults:
     metrics: bool = True  # False: /metrics answers 404
     stream_done: bool = True  # False: the stream ends without "data: [DONE]"
     stream_sse: bool = True  # False: stream=True is ignored and one JSON body comes back
+    stream_drops_chunk: bool = False  # a content chunk in the middle of the stream is lost, as by a bad proxy
+    # "missing": no usage chunk despite include_usage; "wrong": its prompt_tokens leave out the image, as a
+    # gateway that recounts usage from the text alone would report
+    stream_usage: str = ""
+    # Once this many completions are in flight at once the engine dies, as vLLM's does when a burst of pages
+    # runs the GPU out of memory: every completion then gets vLLM's 500 and /health 503. 0: never.
+    dies_at_in_flight: int = 0
+    # Once this many completions are in flight at once, each page's text comes back cut in half with
+    # finish_reason "length", as from a server that degrades under load instead of dying. 0: never.
+    truncates_at_in_flight: int = 0
     empty_output: bool = False
     truncate: bool = False  # half the text, finish_reason "length"
     repetition: str = ""  # "words": "the the the ..."; "lines": one line over and over
@@ -93,6 +109,9 @@ class FakeVllm:
         self.counters: dict[str, float] = {}
         self._seen: set[str] = set()
         self._lock = threading.Lock()
+        self._engine = threading.Condition()  # guards the two below: completions in flight, engine dead
+        self._in_flight = 0
+        self.engine_dead = False
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -142,7 +161,7 @@ class FakeVllm:
             "/version": ("GET", lambda _: _json(200, {"version": self.faults.version})),
             "/v1/models": ("GET", self._models),
             "/metrics": ("GET", self._metrics),
-            "/v1/chat/completions": ("POST", self._chat),
+            "/v1/chat/completions": ("POST", self._chat_in_flight),
         }
         if path not in routes:
             return _json(404, {"detail": "Not Found"})
@@ -152,7 +171,38 @@ class FakeVllm:
         return handler(body)
 
     def _health(self, _: bytes) -> _Reply:
-        return _Reply(self.faults.health_status, b"", "")
+        return _Reply(503 if self.engine_dead else self.faults.health_status, b"", "")
+
+    def _chat_in_flight(self, raw: bytes) -> _Reply:
+        """A completion, counted while in flight; with ``dies_at_in_flight`` the engine dies at that count."""
+        dies, truncates = self.faults.dies_at_in_flight, self.faults.truncates_at_in_flight
+        with self._engine:
+            self._in_flight += 1
+            if not self.engine_dead:
+                self._set_gauge("vllm:num_requests_running", self._in_flight)
+            if dies and self._in_flight >= dies:
+                self.engine_dead = True
+                self._engine.notify_all()
+            elif dies or truncates:
+                self._engine.notify_all()
+                self._engine.wait_for(
+                    lambda: self.engine_dead or bool(truncates and self._in_flight >= truncates),
+                    timeout=BATCH_WINDOW_SECONDS,
+                )
+            crowded = bool(truncates and self._in_flight >= truncates)
+        try:
+            if self.engine_dead:
+                return _Reply(500, _recorded("engine_dead_chat")["body"].encode(), "application/json")
+            return self._chat(raw, crowded=crowded)
+        finally:
+            with self._engine:
+                self._in_flight -= 1
+                if not self.engine_dead:  # a dead engine's gauges stay as they were when it died
+                    self._set_gauge("vllm:num_requests_running", self._in_flight)
+
+    def _set_gauge(self, name: str, value: float) -> None:
+        with self._lock:
+            self.counters[name] = value
 
     def _models(self, _: bytes) -> _Reply:
         listing = json.loads(_recorded("models")["body"])
@@ -178,7 +228,7 @@ class FakeVllm:
             lines.append(line)
         return _Reply(200, ("\n".join(lines) + "\n").encode(), _recorded("metrics")["content_type"])
 
-    def _chat(self, raw: bytes) -> _Reply:
+    def _chat(self, raw: bytes, *, crowded: bool = False) -> _Reply:
         try:
             request = json.loads(raw)
         except ValueError:
@@ -234,6 +284,8 @@ class FakeVllm:
                 "input_tokens",
             )
         text, finish = self._generate(decoded, texts, max_tokens)
+        if crowded and text:
+            text, finish = text[: len(text) // 2], "length"
         pieces = _TOKEN.findall(text)
         completion_tokens = len(pieces) + (finish == "stop")  # the end-of-sequence token counts
         self._account(decoded, prompt_tokens, completion_tokens, finish)
@@ -246,11 +298,13 @@ class FakeVllm:
         }
         if request.get("stream") and self.faults.stream_sse:
             include_usage = bool((request.get("stream_options") or {}).get("include_usage"))
-            return _Reply(
-                200,
-                self._sse(pieces, finish, usage if include_usage else None),
-                _recorded("stream")["content_type"],
-            )
+            streamed_usage = usage if include_usage and self.faults.stream_usage != "missing" else None
+            if streamed_usage is not None and self.faults.stream_usage == "wrong":
+                text_only = prompt_tokens - sum(expected_image_tokens(w, h) for w, h, _ in decoded)
+                streamed_usage = {**usage, "prompt_tokens": text_only, "total_tokens": text_only + completion_tokens}
+            if self.faults.stream_drops_chunk and len(pieces) > 2:
+                pieces = pieces[: len(pieces) // 2] + pieces[len(pieces) // 2 + 1 :]
+            return _Reply(200, self._sse(pieces, finish, streamed_usage), _recorded("stream")["content_type"])
         return _json(200, self._completion(text, finish, usage))
 
     # --- what the "model" says -----------------------------------------------------------------------

@@ -86,7 +86,9 @@ def make_result(
                     "figures": {
                         "pages_per_s": sum(p["figures"]["pages_per_s"] for p in group),
                         "output_tokens_per_s": sum(p["figures"]["output_tokens_per_s"] for p in group),
-                        "e2e_s": copy.deepcopy(max(group, key=lambda p: p["figures"]["e2e_s"]["p95"])["figures"]["e2e_s"]),
+                        "e2e_s": copy.deepcopy(
+                            max(group, key=lambda p: p["figures"]["e2e_s"]["p95"])["figures"]["e2e_s"]
+                        ),
                         "errors": 0,
                         "error_rate": 0.0,
                     },
@@ -114,6 +116,10 @@ def set_figure(result: Mapping[str, Any], figure: str, value: Any) -> dict[str, 
         for point in group["points"]:
             _set(point["figures"], figure, lambda _v: value)
     return changed
+
+
+def _slowest(points: list[dict[str, Any]]) -> dict[str, Any]:
+    return max(points, key=lambda p: p["figures"]["e2e_s"]["p95"])
 
 
 def _set(figures: dict[str, Any], figure: str, change: Any) -> None:

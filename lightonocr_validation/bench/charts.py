@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lightonocr_validation.bench.readout import FLEET, Load, Series, numbers, series_of
+from lightonocr_validation.bench.readout import FLEET, Series, numbers, series_of
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -148,9 +148,14 @@ def _latency(figure: Figure, series: Sequence[Series], kind: str, slo: tuple[str
             alpha=0.6,
             **{**style, "linestyle": ":"},
         )
-    if slo is not None:
+    title = "End-to-end latency (lower is better)"
+    highest = max((v for line in axes.get_lines() for v in line.get_ydata()), default=0.0)
+    if slo is not None and slo[1] <= 2 * highest:
         axes.axhline(slo[1], color="tab:red", linewidth=1, label=f"SLO {slo[0]}", gid="slo")
-    _axes(axes, series, kind, "seconds", "End-to-end latency (lower is better)")
+    elif slo is not None:
+        # A line far above the data would flatten every series to the axis: named in the title instead.
+        title += f"; SLO {slo[0]} far above"
+    _axes(axes, series, kind, "seconds", title)
     axes.set_ylim(bottom=0)
     figure.set_layout_engine("constrained")
     return figure

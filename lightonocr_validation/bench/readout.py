@@ -17,6 +17,8 @@ from typing import Any
 
 SCHEMA = "lightonocr-validation/bench/1"
 FLEET = "fleet"
+# Shown where a figure does not apply (an en dash).
+NO_VALUE = "\u2013"
 
 
 class ResultError(ValueError):
@@ -163,9 +165,11 @@ def numbers(values: Iterable[Any]) -> list[float]:
 
 
 def format_number(value: float | None, unit: str = "", digits: int = 3) -> str:
-    """A figure for people: 3 significant digits, "–" for none."""
+    """A figure for people: 3 significant digits (whole numbers from 1000 on), NO_VALUE for none."""
     if value is None:
-        return "–"
+        return NO_VALUE
+    if abs(value) >= 10**digits:
+        return f"{value:,.0f}{unit}"
     return f"{value:.{digits}g}{unit}"
 
 
@@ -190,4 +194,3 @@ def _number(value: Any) -> float | None:
 
 def _reason(error: BaseException) -> str:
     return getattr(error, "strerror", None) or type(error).__name__
-

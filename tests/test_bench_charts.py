@@ -74,7 +74,8 @@ def test_no_ttft_without_streaming_and_no_distribution_without_requests() -> Non
 def test_rate_mode_uses_the_rate_as_load() -> None:
     result = make_result()
     for point in result["hosts"][0]["points"]:
-        point["rate"], point["concurrency"] = point["concurrency"] * 0.5, None
+        # In rate mode the concurrency is only the cap on requests in flight, the same at every rate.
+        point["rate"], point["concurrency"] = point["concurrency"] * 0.5, 64
     (series,) = series_of(result)
     assert [load.label for load in series.loads] == ["0.5 req/s", "1 req/s", "2 req/s"]
     assert "series-local" in _ids(result)["throughput"]

@@ -202,3 +202,16 @@ def test_bad_tolerances_are_named(tmp_path: Path, tolerances: dict) -> None:
     path.write_text(json.dumps(baseline), encoding="utf-8")
     with pytest.raises(ResultError, match="tolerances"):
         load_baseline(path)
+
+
+def test_pooled_figures_are_compared_when_the_result_has_them() -> None:
+    """`summary.loads` holds each load's figures over all runs' requests: preferred to the mean of the runs."""
+    old = make_result(runs=2)
+    new = make_result(runs=2)
+    for host in new["hosts"]:
+        pooled = [{"concurrency": c, "rate": None, "figures": {"pages_per_s": 0.1}} for c in (1, 2, 4)]
+        host["summary"]["loads"] = pooled
+        host["summary"]["intervals"] = {}  # else the old intervals, still overlapping, would call it noise
+    comparison = compare_results(old, new)
+    assert _verdicts(comparison, "pages/s") == {Verdict.WORSE}
+    assert {row.new for row in comparison.rows if row.figure.label == "pages/s"} == {0.1}

@@ -1,8 +1,9 @@
 """Reading a bench result (schema "lightonocr-validation/bench/1"): loads, series per host, intervals.
 
 The charts, the HTML report and the comparison all read a result the same way, through here: a point's load
-is its concurrency (or its request rate in rate mode), several runs at one load are averaged, and the 95 %
-interval of a figure comes from the host's `summary.intervals`. A result that is not of this shape raises
+is its request rate in rate mode, else its concurrency; a load's figure is the runs' pooled figure from
+`summary.loads` (or the mean of the runs where that is absent); the 95 % interval of a figure comes from the
+host's `summary.intervals`. A result that is not of this shape raises
 `ResultError` with one line that names the cause, for the task to print and exit 2.
 """
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,13 +51,18 @@ class Series:
     name: str
     by_load: dict[Load, list[Mapping[str, Any]]]
     intervals: Mapping[str, Any]
+    # `summary.loads`: each load's figures over all its runs' requests pooled, when the writer gave them.
+    pooled: Mapping[Load, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
     def loads(self) -> list[Load]:
         return sorted(self.by_load)
 
     def value(self, figure: str, load: Load) -> float | None:
-        """The figure at this load, averaged over the runs that have it; None where no run does."""
+        """The figure at this load: from the pooled runs when the result has them, else the mean of the runs'
+        values (a p95 over every request beats a mean of p95s); None where no run has it."""
+        if load in self.pooled:
+            return figure_value(self.pooled[load], figure)
         values = [v for point in self.by_load.get(load, []) if (v := figure_value(point, figure)) is not None]
         return sum(values) / len(values) if values else None
 
@@ -109,10 +115,11 @@ def check_result(result: Any, source: str = "result") -> None:
 
 
 def load_of(point: Mapping[str, Any]) -> Load | None:
-    for kind in ("concurrency", "rate"):
-        value = point.get(kind)
-        if _number(value) is not None:
-            return Load(kind, float(value))
+    """The rate when the point has one (its concurrency is then only a cap), else its concurrency."""
+    for kind in ("rate", "concurrency"):
+        value = _number(point.get(kind))
+        if value is not None:
+            return Load(kind, value)
     return None
 
 
@@ -128,8 +135,14 @@ def series_of(result: Mapping[str, Any]) -> list[Series]:
             load = load_of(point)
             if load is not None:
                 by_load.setdefault(load, []).append(point)
-        intervals = (group.get("summary") or {}).get("intervals") or {}
-        series.append(Series(name, by_load, intervals if isinstance(intervals, dict) else {}))
+        summary = group.get("summary") if isinstance(group.get("summary"), dict) else {}
+        intervals = summary.get("intervals") if isinstance(summary.get("intervals"), dict) else {}
+        pooled = {}
+        for entry in summary.get("loads") or []:
+            load = load_of(entry) if isinstance(entry, dict) else None
+            if load is not None and isinstance(entry.get("figures"), dict):
+                pooled[load] = entry
+        series.append(Series(name, by_load, intervals, pooled))
     return series
 
 

@@ -147,6 +147,16 @@ def test_one_host_each_is_compared_whatever_its_name() -> None:
     assert comparison.notes == ["host 'local' compared with the baseline's host 'h200'"]
 
 
+def test_hosts_named_apart_pair_in_order() -> None:
+    """A fleet's hosts are often named by URL, whose ports change between runs."""
+    old = make_result(("http://127.0.0.1:40001", "http://127.0.0.1:40002"))
+    new = scale(make_result(("http://127.0.0.1:50001", "http://127.0.0.1:50002")), "pages_per_s", 0.5)
+    new["hosts"][0]["points"] = old["hosts"][0]["points"]  # the first host unchanged, the second slower
+    comparison = compare_results(old, new)
+    assert comparison.unmatched == [] and len(comparison.notes) == 2
+    assert {row.host for row in comparison.regressions} == {"http://127.0.0.1:50002"}
+
+
 def test_differing_settings_are_noted() -> None:
     old = make_result()
     new = make_result()

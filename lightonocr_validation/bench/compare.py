@@ -17,7 +17,12 @@ error or truncation is a regression); accuracy 0.02 (one page in fifty).
 A baseline is a result file: a committed `invoke bench --json` output, or `make_baseline(result)` of one (the
 same schema without the per-request lists, plus an optional `tolerances` object that replaces the defaults;
 see `Tolerances.from_dict`). Hosts or loads present on one side only are listed in `Comparison.unmatched`,
-settings that differ in `Comparison.notes`. Input that cannot be compared raises `ResultError` (one line).
+settings that differ in `Comparison.notes`. Hosts match by name, or in order when no name is on both sides
+(a host's name is often its URL, which changes from run to run). Input that cannot be compared raises
+`ResultError` (one line).
+
+With `--runs 2` a 95 % interval (Student's t, one degree of freedom) is about nine times the gap between the
+two runs: most changes fall inside the overlap. Three runs or more give a verdict with some power.
 """
 
 from __future__ import annotations
@@ -313,15 +318,17 @@ def _overlap(first: tuple[float, float] | None, second: tuple[float, float] | No
 def _matched_series(
     old: Mapping[str, Any], new: Mapping[str, Any], comparison: Comparison
 ) -> list[tuple[Series, Series]]:
-    """Pairs by host name (the fleet with the fleet). One host on each side is a pair whatever the names: a
-    baseline taken on another machine is compared with this one, and the renaming is noted."""
+    """Pairs by host name (the fleet with the fleet). When no name is on both sides and both have as many
+    hosts, they pair in order: a baseline taken on other machines (or other ports: a host's name is often
+    its URL) still applies; each such pairing is noted."""
     olds = {s.name: s for s in series_of(old)}
     news = {s.name: s for s in series_of(new)}
     old_hosts = [n for n in olds if n != FLEET]
     new_hosts = [n for n in news if n != FLEET]
-    if len(old_hosts) == 1 and len(new_hosts) == 1 and old_hosts != new_hosts:
-        comparison.notes.append(f"host {new_hosts[0]!r} compared with the baseline's host {old_hosts[0]!r}")
-        olds[new_hosts[0]] = olds.pop(old_hosts[0])
+    if len(old_hosts) == len(new_hosts) and not set(old_hosts) & set(new_hosts):
+        for old_name, new_name in zip(old_hosts, new_hosts, strict=True):
+            comparison.notes.append(f"host {new_name!r} compared with the baseline's host {old_name!r}")
+            olds[new_name] = olds.pop(old_name)
     pairs = [(olds[name], news[name]) for name in news if name in olds]
     comparison.unmatched += [f"{name}: in the baseline only" for name in olds if name not in news]
     comparison.unmatched += [f"{name}: in the new result only" for name in news if name not in olds]

@@ -164,7 +164,7 @@ def _mean_row(one: Series, load: Load) -> list[str]:
     for _, figure in COLUMNS:
         text = format_number(one.value(figure, load))
         interval = one.interval(figure, load)
-        if interval is not None:
+        if interval is not None and interval[1] > interval[0]:
             text += f" [{format_number(interval[0])} to {format_number(interval[1])}]"
         cells.append(_e(text))
     return cells

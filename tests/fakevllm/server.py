@@ -69,6 +69,8 @@ class Faults:
     unknown_model_status: int = 404  # 200: any model name is answered
     text_only_status: int = 200  # 400: a gateway refuses requests without an image
     enforce_max_tokens: bool = True  # False: max_tokens above max_model_len is silently accepted
+    fail_sample: str = ""  # this sample's pages get HTTP 500 (a replica that chokes on one kind of page)
+    token_delay: float = 0.0  # seconds between streamed events, sent one HTTP chunk each as uvicorn does
 
 
 class FakeVllm:
@@ -221,6 +223,9 @@ class FakeVllm:
                 "BadRequestError",
                 "input_tokens",
             )
+        match = _sample_index().get(decoded[0][2]) if decoded else None
+        if self.faults.fail_sample and match and match[0].id == self.faults.fail_sample:
+            return _error(500, "Internal Server Error", "InternalServerError", None)
         text, finish = self._generate(decoded, texts, max_tokens)
         pieces = _TOKEN.findall(text)
         completion_tokens = len(pieces) + (finish == "stop")  # the end-of-sequence token counts
@@ -238,6 +243,7 @@ class FakeVllm:
                 200,
                 self._sse(pieces, finish, usage if include_usage else None),
                 _recorded("stream")["content_type"],
+                self.faults.token_delay,
             )
         return _json(200, self._completion(text, finish, usage))
 
@@ -381,6 +387,7 @@ class _Reply:
     status: int
     body: bytes
     content_type: str
+    event_delay: float = 0.0  # > 0: the SSE body goes out event by event, chunked, this many seconds apart
 
 
 class _Server(ThreadingHTTPServer):
@@ -416,9 +423,23 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(reply.status)
         if reply.content_type:
             self.send_header("Content-Type", reply.content_type)
+        if reply.event_delay:
+            self._send_events(reply)
+            return
         self.send_header("Content-Length", str(len(reply.body)))
         self.end_headers()
         self.wfile.write(reply.body)
+
+    def _send_events(self, reply: _Reply) -> None:
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for number, event in enumerate(reply.body.split(b"\n\n")[:-1]):
+            if number:
+                time.sleep(reply.event_delay)
+            chunk = event + b"\n\n"
+            self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+            self.wfile.flush()
+        self.wfile.write(b"0\r\n\r\n")
 
     def log_message(self, format: str, *args: object) -> None:  # quiet: pytest shows failures, not traffic
         pass

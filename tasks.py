@@ -27,8 +27,8 @@ console = Console(stderr=False, highlight=False)
 errors = Console(stderr=True, highlight=False)
 
 # Exit codes, documented in docs/tasks.md.
-EXIT_FAILED = 1  # the server failed or died; a check failed
-EXIT_USAGE = 2  # bad input, a busy port, a missing executable; for check: unreachable or nothing ran
+EXIT_FAILED = 1  # the server failed or died; a check failed; bench: objective missed or every request failed
+EXIT_USAGE = 2  # bad input, a busy port, a missing executable; for check and bench: unreachable or nothing ran
 
 
 # vLLM takes its API key from this variable when --api-key is not given: a key there never shows in `ps`.

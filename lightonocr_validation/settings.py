@@ -74,11 +74,13 @@ DEFAULTS: dict[str, Any] = {
         "determinism_runs": 3,
     },
     "bench": {
-        # `invoke bench`: requests in flight for a fixed load, and measured requests per load point.
+        # `invoke bench`: requests in flight for a fixed load.
         "concurrency": 4,
+        # Measured requests per load point (warm-up requests come on top and are not counted).
         "requests": 64,
-        # A sweep doubles the concurrency up to this while pages/s rises by at least min_gain.
+        # A sweep doubles the concurrency up to this...
         "max_concurrency": 256,
+        # ... while pages/s rises by at least this share from one load to the next.
         "min_gain": 0.05,
         # Without --slo, a page counts in (accurate) goodput when it came back within this many seconds.
         "page_seconds_max": 60.0,

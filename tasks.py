@@ -305,6 +305,7 @@ def check(
 ) -> None:
     """Validate a running server: every check, a verdict, and exit 0 (validated), 1 (issue) or 2 (unreachable)."""
     from lightonocr_validation.check_command import CheckOptions, UsageError, list_checks, run_check
+    from lightonocr_validation.context import PerfSettings
 
     if list:
         list_checks(console)
@@ -333,6 +334,7 @@ def check(
         page_concurrency=int(c.config.check.page_concurrency),
         page_seconds_max=float(c.config.check.page_seconds_max),
         determinism_runs=int(c.config.check.determinism_runs),
+        perf=PerfSettings(**_plain(c.config.bench.perf)),
     )
     try:
         code = run_check(options, console=console, errors=errors)

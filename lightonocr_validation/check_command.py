@@ -20,7 +20,7 @@ from rich.table import Table
 from checks import registry
 from checks.base import Status
 from lightonocr_validation import samples, targets
-from lightonocr_validation.context import RequestSettings
+from lightonocr_validation.context import PerfSettings, RequestSettings
 from lightonocr_validation.report import console as console_report
 from lightonocr_validation.report.json_report import report_dict, write_json
 from lightonocr_validation.report.junit import write_junit
@@ -59,6 +59,7 @@ class CheckOptions:
     page_concurrency: int = 4
     page_seconds_max: float = 60.0
     determinism_runs: int = 3
+    perf: PerfSettings = field(default_factory=PerfSettings)
 
 
 def list_checks(console: Console) -> None:
@@ -103,6 +104,7 @@ def run_check(options: CheckOptions, *, console: Console, errors: Console) -> in
         page_concurrency=options.page_concurrency,
         page_seconds_max=options.page_seconds_max,
         determinism_runs=options.determinism_runs,
+        perf=options.perf,
     )
     started = time.time()
     with console_report.LiveProgress(console) as progress:

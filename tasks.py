@@ -384,6 +384,11 @@ def _number(flag: str, value: Any, kind: type[int] | type[float]) -> Any:
         "runs": "Repeat every load point N times and give a 95 % interval for each figure.",
         "page": "Send only these sample pages (repeat or comma-separate; default: every sample page).",
         "json": "Write the result JSON here (default: bench.result_dir/bench-DATE-TIME.json).",
+        "html": "Also write the offline HTML report (charts, figures, provenance) here.",
+        "charts": "Also write the charts as PNG files into this folder.",
+        "compare": "Compare with this baseline result (docs/bench.md): exit 1 when a figure got worse beyond "
+        "its tolerance.",
+        "save-baseline": "Also write this run as a baseline to compare later runs with (no per-request lists).",
     },
     auto_shortflags=False,
 )
@@ -412,6 +417,10 @@ def bench(
     runs: int = 1,
     page: list[str] | None = None,
     json: str | None = None,
+    html: str | None = None,
+    charts: str | None = None,
+    compare: str | None = None,
+    save_baseline: str | None = None,
 ) -> None:
     """Load a running server: pages/s, latency and accuracy under load; exit 0, 1 (objective missed) or 2."""
     from lightonocr_validation.bench.command import BenchOptions, run_bench
@@ -478,6 +487,10 @@ def bench(
         page_seconds_max=float(settings.page_seconds_max),
         result_path=Path(json) if json else None,
         result_dir=ROOT / settings.result_dir,
+        html=Path(html) if html else None,
+        charts=Path(charts) if charts else None,
+        compare=Path(compare) if compare else None,
+        save_baseline=Path(save_baseline) if save_baseline else None,
     )
     try:
         code = run_bench(options, console=console, errors=errors)

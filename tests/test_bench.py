@@ -421,3 +421,34 @@ def test_the_perf_check_fails_when_pages_fail_under_load_and_skips_random_weight
     assert not PRF002.essential
     skipped = run_checks(fake_vllm().url, selected=[PRF002], weights="random").by_id["PRF002"]
     assert skipped.status is Status.SKIP and "random weights" in skipped.detail
+
+
+def test_reports_are_written_and_a_slower_run_is_a_regression(fake_vllm, tmp_path: Path) -> None:
+    baseline = tmp_path / "baseline.json"
+    code, _, output = bench(
+        tmp_path / "fast",
+        fake_vllm().url,
+        requests=13,
+        save_baseline=baseline,
+        html=tmp_path / "report.html",
+        charts=tmp_path / "charts",
+    )
+    assert code == EXIT_OK, output
+    assert "requests" not in json.loads(baseline.read_text())["hosts"][0]["points"][0]
+    assert (tmp_path / "report.html").read_text().startswith("<!DOCTYPE html>")
+    assert sorted(p.name for p in (tmp_path / "charts").iterdir()) == [
+        "latency-distribution.png",
+        "latency.png",
+        "throughput.png",
+    ]
+    _, _, output = bench(tmp_path / "again", fake_vllm().url, requests=13, compare=baseline)
+    assert "against the baseline" in output
+    slow, _, output = bench(tmp_path / "slow", fake_vllm(Faults(delay=0.3)).url, requests=13, compare=baseline)
+    assert slow == EXIT_CHECK_FAILED
+    assert "regression(s) against the baseline" in output and "pages/s" in output
+
+
+def test_a_baseline_that_cannot_be_read_is_refused_before_the_run(tmp_path: Path) -> None:
+    (tmp_path / "old.json").write_text("{not json")
+    with pytest.raises(UsageError, match=r"--compare .*old\.json: not JSON"):
+        bench(tmp_path, "http://127.0.0.1:9", compare=tmp_path / "old.json")

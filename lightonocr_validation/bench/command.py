@@ -71,6 +71,10 @@ class BenchOptions:
     page_seconds_max: float = 60.0
     result_path: Path | None = None
     result_dir: Path = Path(".cache/bench")
+    html: Path | None = None  # benchreport's offline report
+    charts: Path | None = None  # benchreport's PNG charts, into this folder
+    compare: Path | None = None  # a baseline result: exit 1 on a regression
+    save_baseline: Path | None = None  # write this run as a baseline (no per-request lists)
     # Where pages come from: the bundled samples unless another source (a folder of pages) is given.
     page_source: Callable[[], Iterable[BenchPage]] = bench_pages.sample_pages
 
@@ -264,6 +268,7 @@ def mode_of(options: BenchOptions) -> str:
 
 def run_bench(options: BenchOptions, *, console: Console, errors: Console) -> int:
     objective = validate(options)
+    baseline = read_baseline(options.compare)  # a baseline that cannot be read is refused before the run
     resolved = resolve_targets(options)
     pages = prepare_pages(options)  # rendered and encoded here, before any clock starts
     if any(target.verify is False for target in resolved):
@@ -335,7 +340,82 @@ def run_bench(options: BenchOptions, *, console: Console, errors: Console) -> in
         )
         return max(code, EXIT_UNREACHABLE)
     console.print(f"result: {path}", markup=False, soft_wrap=True)
+    code = max(code, write_readers(options, result, console=console, errors=errors))
+    if baseline is not None:
+        code = max(code, compare_with(baseline, result, console=console, errors=errors))
     return code
+
+
+def read_baseline(path: Path | None) -> dict[str, Any] | None:
+    if path is None:
+        return None
+    from lightonocr_validation.bench.compare import load_baseline
+    from lightonocr_validation.bench.readout import ResultError
+
+    try:
+        return load_baseline(path)
+    except ResultError as error:
+        raise UsageError(f"--compare {error}") from None
+
+
+def write_readers(options: BenchOptions, result: Mapping[str, Any], *, console: Console, errors: Console) -> int:
+    """The HTML report, the charts and the baseline the options ask for: 0, or 2 when one could not be written
+    (as for the check reports: a CI job must not read a missing artifact as a clean pass)."""
+    code = EXIT_OK
+    wanted: list[tuple[str, Path | None, Callable[[], object]]] = [
+        ("HTML report", options.html, lambda: _html(result, options.html)),
+        ("charts", options.charts, lambda: _charts(result, options.charts)),
+        ("baseline", options.save_baseline, lambda: _baseline(result, options.save_baseline)),
+    ]
+    for kind, path, write in wanted:
+        if path is None:
+            continue
+        try:
+            written = write()
+        except OSError as error:
+            cause = f"{error.strerror or error} ({error.filename})" if error.filename else str(error)
+            errors.print(f"error: the {kind} could not be written to {path}: {cause}", markup=False, style="bold red")
+            code = EXIT_UNREACHABLE
+        except RuntimeError as error:  # ChartsUnavailable: matplotlib is not installed
+            errors.print(f"error: the {kind} needs matplotlib: {error}", markup=False, style="bold red")
+            code = EXIT_UNREACHABLE
+        else:
+            console.print(f"{kind}: {written}", markup=False, soft_wrap=True)
+    return code
+
+
+def _html(result: Mapping[str, Any], path: Path | None) -> Path:
+    from lightonocr_validation.bench.html_report import write_html
+
+    assert path is not None
+    return write_html(result, path)
+
+
+def _charts(result: Mapping[str, Any], folder: Path | None) -> str:
+    from lightonocr_validation.bench.charts import write_charts
+
+    assert folder is not None
+    return ", ".join(str(path) for path in write_charts(result, folder))
+
+
+def _baseline(result: Mapping[str, Any], path: Path | None) -> Path:
+    from lightonocr_validation.bench.compare import write_baseline
+
+    assert path is not None
+    return write_baseline(result, path)
+
+
+def compare_with(baseline: Mapping[str, Any], result: Mapping[str, Any], *, console: Console, errors: Console) -> int:
+    from lightonocr_validation.bench.compare import compare_results, render_comparison
+    from lightonocr_validation.bench.readout import ResultError
+
+    try:
+        comparison = compare_results(baseline, result)
+    except ResultError as error:
+        errors.print(f"error: --compare: {error}", markup=False, style="bold red", soft_wrap=True)
+        return EXIT_UNREACHABLE
+    console.print(render_comparison(comparison))
+    return EXIT_OK if comparison.ok else EXIT_CHECK_FAILED
 
 
 def _measure(

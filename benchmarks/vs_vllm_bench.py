@@ -24,6 +24,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,6 +34,17 @@ from lightonocr_validation.bench.pages import sample_pages, select  # noqa: E402
 from lightonocr_validation.settings import DEFAULTS  # noqa: E402
 
 SERVED_NAME = DEFAULTS["tiny_model"]["served_name"]
+
+
+def wait_for(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"benchmark: the paced server did not listen on {port}")
 
 
 def free_port() -> int:
@@ -79,7 +91,7 @@ def ours(args: argparse.Namespace, port: int, env: dict[str, str], out: Path) ->
         "median e2e (s)": figures["e2e_s"]["p50"],
         "p99 e2e (s)": figures["e2e_s"]["p99"],
         "median TTFT (s)": figures["ttft_s"]["p50"],
-        "median ITL (s)": figures["itl_s"]["p50"],
+        "mean ITL (s)": figures["itl_s"]["mean"],
         "failed": figures["errors"],
     }
 
@@ -139,7 +151,7 @@ def theirs(args: argparse.Namespace, port: int, env: dict[str, str], dataset: Pa
         "median e2e (s)": data["median_e2el_ms"] / 1000,
         "p99 e2e (s)": data["p99_e2el_ms"] / 1000,
         "median TTFT (s)": data["median_ttft_ms"] / 1000,
-        "median ITL (s)": data["median_itl_ms"] / 1000,
+        "mean ITL (s)": data["mean_itl_ms"] / 1000,
         "failed": data["num_prompts"] - data["completed"] if "num_prompts" in data else 0,
     }
 
@@ -151,6 +163,14 @@ def main() -> int:
     parser.add_argument("--max-tokens", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--page", default="prose-01")
+    parser.add_argument(
+        "--server",
+        choices=("vllm", "paced"),
+        default="vllm",
+        help="vllm: the real CPU vLLM (tiny model); paced: benchmarks/instant_vllm.py answering at a known speed",
+    )
+    parser.add_argument("--ttft", type=float, default=0.2, help="paced server: seconds to the first token")
+    parser.add_argument("--itl", type=float, default=0.01, help="paced server: seconds between tokens")
     args = parser.parse_args()
     state = Path(tempfile.mkdtemp(prefix="vs-vllm-bench-"))
     port = free_port()
@@ -168,29 +188,60 @@ def main() -> int:
     dataset = state / "page.jsonl"
     # The very data URL invoke bench sends, so both send the same bytes (vllm bench keeps data: URLs as they are).
     dataset.write_text(json.dumps({"content": [{"type": "image_url", "image_url": {"url": page.data_url}}]}) + "\n")
-    started = invoke("serve", "--tiny", "--detach", "--device", "cpu", env=env, timeout=900)
+    paced = None
+    if args.server == "vllm":
+        started = invoke("serve", "--tiny", "--detach", "--device", "cpu", env=env, timeout=900)
+    else:
+        # vllm bench serve still wants a tokenizer: the tiny model's (built in seconds).
+        started = invoke("tiny-model", "--out", str(state / "tiny-model"), env=env, timeout=300)
+        command = [sys.executable, str(ROOT / "benchmarks/instant_vllm.py"), "--port", str(port)]
+        command += ["--tokens", str(args.max_tokens), "--ttft", str(args.ttft), "--itl", str(args.itl)]
+        paced = subprocess.Popen([*command, "--model", SERVED_NAME], stdout=subprocess.DEVNULL)
+        wait_for(port)
     if started.returncode != 0:
         print(started.stdout[-3000:], started.stderr[-3000:], sep="\n", file=sys.stderr)
         return 1
-    rows: list[tuple[int, dict[str, float], dict[str, float]]] = []
+    rows: list[tuple[int, dict[str, float], dict[str, float], float]] = []
     try:
         for number in range(1, args.rounds + 1):
-            mine = ours(args, port, env, state / f"ours-{number}.json")
-            vllm = theirs(args, port, env, dataset, state / "tiny-model", state / f"vllm-{number}.json")
-            rows.append((number, mine, vllm))
+            load = os.getloadavg()[0]
+            # Each tool goes first every other round: a machine getting busier (or quieter) then favours neither.
+            if number % 2:
+                mine = ours(args, port, env, state / f"ours-{number}.json")
+                vllm = theirs(args, port, env, dataset, state / "tiny-model", state / f"vllm-{number}.json")
+            else:
+                vllm = theirs(args, port, env, dataset, state / "tiny-model", state / f"vllm-{number}.json")
+                mine = ours(args, port, env, state / f"ours-{number}.json")
+            rows.append((number, mine, vllm, load))
     finally:
-        invoke("stop", env=env, timeout=120)
+        if paced is None:
+            invoke("stop", env=env, timeout=120)
+        else:
+            paced.terminate()
+            paced.wait(timeout=10)
+    served = "vLLM CPU build, tiny model"
+    if paced is not None:
+        served = f"paced stand-in, ttft {args.ttft:g} s, itl {args.itl:g} s"
     print(
         f"page {page.label} ({page.width}x{page.height} px), concurrency {args.concurrency}, {args.requests} "
-        f"requests, {args.max_tokens} output tokens (ignore_eos), temperature 0; vLLM CPU build, tiny model; "
-        f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}"
+        f"requests, {args.max_tokens} output tokens (ignore_eos), temperature 0; {served}; {os.cpu_count()} cores"
     )
+    if paced is not None:
+        e2e = args.ttft + (args.max_tokens - 1) * args.itl
+        print(f"truth: e2e {e2e:.3f} s, ITL {args.itl:g} s, {args.concurrency / e2e:.3f} pages/s at most")
     print(f"{'round':<6} {'figure':<17} {'invoke bench':>13} {'vllm bench':>11} {'difference':>11}")
-    for number, mine, vllm in rows:
+    for number, mine, vllm, load in rows:
+        print(f"{number:<6} {'load average':<17} {load:>13.1f} (at the round's start; the machine is shared)")
         for name in mine:
             difference = (mine[name] - vllm[name]) / vllm[name] if vllm[name] else float("nan")
             shown = f"{difference:+.1%}" if name != "failed" else ""
             print(f"{number:<6} {name:<17} {mine[name]:>13.4g} {vllm[name]:>11.4g} {shown:>11}")
+    for name in rows[0][1]:
+        if name == "failed":
+            continue
+        mine = sorted(row[1][name] for row in rows)[len(rows) // 2]
+        vllm = sorted(row[2][name] for row in rows)[len(rows) // 2]
+        print(f"{'median':<6} {name:<17} {mine:>13.4g} {vllm:>11.4g} {(mine - vllm) / vllm:>+11.1%}")
     print(f"results and the server log: {state}")
     return 0
 

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from lightonocr_validation.bench.figures import figures
-from lightonocr_validation.bench.records import Load, PointRun
+from lightonocr_validation.bench.records import Load, PointRun, RequestRecord
 from lightonocr_validation.bench.slo import Objective
 
 # A sweep doubles the concurrency while pages/s rises by at least this share.
@@ -30,7 +30,7 @@ class Step:
     runs: dict[str, list[PointRun]] = field(default_factory=dict)
     stopped_because: str = ""
 
-    def pooled(self) -> tuple[list, float, float]:
+    def pooled(self) -> tuple[list[RequestRecord], float, float]:
         """Every host's and run's records, the fleet's duration (hosts run at once: the longest host's, summed
         over runs) and the client's CPU time."""
         records = [r for runs in self.runs.values() for run in runs for r in run.records]

@@ -452,3 +452,13 @@ def test_a_baseline_that_cannot_be_read_is_refused_before_the_run(tmp_path: Path
     (tmp_path / "old.json").write_text("{not json")
     with pytest.raises(UsageError, match=r"--compare .*old\.json: not JSON"):
         bench(tmp_path, "http://127.0.0.1:9", compare=tmp_path / "old.json")
+
+
+def test_a_point_by_duration_stops_sending_at_its_end_and_counts_what_was_in_flight(fake_vllm, tmp_path: Path) -> None:
+    code, result, _ = bench(tmp_path, fake_vllm(Faults(delay=0.05)).url, requests=None, duration=0.6, concurrency=2)
+    assert code == EXIT_OK
+    point = result["hosts"][0]["points"][0]
+    assert result["settings"]["duration_s"] == 0.6 and result["settings"]["requests_per_point"] is None
+    assert all(r["start_s"] < 0.6 for r in point["requests"])  # nothing was sent after the end...
+    assert point["duration_s"] >= 0.6  # ...and what was in flight was finished and counted
+    assert point["figures"]["requests"] == len(point["requests"]) >= 4

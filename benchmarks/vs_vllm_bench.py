@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -239,8 +240,8 @@ def main() -> int:
     for name in rows[0][1]:
         if name == "failed":
             continue
-        mine = sorted(row[1][name] for row in rows)[len(rows) // 2]
-        vllm = sorted(row[2][name] for row in rows)[len(rows) // 2]
+        mine = statistics.median(row[1][name] for row in rows)
+        vllm = statistics.median(row[2][name] for row in rows)
         print(f"{'median':<6} {name:<17} {mine:>13.4g} {vllm:>11.4g} {(mine - vllm) / vllm:>+11.1%}")
     print(f"results and the server log: {state}")
     return 0

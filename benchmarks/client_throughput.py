@@ -58,6 +58,11 @@ def main() -> int:
     parser.add_argument("--page", default="scan-01", help="sample page sent (scan-01 is the largest payload)")
     parser.add_argument("--tokens", type=int, default=16, help="output tokens of every answer")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16, 64])
+    parser.add_argument(
+        "--keep-text",
+        action="store_true",
+        help="parse every streamed event for its text, as when answers are graded (default: time them only)",
+    )
     args = parser.parse_args()
     port = free_port()
     server = subprocess.Popen(
@@ -88,7 +93,13 @@ def main() -> int:
             bodies = {page.label: request_body(page, options)}
             for concurrency in args.concurrency:
                 point = run_point(
-                    target, [page], bodies, Load(concurrency), Budget(requests=args.requests), stream=stream
+                    target,
+                    [page],
+                    bodies,
+                    Load(concurrency),
+                    Budget(requests=args.requests),
+                    stream=stream,
+                    keep_text=args.keep_text,
                 )
                 failed = [r for r in point.records if not r.ok]
                 if failed:

@@ -51,6 +51,7 @@ class PRF002(Check):
             Load(perf.concurrency),
             Budget(requests=perf.requests, warmup=perf.concurrency),
             stream=True,
+            keep_text=False,  # timed, not graded: OCR003 grades the same pages
         )
         seen = figures(point.records, point.duration_s, graded=False)
         p95 = (seen["e2e_s"] or {}).get("p95")

@@ -462,3 +462,25 @@ def test_a_point_by_duration_stops_sending_at_its_end_and_counts_what_was_in_fli
     assert all(r["start_s"] < 0.6 for r in point["requests"])  # nothing was sent after the end...
     assert point["duration_s"] >= 0.6  # ...and what was in flight was finished and counted
     assert point["figures"]["requests"] == len(point["requests"]) >= 4
+
+
+def test_timing_without_the_text_sees_the_same_events_as_parsing_them(fake_vllm) -> None:
+    from lightonocr_validation.bench.command import request_body
+    from lightonocr_validation.bench.pages import sample_pages
+    from lightonocr_validation.bench.transport import send
+    from lightonocr_validation.client import Target, configured_session
+
+    fake = fake_vllm(Faults(token_delay=0.001))
+    page = next(p for p in sample_pages() if p.label == "receipt-01")
+    options = BenchOptions(hosts=[], port=0, model_name=MODEL, weights="trained", sampling=SAMPLING)
+    target = Target(base_url=fake.url)
+    session = configured_session(target)
+    url = f"{fake.url}/v1/chat/completions"
+    parsed = send(session, target, url, request_body(page, options), stream=True)
+    timed = send(session, target, url, request_body(page, options), stream=True, keep_text=False)
+    assert parsed.ok and timed.ok
+    # Only the last event (it carries the finish reason) is parsed when the text is not kept.
+    assert len(parsed.text) > 100 and parsed.text.endswith(timed.text) and len(timed.text) < 20
+    assert len(timed.gaps) == len(parsed.gaps) > 10
+    assert (timed.finish_reason, timed.output_tokens) == (parsed.finish_reason, parsed.output_tokens)
+    assert timed.ttft_s is not None and timed.ttft_s < timed.e2e_s

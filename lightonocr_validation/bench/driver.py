@@ -71,12 +71,14 @@ def run_point(
     budget: Budget,
     *,
     stream: bool,
+    keep_text: bool = True,
     run: int = 1,
     on_record: OnRecord = lambda host, load, record: None,
     stop: threading.Event | None = None,
 ) -> PointRun:
     """Send ``budget``'s requests to ``target`` at ``load``, cycling through ``pages`` (``bodies`` holds each
-    page's encoded request, keyed by label) and return what each measured request did."""
+    page's encoded request, keyed by label) and return what each measured request did. ``keep_text`` False when
+    the answers will not be graded: streamed tokens are then timed without being parsed."""
     stop = stop or threading.Event()
     url = f"{target.base_url}{CHAT_PATH}"
     workers = load.concurrency
@@ -102,7 +104,7 @@ def run_point(
     def one(session, index: int, scheduled: float | None) -> None:
         page = pages[index % len(pages)]
         start = time.perf_counter() - clock["origin"]
-        exchange = send(session, target, url, bodies[page.label], stream=stream)
+        exchange = send(session, target, url, bodies[page.label], stream=stream, keep_text=keep_text)
         record = RequestRecord(page, start, exchange, scheduled)
         records[index] = record
         on_record(target.label, load, record)
@@ -112,7 +114,7 @@ def run_point(
         try:
             while not stop.is_set() and (index := next(warmups)) < warmup:
                 page = pages[index % len(pages)]
-                send(session, target, url, bodies[page.label], stream=stream)
+                send(session, target, url, bodies[page.label], stream=stream, keep_text=False)
                 warmed.append(index)
             barrier.wait()
             if offsets is not None:

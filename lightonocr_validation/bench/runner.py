@@ -65,6 +65,7 @@ class Bench:
                 load,
                 budget,
                 stream=self.stream,
+                keep_text=self.graded,
                 run=run,
                 on_record=self.on_record if report else lambda host, load, record: None,
                 stop=self.stop,

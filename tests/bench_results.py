@@ -108,8 +108,9 @@ def scale(result: Mapping[str, Any], figure: str, factor: float, *, host: str | 
         for point in group["points"]:
             _set(point["figures"], figure, lambda v: v * factor)
         # The runs moved, so did their interval.
-        for key, bounds in group["summary"]["intervals"].get(figure, {}).items():
-            group["summary"]["intervals"][figure][key] = sorted(b * factor for b in bounds)
+        intervals = group["summary"].get("intervals") or {}
+        for key, bounds in intervals.get(figure, {}).items():
+            intervals[figure][key] = sorted(b * factor for b in bounds)
     return changed
 
 

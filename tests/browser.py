@@ -14,6 +14,7 @@ import json
 import os
 import select
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -63,6 +64,7 @@ class Chromium:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # its renderer and utility processes share its group: one kill ends all
         )
         os.close(to_browser)
         os.close(from_browser)
@@ -82,7 +84,7 @@ class Chromium:
         try:
             self._process.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            self._process.kill()
+            os.killpg(self._process.pid, signal.SIGKILL)
             self._process.wait(timeout=10)
         for fd in (self._commands, self._events):
             with contextlib.suppress(OSError):

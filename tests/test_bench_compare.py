@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -108,6 +109,11 @@ def test_only_one_host_regressing_is_named() -> None:
     comparison = compare_results(old, scale(old, "pages_per_s", 0.5, host="gpu-2"))
     assert {row.host for row in comparison.regressions} == {"gpu-2"}
     assert "gpu-2 concurrency 1 pages/s -50.0%" in _text(comparison)
+    buffer = io.StringIO()
+    Console(file=buffer, width=160, no_color=True).print(render_comparison(comparison, only_changes=True))
+    short = buffer.getvalue()
+    assert short.count("worse") == 3 and not re.search(r"│\s*same\s*│", short)
+    assert f"{len(comparison.rows) - 3} figures the same or not comparable are not shown" in short
 
 
 def test_overlapping_intervals_are_noise_not_a_regression() -> None:

@@ -153,3 +153,16 @@ def test_a_missing_chromium_is_an_error_not_a_skip(monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(BrowserError, match="apt-get install -y chromium"):
         Chromium(tmp_path / "profile")
+
+
+def test_the_summary_has_the_fleet_and_no_slo_verdict_without_an_objective() -> None:
+    result = make_result(("local", "gpu-2"), fleet=True)
+    result["fleet"]["summary"] = {"best_pages_per_s": {"concurrency": 4, "rate": None, "pages_per_s": 12.5}}
+    for host in result["hosts"]:
+        host["summary"]["slo"] = None
+    text = render_html(result)
+    summary = text[text.index('id="summary"') : text.index('id="charts"')]
+    assert '<td class="text">fleet</td>' in summary and "12.5" in summary
+    assert "not met" not in summary
+    result["hosts"][0]["summary"]["slo"] = {"objective": "p95_e2e<=1s", "met_at": None, "pages_per_s": None}
+    assert "not met" in render_html(result)

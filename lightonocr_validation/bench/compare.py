@@ -220,9 +220,11 @@ def compare_results(old: Mapping[str, Any], new: Mapping[str, Any], tolerances: 
     return comparison
 
 
-def render_comparison(comparison: Comparison) -> Group:
+def render_comparison(comparison: Comparison, only_changes: bool = False) -> Group:
     """A rich table of every figure (host, load, figure, old, new, change, tolerance, verdict), then what did
-    not match, the settings that differ, and one closing line: no regression, or how many and which."""
+    not match, the settings that differ, and one closing line: no regression, or how many and which.
+
+    `only_changes` leaves out the rows judged `same` or `n/a` (a long sweep has hundreds), and says how many."""
     table = Table(title="bench: this run against the baseline", show_lines=False)
     for name, justify in (
         ("host", "left"),
@@ -235,7 +237,10 @@ def render_comparison(comparison: Comparison) -> Group:
         ("verdict", "left"),
     ):
         table.add_column(name, justify=justify, no_wrap=name in ("figure", "verdict"))
-    for row in comparison.rows:
+    shown = [r for r in comparison.rows if not only_changes or r.verdict not in (Verdict.SAME, Verdict.NOT_APPLICABLE)]
+    if len(shown) < len(comparison.rows):
+        table.caption = f"{len(comparison.rows) - len(shown)} figures the same or not comparable are not shown"
+    for row in shown:
         unit = row.figure.unit
         table.add_row(
             row.host,

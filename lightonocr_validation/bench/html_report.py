@@ -30,7 +30,7 @@ from lightonocr_validation.report.files import write_text
 from lightonocr_validation.report.serialize import public_url
 
 # Nothing may be fetched: inline <style> (the page's and the SVGs') is the only thing allowed in.
-CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
+CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
 # (heading, figure): the figures table's columns after load and run.
 COLUMNS: Sequence[tuple[str, str]] = (
     ("requests", "requests"),
@@ -108,19 +108,29 @@ def render_html(result: Mapping[str, Any]) -> str:
 
 def _summary(result: Mapping[str, Any]) -> str:
     rows = []
-    for host in result["hosts"]:
-        summary = host.get("summary") or {}
+    groups = [(str(host.get("name")), str(host.get("url") or ""), host) for host in result["hosts"]]
+    if isinstance(result.get("fleet"), dict) and result["fleet"].get("summary"):
+        groups.append((FLEET, "all hosts together", result["fleet"]))
+    for name, url, group in groups:
+        summary = group.get("summary") if isinstance(group.get("summary"), dict) else {}
         best = summary.get("best_pages_per_s") or {}
         slo = summary.get("slo") or {}
+        objective = slo.get("objective")
         met_at = slo.get("met_at")
+        if not objective:
+            met = NO_VALUE
+        elif isinstance(met_at, dict):
+            met = _e(_load_text(met_at))
+        else:
+            met = '<span class="missing">not met</span>'
         rows.append(
             [
-                _e(host.get("name")),
-                _e(public_url(str(host.get("url") or ""))),
+                _e(name),
+                _e(public_url(url)),
                 _e(format_number(_float(best.get("pages_per_s")))),
                 _e(_load_text(best)),
-                _e(slo.get("objective") or (result.get("settings") or {}).get("slo") or NO_VALUE),
-                _e(_load_text(met_at)) if isinstance(met_at, dict) else '<span class="missing">not met</span>',
+                _e(objective or NO_VALUE),
+                met,
                 _e(format_number(_float(slo.get("pages_per_s")))),
             ]
         )

@@ -414,7 +414,8 @@ def compare_with(baseline: Mapping[str, Any], result: Mapping[str, Any], *, cons
     except ResultError as error:
         errors.print(f"error: --compare: {error}", markup=False, style="bold red", soft_wrap=True)
         return EXIT_UNREACHABLE
-    console.print(render_comparison(comparison))
+    # A sweep compares dozens of figures: past a screenful, only those that moved are shown.
+    console.print(render_comparison(comparison, only_changes=len(comparison.rows) > 40))
     return EXIT_OK if comparison.ok else EXIT_CHECK_FAILED
 
 

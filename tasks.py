@@ -27,8 +27,8 @@ console = Console(stderr=False, highlight=False)
 errors = Console(stderr=True, highlight=False)
 
 # Exit codes, documented in docs/tasks.md.
-EXIT_FAILED = 1  # the server failed or died; a check failed
-EXIT_USAGE = 2  # bad input, a busy port, a missing executable; for check: unreachable or nothing ran
+EXIT_FAILED = 1  # the server failed or died; a check failed; bench: objective missed or every request failed
+EXIT_USAGE = 2  # bad input, a busy port, a missing executable; for check and bench: unreachable or nothing ran
 
 
 # vLLM takes its API key from this variable when --api-key is not given: a key there never shows in `ps`.
@@ -307,6 +307,7 @@ def check(
 ) -> None:
     """Validate a running server: every check, a verdict, and exit 0 (validated), 1 (issue) or 2 (unreachable)."""
     from lightonocr_validation.check_command import CheckOptions, UsageError, list_checks, run_check
+    from lightonocr_validation.context import PerfSettings
 
     if list:
         list_checks(console)
@@ -340,9 +341,166 @@ def check(
         pages_cer_max=float(c.config.check.pages_cer_max),
         burst_concurrency=int(c.config.check.burst_concurrency),
         burst_concurrency_random_weights=int(c.config.check.burst_concurrency_random_weights),
+        perf=PerfSettings(**_plain(c.config.bench.perf)),
     )
     try:
         code = run_check(options, console=console, errors=errors)
+    except UsageError as error:
+        raise _fail(str(error), EXIT_USAGE) from None
+    if code:
+        raise Exit(code=code)
+
+
+def _number(flag: str, value: Any, kind: type[int] | type[float]) -> Any:
+    if value is None or isinstance(value, kind):
+        return value
+    try:
+        return kind(value)
+    except ValueError:
+        noun = "a whole number" if kind is int else "a number"
+        raise _fail(
+            f"{flag} {value!r} is not {noun}: write e.g. {flag} {4 if kind is int else 2.5}", EXIT_USAGE
+        ) from None
+
+
+@task(
+    iterable=["host", "page"],
+    help={
+        "host": "Server to load: host name, IP, URL or a check.hosts profile; repeat for a fleet (figures per host "
+        "and for the fleet).",
+        "port": "Port for a bare host name or IP (default: check.port, 8000).",
+        "model": "Model id the server must list and requests name (default: model.served_name, else model.id).",
+        "tiny": "The server serves the random-weight tiny model: accuracy is not judged.",
+        "insecure": "Do not verify TLS certificates (warned about; prefer a CA bundle in the host profile).",
+        "timeout": "Seconds for one request (default: check.timeout).",
+        "concurrency": "Requests in flight (default: bench.concurrency, 4); with --rate, the most in flight.",
+        "sweep": "Concurrency 1, 2, 4, ... until pages/s rises less than bench.min_gain (5 %) or a request fails.",
+        "max-concurrency": "Largest concurrency a sweep tries (default: bench.max_concurrency).",
+        "rate": "Send this many requests per second (arrivals from --arrival) instead of a fixed concurrency.",
+        "arrival": "constant (every 1/rate s) or poisson (random gaps drawn from --seed).",
+        "seed": "Seed of the Poisson arrivals (default 0): the same seed sends at the same moments.",
+        "requests": "Measured requests per load point (default: bench.requests, 64).",
+        "duration": "Measure each load point for this many seconds instead of a number of requests.",
+        "warmup": "Warm-up requests before each point, left out of every figure (default: one per worker).",
+        "max-tokens": "Fixed output length: every answer exactly N tokens (vLLM's ignore_eos); accuracy is not "
+        "judged then.",
+        "temperature": "Sampling temperature, always sent (default: sampling.temperature).",
+        "no-stream": "Plain JSON answers: no time to first token or inter-token latency.",
+        "slo": 'Latency objective, e.g. "p95_e2e<=20s": met or exit 1; with --sweep, the highest load that meets it.',
+        "gpu-hour-price": "Price of one server-hour, for the cost per 1000 pages (default: bench.gpu_hour_price).",
+        "runs": "Repeat every load point N times and give a 95 % interval for each figure.",
+        "page": "Send only these sample pages (repeat or comma-separate; default: every sample page).",
+        "json": "Write the result JSON here (default: bench.result_dir/bench-DATE-TIME.json).",
+        "html": "Also write the offline HTML report (charts, figures, provenance) here.",
+        "charts": "Also write the charts as PNG files into this folder.",
+        "compare": "Compare with this baseline result (docs/bench.md): exit 1 when a figure got worse beyond "
+        "its tolerance.",
+        "save-baseline": "Also write this run as a baseline to compare later runs with (no per-request lists).",
+    },
+    auto_shortflags=False,
+)
+def bench(
+    c: Context,
+    host: list[str] | None = None,
+    port: int | None = None,
+    model: str | None = None,
+    tiny: bool = False,
+    insecure: bool = False,
+    timeout: float | None = None,
+    concurrency: int | None = None,
+    sweep: bool = False,
+    max_concurrency: int | None = None,
+    rate: float | None = None,
+    arrival: str = "constant",
+    seed: int = 0,
+    requests: int | None = None,
+    duration: float | None = None,
+    warmup: int | None = None,
+    max_tokens: int | None = None,
+    temperature: float | None = None,
+    no_stream: bool = False,
+    slo: str | None = None,
+    gpu_hour_price: float | None = None,
+    runs: int = 1,
+    page: list[str] | None = None,
+    json: str | None = None,
+    html: str | None = None,
+    charts: str | None = None,
+    compare: str | None = None,
+    save_baseline: str | None = None,
+) -> None:
+    """Load a running server: pages/s, latency and accuracy under load; exit 0, 1 (objective missed) or 2."""
+    from lightonocr_validation.bench.command import BenchOptions, run_bench
+    from lightonocr_validation.check_command import UsageError
+
+    model_cfg = _plain(c.config.model)
+    if tiny:
+        model_cfg.update(served_name=c.config.tiny_model.served_name, weights="random")
+    if model:
+        model_cfg.update(id=model, served_name="")
+    settings = c.config.bench
+    # Flags without a typed default arrive as text: read them here, so a typo is one line, not a traceback.
+    concurrency, max_concurrency, requests, warmup, max_tokens, port = (
+        _number(flag, value, int)
+        for flag, value in (
+            ("--concurrency", concurrency),
+            ("--max-concurrency", max_concurrency),
+            ("--requests", requests),
+            ("--warmup", warmup),
+            ("--max-tokens", max_tokens),
+            ("--port", port),
+        )
+    )
+    rate, duration, temperature, gpu_hour_price, timeout = (
+        _number(flag, value, float)
+        for flag, value in (
+            ("--rate", rate),
+            ("--duration", duration),
+            ("--temperature", temperature),
+            ("--gpu-hour-price", gpu_hour_price),
+            ("--timeout", timeout),
+        )
+    )
+    price = gpu_hour_price if gpu_hour_price is not None else float(settings.gpu_hour_price) or None
+    options = BenchOptions(
+        hosts=host or [c.config.check.host],
+        port=int(port or c.config.check.port),
+        model_name=served_name(model_cfg),
+        weights=model_cfg["weights"],
+        sampling=_plain(c.config.sampling),
+        profiles=_plain(c.config.check.hosts),
+        api_key_env=c.config.check.api_key_env,
+        insecure=insecure,
+        timeout=float(timeout or c.config.check.timeout),
+        concurrency=concurrency,
+        default_concurrency=int(settings.concurrency),
+        sweep=sweep,
+        max_concurrency=int(max_concurrency or settings.max_concurrency),
+        min_gain=float(settings.min_gain),
+        rate=rate,
+        arrival=arrival,
+        seed=seed,
+        requests=requests,
+        default_requests=int(settings.requests),
+        duration=duration,
+        warmup=warmup,
+        max_tokens=max_tokens,
+        temperature=temperature,
+        stream=not no_stream,
+        slo=slo,
+        gpu_hour_price=price,
+        runs=runs,
+        pages=page or [],
+        page_seconds_max=float(settings.page_seconds_max),
+        result_path=Path(json) if json else None,
+        result_dir=ROOT / settings.result_dir,
+        html=Path(html) if html else None,
+        charts=Path(charts) if charts else None,
+        compare=Path(compare) if compare else None,
+        save_baseline=Path(save_baseline) if save_baseline else None,
+    )
+    try:
+        code = run_bench(options, console=console, errors=errors)
     except UsageError as error:
         raise _fail(str(error), EXIT_USAGE) from None
     if code:
@@ -371,5 +529,5 @@ def docs(c: Context, check: bool = False) -> None:
         console.print(f"wrote {names}" if paths else "docs were up to date", markup=False)
 
 
-ns = Collection(serve, stop, check, tiny_model, samples, docs)
+ns = Collection(serve, stop, check, bench, tiny_model, samples, docs)
 ns.configure(DEFAULTS)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from checks import burst, degeneration, determinism, model, ocr, performance, readiness, serving
+from checks import burst, degeneration, determinism, load, model, ocr, performance, readiness, serving
 from checks.base import Check
 
 CHECKS: tuple[type[Check], ...] = (
@@ -33,6 +33,7 @@ CHECKS: tuple[type[Check], ...] = (
     burst.SRV009,
     determinism.DET001,
     performance.PRF001,
+    load.PRF002,
 )
 
 _ID = re.compile(r"^[A-Z]{3}\d{3}$")

@@ -21,7 +21,7 @@ from checks import page_answers, registry
 from checks.base import Status
 from checks.page_answers import UserPageInput
 from lightonocr_validation import samples, targets, user_pages
-from lightonocr_validation.context import RequestSettings
+from lightonocr_validation.context import PerfSettings, RequestSettings
 from lightonocr_validation.report import console as console_report
 from lightonocr_validation.report.json_report import report_dict, write_json
 from lightonocr_validation.report.junit import write_junit
@@ -66,6 +66,7 @@ class CheckOptions:
     pages_cer_max: float = 0.10
     burst_concurrency: int = 64
     burst_concurrency_random_weights: int = 16
+    perf: PerfSettings = field(default_factory=PerfSettings)
 
 
 def list_checks(console: Console) -> None:
@@ -116,6 +117,7 @@ def run_check(options: CheckOptions, *, console: Console, errors: Console) -> in
         pages_cer_max=options.pages_cer_max,
         burst_concurrency=options.burst_concurrency,
         burst_concurrency_random_weights=options.burst_concurrency_random_weights,
+        perf=options.perf,
     )
     started = time.time()
     with console_report.LiveProgress(console) as progress:

@@ -93,26 +93,32 @@ class StreamResult:
     usage_last: bool = False
 
 
+def configured_session(target: Target) -> requests.Session:
+    """A session that carries the target's auth, TLS and headers; `invoke bench` opens one per worker."""
+    session = requests.Session()
+    session.trust_env = True  # proxies from the environment, as curl would
+    # One pooled connection per request in flight: a burst keeps 64 pages in flight (SRV009), and
+    # requests' default pool of 10 would drop the others' connections with a warning on stderr.
+    pooled = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=POOL_SIZE)
+    session.mount("http://", pooled)
+    session.mount("https://", pooled)
+    headers = dict(target.headers)
+    if target.api_key:
+        headers["Authorization"] = f"Bearer {target.api_key}"
+    session.headers.update(headers)
+    session.verify = target.verify
+    if target.client_cert:
+        session.cert = target.client_cert
+    if target.verify is False:
+        # The user asked for --insecure and was warned once; don't repeat it on every request.
+        urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+    return session
+
+
 class VllmClient:
     def __init__(self, target: Target) -> None:
         self.target = target
-        self._session = requests.Session()
-        self._session.trust_env = True  # proxies from the environment, as curl would
-        # One pooled connection per request in flight: a burst keeps 64 pages in flight (SRV009), and
-        # requests' default pool of 10 would drop the others' connections with a warning on stderr.
-        pooled = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=POOL_SIZE)
-        self._session.mount("http://", pooled)
-        self._session.mount("https://", pooled)
-        headers = dict(target.headers)
-        if target.api_key:
-            headers["Authorization"] = f"Bearer {target.api_key}"
-        self._session.headers.update(headers)
-        self._session.verify = target.verify
-        if target.client_cert:
-            self._session.cert = target.client_cert
-        if target.verify is False:
-            # The user asked for --insecure and was warned once; don't repeat it on every request.
-            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+        self._session = configured_session(target)
 
     def close(self) -> None:
         self._session.close()
@@ -179,11 +185,16 @@ class VllmClient:
         )
 
     def _unreachable(self, error: requests.RequestException) -> Unreachable:
-        kind, cause = classify_connection_error(error)
-        message = f"{self.target.label}: {cause}"
-        if self.target.api_key:
-            message = message.replace(self.target.api_key, "***")
-        return Unreachable(kind, message)
+        return unreachable(self.target, error)
+
+
+def unreachable(target: Target, error: requests.RequestException) -> Unreachable:
+    """The connection error as an Unreachable whose message names the cause, with the API key scrubbed."""
+    kind, cause = classify_connection_error(error)
+    message = f"{target.label}: {cause}"
+    if target.api_key:
+        message = message.replace(target.api_key, "***")
+    return Unreachable(kind, message)
 
 
 def _sse_data_lines(lines: Iterator[str]) -> Iterator[str]:

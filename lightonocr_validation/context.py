@@ -18,6 +18,16 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True)
+class PerfSettings:
+    """PRF002's short load (bench.perf in the configuration): pages sent, in flight, and the limits."""
+
+    requests: int = 8
+    concurrency: int = 2
+    pages_per_s_min: float = 0.2
+    p95_seconds_max: float = 60.0
+
+
+@dataclass(frozen=True)
 class RequestSettings:
     model_name: str  # the id requests name and /v1/models must list
     temperature: float
@@ -39,6 +49,7 @@ class RequestSettings:
     # Pages the burst check sends at once (LightOn's client keeps 64), and its cap for random weights.
     burst_concurrency: int = 64
     burst_concurrency_random_weights: int = 16
+    perf: PerfSettings = PerfSettings()
 
     @property
     def random_weights(self) -> bool:

@@ -85,6 +85,25 @@ DEFAULTS: dict[str, Any] = {
         # serve 16 tiny pages at once, and random weights say nothing about a real GPU's memory anyway.
         "burst_concurrency_random_weights": 16,
     },
+    "bench": {
+        # `invoke bench`: requests in flight for a fixed load.
+        "concurrency": 4,
+        # Measured requests per load point (warm-up requests come on top and are not counted).
+        "requests": 64,
+        # A sweep doubles the concurrency up to this...
+        "max_concurrency": 256,
+        # ... while pages/s rises by at least this share from one load to the next.
+        "min_gain": 0.05,
+        # Without --slo, a page counts in (accurate) goodput when it came back within this many seconds.
+        "page_seconds_max": 60.0,
+        # Price of one server-hour for the cost per 1000 pages; 0 leaves the cost out.
+        "gpu_hour_price": 0.0,
+        # Where results go when --json is not given.
+        "result_dir": ".cache/bench",
+        # `invoke check`'s PRF002: a short load of this many streamed pages at this concurrency (trained
+        # weights only) must answer every page, at least pages_per_s_min pages/s, with p95 under p95_seconds_max.
+        "perf": {"requests": 8, "concurrency": 2, "pages_per_s_min": 0.2, "p95_seconds_max": 60.0},
+    },
     "vllm": {
         # The build served on an NVIDIA GPU and its interpreter.
         "cuda_version": "0.11.2",

@@ -12,6 +12,7 @@ import pytest
 from checks import registry, serving
 from checks.base import Status
 from lightonocr_validation.check_command import build_provenance
+from lightonocr_validation.context import PerfSettings
 from lightonocr_validation.report.json_report import report_dict
 from lightonocr_validation.runner import RANDOM_WEIGHTS_REASON
 from lightonocr_validation.verdict import EXIT_CHECK_FAILED, EXIT_OK, EXIT_UNREACHABLE
@@ -74,6 +75,8 @@ FAULTS = {
     ),
     "blank page gets text": (Faults(blank_text="Page 1 of 1. Lorem ipsum."), ("DEG005",), "Lorem", {}),
     "slow answers": (Faults(delay=0.25), ("PRF001",), "over 0.2 s", {"page_seconds_max": 0.2}),
+    "slow under load": (Faults(delay=0.25), ("PRF002",), "p95 latency", {"perf": PerfSettings(p95_seconds_max=0.2)}),
+    "too few pages/s": (Faults(delay=0.1), ("PRF002",), "under the floor", {"perf": PerfSettings(pages_per_s_min=50)}),
     "any model name answered": (Faults(unknown_model_status=200), ("SRV007",), "200", {}),
     "max_tokens not enforced": (Faults(enforce_max_tokens=False), ("SRV008",), "200", {}),
     "text-only request refused": (Faults(text_only_status=400), ("SRV006",), "400", {}),

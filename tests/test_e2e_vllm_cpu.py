@@ -14,8 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import requests
 
-from checks import registry
+from checks import prometheus, registry
 from lightonocr_validation import serve
 from lightonocr_validation.verdict import EXIT_CHECK_FAILED, EXIT_OK
 from tests.processes import free_port, process_group, run_invoke
@@ -122,3 +123,43 @@ def test_the_api_key_is_in_no_output_report_log_or_process_arguments(served) -> 
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit() and process_group(int(proc.name)) == pgid:
             assert API_KEY.encode() not in (proc / "cmdline").read_bytes()
+
+
+def _requests_served(port: int) -> float:
+    """Chat completions the real server finished, from its own /metrics counter."""
+    text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=30).text
+    value = prometheus.total(prometheus.parse(text), "vllm:request_success_total")
+    assert value is not None, "vllm:request_success_total missing from /metrics"
+    return value
+
+
+def test_bench_sweeps_the_real_server_and_accounts_for_every_request(served) -> None:
+    result_path = served["state"] / "bench.json"
+    before = _requests_served(served["port"])
+    result = run_invoke(
+        "bench", "--tiny", "--sweep", "--max-concurrency", "2", "--requests", "4", "--warmup", "1",
+        "--max-tokens", "8", "--temperature", "0", "--page", "prose-01", "--json", str(result_path),
+        env=served["env"], timeout=600,
+    )  # fmt: skip
+    after = _requests_served(served["port"])
+    assert result.returncode == EXIT_OK, result.stdout + result.stderr
+    data = json.loads(result_path.read_text())
+    assert data["schema"] == "lightonocr-validation/bench/1"
+    assert data["provenance"]["servers"][0]["vllm_version"] == "0.32.0"
+    assert data["settings"]["ignore_eos"] and not data["settings"]["accuracy_judged"]
+    points = data["hosts"][0]["points"]
+    assert [p["concurrency"] for p in points][:1] == [1] and len(points) in (1, 2)
+    for point in points:
+        figures = point["figures"]
+        assert figures["requests"] == figures["completed"] == len(point["requests"]) == 4
+        for name in ("e2e_s", "ttft_s", "itl_s", "client_s"):
+            values = [figures[name][f"p{q}"] for q in (50, 90, 95, 99)]
+            assert values == sorted(values), (name, values)
+        assert all(r["start_s"] >= 0 and r["ttft_s"] <= r["e2e_s"] for r in point["requests"])
+        # ignore_eos and max_tokens 8: every answer is exactly 8 tokens, cut at the length limit.
+        assert {(r["output_tokens"], r["finish_reason"]) for r in point["requests"]} == {(8, "length")}
+        assert figures["truncation_rate"] == 1.0
+    # The server finished every measured request plus one warm-up per point, and nothing else: the warm-up
+    # requests reached the server but no figure.
+    assert after - before == sum(len(p["requests"]) + 1 for p in points)
+    assert API_KEY not in result.stdout + result.stderr + result_path.read_text()

@@ -35,6 +35,12 @@ EXAMPLES: dict[str, list[tuple[str, str]]] = {
         ("invoke check --pages ~/olmOCR-bench/bench_data", "score olmOCR-Bench, or a folder of your own pages"),
         ("invoke check --list", "every check, without contacting a server"),
     ],
+    "bench": [
+        ("invoke bench", "4 pages in flight, 64 measured pages, every answer graded"),
+        ('invoke bench --sweep --slo "p95_e2e<=20s" --gpu-hour-price 2', "the most pages/s within the objective"),
+        ("invoke bench --rate 5 --arrival poisson --duration 120 --runs 3", "5 pages/s for 2 min, 3 times"),
+        ("invoke bench --max-tokens 1024 --temperature 0 --tiny", "fixed output length, as vllm bench serve"),
+    ],
     "tiny-model": [("invoke tiny-model", "build the random-weight checkpoint into tiny_model.path")],
     "samples": [("invoke samples --check", "prove the committed sample pages are what the code builds")],
     "docs": [("invoke docs", "regenerate docs/"), ("invoke docs --check", "fail when docs/ is stale")],

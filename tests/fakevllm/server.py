@@ -88,6 +88,8 @@ class Faults:
     # Page label ("prose-01", "pdf-01 p2") -> the text that page is read as, instead of its ground truth:
     # the calibration's healthy and broken readings (lightonocr_validation/accuracy/readings.py).
     readings: dict[str, str] = field(default_factory=dict)
+    fail_sample: str = ""  # this sample's pages get HTTP 500 (a replica that chokes on one kind of page)
+    token_delay: float = 0.0  # seconds between streamed events, sent one HTTP chunk each as uvicorn does
 
 
 class FakeVllm:
@@ -283,6 +285,9 @@ class FakeVllm:
                 "BadRequestError",
                 "input_tokens",
             )
+        match = _sample_index().get(decoded[0][2]) if decoded else None
+        if self.faults.fail_sample and match and match[0].id == self.faults.fail_sample:
+            return _error(500, "Internal Server Error", "InternalServerError", None)
         text, finish = self._generate(decoded, texts, max_tokens)
         if crowded and text:
             text, finish = text[: len(text) // 2], "length"
@@ -304,7 +309,12 @@ class FakeVllm:
                 streamed_usage = {**usage, "prompt_tokens": text_only, "total_tokens": text_only + completion_tokens}
             if self.faults.stream_drops_chunk and len(pieces) > 2:
                 pieces = pieces[: len(pieces) // 2] + pieces[len(pieces) // 2 + 1 :]
-            return _Reply(200, self._sse(pieces, finish, streamed_usage), _recorded("stream")["content_type"])
+            return _Reply(
+                200,
+                self._sse(pieces, finish, streamed_usage),
+                _recorded("stream")["content_type"],
+                self.faults.token_delay,
+            )
         return _json(200, self._completion(text, finish, usage))
 
     # --- what the "model" says -----------------------------------------------------------------------
@@ -450,6 +460,7 @@ class _Reply:
     status: int
     body: bytes
     content_type: str
+    event_delay: float = 0.0  # > 0: the SSE body goes out event by event, chunked, this many seconds apart
 
 
 class _Server(ThreadingHTTPServer):
@@ -485,9 +496,23 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(reply.status)
         if reply.content_type:
             self.send_header("Content-Type", reply.content_type)
+        if reply.event_delay:
+            self._send_events(reply)
+            return
         self.send_header("Content-Length", str(len(reply.body)))
         self.end_headers()
         self.wfile.write(reply.body)
+
+    def _send_events(self, reply: _Reply) -> None:
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for number, event in enumerate(reply.body.split(b"\n\n")[:-1]):
+            if number:
+                time.sleep(reply.event_delay)
+            chunk = event + b"\n\n"
+            self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+            self.wfile.flush()
+        self.wfile.write(b"0\r\n\r\n")
 
     def log_message(self, format: str, *args: object) -> None:  # quiet: pytest shows failures, not traffic
         pass

@@ -1,0 +1,492 @@
+"""`invoke bench`: check the input, ask each server what it serves, measure, show, write the result, exit.
+
+Exit codes as `invoke check`: 0 the run measured what was asked (and met --slo); 1 the objective was missed,
+a comparison found a regression, or every request to a host failed (a benchmark of failures is not a
+benchmark: unlike `vllm bench serve`, never 0 then); 2 bad input, or a server that cannot be reached.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import requests
+from rich.console import Console
+
+from lightonocr_validation import samples, targets
+from lightonocr_validation.bench import pages as bench_pages
+from lightonocr_validation.bench import slo as objectives
+from lightonocr_validation.bench.driver import RATE_MAX_IN_FLIGHT, Budget
+from lightonocr_validation.bench.figures import Economics
+from lightonocr_validation.bench.live import BenchProgress, client_warnings, render_table
+from lightonocr_validation.bench.pages import BenchPage
+from lightonocr_validation.bench.plan import Step, Sweep, run_sweep
+from lightonocr_validation.bench.records import Load, PointRun
+from lightonocr_validation.bench.result import ResultBuilder, assemble, write_result
+from lightonocr_validation.bench.runner import Bench
+from lightonocr_validation.check_command import TOOL_NAME, TOOL_VERSION, UsageError
+from lightonocr_validation.client import Target, Unreachable, VllmClient, one_line
+from lightonocr_validation.report.serialize import iso_utc, public_url
+from lightonocr_validation.verdict import EXIT_CHECK_FAILED, EXIT_OK, EXIT_UNREACHABLE
+
+ARRIVALS = ("constant", "poisson")
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    hosts: Sequence[str]
+    port: int
+    model_name: str
+    weights: str
+    sampling: Mapping[str, Any]
+    profiles: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    api_key_env: str = "VLLM_API_KEY"
+    insecure: bool = False
+    timeout: float = 300.0
+    concurrency: int | None = None  # fixed load; the cap on requests in flight in rate mode
+    default_concurrency: int = 4
+    sweep: bool = False
+    max_concurrency: int = 256
+    min_gain: float = 0.05
+    rate: float | None = None
+    arrival: str = "constant"
+    seed: int = 0
+    requests: int | None = None
+    default_requests: int = 64
+    duration: float | None = None
+    warmup: int | None = None
+    max_tokens: int | None = None  # a fixed output length: sent with ignore_eos
+    temperature: float | None = None
+    stream: bool = True
+    slo: str | None = None
+    gpu_hour_price: float | None = None
+    runs: int = 1
+    pages: Sequence[str] = ()
+    page_seconds_max: float = 60.0
+    result_path: Path | None = None
+    result_dir: Path = Path(".cache/bench")
+    html: Path | None = None  # benchreport's offline report
+    charts: Path | None = None  # benchreport's PNG charts, into this folder
+    compare: Path | None = None  # a baseline result: exit 1 on a regression
+    save_baseline: Path | None = None  # write this run as a baseline (no per-request lists)
+    # Where pages come from: the bundled samples unless another source (a folder of pages) is given.
+    page_source: Callable[[], Iterable[BenchPage]] = bench_pages.sample_pages
+
+
+@dataclass(frozen=True)
+class Server:
+    """What a server said before the run: for the provenance, and to refuse a model it does not serve."""
+
+    target: Target
+    vllm_version: str | None
+    max_model_len: int | None
+
+
+def validate(options: BenchOptions) -> objectives.Objective | None:
+    """Every combination the task refuses, each with the fix; returns the parsed --slo."""
+    positive = {
+        "--concurrency": options.concurrency,
+        "--max-concurrency": options.max_concurrency,
+        "--requests": options.requests,
+        "--runs": options.runs,
+        "--max-tokens": options.max_tokens,
+    }
+    for flag, value in positive.items():
+        if value is not None and value < 1:
+            raise UsageError(f"{flag} {value} must be at least 1")
+    for flag, number in {"--rate": options.rate, "--duration": options.duration}.items():
+        if number is not None and not number > 0:
+            raise UsageError(f"{flag} {number:g} must be above 0")
+    if options.warmup is not None and options.warmup < 0:
+        raise UsageError(f"--warmup {options.warmup} must be 0 or more")
+    if options.gpu_hour_price is not None and options.gpu_hour_price < 0:
+        raise UsageError(f"--gpu-hour-price {options.gpu_hour_price:g} must be 0 or more")
+    if options.temperature is not None and options.temperature < 0:
+        raise UsageError(f"--temperature {options.temperature:g} must be 0 or more")
+    if options.sweep and options.rate is not None:
+        raise UsageError("--sweep varies the concurrency and --rate fixes the arrivals: give one of them")
+    if options.sweep and options.concurrency is not None:
+        raise UsageError("--sweep chooses the concurrency itself: drop --concurrency (cap it with --max-concurrency)")
+    if options.requests is not None and options.duration is not None:
+        raise UsageError("--requests and --duration both end a point: give one of them")
+    if options.arrival not in ARRIVALS:
+        raise UsageError(f"--arrival {options.arrival!r} is not one of {', '.join(ARRIVALS)}")
+    if options.arrival != "constant" and options.rate is None:
+        raise UsageError(f"--arrival {options.arrival} shapes a request rate: add --rate REQUESTS_PER_S")
+    if not options.slo:
+        return None
+    try:
+        objective = objectives.parse(options.slo)
+    except objectives.ObjectiveError as error:
+        raise UsageError(str(error)) from None
+    if objective.needs_stream and not options.stream:
+        raise UsageError(f"--slo {objective.text} needs time to first token: drop --no-stream")
+    return objective
+
+
+def request_body(page: BenchPage, options: BenchOptions) -> bytes:
+    """A page's request the model card's way (the image and nothing else), sampling sent explicitly."""
+    body: dict[str, Any] = {
+        "model": options.model_name,
+        "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": page.data_url}}]}],
+        "temperature": sampling(options)["temperature"],
+        "top_p": sampling(options)["top_p"],
+        "max_tokens": sampling(options)["max_tokens"],
+        "stream": options.stream,
+    }
+    if options.stream:
+        body["stream_options"] = {"include_usage": True}
+    if options.max_tokens is not None:
+        body["ignore_eos"] = True  # vLLM's own sampling parameter: every answer is exactly max_tokens long
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def sampling(options: BenchOptions) -> dict[str, Any]:
+    return {
+        "temperature": float(
+            options.temperature if options.temperature is not None else options.sampling["temperature"]
+        ),
+        "top_p": float(options.sampling["top_p"]),
+        "max_tokens": int(options.max_tokens or options.sampling["max_tokens"]),
+        "ignore_eos": options.max_tokens is not None,
+    }
+
+
+def accuracy_judgement(options: BenchOptions, pages: Sequence[BenchPage]) -> tuple[bool, str]:
+    if options.weights == "random":
+        return False, "the served model has random weights (tiny model): its text cannot be judged"
+    if options.max_tokens is not None:
+        return False, "a fixed output length (--max-tokens, ignore_eos) writes on past the page's end"
+    if not any(page.sample is not None for page in pages):
+        return False, "no page has ground truth"
+    return True, "every answer graded against its page's ground truth and thresholds"
+
+
+def resolve_targets(options: BenchOptions) -> list[Target]:
+    try:
+        return [
+            targets.resolve(
+                host,
+                port=options.port,
+                profiles=options.profiles,
+                default_api_key_env=options.api_key_env,
+                timeout=options.timeout,
+                insecure=options.insecure,
+            )
+            for host in dict.fromkeys(options.hosts)
+        ]
+    except targets.TargetError as error:
+        raise UsageError(str(error)) from None
+
+
+def prepare_pages(options: BenchOptions) -> list[BenchPage]:
+    try:
+        return bench_pages.select(options.page_source(), options.pages)
+    except (bench_pages.PageSelectionError, samples.SampleError) as error:
+        raise UsageError(str(error)) from None
+
+
+class Unusable(Exception):
+    """A server that cannot be benchmarked: unreachable, refusing the key, or not serving the model."""
+
+
+def ask_server(target: Target, model_name: str) -> Server:
+    client = VllmClient(target)
+    try:
+        models = client.get("/v1/models", timeout=min(target.timeout, 30))
+        if models.status in (401, 403):
+            raise Unusable(
+                f"{target.label} refused the API key (HTTP {models.status}): export the variable the host's "
+                "profile names (default VLLM_API_KEY) with the server's --api-key"
+            )
+        if models.status != 200:
+            raise Unusable(f"{target.label}: /v1/models answered HTTP {models.status}: {models.error_message()}")
+        listed = [m for m in models.json().get("data", []) if isinstance(m, dict)]
+        entry = next((m for m in listed if m.get("id") == model_name), None)
+        if entry is None:
+            served = ", ".join(str(m.get("id")) for m in listed) or "nothing"
+            raise Unusable(
+                f"{target.label} does not serve {model_name!r} (it serves {served}): pass --model with that id, "
+                "or --tiny for the tiny model"
+            )
+        version = client.get("/version", timeout=min(target.timeout, 30))
+        vllm_version = version.json().get("version") if version.status == 200 else None
+    except Unreachable as error:
+        raise Unusable(f"cannot reach {error}") from None
+    except ValueError:
+        raise Unusable(f"{target.label}: /v1/models did not answer JSON: is this a vLLM server?") from None
+    finally:
+        client.close()
+    length = entry.get("max_model_len")
+    return Server(target, vllm_version, length if isinstance(length, int) else None)
+
+
+def provenance(options: BenchOptions, servers: Sequence[Server], started: float) -> dict[str, Any]:
+    """The same block as the check reports: tool, model, weights, sampling, samples digest, servers, times."""
+    finished = time.time()
+    try:
+        digest = samples.samples_digest()
+    except (OSError, ValueError):
+        digest = None
+    return {
+        "tool": {
+            "name": TOOL_NAME,
+            "version": TOOL_VERSION,
+            "python": platform.python_version(),
+            "requests": requests.__version__,
+            "platform": platform.platform(terse=True),
+            "cpu_count": os.cpu_count(),
+        },
+        "model": options.model_name,
+        "weights": options.weights,
+        "sampling": sampling(options),
+        "samples_digest": digest,
+        "servers": [
+            {
+                "host": public_url(s.target.label),
+                "vllm_version": s.vllm_version,
+                "max_model_len": s.max_model_len,
+            }
+            for s in servers
+        ],
+        "started": started,
+        "finished": finished,
+        "started_at": iso_utc(started),
+        "finished_at": iso_utc(finished),
+    }
+
+
+def mode_of(options: BenchOptions) -> str:
+    return "sweep" if options.sweep else "rate" if options.rate is not None else "concurrency"
+
+
+def run_bench(options: BenchOptions, *, console: Console, errors: Console) -> int:
+    objective = validate(options)
+    baseline = read_baseline(options.compare)  # a baseline that cannot be read is refused before the run
+    resolved = resolve_targets(options)
+    pages = prepare_pages(options)  # rendered and encoded here, before any clock starts
+    if any(target.verify is False for target in resolved):
+        errors.print(
+            "warning: TLS certificates are not verified (--insecure): anyone on the path can read "
+            "and change the traffic, the API key included",
+            markup=False,
+            style="yellow",
+        )
+    try:
+        servers = [ask_server(target, options.model_name) for target in resolved]
+    except Unusable as error:
+        errors.print(f"error: {error}", markup=False, style="bold red", soft_wrap=True)
+        return EXIT_UNREACHABLE
+    graded, note = accuracy_judgement(options, pages)
+    bodies = {page.label: request_body(page, options) for page in pages}
+    mode = mode_of(options)
+    requests_per_point = (
+        options.requests if options.requests is not None else None if options.duration else options.default_requests
+    )
+    budget = Budget(requests=requests_per_point, duration_s=options.duration, warmup=options.warmup)
+    started = time.time()
+    with BenchProgress(console, requests_per_point) as progress:
+        bench = Bench(
+            targets=resolved,
+            pages=pages,
+            bodies=bodies,
+            budget=budget,
+            stream=options.stream,
+            runs=options.runs,
+            graded=graded,
+            load_defaults=Load(1, arrival=options.arrival, seed=options.seed),
+            on_record=progress.on_record,
+            on_point=progress.on_point,
+        )
+        try:
+            references, steps = _measure(bench, options, mode, graded, objective)
+        except KeyboardInterrupt:
+            bench.stop.set()
+            raise
+    latency = objective or objectives.latency_only(options.page_seconds_max)
+    builder = ResultBuilder(
+        graded=graded,
+        economics=lambda servers: Economics(options.gpu_hour_price, latency.request_meets, servers),
+        objective=objective,
+        references=references,
+    )
+    settings = _settings(options, mode, steps, pages, sampling(options), graded, note, latency, budget)
+    result = assemble(
+        settings=settings,
+        provenance=provenance(options, servers, started),
+        hosts=[builder.host(target, steps) for target in resolved],
+        fleet=builder.fleet(resolved, steps) if len(resolved) > 1 else None,
+        targets=resolved,
+    )
+    render_table(console, result)
+    for warning in client_warnings(result):
+        errors.print(f"warning: {warning}: the figures may be the client's limit", markup=False, style="yellow")
+    code, line = verdict(result)
+    console.print(line, markup=False, highlight=False, style="bold green" if code == EXIT_OK else "bold red")
+    path = options.result_path or options.result_dir / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    try:
+        write_result(path, result)
+    except OSError as error:
+        errors.print(
+            f"error: the result could not be written to {path}: {error.strerror or error}",
+            markup=False,
+            style="bold red",
+        )
+        return max(code, EXIT_UNREACHABLE)
+    console.print(f"result: {path}", markup=False, soft_wrap=True)
+    code = max(code, write_readers(options, result, console=console, errors=errors))
+    if baseline is not None:
+        code = max(code, compare_with(baseline, result, console=console, errors=errors))
+    return code
+
+
+def read_baseline(path: Path | None) -> dict[str, Any] | None:
+    if path is None:
+        return None
+    from lightonocr_validation.bench.compare import load_baseline
+    from lightonocr_validation.bench.readout import ResultError
+
+    try:
+        return load_baseline(path)
+    except ResultError as error:
+        raise UsageError(f"--compare {error}") from None
+
+
+def write_readers(options: BenchOptions, result: Mapping[str, Any], *, console: Console, errors: Console) -> int:
+    """The HTML report, the charts and the baseline the options ask for: 0, or 2 when one could not be written
+    (as for the check reports: a CI job must not read a missing artifact as a clean pass)."""
+    code = EXIT_OK
+    wanted: list[tuple[str, Path | None, Callable[[], object]]] = [
+        ("HTML report", options.html, lambda: _html(result, options.html)),
+        ("charts", options.charts, lambda: _charts(result, options.charts)),
+        ("baseline", options.save_baseline, lambda: _baseline(result, options.save_baseline)),
+    ]
+    for kind, path, write in wanted:
+        if path is None:
+            continue
+        try:
+            written = write()
+        except OSError as error:
+            cause = f"{error.strerror or error} ({error.filename})" if error.filename else str(error)
+            errors.print(f"error: the {kind} could not be written to {path}: {cause}", markup=False, style="bold red")
+            code = EXIT_UNREACHABLE
+        except RuntimeError as error:  # ChartsUnavailable: matplotlib is not installed
+            errors.print(f"error: the {kind} needs matplotlib: {error}", markup=False, style="bold red")
+            code = EXIT_UNREACHABLE
+        else:
+            console.print(f"{kind}: {written}", markup=False, soft_wrap=True)
+    return code
+
+
+def _html(result: Mapping[str, Any], path: Path | None) -> Path:
+    from lightonocr_validation.bench.html_report import write_html
+
+    assert path is not None
+    return write_html(result, path)
+
+
+def _charts(result: Mapping[str, Any], folder: Path | None) -> str:
+    from lightonocr_validation.bench.charts import write_charts
+
+    assert folder is not None
+    return ", ".join(str(path) for path in write_charts(result, folder))
+
+
+def _baseline(result: Mapping[str, Any], path: Path | None) -> Path:
+    from lightonocr_validation.bench.compare import write_baseline
+
+    assert path is not None
+    return write_baseline(result, path)
+
+
+def compare_with(baseline: Mapping[str, Any], result: Mapping[str, Any], *, console: Console, errors: Console) -> int:
+    from lightonocr_validation.bench.compare import compare_results, render_comparison
+    from lightonocr_validation.bench.readout import ResultError
+
+    try:
+        comparison = compare_results(baseline, result)
+    except ResultError as error:
+        errors.print(f"error: --compare: {error}", markup=False, style="bold red", soft_wrap=True)
+        return EXIT_UNREACHABLE
+    # A sweep compares dozens of figures: past a screenful, only those that moved are shown.
+    console.print(render_comparison(comparison, only_changes=len(comparison.rows) > 40))
+    return EXIT_OK if comparison.ok else EXIT_CHECK_FAILED
+
+
+def _measure(
+    bench: Bench, options: BenchOptions, mode: str, graded: bool, objective: objectives.Objective | None
+) -> tuple[dict[str, PointRun], list[Step]]:
+    # Accuracy under load is compared with each page read one at a time; a sweep measures that load itself.
+    references = bench.reference() if graded and mode != "sweep" else {}
+    if mode == "sweep":
+        sweep = Sweep(max_concurrency=options.max_concurrency, min_gain=options.min_gain, objective=objective)
+        return references, run_sweep(sweep, bench.measure)
+    if mode == "rate":
+        load = Load(options.concurrency or RATE_MAX_IN_FLIGHT, rate=options.rate)
+        return references, [bench.measure(load)]
+    return references, [bench.measure(Load(options.concurrency or options.default_concurrency))]
+
+
+def _settings(
+    options: BenchOptions,
+    mode: str,
+    steps: Sequence[Step],
+    pages: Sequence[BenchPage],
+    sent: Mapping[str, Any],
+    graded: bool,
+    note: str,
+    latency: objectives.Objective,
+    budget: Budget,
+) -> dict[str, Any]:
+    first = next((run for step in steps for runs in step.runs.values() for run in runs), None)
+    return {
+        "mode": mode,
+        "concurrencies": sorted({step.load.concurrency for step in steps}),
+        "rate": options.rate,
+        "arrival": options.arrival,
+        "seed": options.seed,
+        "requests_per_point": budget.requests,
+        "duration_s": budget.duration_s,
+        "warmup_requests": budget.warmup if budget.warmup is not None else (first.warmup_requests if first else 0),
+        "max_tokens": sent["max_tokens"],
+        "ignore_eos": sent["ignore_eos"],
+        "temperature": sent["temperature"],
+        "top_p": sent["top_p"],
+        "stream": options.stream,
+        "slo": options.slo,
+        "gpu_hour_price": options.gpu_hour_price,
+        "runs": options.runs,
+        "pages": [page.label for page in pages],
+        "page_payload_bytes": {page.label: page.payload_bytes for page in pages},
+        "accuracy_judged": graded,
+        "accuracy_note": note,
+        "goodput_objective": latency.text,
+        "sweep_min_gain": options.min_gain if mode == "sweep" else None,
+    }
+
+
+def verdict(result: Mapping[str, Any]) -> tuple[int, str]:
+    """0 or 1 and the line that says why, from the result alone (as the comparison will read it)."""
+    for host in result["hosts"]:
+        points = host["points"]
+        answered = sum(p["figures"]["completed"] for p in points)
+        sent = sum(p["figures"]["requests"] for p in points)
+        if sent and not answered:
+            first = next((r["error"] for p in points for r in p["requests"] if r["error"]), "no answer")
+            return EXIT_CHECK_FAILED, f"issue: every request to {host['name']} failed: {one_line(first, 200)}"
+        if not sent:
+            return EXIT_CHECK_FAILED, f"issue: no request was measured on {host['name']}"
+    summaries = [host["summary"] for host in result["hosts"]]
+    if result.get("fleet"):
+        summaries = [result["fleet"]["summary"]]
+    for summary in summaries:
+        slo = summary.get("slo")
+        if slo and slo["met_at"] is None:
+            return EXIT_CHECK_FAILED, f"issue: the objective {slo['objective']} was met at no load measured"
+    return EXIT_OK, "bench: done"

@@ -1,0 +1,160 @@
+"""What `invoke bench` shows: a live line per host while a point runs, a line per finished point, the end table.
+
+Workers only bump counters under a lock; rich redraws four times a second from its own thread, so the
+display costs the client next to nothing. On a terminal that is not interactive (CI) only the finished-point
+lines and the table are printed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from lightonocr_validation.bench.records import Load, PointRun, RequestRecord
+
+
+class BenchProgress:
+    def __init__(self, console: Console, planned: int | None) -> None:
+        self._console = console
+        self._planned = planned
+        self._lock = threading.Lock()
+        self._state: dict[str, dict[str, Any]] = {}
+        # Redrawn from the counters by rich's own thread: the workers never render.
+        self._live = Live(console=console, transient=True, refresh_per_second=4, get_renderable=self._render)
+
+    def __enter__(self) -> BenchProgress:
+        self._live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._live.__exit__(*exc)
+
+    def on_record(self, host: str, load: Load, record: RequestRecord) -> None:
+        with self._lock:
+            state = self._state.get(host)
+            if state is None or state["load"] != load:
+                state = self._state[host] = {"load": load, "done": 0, "errors": 0, "since": time.perf_counter()}
+            state["done"] += 1
+            state["errors"] += not record.ok
+
+    def on_point(self, point: PointRun) -> None:
+        with self._lock:
+            self._state.pop(point.host, None)
+        done = [r for r in point.records if r.ok]
+        e2e = sorted(r.exchange.e2e_s for r in done)
+        median = f"{e2e[len(e2e) // 2]:.2f} s" if e2e else "n/a"
+        pages = len(done) / point.duration_s if point.duration_s > 0 else 0.0
+        line = (
+            f"{point.host}  {point.load.label} run {point.run}: {len(point.records)} requests, "
+            f"{pages:.2f} pages/s, median {median}, {len(point.records) - len(done)} errors"
+        )
+        self._live.console.print(line, markup=False, highlight=False)
+
+    def _render(self) -> Text:
+        with self._lock:
+            lines = []
+            for host, state in self._state.items():
+                elapsed = time.perf_counter() - state["since"]
+                planned = f"/{self._planned}" if self._planned else ""
+                lines.append(
+                    f"{host}  {state['load'].label}: {state['done']}{planned} requests, "
+                    f"{state['errors']} errors, {elapsed:.0f} s"
+                )
+        return Text("\n".join(lines) or "warming up…", style="dim")
+
+
+def _seconds(value: Any) -> str:
+    return "-" if value is None else f"{value:.4f}" if value < 0.1 else f"{value:.3f}" if value < 10 else f"{value:.1f}"
+
+
+def _share(value: Any) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def _number(value: Any, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def render_table(console: Console, result: Mapping[str, Any]) -> None:
+    """Per host (and for the fleet) a speed table and a quality-and-cost table, a row per load with its runs
+    pooled, each narrow enough for an 80-column CI log; then a summary line."""
+    blocks = [(host["name"], host["summary"]) for host in result["hosts"]]
+    if result.get("fleet"):
+        blocks.append(("fleet", result["fleet"]["summary"]))
+    for name, summary in blocks:
+        speed = Table(title=f"{name}: speed (seconds)", title_justify="left")
+        for column in ("load", "pages", "pages/s", "tok/s", "e2e p50", "p95", "p99", "ttft p50", "itl p50"):
+            speed.add_column(column, justify="left" if column == "load" else "right")
+        quality = Table(title=f"{name}: quality and cost", title_justify="left")
+        for column in ("load", "errors", "truncated", "accuracy", "vs c1", "acc. goodput", "per 1000", "client"):
+            quality.add_column(column, justify="left" if column == "load" else "right")
+        for load in summary["loads"]:
+            f = load["figures"]
+            where = f"rate {load['rate']:g}/s" if load["rate"] is not None else f"c={load['concurrency']}"
+            e2e = f["e2e_s"] or {}
+            speed.add_row(
+                where,
+                str(f["requests"]),
+                _number(f["pages_per_s"]),
+                _number(f["output_tokens_per_s"], 0),
+                *(_seconds(e2e.get(q)) for q in ("p50", "p95", "p99")),
+                _seconds((f["ttft_s"] or {}).get("p50")),
+                _seconds((f["itl_s"] or {}).get("p50")),
+            )
+            quality.add_row(
+                where,
+                _share(f["error_rate"]),
+                _share(f["truncation_rate"]),
+                _share(f["accuracy"]),
+                _number(f["accuracy_vs_c1"]),
+                _number(f["accurate_goodput_pages_per_s"]),
+                _number(f["cost_per_1000_pages"], 3),
+                _seconds((f["client_s"] or {}).get("p50")),
+            )
+        console.print(speed)
+        console.print(quality)
+        console.print(summary_line(name, summary, result["settings"]), markup=False, highlight=False)
+
+
+def summary_line(name: str, summary: Mapping[str, Any], settings: Mapping[str, Any]) -> str:
+    best = summary.get("best_pages_per_s")
+    parts = []
+    if best and best.get("pages_per_s") is not None:
+        where = f"rate {best['rate']:g}/s" if best.get("rate") is not None else f"concurrency {best['concurrency']}"
+        parts.append(f"best {best['pages_per_s']:.2f} pages/s at {where}")
+    slo = summary.get("slo")
+    if slo:
+        if slo["met_at"] is None:
+            parts.append(f"{slo['objective']} met at no load")
+        else:
+            where = ", ".join(f"{k} {v:g}" for k, v in slo["met_at"].items() if v is not None)
+            parts.append(f"{slo['objective']} met up to {where}: {slo['pages_per_s']:.2f} pages/s")
+    interval = summary.get("intervals", {}).get("pages_per_s")
+    if interval:
+        spans = "; ".join(f"{load}: {low:.2f}-{high:.2f}" for load, (low, high) in interval.items())
+        parts.append(f"pages/s 95 % interval {spans}")
+    if summary.get("stopped_because"):
+        parts.append(f"the sweep stopped: {summary['stopped_because']}")
+    if not settings.get("accuracy_judged"):
+        parts.append(f"accuracy not judged ({settings.get('accuracy_note')})")
+    return f"{name}: " + "; ".join(parts)
+
+
+def client_warnings(result: Mapping[str, Any]) -> Sequence[str]:
+    """Points where the client itself was busy enough to bend the figures."""
+    found = []
+    for host in result["hosts"]:
+        for load in host["summary"]["loads"]:
+            share = load["figures"].get("client_cpu_share")
+            if share is not None and share > 0.5:
+                found.append(
+                    f"{host['name']} at concurrency {load['concurrency']}: the client used {share:.0%} of the cores"
+                )
+    return found

@@ -1,0 +1,84 @@
+"""Measure a load on every host at once, `runs` times, and grade every answer after its point's clock stopped.
+
+Grading is CPU work (normalising text, edit distances); done while requests are in flight it would steal the
+client's time and slow the figures, so a point's answers are graded once its last request is back.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+
+from lightonocr_validation.accuracy.engine import grade
+from lightonocr_validation.bench.driver import Budget, OnRecord, run_point
+from lightonocr_validation.bench.pages import BenchPage
+from lightonocr_validation.bench.plan import Step
+from lightonocr_validation.bench.records import Load, PointRun, RequestRecord
+from lightonocr_validation.client import Target
+
+
+def grade_records(records: Sequence[RequestRecord]) -> None:
+    """Mark each answered page that has ground truth as accurate or not (its sample's thresholds) with its CER."""
+    for record in records:
+        sample = record.page.sample
+        if not record.ok or sample is None:
+            continue
+        verdict = grade(record.exchange.text, sample, record.page.page)
+        record.accurate, record.cer = verdict.passed, verdict.cer
+
+
+@dataclass
+class Bench:
+    targets: Sequence[Target]
+    pages: Sequence[BenchPage]
+    bodies: Mapping[str, bytes]
+    budget: Budget
+    stream: bool
+    runs: int = 1
+    graded: bool = True
+    load_defaults: Load = field(default_factory=lambda: Load(1))  # arrival and seed of rate-mode loads
+    on_record: OnRecord = lambda host, load, record: None
+    on_point: Callable[[PointRun], None] = lambda point: None  # after each point, for the display
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def measure(self, load: Load) -> Step:
+        load = replace(load, arrival=self.load_defaults.arrival, seed=self.load_defaults.seed)
+        step = Step(load, {target.label: [] for target in self.targets})
+        for run in range(1, self.runs + 1):
+            for point in self._all_hosts(load, self.budget, run):
+                step.runs[point.host].append(point)
+        return step
+
+    def reference(self) -> dict[str, PointRun]:
+        """Each page once, one at a time, on every host: the accuracy the loaded points are compared with."""
+        budget = Budget(requests=len(self.pages), warmup=0)
+        return {point.host: point for point in self._all_hosts(Load(1), budget, 0, report=False)}
+
+    def _all_hosts(self, load: Load, budget: Budget, run: int, report: bool = True) -> list[PointRun]:
+        def one(target: Target) -> PointRun:
+            point = run_point(
+                target,
+                self.pages,
+                self.bodies,
+                load,
+                budget,
+                stream=self.stream,
+                keep_text=self.graded,
+                run=run,
+                on_record=self.on_record if report else lambda host, load, record: None,
+                stop=self.stop,
+            )
+            if self.graded:
+                grade_records(point.records)
+            for record in point.records:
+                record.exchange.text = ""  # the result keeps timings, not outputs
+            if report:
+                self.on_point(point)
+            return point
+
+        if len(self.targets) == 1:
+            return [one(self.targets[0])]
+        with ThreadPoolExecutor(max_workers=len(self.targets)) as pool:
+            return list(pool.map(one, self.targets))

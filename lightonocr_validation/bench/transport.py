@@ -1,0 +1,152 @@
+"""One chat completion, sent and timed the way `vllm bench serve` times it, with the client's own cost apart.
+
+The body is bytes built before the clock starts (pages are encoded once); the session is the worker's own,
+so its connection is reused. Times: `e2e_s` from just before the request is written to the end of the answer;
+`ttft_s` to the first event that carries a choice (vLLM sends the role chunk with the first token, and
+`vllm bench serve` counts from it too); inter-token gaps between later choice events. `client_s` is the CPU
+time this thread spent on the request (writing the upload, reading and parsing the answer): what the client
+costs, as opposed to the time it waits for the server.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import time
+from dataclasses import dataclass, field
+
+import requests
+
+from lightonocr_validation.client import Response, Target, one_line, unreachable
+
+JSON_HEADERS = {"Content-Type": "application/json"}
+_decode = json.JSONDecoder().decode  # on text: json.loads on bytes first guesses their encoding, every event
+READ_SIZE = 65536
+
+
+@dataclass(slots=True)
+class Exchange:
+    """What one request got back. ``status`` 0: no HTTP answer (the connection failed, named in ``error``)."""
+
+    status: int = 0
+    text: str = ""
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    output_tokens: int | None = None
+    e2e_s: float = 0.0
+    ttft_s: float | None = None
+    gaps: list[float] = field(default_factory=list)
+    client_s: float = 0.0
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def send(
+    session: requests.Session, target: Target, url: str, body: bytes, *, stream: bool, keep_text: bool = True
+) -> Exchange:
+    """Send ``body`` and time its answer. ``keep_text`` False: the answer's text is not needed (it is not graded),
+    so streamed token events are timed without being parsed."""
+    cpu_started = time.thread_time()
+    started = time.perf_counter()
+    exchange = Exchange()
+    try:
+        if stream:
+            _streamed(session, target, url, body, started, exchange, keep_text)
+        else:
+            _whole(session, target, url, body, exchange)
+    except requests.RequestException as error:
+        exchange.error = str(unreachable(target, error))
+    except (ValueError, UnicodeDecodeError) as error:  # a body or an event that is not JSON
+        exchange.error = f"malformed answer: {one_line(str(error), 120)}"
+    exchange.e2e_s = time.perf_counter() - started
+    exchange.client_s = time.thread_time() - cpu_started
+    return exchange
+
+
+def _whole(session: requests.Session, target: Target, url: str, body: bytes, exchange: Exchange) -> None:
+    reply = session.post(url, data=body, headers=JSON_HEADERS, timeout=target.timeout)
+    exchange.status = reply.status_code
+    if reply.status_code != 200:
+        exchange.error = f"HTTP {reply.status_code}: {_message(reply)}"
+        return
+    answer = json.loads(reply.content)
+    choice = (answer.get("choices") or [{}])[0]
+    exchange.text = (choice.get("message") or {}).get("content") or ""
+    exchange.finish_reason = choice.get("finish_reason")
+    _usage(answer.get("usage"), exchange)
+
+
+def _streamed(
+    session: requests.Session,
+    target: Target,
+    url: str,
+    body: bytes,
+    started: float,
+    exchange: Exchange,
+    keep_text: bool,
+) -> None:
+    with session.post(url, data=body, headers=JSON_HEADERS, timeout=target.timeout, stream=True) as reply:
+        exchange.status = reply.status_code
+        if reply.status_code != 200:
+            exchange.error = f"HTTP {reply.status_code}: {_message(reply)}"
+            return
+        parts: list[str] = []
+        gaps = exchange.gaps
+        last: float | None = None
+        done = False
+        pending = ""
+        utf8 = codecs.getincrementaldecoder("utf-8")()  # a character may straddle two reads
+        raw = reply.raw
+        # uvicorn writes one event per HTTP chunk and urllib3 hands each chunk over as it arrives, so the time
+        # taken after a read is the event's arrival time. read_chunked directly: iter_content's two generator
+        # layers cost a fifth of the client's time on long answers.
+        chunked = raw.chunked and raw.supports_chunked_reads()
+        for data in raw.read_chunked(READ_SIZE) if chunked else reply.iter_content(READ_SIZE):
+            now = time.perf_counter()
+            *lines, pending = (pending + utf8.decode(data)).split("\n")
+            for line in lines:
+                if not line.startswith("data:"):
+                    continue
+                payload = line[5:].strip()
+                if not keep_text and '"finish_reason":null' in payload and '"choices":[{' in payload:
+                    # A token mid-answer, when the text is not graded: its arrival time is all that counts, and
+                    # parsing a thousand events a page would make the client the bottleneck.
+                    if last is None:
+                        exchange.ttft_s = now - started
+                    else:
+                        gaps.append(now - last)
+                    last = now
+                    continue
+                if payload == "[DONE]":
+                    done = True
+                    continue
+                event = _decode(payload)
+                choices = event.get("choices")
+                if choices:
+                    if last is None:
+                        exchange.ttft_s = now - started
+                    else:
+                        gaps.append(now - last)
+                    last = now
+                    choice = choices[0]
+                    parts.append((choice.get("delta") or {}).get("content") or "")
+                    exchange.finish_reason = choice.get("finish_reason") or exchange.finish_reason
+                if event.get("usage"):
+                    _usage(event["usage"], exchange)
+        exchange.text = "".join(parts)
+        if not done:
+            exchange.error = "the stream ended without data: [DONE]"
+
+
+def _usage(usage: object, exchange: Exchange) -> None:
+    if isinstance(usage, dict):
+        prompt, output = usage.get("prompt_tokens"), usage.get("completion_tokens")
+        exchange.prompt_tokens = prompt if isinstance(prompt, int) else None
+        exchange.output_tokens = output if isinstance(output, int) else None
+
+
+def _message(reply: requests.Response) -> str:
+    return one_line(Response(reply.status_code, reply.text, 0.0, {}).error_message(), 200)

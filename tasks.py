@@ -86,6 +86,23 @@ def _model_and_server(
     return model_cfg, server_cfg
 
 
+def _remainder_args(remainder: str, argv: list[str] | None = None) -> list[str]:
+    """The arguments after `--`, as the shell passed them.
+
+    Invoke hands tasks the remainder joined with spaces, which loses the quotes of a JSON value
+    (`-- --limit-mm-per-prompt '{"image": 2}'` would reach vLLM as two words without quotes). The
+    command line still has the words as given: take them from there whenever they join to that remainder.
+    """
+    if not remainder:
+        return []
+    argv = sys.argv if argv is None else argv
+    if "--" in argv:
+        words = argv[argv.index("--") + 1 :]
+        if " ".join(words) == remainder:
+            return words
+    return shlex.split(remainder)
+
+
 @task(
     help={
         "model": "Hub id or local folder to serve (default: model.id, lightonai/LightOnOCR-2-1B).",
@@ -116,7 +133,7 @@ def serve(
     model_cfg, server_cfg = _model_and_server(
         c, model=model, served_model_name=served_model_name, host=host, port=port, tiny=tiny
     )
-    extra = shlex.split(c.remainder) if getattr(c, "remainder", "") else []
+    extra = _remainder_args(getattr(c, "remainder", ""))
     if tiny:
         extra = [*c.config.tiny_model.serve_args, *extra]
     command = serving.build_command(model_cfg, server_cfg, extra)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -157,6 +158,16 @@ def test_dry_run_prints_the_configured_command(env: dict[str, str]) -> None:
         "--port 8123 --served-model-name lightonai/LightOnOCR-2-1B --limit-mm-per-prompt '{\"image\": 1}' "
         "--mm-processor-cache-gb 0 --no-enable-prefix-caching --enforce-eager"
     )
+
+
+def test_arguments_after_the_double_dash_keep_their_quotes(env: dict[str, str]) -> None:
+    # Invoke joins the remainder with spaces; a JSON value must still reach vLLM as one word, quotes and all.
+    json_value = '{"compile_mm_encoder": true}'
+    result = run_invoke(
+        "serve", "--dry-run", "--port", "8123", "--", "--compilation-config", json_value, "--note", "two words", env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert shlex.split(result.stdout.strip())[-4:] == ["--compilation-config", json_value, "--note", "two words"]
 
 
 def test_check_against_a_closed_port_exits_2_with_the_cause(env: dict[str, str], tmp_path: Path) -> None:

@@ -7,13 +7,10 @@ that rejects the target's numpy), with the registry switched off: the real resol
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import os
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -22,6 +19,7 @@ from packaging.utils import parse_wheel_filename
 from lightonocr_validation import wheelhouse
 from lightonocr_validation.wheelhouse import Target, WheelhouseError
 from tests.processes import ROOT
+from tests.wheels import make_wheel
 
 TARGET = Target("3.12", "manylinux_2_31_x86_64")
 # name, version, requirements: the shapes that matter in vLLM 0.26.0's real graph.
@@ -42,30 +40,6 @@ PACKAGES = [
     ("numba", "0.65.0", ["numpy<2.5"]),  # as the real numba: the target's numpy 2.5.2 must still win
     ("invoke", "2.2.1", []),
 ]
-
-
-def make_wheel(folder: Path, name: str, version: str, requires: list[str]) -> Path:
-    """A valid pure-Python wheel: a module that knows its version, METADATA, WHEEL and a hashed RECORD."""
-    module = name.replace("-", "_")
-    dist_info = f"{module}-{version}.dist-info"
-    files = {
-        f"{module}/__init__.py": f"__version__ = {version!r}\n",
-        f"{dist_info}/METADATA": "".join(
-            [f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"]
-            + [f"Requires-Dist: {requirement}\n" for requirement in requires]
-        ),
-        f"{dist_info}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-    }
-    record = []
-    for path, text in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
-        record.append(f"{path},sha256={digest},{len(text.encode())}")
-    files[f"{dist_info}/RECORD"] = "\n".join([*record, f"{dist_info}/RECORD,,"]) + "\n"
-    wheel = folder / f"{module}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as archive:
-        for path, text in files.items():
-            archive.writestr(path, text)
-    return wheel
 
 
 @pytest.fixture(scope="module")

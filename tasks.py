@@ -282,7 +282,6 @@ def stop(c: Context, timeout: float | None = None) -> None:
         "out": "Folder to write the checkpoint into (default: tiny_model.path, full_size_model.path).",
         "full-size": "LightOnOCR-2-1B's real dimensions and tokenizer ids, no weights: for --load-format dummy.",
     },
-    auto_shortflags=False,
 )
 def tiny_model(c: Context, out: str | None = None, full_size: bool = False) -> None:
     """Build the random-weight tiny model with LightOnOCR-2-1B's architecture (needs torch, transformers)."""

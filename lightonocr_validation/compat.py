@@ -47,6 +47,15 @@ RULES: tuple[VersionRule, ...] = (
         "first releases with LightOnOCR (torch 2.9.0, transformers <5); the project's default on a GPU",
     ),
     VersionRule(
+        (0, 26, 0),
+        (0, 26, 0),
+        "pin",
+        "with transformers 5.17 the server dies importing its Pixtral code (PixtralRotaryEmbedding was renamed); "
+        "the newest vLLM on torch 2.11.0",
+        "pin transformers==5.16.0 (seen working on an H200, 2026-11-29)",
+        pins=("transformers==5.16.0",),
+    ),
+    VersionRule(
         (0, 27, 1),
         (0, 27, 1),
         "avoid",

@@ -120,6 +120,15 @@ DEFAULTS: dict[str, Any] = {
         # and proves nothing about a model whose speed is meaningless.
         "serve_args": ["--enforce-eager"],
     },
+    # LightOnOCR-2-1B's configuration, tokenizer and processor without weights (`invoke tiny-model
+    # --full-size`): served with random weights at the real size, it measures a GPU's serving speed where
+    # the real weights cannot be had. Its output is noise, so it is checked as `weights: random`.
+    "full_size_model": {
+        "path": ".cache/full-size-lightonocr",
+        "served_name": "lightonocr-2-1b-random-weights",
+        # vLLM fills the weights with random values instead of reading a checkpoint.
+        "serve_args": ["--load-format", "dummy"],
+    },
 }
 
 

@@ -75,6 +75,56 @@ VISION_DIMENSIONS = {
 SPATIAL_MERGE_SIZE = 2
 SEED = 20_260_101
 
+# LightOnOCR-2-1B's published dimensions (lightonocr-facts): the full-size mode writes these with no weights,
+# for `vllm serve --load-format dummy`, which fills them with random values. Same shapes, same kernels, same
+# memory as the real model, so the serving path and its speed are real; the text is noise.
+FULL_SIZE_TEXT_DIMENSIONS = {
+    "hidden_size": 1024,
+    "intermediate_size": 3072,
+    "num_hidden_layers": 28,
+    "num_attention_heads": 16,
+    "num_key_value_heads": 8,
+    "head_dim": 128,
+    "max_position_embeddings": 16384,
+    "rope_theta": 1_000_000,
+    "rms_norm_eps": 1e-6,
+    "tie_word_embeddings": True,
+}
+FULL_SIZE_VISION_DIMENSIONS = {
+    "hidden_size": 1024,
+    "intermediate_size": 4096,
+    "num_hidden_layers": 24,
+    "num_attention_heads": 16,
+    "head_dim": 64,
+    "image_size": 1540,
+    "patch_size": 14,
+    "num_channels": 3,
+    "rope_theta": 10_000,
+}
+FULL_VOCAB_SIZE = 151_936
+# The real tokenizer's layout: 151,643 byte-level BPE tokens, then Qwen's special tokens from 151643 on
+# (image 151655, eos 151645, pad 151643 are LightOnOCR-2-1B's published ids), then unused rows up to the
+# embedding's 151,936.
+REAL_SPECIAL_IDS = {
+    "<|endoftext|>": 151643,
+    "<|im_start|>": 151644,
+    "<|im_end|>": 151645,
+    "<|object_ref_start|>": 151646,
+    "<|object_ref_end|>": 151647,
+    "<|box_start|>": 151648,
+    "<|box_end|>": 151649,
+    "<|quad_start|>": 151650,
+    "<|quad_end|>": 151651,
+    "<|vision_start|>": 151652,
+    "<|vision_end|>": 151653,
+    "<|vision_pad|>": 151654,
+    "<|image_pad|>": 151655,
+    "<|video_pad|>": 151656,
+}
+# Words the full-size tokenizer keeps whole, as the real one does: the template's role names first (else the
+# prompt grows by 16 tokens and the prompt-length check fails a healthy server), then some page words.
+WHOLE_WORDS = ("system", "user", "assistant", "Page", "Table", "Total", "Figure", "the", " the", " of", " and")
+
 # Text the byte-level BPE is trained on: the template's role names, so each is one token, and enough
 # document-like words that the vocabulary looks like a tokenizer's.
 TRAINING_TEXT = [
@@ -105,6 +155,84 @@ def build_tokenizer(out_dir: Path) -> int:
     )
     tokenizer.train_from_iterator(TRAINING_TEXT * 50, trainer=trainer)
     tokenizer.save(str(out_dir / "tokenizer.json"))
+    _write_tokenizer_config(out_dir)
+    return tokenizer.token_to_id(IMAGE_TOKEN)
+
+
+def _bytes_to_unicode() -> dict[int, str]:
+    """Byte-level BPE's alphabet: each byte as a printable character (GPT-2's scheme, which Qwen's uses)."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    mapping = {byte: chr(byte) for byte in printable}
+    shift = 0
+    for byte in range(256):
+        if byte not in mapping:
+            mapping[byte] = chr(256 + shift)
+            shift += 1
+    return mapping
+
+
+def full_size_vocabulary() -> tuple[dict[str, int], list[tuple[str, str]]]:
+    """A byte-level BPE vocabulary of the real size: bytes, whole words, filler; the special ids left free."""
+    import itertools
+
+    alphabet = _bytes_to_unicode()
+    vocab: dict[str, int] = {}
+    merges: list[tuple[str, str]] = []
+
+    def add(token: str) -> None:
+        if token not in vocab:
+            vocab[token] = len(vocab)
+
+    for byte in range(256):
+        add(alphabet[byte])
+    for word in WHOLE_WORDS:
+        encoded = "".join(alphabet[byte] for byte in word.encode("utf-8"))
+        for end in range(2, len(encoded) + 1):
+            if encoded[:end] not in vocab:
+                merges.append((encoded[: end - 1], encoded[end - 1]))
+                add(encoded[:end])
+    # Filler up to the first special id: tokens no merge produces (encoding never emits them) that still
+    # decode to bytes, so that random weights sampling any id give text.
+    letters = [alphabet[byte] for byte in range(ord("a"), ord("z") + 1)] + [alphabet[byte] for byte in range(128, 256)]
+    first_special = min(REAL_SPECIAL_IDS.values())
+    for length in (3, 4):
+        for combination in itertools.product(letters, repeat=length):
+            if len(vocab) >= first_special:
+                break
+            add("".join(combination))
+    # The special tokens sit in the model's vocabulary at their real ids; declaring them added tokens then
+    # keeps those ids (an added token new to the vocabulary would get the next id after the last one).
+    vocab.update(REAL_SPECIAL_IDS)
+    # Rows after the special tokens, up to the embedding's size.
+    next_id = max(REAL_SPECIAL_IDS.values()) + 1
+    for combination in itertools.product(letters, repeat=5):
+        if next_id >= FULL_VOCAB_SIZE:
+            break
+        token = "".join(combination)
+        if token not in vocab:
+            vocab[token] = next_id
+            next_id += 1
+    return vocab, merges
+
+
+def build_full_size_tokenizer(out_dir: Path) -> int:
+    """Save a tokenizer with the real vocabulary size and special ids; return the image token's id."""
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
+
+    vocab, merges = full_size_vocabulary()
+    tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=merges))
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    tokenizer.decoder = decoders.ByteLevel()
+    tokenizer.add_special_tokens([AddedToken(token, special=True, normalized=False) for token in REAL_SPECIAL_IDS])
+    for token, token_id in REAL_SPECIAL_IDS.items():
+        if tokenizer.token_to_id(token) != token_id:
+            raise TinyModelError(f"{token} got id {tokenizer.token_to_id(token)}, the real tokenizer's is {token_id}")
+    tokenizer.save(str(out_dir / "tokenizer.json"))
+    _write_tokenizer_config(out_dir)
+    return tokenizer.token_to_id(IMAGE_TOKEN)
+
+
+def _write_tokenizer_config(out_dir: Path) -> None:
     _write_json(
         out_dir / "tokenizer_config.json",
         {
@@ -118,7 +246,6 @@ def build_tokenizer(out_dir: Path) -> int:
         },
     )
     (out_dir / "chat_template.jinja").write_text(CHAT_TEMPLATE, encoding="utf-8")
-    return tokenizer.token_to_id(IMAGE_TOKEN)
 
 
 def build_processor_files(out_dir: Path) -> None:
@@ -179,7 +306,7 @@ def build_weights(out_dir: Path, vocab_size: int, image_token_id: int, eos_id: i
     return sum(p.numel() for p in model.parameters())
 
 
-def _mistral3_config(text: dict, image_token_id: int) -> dict:
+def _mistral3_config(text: dict, image_token_id: int, vision: dict = VISION_DIMENSIONS) -> dict:
     return {
         "architectures": ["LightOnOCRForConditionalGeneration"],
         "model_type": "mistral3",
@@ -191,7 +318,7 @@ def _mistral3_config(text: dict, image_token_id: int) -> dict:
         "vision_feature_layer": -1,
         "tie_word_embeddings": True,
         "text_config": {"architectures": ["Qwen3ForCausalLM"], "model_type": "qwen3", **text},
-        "vision_config": {"model_type": "pixtral", "hidden_act": "silu", **VISION_DIMENSIONS},
+        "vision_config": {"model_type": "pixtral", "hidden_act": "silu", **vision},
     }
 
 
@@ -241,6 +368,55 @@ def build(out_dir: Path) -> dict:
     return {"path": str(out_dir), "parameters": parameters, "bytes": size, "image_token_id": image_token_id}
 
 
+def build_full_size(out_dir: Path) -> dict:
+    """Write LightOnOCR-2-1B's configuration, tokenizer and processor with no weights (vLLM's dummy load)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "model.safetensors").unlink(missing_ok=True)  # a tiny model's weights must not pass for these
+    image_token_id = build_full_size_tokenizer(out_dir)
+    build_processor_files(out_dir)
+    eos_id, pad_id = REAL_SPECIAL_IDS[EOS_TOKEN], REAL_SPECIAL_IDS[PAD_TOKEN]
+    text = {**FULL_SIZE_TEXT_DIMENSIONS, "vocab_size": FULL_VOCAB_SIZE, "eos_token_id": eos_id, "pad_token_id": pad_id}
+    import transformers
+
+    config = _mistral3_config(text, image_token_id, FULL_SIZE_VISION_DIMENSIONS)
+    # As save_pretrained records it. Without it transformers takes the folder for an old Mistral tokenizer and
+    # warns that its regex needs fixing.
+    config["transformers_version"] = transformers.__version__
+    _write_json(out_dir / "config.json", config)
+    _write_json(
+        out_dir / "generation_config.json",
+        {"eos_token_id": eos_id, "pad_token_id": pad_id, "bos_token_id": None},
+    )
+    _check_prompt_layout(out_dir)
+    size = sum(f.stat().st_size for f in out_dir.iterdir() if f.is_file())
+    return {
+        "path": str(out_dir),
+        "parameters": count_parameters(out_dir),
+        "bytes": size,
+        "image_token_id": image_token_id,
+        "weights": "none: serve with --load-format dummy",
+    }
+
+
+def count_parameters(out_dir: Path) -> int:
+    """Parameters of the model this folder's config describes, counted on torch's meta device (no memory)."""
+    import torch
+    from transformers import AutoConfig, LightOnOcrConfig, LightOnOcrForConditionalGeneration
+
+    config = AutoConfig.from_pretrained(out_dir)
+    # The file says mistral3 (what vLLM reads); transformers' own class for these weights is LightOnOcr.
+    lightonocr = LightOnOcrConfig(
+        text_config=config.text_config.to_dict(),
+        vision_config=config.vision_config.to_dict(),
+        spatial_merge_size=config.spatial_merge_size,
+        image_token_id=config.image_token_id,
+        tie_word_embeddings=True,
+    )
+    with torch.device("meta"):
+        model = LightOnOcrForConditionalGeneration(lightonocr)
+    return sum(p.numel() for p in model.parameters())
+
+
 def _write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
@@ -248,9 +424,14 @@ def _write_json(path: Path, data: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out_dir", type=Path)
+    parser.add_argument(
+        "--full-size",
+        action="store_true",
+        help="LightOnOCR-2-1B's real dimensions and tokenizer ids, no weights (vllm serve --load-format dummy)",
+    )
     args = parser.parse_args(argv)
     try:
-        summary = build(args.out_dir)
+        summary = build_full_size(args.out_dir) if args.full_size else build(args.out_dir)
     except ImportError as error:
         print(f"error: {error.name} is missing: run this with the vLLM environment's python", file=sys.stderr)
         return 2

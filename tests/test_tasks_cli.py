@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -157,6 +158,47 @@ def test_dry_run_prints_the_configured_command(env: dict[str, str]) -> None:
         "--port 8123 --served-model-name lightonai/LightOnOCR-2-1B --limit-mm-per-prompt '{\"image\": 1}' "
         "--mm-processor-cache-gb 0 --no-enable-prefix-caching --enforce-eager"
     )
+
+
+def test_arguments_after_the_double_dash_keep_their_quotes(env: dict[str, str]) -> None:
+    # Invoke joins the remainder with spaces; a JSON value must still reach vLLM as one word, quotes and all.
+    json_value = '{"compile_mm_encoder": true}'
+    result = run_invoke(
+        "serve", "--dry-run", "--port", "8123", "--", "--compilation-config", json_value, "--note", "two words", env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert shlex.split(result.stdout.strip())[-4:] == ["--compilation-config", json_value, "--note", "two words"]
+
+
+def test_full_size_is_served_with_dummy_weights_and_checked_as_random_weights(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    folder = tmp_path / "full-size"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")  # present, so serve does not build it
+    env = {**env, "INVOKE_FULL_SIZE_MODEL_PATH": str(folder)}
+    dry = run_invoke("serve", "--full-size", "--dry-run", env=env)
+    words = shlex.split(dry.stdout.strip())
+    assert words[2] == str(folder) and words[-2:] == ["--load-format", "dummy"]
+    assert words[words.index("--served-model-name") + 1] == "lightonocr-2-1b-random-weights"
+    started = run_invoke("serve", "--full-size", "--detach", "--device", "cpu", env=env)
+    assert started.returncode == 0, started.stdout + started.stderr
+    try:
+        report = tmp_path / "report.json"
+        checked = run_invoke("check", "--full-size", "--only", "RDY001,MOD001", "--report-json", str(report), env=env)
+        assert checked.returncode == 0, checked.stdout
+        assert json.loads(report.read_text())["provenance"]["weights"] == "random"
+        # Checked as the real model instead, the served name is not the one expected: MOD001 fails.
+        assert run_invoke("check", "--only", "RDY001,MOD001", env=env).returncode == 1
+    finally:
+        run_invoke("stop", env=env)
+
+
+def test_tiny_and_full_size_together_is_one_line_and_exit_2(env: dict[str, str]) -> None:
+    result = run_invoke("serve", "--tiny", "--full-size", "--dry-run", env=env)
+    assert result.returncode == 2 and result.stderr.strip().splitlines() == [
+        "error: --tiny and --full-size name two different models: choose one"
+    ]
 
 
 def test_check_against_a_closed_port_exits_2_with_the_cause(env: dict[str, str], tmp_path: Path) -> None:

@@ -19,6 +19,9 @@ POSARGS_NOTES = {
     "validate": "Arguments after `--` go to the session it picks (`validate-gpu` or `validate-cpu`).",
     "validate-gpu": "Arguments after `--` that are not its options go to `invoke check` (docs/tasks.md).",
     "validate-cpu": "Arguments after `--` that are not its options go to `invoke check` (docs/tasks.md).",
+    "wheelhouse": "Arguments after `--` are its options, `--out` required: e.g. `nox -s wheelhouse -- --vllm 0.26.0 "
+    "--have torch==2.11.0 --have numpy==2.5.2 --out ../wheelhouse` on a connected machine, then "
+    "`nox -s validate-gpu -- --vllm 0.26.0 --wheelhouse ../wheelhouse` on the offline one.",
     "tests": "Arguments after `--` go to pytest, e.g. `nox -s tests -- -k docs`.",
     "docs": "Arguments after `--` go to `invoke docs`: `nox -s docs -- --check` writes nothing and fails "
     "when docs/ is stale.",

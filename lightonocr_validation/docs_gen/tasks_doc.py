@@ -25,6 +25,7 @@ EXAMPLES: dict[str, list[tuple[str, str]]] = {
         ("invoke serve --dry-run", "print the exact vllm serve command and exit"),
         ("invoke serve --detach", "start the model card's command, return once the model is listed"),
         ("invoke serve --tiny --device cpu --detach", "the random-weight tiny model on vLLM's CPU build"),
+        ("invoke serve --full-size --detach", "LightOnOCR-2-1B's full size with random weights, on a GPU"),
         ("invoke serve --port 8001 -- --max-num-seqs 64", "arguments after -- go to vllm serve"),
     ],
     "stop": [("invoke stop", "stop the server `invoke serve --detach` started")],
@@ -41,7 +42,10 @@ EXAMPLES: dict[str, list[tuple[str, str]]] = {
         ("invoke bench --rate 5 --arrival poisson --duration 120 --runs 3", "5 pages/s for 2 min, 3 times"),
         ("invoke bench --max-tokens 1024 --temperature 0 --tiny", "fixed output length, as vllm bench serve"),
     ],
-    "tiny-model": [("invoke tiny-model", "build the random-weight checkpoint into tiny_model.path")],
+    "tiny-model": [
+        ("invoke tiny-model", "build the random-weight checkpoint into tiny_model.path"),
+        ("invoke tiny-model --full-size", "the full-size configuration and tokenizer, no weights"),
+    ],
     "samples": [("invoke samples --check", "prove the committed sample pages are what the code builds")],
     "docs": [("invoke docs", "regenerate docs/"), ("invoke docs --check", "fail when docs/ is stale")],
 }
@@ -67,6 +71,8 @@ CONFIG_NOTES = {
     "vllm.cpu_python": "Python of the CPU environment (`nox -s validate-cpu`).",
     "tiny_model.path": "Folder of the random-weight tiny model, relative to the repository root.",
     "tiny_model.served_name": "Id the tiny model is served as.",
+    "full_size_model.path": "Folder of the full-size model without weights (`invoke tiny-model --full-size`).",
+    "full_size_model.served_name": "Id the full-size random-weight model is served as: not the real model's.",
 }
 
 TEMPLATE = f"""# Invoke tasks

@@ -270,6 +270,11 @@ def _install_once(session: nox.Session, requirements: list[str], options: list[s
     Reinstalling into a reused environment would undo the CPU repairs (uv puts torchaudio back) and cost
     a minute of probing, so a stamp in the environment records what was installed.
     """
+    if session.virtualenv.venv_backend == "none":
+        # `nox --no-venv --no-install`: the caller brought the packages (an air-gapped machine whose vLLM
+        # was unpacked onto PYTHONPATH, say); this session only serves, checks and stops.
+        session.log("no environment of its own (--no-venv): using the packages of the running interpreter")
+        return False
     stamp = Path(session.virtualenv.location) / ".lightonocr-validation-installed"
     key = hashlib.sha256(json.dumps([requirements, list(options), sys.platform]).encode()).hexdigest()
     if stamp.is_file() and stamp.read_text(encoding="utf-8").strip() == key:

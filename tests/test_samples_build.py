@@ -141,6 +141,10 @@ def test_a_bad_source_is_one_line_naming_the_file(tmp_path: Path) -> None:
         ('category = "prose"\nexpect = "markdown"\nlayout = "poster"\n', "unknown layout 'poster'"),
         ('category = "prose"\nlayout = "page"\n', "front matter has no 'expect'"),
         ('category = "prose\n', "invalid TOML"),
+        (
+            'category = "prose"\nexpect = "markdown"\nlayout = "page"\npapr = "a4"\n',
+            r"unknown front matter keys \['papr'\]",
+        ),
     ],
 )
 def test_bad_front_matter_names_the_problem(tmp_path: Path, front: str, message: str) -> None:
@@ -148,6 +152,14 @@ def test_bad_front_matter_names_the_problem(tmp_path: Path, front: str, message:
     shutil.copytree(SOURCE_DIR, src)
     (src / "prose-01.md").write_text(f"+++\n{front}+++\n\n# Title\n", encoding="utf-8")
     with pytest.raises(SourceError, match=message):
+        read_sources(src)
+
+
+def test_a_page_missing_from_the_order_is_named(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    shutil.copytree(SOURCE_DIR, src)
+    shutil.copy(src / "prose-01.md", src / "prose-02.md")
+    with pytest.raises(SourceError, match=r"samples\.toml: pages \['prose-02'\] are not in 'order'"):
         read_sources(src)
 
 

@@ -14,8 +14,8 @@ from lightonocr_validation.samples_build.math_render import render
 from lightonocr_validation.samples_build.source import Block, PageSource
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
-# Which Debian package ships each font, so a missing one names what to install.
-FONT_PACKAGES = {"DejaVuSerif-Italic.ttf": "fonts-dejavu-extra"}
+# Every DejaVu face used here (Serif, Sans, Sans Mono, regular and bold) is in this Debian package.
+FONT_PACKAGE = "fonts-dejavu-core"
 PAPERS = {
     "letter": (1190, 1540),  # US Letter at 1540 px on the long side (140 px per inch)
     "a4": (1089, 1540),
@@ -34,7 +34,7 @@ class FontMissing(FileNotFoundError):
 def font(name: str, size: int) -> ImageFont.FreeTypeFont:
     path = FONT_DIR / name
     if not path.is_file():
-        raise FontMissing(f"font {path} not found: apt-get install {FONT_PACKAGES.get(name, 'fonts-dejavu-core')}")
+        raise FontMissing(f"font {path} not found: apt-get install {FONT_PACKAGE}")
     return ImageFont.truetype(str(path), size)
 
 

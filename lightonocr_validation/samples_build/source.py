@@ -25,6 +25,10 @@ LAYOUTS = ("page", "columns", "headers-footers", "receipt", "scan", "blank", "pd
 COLUMN_BREAK = "<!-- column -->"
 PAGE_BREAK = "<!-- page -->"
 DISPLAY_MATH = re.compile(r"^\$\$(.+)\$\$$", re.DOTALL)
+MANIFEST_KEYS = ("category", "expect", "layout", "lang", "thresholds", "facts")
+# Layout settings a page may give (raster.py reads them): paper size, body font and sizes, the scan's seed
+# and angle, the running header and footer.
+SETTINGS = ("paper", "font", "size", "h2", "gap", "seed", "angle", "header_left", "header_right", "footer")
 
 
 class SourceError(ValueError):
@@ -201,7 +205,9 @@ def read_source(path: Path, index: Index) -> PageSource:
     sections = tuple(
         parse_blocks(part) for part in re.split(re.escape(PAGE_BREAK) + "|" + re.escape(COLUMN_BREAK), body)
     )
-    known = {"category", "expect", "layout", "lang", "thresholds", "facts"}
+    unknown = sorted(set(data) - {*MANIFEST_KEYS, *SETTINGS})
+    if unknown:
+        raise _fail(path, f"unknown front matter keys {unknown}", f"use {', '.join((*MANIFEST_KEYS, *SETTINGS))}")
     return PageSource(
         id=path.stem,
         category=data["category"],
@@ -212,7 +218,7 @@ def read_source(path: Path, index: Index) -> PageSource:
         facts=_facts(path, data.get("facts", []), index),
         sections=sections,
         body=body,
-        settings={k: v for k, v in data.items() if k not in known},
+        settings={k: v for k, v in data.items() if k in SETTINGS},
     )
 
 
@@ -227,4 +233,7 @@ def read_sources(source_dir: Path = SOURCE_DIR) -> tuple[Index, list[PageSource]
                 source_dir / INDEX_NAME, f"page {sample_id!r} has no {path.name}", "add it or drop it from order"
             )
         pages.append(read_source(path, index))
+    strays = sorted({p.stem for p in source_dir.glob("*.md")} - set(index.order))
+    if strays:
+        raise _fail(source_dir / INDEX_NAME, f"pages {strays} are not in 'order'", "list them or remove their files")
     return index, pages

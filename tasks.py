@@ -683,7 +683,14 @@ def tune(
         fresh=fresh,
     )
     _stop_on_sigterm()
-    code = tuning.run_tune(options, console=console, errors=errors)
+    try:
+        code = tuning.run_tune(options, console=console, errors=errors)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM (a command's time limit): the server is already stopped
+        raise _fail(
+            f"interrupted: the server was stopped; what was measured is in {tuning.config_dir(out_dir)}, "
+            f"and the same command measures the rest",
+            EXIT_FAILED,
+        ) from None
     if code:
         raise Exit(code=code)
 

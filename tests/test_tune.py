@@ -13,8 +13,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
 import sys
 import textwrap
+import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +44,7 @@ STAND_IN_VLLM = textwrap.dedent(
         print("vllm serve: error: unrecognized arguments: --no-such-flag", flush=True)
         sys.exit(2)
     value = lambda flag: args[args.index(flag) + 1] if flag in args else None
-    faults = Faults(delay=1.2)
+    faults = Faults(delay=float(os.environ.get("STAND_IN_DELAY", "1.2")))
     if value("--max-num-batched-tokens") == "4096":
         faults.delay = 0.05
     if "--async-scheduling" in args:
@@ -248,3 +252,44 @@ def test_a_profile_adds_its_flags_after_the_model_and_before_the_double_dash() -
     context = Context(config=config)
     assert tasks._profile_args(context, "tuned") == ["--max-num-batched-tokens", "4096"]
     assert tasks._profile_args(context, None) == []  # server.profile: card
+
+
+def test_sigterm_mid_measurement_stops_the_server_and_keeps_what_was_measured(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    # A lent GPU's command limit ends `timeout 570 invoke tune ...` with SIGTERM: no server may outlive it.
+    grid = tmp_path / "grid.json"
+    grid.write_text(json.dumps(GRID))
+    args = ["--grid", str(grid), "--device", "cpu", "--concurrency", "2", "--requests", "4", "--warmup", "0"]
+    tune = subprocess.Popen(
+        [sys.executable, "-m", "invoke", "tune", *args, "--out", str(tmp_path / "out")],
+        cwd=ROOT,
+        env={**env, "STAND_IN_DELAY": "60"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        health = f"http://127.0.0.1:{env['INVOKE_SERVER_PORT']}/health"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not _answers(health):
+            time.sleep(0.2)
+        time.sleep(3)  # ready, then the bench's requests are in flight (each takes 60 s)
+        tune.send_signal(signal.SIGTERM)
+        stdout, stderr = tune.communicate(timeout=60)
+    finally:
+        if tune.poll() is None:
+            tune.kill()
+    assert tune.returncode == 1, stdout + stderr
+    assert stderr.strip().splitlines()[-1].startswith("error: interrupted: the server was stopped")
+    assert "Traceback" not in stderr
+    assert not any(alive(start["pid"]) for start in _starts(tmp_path))
+    assert not (tmp_path / "out" / "configs" / "card.json").exists()  # half a measurement is not a record
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False

@@ -97,6 +97,15 @@ def _model_and_server(
     return model_cfg, server_cfg
 
 
+def _profile_args(c: Context, profile: str | None) -> list[str]:
+    """The extra `vllm serve` flags of a server.profiles entry (`--profile`, else server.profile)."""
+    name = profile or c.config.server.profile
+    profiles = _plain(c.config.server.profiles)
+    if name not in profiles:
+        raise _fail(f"--profile {name!r} is not one of {', '.join(profiles)}: add it to server.profiles", EXIT_USAGE)
+    return [str(arg) for arg in profiles[name]]
+
+
 def _remainder_args(remainder: str, argv: list[str] | None = None) -> list[str]:
     """The arguments after `--`, as the shell passed them.
 
@@ -126,6 +135,7 @@ def _remainder_args(remainder: str, argv: list[str] | None = None) -> list[str]:
         "detach": "Return once the server is ready and leave it running; stop it with `invoke stop`.",
         "dry-run": "Print the vllm serve command and exit.",
         "timeout": "Seconds to wait for readiness (default: server.startup_timeout).",
+        "profile": "Extra vllm flags from server.profiles: card (none) or tuned (default: server.profile).",
     },
     auto_shortflags=False,
 )
@@ -141,12 +151,13 @@ def serve(
     detach: bool = False,
     dry_run: bool = False,
     timeout: float | None = None,
+    profile: str | None = None,
 ) -> None:
     """Serve LightOnOCR with the model card's vllm serve command; arguments after -- go to vllm."""
     model_cfg, server_cfg = _model_and_server(
         c, model=model, served_model_name=served_model_name, host=host, port=port, tiny=tiny, full_size=full_size
     )
-    extra = _remainder_args(getattr(c, "remainder", ""))
+    extra = [*_profile_args(c, profile), *_remainder_args(getattr(c, "remainder", ""))]
     if tiny:
         extra = [*c.config.tiny_model.serve_args, *extra]
     if full_size:
@@ -552,6 +563,138 @@ def bench(
         raise Exit(code=code)
 
 
+@task(
+    iterable=["only"],
+    help={
+        "grid": "Configurations to try: a built-in grid (encoder) or a YAML/JSON file (default: tune.grid).",
+        "only": "Measure only these configurations of the grid (repeat or comma-separate); the rest stay as "
+        "recorded in --out.",
+        "fresh": "Measure again the configurations --out already records.",
+        "model": "Hub id or local folder to serve (default: model.id).",
+        "served-model-name": "Id the server lists and requests name (default: model.served_name, else the model).",
+        "tiny": "Serve the random-weight tiny model (built if missing).",
+        "full-size": "Serve LightOnOCR-2-1B's full-size architecture with random weights (--load-format dummy).",
+        "port": "Port every configuration's server binds (default: server.port).",
+        "device": "auto, cuda or cpu (cpu adds cpu.env), as for invoke serve.",
+        "concurrency": "Requests in flight while measuring (default: tune.concurrency, 64).",
+        "max-tokens": "Fixed output length of every answer, ignore_eos (default: tune.max_tokens, 1024).",
+        "requests": "Measured requests per configuration (default: tune.requests, 128).",
+        "warmup": "Warm-up requests before measuring (default: one per request in flight).",
+        "out": "Folder for the records, logs, bench results and tune.json (default: tune.out).",
+        "start-timeout": "Seconds one configuration may take to become ready (default: tune.start_timeout).",
+    },
+    auto_shortflags=False,
+)
+def tune(
+    c: Context,
+    grid: str | None = None,
+    only: list[str] | None = None,
+    fresh: bool = False,
+    model: str | None = None,
+    served_model_name: str | None = None,
+    tiny: bool = False,
+    full_size: bool = False,
+    port: int | None = None,
+    device: str = "auto",
+    concurrency: int | None = None,
+    max_tokens: int | None = None,
+    requests: int | None = None,
+    warmup: int | None = None,
+    out: str | None = None,
+    start_timeout: float | None = None,
+) -> None:
+    """Serve each configuration of a grid in turn, bench it, stop it: the best flags and their gain over the card's."""
+    from lightonocr_validation import tune as tuning
+    from lightonocr_validation.bench.command import BenchOptions, validate
+    from lightonocr_validation.check_command import UsageError
+    from lightonocr_validation.tune_grid import GridError, load_grid, select
+
+    settings = c.config.tune
+    port, concurrency, max_tokens, requests, warmup = (
+        _number(flag, value, int)
+        for flag, value in (
+            ("--port", port),
+            ("--concurrency", concurrency),
+            ("--max-tokens", max_tokens),
+            ("--requests", requests),
+            ("--warmup", warmup),
+        )
+    )
+    start_timeout = _number("--start-timeout", start_timeout, float)
+    model_cfg, server_cfg = _model_and_server(
+        c, model=model, served_model_name=served_model_name, host=None, port=port, tiny=tiny, full_size=full_size
+    )
+    grid_name = grid or str(settings.grid)
+    try:
+        candidates = load_grid(grid_name)
+        selected = select(candidates, [name.strip() for item in only or [] for name in item.split(",") if name.strip()])
+    except GridError as error:
+        raise _fail(str(error), EXIT_USAGE) from None
+    model_args = [*c.config.tiny_model.serve_args] if tiny else []
+    model_args += [*c.config.full_size_model.serve_args] if full_size else []
+    resolved = _resolve_device(device)
+    env = {str(k): str(v) for k, v in server_cfg["env"].items()}
+    if resolved == "cpu":
+        env = {**{str(k): str(v) for k, v in c.config.cpu.env.items()}, **env}
+    connect = "127.0.0.1" if server_cfg["host"] in ("0.0.0.0", "") else server_cfg["host"]
+
+    def bench_options(result_path: Path) -> BenchOptions:
+        return BenchOptions(
+            hosts=[f"http://{connect}:{server_cfg['port']}"],
+            port=int(server_cfg["port"]),
+            model_name=served_name(model_cfg),
+            weights=model_cfg["weights"],
+            sampling=_plain(c.config.sampling),
+            api_key_env=c.config.check.api_key_env,
+            timeout=float(c.config.check.timeout),
+            concurrency=concurrency if concurrency is not None else int(settings.concurrency),
+            requests=requests if requests is not None else int(settings.requests),
+            warmup=warmup,
+            max_tokens=max_tokens if max_tokens is not None else int(settings.max_tokens),
+            page_seconds_max=float(c.config.bench.page_seconds_max),
+            result_path=result_path,
+            result_dir=result_path.parent,
+        )
+
+    out_dir = Path(out) if out else ROOT / settings.out
+    try:
+        validate(bench_options(out_dir / "bench" / "-"))
+    except UsageError as error:
+        raise _fail(str(error), EXIT_USAGE) from None
+    if tiny and not (_tiny_model_path(c) / "config.json").is_file():
+        tiny_model(c)
+    if full_size and not (_full_size_model_path(c) / "config.json").is_file():
+        tiny_model(c, full_size=True)
+    existing = serving.read_pid_file(ROOT / server_cfg["pid_file"])
+    if existing and serving.group_alive(existing["pid"]):
+        raise _fail(f"a server we started is running (pid {existing['pid']}): `invoke stop` first", EXIT_USAGE)
+    errors.print(f"device: {resolved} ({describe(nvidia_gpus())})", markup=False)
+    options = tuning.TuneOptions(
+        model=model_cfg,
+        server=server_cfg,
+        model_args=model_args,
+        env=env,
+        grid=candidates,
+        selected=selected,
+        grid_name=grid_name,
+        out=out_dir,
+        start_timeout=float(start_timeout or settings.start_timeout),
+        bench=bench_options,
+        fresh=fresh,
+    )
+    _stop_on_sigterm()
+    try:
+        code = tuning.run_tune(options, console=console, errors=errors)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM (a command's time limit): the server is already stopped
+        raise _fail(
+            f"interrupted: the server was stopped; what was measured is in {tuning.config_dir(out_dir)}, "
+            f"and the same command measures the rest",
+            EXIT_FAILED,
+        ) from None
+    if code:
+        raise Exit(code=code)
+
+
 @task(help={"check": "Write nothing; exit 1 naming the stale files when docs/ differs from the code."})
 def docs(c: Context, check: bool = False) -> None:
     """Generate docs/ (tasks, sessions, checks, the guide's generated blocks) from the code."""
@@ -574,5 +717,5 @@ def docs(c: Context, check: bool = False) -> None:
         console.print(f"wrote {names}" if paths else "docs were up to date", markup=False)
 
 
-ns = Collection(serve, stop, check, bench, tiny_model, samples, docs)
+ns = Collection(serve, stop, check, bench, tune, tiny_model, samples, docs)
 ns.configure(DEFAULTS)

@@ -92,6 +92,12 @@ KNOWN_FAILURES: tuple[KnownFailure, ...] = (
         "set HF_TOKEN to a token that may read the model",
     ),
     _failure(
+        "unknown-flag",
+        r"unrecognized arguments|error: argument [^:]+: invalid|Unknown compilation config|extra_forbidden",
+        "this vLLM does not accept a flag (or a value) of the command",
+        "drop that flag, or install the vLLM version whose flags you used (vllm serve --help lists them)",
+    ),
+    _failure(
         "address-in-use",
         r"Address already in use|address already in use",
         "another process listens on the port",

@@ -37,6 +37,12 @@ DEFAULTS: dict[str, Any] = {
         "max_model_len": 0,
         # Extra `vllm serve` arguments, appended as given.
         "extra_args": [],
+        # Which of `profiles` `invoke serve` adds (`--profile NAME` chooses another for one start).
+        "profile": "card",
+        # Named sets of extra `vllm serve` flags on top of the card's command. "card" adds nothing.
+        # "tuned" holds the best configuration `invoke tune` measured on a GPU (docs/vllm-validation.md);
+        # until that measurement exists it is exactly the card's flags.
+        "profiles": {"card": [], "tuned": []},
         # Seconds to wait for /health and /v1/models; a cold start downloads 2 GB and compiles.
         "startup_timeout": 900,
         # Seconds a stopping server gets after SIGTERM before its process group is killed (vLLM needs ~4 s).
@@ -103,6 +109,18 @@ DEFAULTS: dict[str, Any] = {
         # `invoke check`'s PRF002: a short load of this many streamed pages at this concurrency (trained
         # weights only) must answer every page, at least pages_per_s_min pages/s, with p95 under p95_seconds_max.
         "perf": {"requests": 8, "concurrency": 2, "pages_per_s_min": 0.2, "p95_seconds_max": 60.0},
+    },
+    "tune": {
+        # `invoke tune`: the configurations to try (a built-in grid or a YAML/JSON file).
+        "grid": "encoder",
+        # The load every configuration is measured at: LightOn's client keeps 64 pages in flight, and a fixed
+        # output length (ignore_eos) makes the configurations comparable (random weights never stop early).
+        "concurrency": 64,
+        "max_tokens": 1024,
+        "requests": 128,
+        # Seconds one configuration may take to become ready (an H200 takes 110-170 s, compiling included).
+        "start_timeout": 600,
+        "out": ".cache/tune",
     },
     "vllm": {
         # The build served on an NVIDIA GPU and its interpreter.

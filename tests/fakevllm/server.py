@@ -102,7 +102,9 @@ class FakeVllm:
         model: str = MODEL,
         api_key: str = "",
         known_pages: dict[str, str] | None = None,
+        port: int = 0,  # 0: a free port; a stand-in `vllm serve` binds the --port it was given
     ) -> None:
+        self.port = port
         self.faults = faults or Faults()
         self.model = model
         self.api_key = api_key
@@ -130,7 +132,7 @@ class FakeVllm:
         # Render the sample pages here, in the caller's thread: pypdfium2 crashes when handler threads
         # render concurrently.
         _sample_index()
-        server = _Server(("127.0.0.1", 0), _Handler)
+        server = _Server(("127.0.0.1", self.port), _Handler)
         server.fake = self  # type: ignore[attr-defined]
         self._server = server
         self._thread = threading.Thread(

@@ -132,8 +132,8 @@ def tests(session: nox.Session) -> None:
 
 
 # What the fast session leaves out: tests that need vLLM, torch or transformers, olmOCR's scorer, or a system
-# program (Tesseract, Chromium); pyproject's pytest markers say which test needs what.
-FAST_TESTS = "not (e2e or vllm or oracle or system)"
+# program (Tesseract, Chromium), and the few that take seconds each; pyproject's pytest markers say which.
+FAST_TESTS = "not (e2e or vllm or oracle or system or slow)"
 
 
 @nox.session(python=VLLM["cpu_python"])

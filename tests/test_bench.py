@@ -423,6 +423,7 @@ def test_the_perf_check_fails_when_pages_fail_under_load_and_skips_random_weight
     assert skipped.status is Status.SKIP and "random weights" in skipped.detail
 
 
+@pytest.mark.slow
 def test_reports_are_written_and_a_slower_run_is_a_regression(fake_vllm, tmp_path: Path) -> None:
     baseline = tmp_path / "baseline.json"
     code, _, output = bench(

@@ -105,7 +105,8 @@ def scale(result: Mapping[str, Any], figure: str, factor: float, *, host: str | 
     for group in changed["hosts"]:
         if host is not None and group["name"] != host:
             continue
-        for point in group["points"]:
+        # Each run's point and, where the driver wrote them, the runs pooled per load (what compare reads).
+        for point in [*group["points"], *group["summary"].get("loads", [])]:
             _set(point["figures"], figure, lambda v: v * factor)
         # The runs moved, so did their interval.
         intervals = group["summary"].get("intervals") or {}

@@ -244,3 +244,14 @@ def test_pooled_figures_are_compared_when_the_result_has_them() -> None:
     comparison = compare_results(old, new)
     assert _verdicts(comparison, "pages/s") == {Verdict.WORSE}
     assert {row.new for row in comparison.rows if row.figure.label == "pages/s"} == {0.1}
+
+
+def test_the_committed_h200_baseline_compares_with_itself_and_catches_a_slower_server() -> None:
+    # docs/gpu.md's sweep on the H200: a later run is judged against it with `invoke bench --compare`.
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "baselines" / "h200-vllm-0.26.0-card.json"
+    baseline = load_baseline(path)
+    same = compare_results(baseline, baseline)
+    assert same.ok and not same.unmatched
+    assert {row.load.value for row in same.rows} >= {1, 2, 4, 8, 16, 32, 64}
+    slower = compare_results(baseline, scale(baseline, "pages_per_s", 0.8))
+    assert not slower.ok and _verdicts(slower, "pages/s") == {Verdict.WORSE}

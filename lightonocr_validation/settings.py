@@ -1,4 +1,4 @@
-"""The one configuration: defaults of invoke's configuration tree, read by tasks.py, noxfile.py and the docs.
+"""The one place of defaults: invoke's configuration tree, typed by config.py, read by noxfile.py and the docs.
 
 Invoke layers its own sources on top of these defaults, lowest first: `invoke.yaml` (or `.json`, `.py`)
 beside tasks.py, `INVOKE_*` environment variables (for example `INVOKE_SERVER_PORT=8001`), and the
@@ -130,7 +130,3 @@ DEFAULTS: dict[str, Any] = {
         "serve_args": ["--load-format", "dummy"],
     },
 }
-
-
-def served_name(model: dict[str, Any]) -> str:
-    return model.get("served_name") or model["id"]

@@ -88,7 +88,6 @@ def run_check(options: CheckOptions, *, console: Console, errors: Console) -> in
     )
     verdicts = [verdict_for(run.results, essential, registered=len(registry.CHECKS)) for run in runs]
     overall = combine(verdicts)
-    console_report.render_summary(console, runs, verdicts, overall)
     provenance = build_provenance(runs, settings, started)
     if options.pages:
         provenance["samples_digest"] = None  # the bundled samples were not sent
@@ -100,7 +99,8 @@ def run_check(options: CheckOptions, *, console: Console, errors: Console) -> in
             "score_min": options.config.check.pages_score_min,
             "cer_max": options.config.check.pages_cer_max,
         }
-    report = report_dict(runs, verdicts, overall, provenance)
+    report = report_dict(runs, verdicts, overall, provenance)  # built and redacted once, for every renderer
+    console_report.render_summary(console, report)
     return max(overall.exit_code, write_reports(options, report, console=console, errors=errors))
 
 

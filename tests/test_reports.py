@@ -251,6 +251,10 @@ def test_no_report_contains_the_api_key(tmp_path: Path) -> None:
     quiet = Console(file=io.StringIO(), width=100)
     assert write_reports(options, report, console=quiet, errors=quiet) == 0
     texts |= {path.name: path.read_text(encoding="utf-8") for path in paths}
+    # The terminal renders the same redacted dict: it shows no more than the reports.
+    terminal = Console(record=True, width=300)
+    render_summary(terminal, report)
+    texts["console"] = terminal.export_text()
     for name, text in texts.items():
         for secret in (SECRET, "other-key-789", "hdr-secret-000", "pw-secret-456"):
             assert secret not in text, f"{secret} leaked into the {name} report"
@@ -296,10 +300,9 @@ def test_provenance_comes_from_the_servers_answers_not_from_check_data() -> None
 
 def test_console_summary_fits_100_columns_with_each_check_and_the_verdict_last() -> None:
     runs = make_runs()
-    verdicts = [verdict_for(run.results) for run in runs]
-    overall = combine(verdicts)
+    overall = combine([verdict_for(run.results) for run in runs])
     console = Console(record=True, width=100)
-    render_summary(console, runs, verdicts, overall)
+    render_summary(console, make_report(runs))
     text = console.export_text()
     lines = [line for line in text.splitlines() if line.strip()]
     assert all(len(line) <= 100 for line in lines)
@@ -318,9 +321,8 @@ def test_console_summary_fits_100_columns_with_each_check_and_the_verdict_last()
 @pytest.mark.parametrize("several", [False, True])
 def test_console_summary_omits_the_host_column_for_one_host(several: bool) -> None:
     runs = make_runs() if several else make_runs()[:1]
-    verdicts = [verdict_for(run.results) for run in runs]
     console = Console(record=True, width=100)
-    render_summary(console, runs, verdicts, combine(verdicts))
+    render_summary(console, make_report(runs))
     header = next(line for line in console.export_text().splitlines() if "status" in line)
     assert ("host" in header) is several
 

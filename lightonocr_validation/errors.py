@@ -7,7 +7,10 @@ The codes are documented in docs/tasks.md, generated from the comments below.
 
 from __future__ import annotations
 
-from rich.console import Console
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # errors.py stays stdlib-only: noxfile.py imports it (through wheelhouse.py) outside our venv
+    from rich.console import Console
 
 EXIT_OK = 0  # success: the server is validated (or skip-no-gpu), the benchmark measured what was asked
 EXIT_FAILED = 1  # the server failed or died; a check failed; bench: objective missed or every request failed
@@ -33,9 +36,11 @@ def print_warning(console: Console, message: str) -> None:
     console.print(f"warning: {message}", markup=False, style="yellow", soft_wrap=True)
 
 
-def shorten(text: str, limit: int = 160) -> str:
-    """``text`` on one line (whitespace runs become one space), cut to ``limit`` characters with an ellipsis."""
-    text = " ".join(text.split())
+def shorten(text: str, limit: int = 160, *, one_line: bool = True) -> str:
+    """``text`` cut to ``limit`` characters with an ellipsis; on one line (whitespace runs become one space)
+    unless ``one_line`` is False (a detector quoting a repeated unit shows its newlines)."""
+    if one_line:
+        text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

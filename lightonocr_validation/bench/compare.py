@@ -50,6 +50,7 @@ from lightonocr_validation.bench.readout import (
     load_result,
     series_of,
 )
+from lightonocr_validation.errors import shorten
 from lightonocr_validation.report.files import write_text
 
 # Settings and provenance that change what a figure means: a difference is noted beside the comparison.
@@ -362,5 +363,4 @@ def _change_text(row: Row) -> str:
 
 
 def _short(value: Any) -> str:
-    text = json.dumps(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return shorten(json.dumps(value), 40)

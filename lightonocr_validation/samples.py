@@ -98,20 +98,36 @@ def render_pdf(path: Path, longest: int = LONGEST_SIDE) -> list[Image.Image]:
         return _render_pdf(path, longest)
 
 
+def render_pdf_page(path: Path, index: int, longest: int = LONGEST_SIDE) -> Image.Image:
+    """Page ``index`` alone, rendered as `render_pdf` renders every page (a user's long PDF is sent page by
+    page, so it never sits in memory whole)."""
+    with PDFIUM_LOCK:
+        document = pdfium.PdfDocument(str(path))
+        try:
+            return _render_page(document, index, longest)
+        finally:
+            document.close()
+
+
 def _render_pdf(path: Path, longest: int) -> list[Image.Image]:
     document = pdfium.PdfDocument(str(path))
     try:
-        images: list[Image.Image] = []
-        for index in range(len(document)):
-            page = document[index]
-            width, height = page.get_size()
-            bitmap = page.render(scale=longest / max(width, height))
-            images.append(to_rgb(bitmap.to_pil()))
-            bitmap.close()
-            page.close()
-        return images
+        return [_render_page(document, index, longest) for index in range(len(document))]
     finally:
         document.close()
+
+
+def _render_page(document: pdfium.PdfDocument, index: int, longest: int) -> Image.Image:
+    page = document[index]
+    try:
+        width, height = page.get_size()
+        bitmap = page.render(scale=longest / max(width, height))
+        try:
+            return to_rgb(bitmap.to_pil())
+        finally:
+            bitmap.close()
+    finally:
+        page.close()
 
 
 def pdf_page_count(path: Path) -> int:

@@ -31,8 +31,8 @@ import pypdfium2 as pdfium
 from PIL import Image, UnidentifiedImageError
 
 from lightonocr_validation.accuracy.facts import FACT_TYPES, Fact, parse_fact
-from lightonocr_validation.pages import LONGEST_SIDE, fit_longest_side, to_rgb
-from lightonocr_validation.samples import PDFIUM_LOCK, Sample, Thresholds
+from lightonocr_validation.pages import fit_longest_side, to_rgb
+from lightonocr_validation.samples import PDFIUM_LOCK, Sample, Thresholds, render_pdf_page
 
 OLMOCR_BENCH = "olmocr-bench"
 FOLDER = "folder"
@@ -110,23 +110,6 @@ class UserPage:
             ground_truth_files=(),
             thresholds=Thresholds(cer_max=cer_max, max_chars=min(limits) if limits else None),
         )
-
-
-def render_pdf_page(path: Path, index: int, longest: int = LONGEST_SIDE) -> Image.Image:
-    """Page ``index`` of a PDF rendered at scale ``longest / longest side in points``, as samples.render_pdf
-    renders every page (one PDF at a time: PDFium is not thread-safe)."""
-    with PDFIUM_LOCK:
-        document = pdfium.PdfDocument(str(path))
-        try:
-            page = document[index]
-            width, height = page.get_size()
-            bitmap = page.render(scale=longest / max(width, height))
-            image = to_rgb(bitmap.to_pil())
-            bitmap.close()
-            page.close()
-            return image
-        finally:
-            document.close()
 
 
 def layout_of(folder: Path) -> str:

@@ -2,7 +2,8 @@
 
 - `validated` (exit 0): every selected check passed, and every essential one ran.
 - `skip-no-gpu` (exit 0): everything that can be proven without trained weights passed; the checks that
-  judge OCR text were skipped because the served model is the random-weight tiny one (no GPU here).
+  judge OCR text were skipped because the served model has random weights (the tiny model without a GPU, or
+  the full-size one with `--load-format dummy`, on a GPU or not). The word stays for scripts that match it.
 - `issue: <cause>` (exit 1): a check failed or errored, or an essential question stayed open.
 - `issue: <cause>` (exit 2): the server could not be reached, or nothing ran.
 """
@@ -62,7 +63,7 @@ def verdict_for(
         return Verdict(
             "skip-no-gpu",
             f"skip-no-gpu: the serving path and LightOnOCR's architecture are proven ({_checks(passed)} passed); "
-            f"OCR quality is not ({_checks(len(random_weight_skips))} need the trained weights and a GPU){partial}",
+            f"OCR quality is not ({_checks(len(random_weight_skips))} need the trained weights){partial}",
             EXIT_OK,
         )
     return Verdict("validated", f"validated: {_checks(passed)} passed{partial}", EXIT_OK)

@@ -37,6 +37,7 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
 from lightonocr_validation import compat
+from lightonocr_validation.cli_options import Option, OptionSet
 
 # The codes of errors.py: EXIT_FAILED when a download or resolution failed, EXIT_USAGE for bad input (a missing
 # or incomplete wheelhouse, a target vLLM cannot use).
@@ -388,28 +389,34 @@ def _summary(folder: Path, manifest: dict) -> str:
     return f"{len(manifest['wheels'])} wheels, {size / 2**20:.0f} MiB in {folder}"
 
 
+def option_set(prog: str, default_vllm: str, default_python: str, epilog: str | None = None) -> OptionSet:
+    """Options of a wheelhouse build (`nox -s wheelhouse -- ...` and this module's `build`), as data."""
+    options = (
+        Option("--vllm", f"vLLM version (default {default_vllm})", default=default_vllm),
+        Option("--python", f"the target's Python X.Y (default {default_python})", default=default_python),
+        Option(
+            "--platform",
+            "the target's platform tag (default manylinux_2_31_x86_64: glibc 2.31 or newer)",
+            # vLLM 0.26.0 needs llguidance 1.7, whose x86_64 wheels are manylinux_2_31: glibc 2.31 is its floor.
+            default="manylinux_2_31_x86_64",
+        ),
+        Option(
+            "--have",
+            "a package the target has, left out with what only it needs (repeat; e.g. --have torch==2.11.0)",
+            default=[],
+            metavar="NAME==VERSION",
+            repeat=True,
+        ),
+        Option("--out", "folder to download into", type=Path, required=True),
+        Option("--find-links", "another folder of wheels to take from", default=[], repeat=True),
+        Option("--no-index", "ask no registry: only --find-links folders", switch=True),
+    )
+    return OptionSet(prog, "Download the wheels an offline GPU machine installs from.", options, epilog)
+
+
 def build_parser(prog: str, default_vllm: str, default_python: str) -> argparse.ArgumentParser:
-    """Options of a wheelhouse build (`nox -s wheelhouse -- ...` and this module's `build`)."""
-    parser = argparse.ArgumentParser(prog=prog, description="Download the wheels an offline GPU machine installs from.")
-    parser.add_argument("--vllm", default=default_vllm, help=f"vLLM version (default {default_vllm})")
-    parser.add_argument("--python", default=default_python, help=f"the target's Python X.Y (default {default_python})")
-    parser.add_argument(
-        "--platform",
-        # vLLM 0.26.0 needs llguidance 1.7, whose x86_64 wheels are manylinux_2_31: glibc 2.31 is its floor.
-        default="manylinux_2_31_x86_64",
-        help="the target's platform tag (default manylinux_2_31_x86_64: glibc 2.31 or newer)",
-    )
-    parser.add_argument(
-        "--have",
-        action="append",
-        default=[],
-        metavar="NAME==VERSION",
-        help="a package the target has, left out with what only it needs (repeat; e.g. --have torch==2.11.0)",
-    )
-    parser.add_argument("--out", type=Path, required=True, help="folder to download into")
-    parser.add_argument("--find-links", action="append", default=[], help="another folder of wheels to take from")
-    parser.add_argument("--no-index", action="store_true", help="ask no registry: only --find-links folders")
-    return parser
+    """The argparse parser of option_set()."""
+    return option_set(prog, default_vllm, default_python).parser()
 
 
 def build_from_options(options: argparse.Namespace, runtime: Sequence[str] = (), pip: Sequence[str] = ()) -> str:

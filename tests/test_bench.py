@@ -398,8 +398,9 @@ def test_worker_pool_reuses_one_connection_per_worker(fake_vllm, tmp_path: Path,
     monkeypatch.setattr(urllib3.connectionpool.HTTPConnectionPool, "_new_conn", counting)
     code, _, _ = bench(tmp_path, fake_vllm().url, concurrency=3, requests=30, warmup=3)
     assert code == EXIT_OK
-    # The preflight's client (1) and the reference pass's single worker (1), then one per worker of the point.
-    assert len(opened) == 1 + 1 + 3
+    # The preflight's client (1) and the reference pass's single worker (1), then one per worker of the point,
+    # and the server time probe's two /metrics readings (at the point's start and end).
+    assert len(opened) == 1 + 1 + 3 + 2
 
 
 def test_the_perf_check_fails_when_pages_fail_under_load_and_skips_random_weights(fake_vllm, run_checks) -> None:
@@ -418,6 +419,7 @@ def test_the_perf_check_fails_when_pages_fail_under_load_and_skips_random_weight
     assert skipped.status is Status.SKIP and "random weights" in skipped.detail
 
 
+@pytest.mark.slow
 def test_reports_are_written_and_a_slower_run_is_a_regression(fake_vllm, tmp_path: Path) -> None:
     baseline = tmp_path / "baseline.json"
     code, _, output = bench(

@@ -28,6 +28,7 @@ def test_pngs_are_written_and_decode(tmp_path: Path) -> None:
             assert image.format == "PNG" and image.width == 700 and image.height >= 400
 
 
+@pytest.mark.slow
 def test_the_same_result_gives_the_same_bytes(tmp_path: Path) -> None:
     result = make_result(runs=2)
     first = [p.read_bytes() for p in write_charts(result, tmp_path / "a")]

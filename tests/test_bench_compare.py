@@ -133,6 +133,19 @@ def test_overlapping_intervals_are_noise_not_a_regression() -> None:
     assert _verdicts(tight, "pages/s") == {Verdict.WORSE}
 
 
+def test_intervals_of_two_runs_do_not_hide_a_regression() -> None:
+    # Two runs give Student's t with one degree of freedom: intervals wide enough to cover a real drop.
+    old = make_result(runs=2)
+    new = scale(old, "pages_per_s", 0.6)
+    for result in (old, new):
+        for host in result["hosts"]:
+            intervals = host["summary"]["intervals"]["pages_per_s"]
+            for key, (low, high) in intervals.items():
+                intervals[key] = [low * 0.3, high * 3.0]
+    comparison = compare_results(old, new)
+    assert not comparison.ok and _verdicts(comparison, "pages/s") == {Verdict.WORSE}
+
+
 def test_loads_and_hosts_on_one_side_are_reported() -> None:
     old = make_result(("local", "gpu-2"), (1, 2, 4))
     new = make_result(("local", "gpu-3"), (2, 4, 8))

@@ -51,6 +51,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Chromium]:
         pytest.fail(f"chromium cannot run: {error}", pytrace=False)
 
 
+@pytest.mark.system
 def test_the_report_is_drawn_by_chromium_offline(browser: Chromium, tmp_path: Path) -> None:
     result = make_result(("local", "gpu-2"), (1, 2, 4, 8), runs=3, fleet=True)
     report = write_html(result, tmp_path / "bench.html")
@@ -77,6 +78,7 @@ def test_the_report_is_drawn_by_chromium_offline(browser: Chromium, tmp_path: Pa
     assert "gpu-2" in seen["text"] and "pages/s" in seen["text"]
 
 
+@pytest.mark.system
 def test_the_probe_sees_a_page_that_fetches(browser: Chromium, tmp_path: Path) -> None:
     """The offline assertion can fail: a page that loads an outside image is caught, with or without a CSP."""
     outside = f"http://127.0.0.1:{free_port()}/logo.png"
@@ -93,6 +95,7 @@ def test_the_probe_sees_a_page_that_fetches(browser: Chromium, tmp_path: Path) -
     assert any("Content Security Policy" in line for line in page.console)
 
 
+@pytest.mark.system
 def test_result_text_is_escaped_and_shown(browser: Chromium, tmp_path: Path) -> None:
     result = make_result(("local", HOSTILE))
     result["provenance"]["model"] = "</title><script>alert(2)</script>"

@@ -195,6 +195,9 @@ def test_random_weights_skip_text_checks_and_give_skip_no_gpu(faults, fake_vllm,
         "DET001",
     }
     assert (checked.verdict.word, checked.verdict.exit_code) == ("skip-no-gpu", EXIT_OK)
+    # Random weights are served on GPUs too (the full-size model, --load-format dummy): the line names what is
+    # missing, the trained weights, and claims nothing about the hardware.
+    assert checked.verdict.line.endswith("need the trained weights)") and "GPU" not in checked.verdict.line
 
 
 def test_server_facts_come_from_the_answers_the_checks_asked_for(fake_vllm, run_checks) -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from invoke import Context, Exit
 
-from lightonocr_validation import docs_gen
+from lightonocr_validation import diagnose, docs_gen
 from lightonocr_validation.docs_gen import markers, sources
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +34,42 @@ def test_a_changed_task_help_makes_tasks_md_stale(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setitem(module.serve.help, "port", "Port to bind, said differently.")
     monkeypatch.setattr(sources, "load_tasks", lambda root: module)
     assert docs_gen.check(ROOT, only=["tasks"]) == [DOCS / "tasks.md"]
+
+
+def test_a_changed_session_option_makes_sessions_md_stale(monkeypatch: pytest.MonkeyPatch) -> None:
+    loaded = sources.load_nox_sessions(ROOT)
+    declared = loaded.module.SESSION_OPTIONS["validate-cpu"]
+    first = replace(declared.options[0], help="vLLM version, said differently")
+    monkeypatch.setitem(
+        loaded.module.SESSION_OPTIONS, "validate-cpu", replace(declared, options=(first, *declared.options[1:]))
+    )
+    monkeypatch.setattr(sources, "load_nox_sessions", lambda root: loaded)
+    assert docs_gen.check(ROOT, only=["sessions"]) == [DOCS / "sessions.md"]
+
+
+def test_a_changed_known_failure_makes_the_guide_stale(monkeypatch: pytest.MonkeyPatch) -> None:
+    first, *rest = diagnose.KNOWN_FAILURES
+    monkeypatch.setattr(diagnose, "KNOWN_FAILURES", (replace(first, symptom="a line said differently"), *rest))
+    assert docs_gen.check(ROOT, only=["guide"]) == [DOCS / "vllm-validation.md"]
+
+
+def test_reading_the_sessions_puts_back_what_nox_had_registered() -> None:
+    import nox
+
+    assert nox.registry.get() == {}, "this test expects no session registered in the test process"
+
+    @nox.session(name="docs-gen-probe", python="3.11", tags=["probe"], default=False)
+    def probe(session: nox.Session) -> None:
+        """A session registered before the docs read the noxfile."""
+
+    try:
+        assert "validate" in sources.load_nox_sessions(ROOT).sessions
+        after = nox.registry.get()
+        assert list(after) == ["docs-gen-probe"]
+        kept = after["docs-gen-probe"]
+        assert (kept.func, kept.python, kept.tags, kept.default) == (probe.func, "3.11", ["probe"], False)
+    finally:
+        nox.registry.reset()
 
 
 def test_generating_twice_gives_the_same_text_without_this_machines_paths() -> None:
@@ -115,6 +152,15 @@ def test_every_task_and_configuration_key_is_in_tasks_md() -> None:
             assert f"`--{argument.names[0]}`" in text, (name, argument.names[0])
     for path, _ in _leaves(DEFAULTS):
         assert f"`{'.'.join(path)}`" in text
+
+
+def test_every_configuration_note_names_a_key_of_the_defaults() -> None:
+    from lightonocr_validation.docs_gen.tasks_doc import _leaves
+    from lightonocr_validation.settings import DEFAULTS, NOTES
+
+    keys = {".".join(path[:n]) for path, _ in _leaves(DEFAULTS) for n in range(1, len(path) + 1)}
+    assert set(NOTES) - keys == set(), "settings.NOTES explains keys DEFAULTS does not have"
+    assert "server.port" in NOTES and "check.hosts" in NOTES
 
 
 def test_invoke_docs_check_fails_in_one_line_naming_the_stale_files(

@@ -159,6 +159,12 @@ def test_bench_sweeps_the_real_server_and_accounts_for_every_request(served) -> 
         # ignore_eos and max_tokens 8: every answer is exactly 8 tokens, cut at the length limit.
         assert {(r["output_tokens"], r["finish_reason"]) for r in point["requests"]} == {(8, "length")}
         assert figures["truncation_rate"] == 1.0
+        # vLLM's own histograms count exactly the point's requests (warm-up left out), phases that add up.
+        server = point["server_time"]
+        assert server["requests"] == 4, server
+        assert all(server[phase] >= 0 for phase in ("queue_s", "prefill_s", "decode_s", "e2e_s", "ttft_s"))
+        assert server["prefill_s"] + server["decode_s"] == pytest.approx(server["inference_s"])
+        assert server["queue_s"] + server["inference_s"] <= server["e2e_s"] <= figures["e2e_s"]["mean"]
     # The server finished every measured request plus one warm-up per point, and nothing else: the warm-up
     # requests reached the server but no figure.
     assert after - before == sum(len(p["requests"]) + 1 for p in points)

@@ -64,11 +64,14 @@ def _our_verdict(case: Case) -> bool:
     return check_fact(parse_fact(case.fact), case.answer).passed
 
 
+@pytest.mark.oracle
 @pytest.mark.parametrize("kinds", [("present", "absent"), ("order",), ("table",), ("baseline",)], ids="-".join)
 def test_agrees_with_olmocr_except_the_listed_differences(kinds: tuple[str, ...]) -> None:
     assert disagreements(_cases(kinds)) == _known(kinds)
 
 
+@pytest.mark.oracle
+@pytest.mark.system
 def test_math_agrees_with_olmocr_rendering_in_chromium_except_the_listed_differences() -> None:
     # `nox -s tests` installs Debian's chromium: without it this test fails rather than passing unjudged.
     assert chromium_path() is not None, "olmOCR renders math in Chromium: apt-get install chromium"
@@ -86,11 +89,13 @@ def test_each_listed_difference_names_a_cause_the_case_shows() -> None:
 # here is checked against olmOCR's verdict through its text facts, or its answer is decided before rendering)
 
 
+@pytest.mark.oracle
 def test_difference_escaped_dollar() -> None:
     case = Case("escaped", "The ticket costs \\$5 today.", {"type": "present", "text": "costs $5 today"})
     assert (_our_verdict(case), oracle_verdict(case)) == (True, False)
 
 
+@pytest.mark.oracle
 def test_difference_math_delimiters_in_text_facts() -> None:
     case = Case("parens", "Its area \\(x^2\\) grows.", {"type": "present", "text": "area $x^2$ grows"})
     assert (_our_verdict(case), oracle_verdict(case)) == (True, False)
@@ -110,6 +115,7 @@ def test_difference_currency_dollar_before_an_equation() -> None:
     assert "x^2" not in [e.strip() for e in olmocr_collects]
 
 
+@pytest.mark.oracle
 def test_parse_fact_takes_exactly_the_keys_olmocr_defines_for_each_type() -> None:
     import dataclasses
 
@@ -131,6 +137,7 @@ def test_parse_fact_takes_exactly_the_keys_olmocr_defines_for_each_type() -> Non
     assert {"pdf", "id", "checked", "url"} == METADATA
 
 
+@pytest.mark.oracle
 def test_olmocr_test_objects_written_back_as_jsonl_parse_and_judge_alike() -> None:
     # olmOCR-Bench's jsonl files are written with dataclasses.asdict: every key present, defaults included.
     import dataclasses
@@ -149,6 +156,7 @@ def test_olmocr_test_objects_written_back_as_jsonl_parse_and_judge_alike() -> No
     assert set(differing) == set(_known(("present", "absent", "order", "table", "baseline")))
 
 
+@pytest.mark.oracle
 def test_difference_span_that_is_not_a_number() -> None:
     answer = '<table><tr><th colspan="two">Name</th><th>Age</th></tr><tr><td>Ada</td><td>36</td></tr></table>'
     case = Case("span", answer, {"type": "table", "cell": "36", "left": "Ada"})
@@ -157,6 +165,7 @@ def test_difference_span_that_is_not_a_number() -> None:
         oracle_verdict(case)
 
 
+@pytest.mark.oracle
 def test_difference_nested_table() -> None:
     answer = (
         "<table><tr><th>Item</th><th>Detail</th></tr>"

@@ -14,6 +14,10 @@ from lightonocr_validation import tiny_model
 PUBLISHED_SAFETENSORS_BYTES = 2_011_367_489
 
 
+# The full-size tokenizer and configuration are built with tokenizers and read back with transformers.
+pytestmark = pytest.mark.vllm
+
+
 @pytest.fixture(scope="module")
 def full_size(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("full-size")

@@ -29,6 +29,7 @@ def test_every_category_has_a_bound() -> None:
     assert set(CER_BOUNDS) == set(CATEGORIES) - {"blank"}
 
 
+@pytest.mark.system
 def test_tesseract_reads_every_text_page_within_its_bound() -> None:
     _require_tesseract()
     try:
@@ -41,6 +42,7 @@ def test_tesseract_reads_every_text_page_within_its_bound() -> None:
     assert not failures, "pages Tesseract cannot read: " + "; ".join(failures)
 
 
+@pytest.mark.system
 def test_an_unreadable_page_fails_the_bound() -> None:
     _require_tesseract()
     samples = {s.id: s for s in load_manifest()}

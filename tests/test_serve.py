@@ -15,7 +15,7 @@ import pytest
 
 from lightonocr_validation import serve
 from lightonocr_validation.config import ModelSettings, ServerSettings, defaults
-from lightonocr_validation.diagnose import diagnose
+from lightonocr_validation.diagnose import KNOWN_FAILURES, KnownFailure, diagnose
 from tests.processes import alive, free_port
 
 
@@ -166,6 +166,14 @@ def test_stop_leaves_a_pid_that_is_not_a_group_leader_alone() -> None:
 def test_known_failures_are_recognised(line: str, key: str) -> None:
     found = diagnose(["INFO starting", line, "Traceback (most recent call last):"])
     assert found is not None and found.key == key
+
+
+@pytest.mark.parametrize("failure", KNOWN_FAILURES, ids=lambda failure: failure.key)
+def test_each_symptom_the_guide_shows_is_diagnosed_as_its_own_failure(failure: KnownFailure) -> None:
+    # The guide's troubleshooting table shows `symptom`; a line a reader finds there must lead to the same fix.
+    for line in failure.symptom.split("; "):
+        found = diagnose(["INFO starting", line])
+        assert found is not None and found.key == failure.key, line
 
 
 def test_an_unknown_failure_has_no_diagnosis() -> None:

@@ -93,6 +93,7 @@ def _wait_gone(pids: list[int], seconds: float = 45) -> bool:
     return False
 
 
+@pytest.mark.slow
 def test_foreground_serve_stops_the_whole_tree_on_sigterm(env: dict[str, str], tmp_path: Path) -> None:
     serve = subprocess.Popen(
         [sys.executable, "-m", "invoke", "serve", "--device", "cpu"],
@@ -119,6 +120,7 @@ def test_foreground_serve_stops_the_whole_tree_on_sigterm(env: dict[str, str], t
     assert _wait_gone(pids), "a process of the server's tree survived SIGTERM to invoke serve"
 
 
+@pytest.mark.slow
 def test_detached_serve_then_stop(env: dict[str, str], tmp_path: Path) -> None:
     started = run_invoke("serve", "--detach", "--device", "cpu", env=env)
     assert started.returncode == 0, started.stdout + started.stderr
@@ -170,6 +172,7 @@ def test_arguments_after_the_double_dash_keep_their_quotes(env: dict[str, str]) 
     assert shlex.split(result.stdout.strip())[-4:] == ["--compilation-config", json_value, "--note", "two words"]
 
 
+@pytest.mark.slow
 def test_full_size_is_served_with_dummy_weights_and_checked_as_random_weights(
     env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -251,6 +254,7 @@ def test_every_task_and_session_lists_a_summary(env: dict[str, str]) -> None:
         assert f"  {name} " in listing
 
 
+@pytest.mark.slow
 def test_readiness_asks_with_the_servers_api_key(env: dict[str, str]) -> None:
     keyed = {**env, "VLLM_API_KEY": "sk-ready-1"}
     started = run_invoke("serve", "--detach", "--device", "cpu", env=keyed)
@@ -261,6 +265,7 @@ def test_readiness_asks_with_the_servers_api_key(env: dict[str, str]) -> None:
         run_invoke("stop", env=keyed)
 
 
+@pytest.mark.slow
 def test_a_server_wanting_a_key_we_lack_is_named_not_waited_for(env: dict[str, str]) -> None:
     result = run_invoke("serve", "--device", "cpu", env={**env, "STAND_IN_KEY": "sk-other"})
     assert result.returncode == 2

@@ -200,6 +200,7 @@ def _check_pages(tmp_path: Path, folder: Path, texts: dict[str, str], faults: Fa
     return result, report, ocr003, reports, seconds
 
 
+@pytest.mark.slow
 def test_a_healthy_reading_of_a_document_folder_is_validated(tmp_path: Path) -> None:
     folder = tmp_path / "docs"
     result, report, ocr003, reports, _ = _check_pages(tmp_path, folder, document_folder(folder))
@@ -217,6 +218,7 @@ def test_a_healthy_reading_of_a_document_folder_is_validated(tmp_path: Path) -> 
     assert "## Your pages on" in reports["md"].read_text()
 
 
+@pytest.mark.slow
 def test_a_broken_reading_of_olmocr_bench_fails_with_per_category_scores(tmp_path: Path) -> None:
     folder = tmp_path / "bench"
     texts = bench_folder(folder)
@@ -236,6 +238,7 @@ def test_a_broken_reading_of_olmocr_bench_fails_with_per_category_scores(tmp_pat
     assert "category multi_column: 0/2 tests" in system_out and "fail report.pdf p2 tt_1" in system_out
 
 
+@pytest.mark.slow
 def test_a_healthy_reading_of_olmocr_bench_passes(tmp_path: Path) -> None:
     folder = tmp_path / "bench"
     result, report, ocr003, _, _ = _check_pages(tmp_path, folder, bench_folder(folder))
@@ -343,6 +346,7 @@ def test_olmocr_bench_gives_a_pdf_without_a_baseline_test_one_like_olmocr_does(t
     assert present is not None and (present.case_sensitive, present.first_n, present.max_diffs) == (False, 200, 1)
 
 
+@pytest.mark.slow
 def test_every_fact_type_passes_a_healthy_reading_and_fails_a_broken_one(tmp_path: Path) -> None:
     folder = tmp_path / "bench"
     texts = bench_folder_with_every_type(folder)

@@ -177,6 +177,7 @@ def test_without_have_everything_is_carried(index: Path, tmp_path: Path) -> None
     assert manifest["left_out"] == []
 
 
+@pytest.mark.slow
 def test_a_target_torch_that_vllm_does_not_pin_is_refused(index: Path, tmp_path: Path) -> None:
     with pytest.raises(WheelhouseError, match=r"vLLM 0.30.0 requires torch==2.13.0 but the target has torch==2.11.0"):
         _build(index, tmp_path / "wh", vllm="0.30.0", have=("torch==2.11.0",))
@@ -196,6 +197,7 @@ def _venv(tmp_path: Path) -> Path:
     return venv / "bin" / "python"
 
 
+@pytest.mark.slow
 def test_offline_install_from_the_wheelhouse_over_the_targets_torch(index: Path, tmp_path: Path) -> None:
     manifest = _build(index, tmp_path / "wh", have=("torch==2.11.0", "numpy==2.5.2"))
     python = _venv(tmp_path)
@@ -218,6 +220,7 @@ def test_offline_install_from_the_wheelhouse_over_the_targets_torch(index: Path,
     assert not any(line.startswith("nvidia-nccl") for line in frozen)  # torch's own, left to the target
 
 
+@pytest.mark.slow
 def test_the_offline_install_fails_when_the_wheelhouse_lacks_a_wheel(index: Path, tmp_path: Path) -> None:
     manifest = _build(index, tmp_path / "wh")
     (tmp_path / "wh" / "llguidance-1.7.6-py3-none-any.whl").unlink()
@@ -267,6 +270,7 @@ def test_check_names_what_is_wrong_in_one_line_exit_2(tmp_path: Path, prepare, a
     assert len(result.stderr.strip().splitlines()) == 1 and message in result.stderr, result.stderr
 
 
+@pytest.mark.slow
 def test_a_complete_wheelhouse_passes_the_check(index: Path, tmp_path: Path) -> None:
     _build(index, tmp_path / "wh")
     result = subprocess.run(

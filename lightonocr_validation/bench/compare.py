@@ -5,8 +5,9 @@ Figures are matched by host and load (concurrency, or rate). Each change gets a 
 - `worse`: the figure moved the wrong way by more than its tolerance: a regression; `Comparison.ok` is False.
 - `better`: it moved the right way by more than its tolerance.
 - `same`: the change is within the tolerance.
-- `within noise`: beyond the tolerance, but both results have a 95 % interval (`--runs` > 1) at this load and
-  the intervals overlap: the runs cannot tell the two apart, so it is not a regression.
+- `within noise`: beyond the tolerance, but both results have a 95 % interval from at least
+  `MIN_RUNS_FOR_NOISE` runs at this load and the intervals overlap: the runs cannot tell the two apart, so it
+  is not a regression.
 - `n/a`: one side has no value (TTFT without streaming, say).
 
 The tolerance of a figure is the larger of a relative part (of the old value) and an absolute part. The
@@ -22,7 +23,9 @@ settings that differ in `Comparison.notes`. Hosts match by name, or in order whe
 `ResultError` (one line).
 
 With `--runs 2` a 95 % interval (Student's t, one degree of freedom) is about nine times the gap between the
-two runs: most changes fall inside the overlap. Three runs or more give a verdict with some power.
+two runs: a pages/s drop of 35-59 % fell inside the overlap in a real sweep. Such intervals would let a CI
+gate wave real regressions through, so they are ignored: below three runs a change is judged against its
+tolerance alone.
 """
 
 from __future__ import annotations
@@ -48,10 +51,14 @@ from lightonocr_validation.bench.readout import (
     check_result,
     format_number,
     load_result,
+    runs_of,
     series_of,
 )
 from lightonocr_validation.errors import shorten
 from lightonocr_validation.report.files import write_text
+
+# Intervals from fewer runs are too wide to mean anything (see the module docstring): ignored below this.
+MIN_RUNS_FOR_NOISE = 3
 
 # Settings and provenance that change what a figure means: a difference is noted beside the comparison.
 COMPARABLE_SETTINGS = (
@@ -204,6 +211,7 @@ def compare_results(old: Mapping[str, Any], new: Mapping[str, Any], tolerances: 
     if tolerances is None:
         tolerances = Tolerances.from_dict(old["tolerances"]) if old.get("tolerances") else Tolerances()
     comparison = Comparison(rows=[], tolerances=tolerances, notes=_setting_notes(old, new))
+    intervals_count = runs_of(old) >= MIN_RUNS_FOR_NOISE and runs_of(new) >= MIN_RUNS_FOR_NOISE
     for old_series, new_series in _matched_series(old, new, comparison):
         old_loads, new_loads = set(old_series.loads), set(new_series.loads)
         for load in sorted(old_loads - new_loads):
@@ -211,7 +219,9 @@ def compare_results(old: Mapping[str, Any], new: Mapping[str, Any], tolerances: 
         for load in sorted(new_loads - old_loads):
             comparison.unmatched.append(f"{new_series.name} at {load.label}: in the new result only")
         for load in sorted(old_loads & new_loads):
-            comparison.rows += [_row(figure, old_series, new_series, load, tolerances) for figure in FIGURES]
+            comparison.rows += [
+                _row(figure, old_series, new_series, load, tolerances, intervals_count) for figure in FIGURES
+            ]
     if not comparison.rows:
         raise ResultError(
             "the baseline and the new result have no host and load in common ("
@@ -300,7 +310,7 @@ def write_baseline(result: Mapping[str, Any], path: Path, tolerances: Tolerances
     return Path(path)
 
 
-def _row(figure: Figure, old: Series, new: Series, load: Load, tolerances: Tolerances) -> Row:
+def _row(figure: Figure, old: Series, new: Series, load: Load, tolerances: Tolerances, intervals_count: bool) -> Row:
     before, after = old.value(figure.path, load), new.value(figure.path, load)
     if before is None or after is None:
         return Row(new.name, load, figure, before, after, Verdict.NOT_APPLICABLE, None)
@@ -310,7 +320,7 @@ def _row(figure: Figure, old: Series, new: Series, load: Load, tolerances: Toler
     slack = 1e-9 * max(1.0, abs(before))
     if abs(worse_by) <= allowed + slack:
         verdict = Verdict.SAME
-    elif _overlap(old.interval(figure.path, load), new.interval(figure.path, load)):
+    elif intervals_count and _overlap(old.interval(figure.path, load), new.interval(figure.path, load)):
         verdict = Verdict.NOISE
     else:
         verdict = Verdict.WORSE if worse_by > 0 else Verdict.BETTER

@@ -75,10 +75,12 @@ def run_point(
     run: int = 1,
     on_record: OnRecord = lambda host, load, record: None,
     stop: threading.Event | None = None,
+    on_clock_start: Callable[[], None] = lambda: None,
 ) -> PointRun:
     """Send ``budget``'s requests to ``target`` at ``load``, cycling through ``pages`` (``bodies`` holds each
     page's encoded request, keyed by label) and return what each measured request did. ``keep_text`` False when
-    the answers will not be graded: streamed tokens are then timed without being parsed."""
+    the answers will not be graded: streamed tokens are then timed without being parsed. ``on_clock_start`` runs
+    once warm-up is over, just before the clock starts (the server-time probe's first /metrics reading)."""
     stop = stop or threading.Event()
     url = f"{target.base_url}{CHAT_PATH}"
     workers = load.concurrency
@@ -95,6 +97,7 @@ def run_point(
     due: queue.SimpleQueue[tuple[int, float] | None] = queue.SimpleQueue()
 
     def start_clock() -> None:
+        on_clock_start()  # before the clock: its time is not the point's
         clock["origin"] = time.perf_counter()
         clock["epoch"] = time.time()
         clock["cpu"] = time.process_time()

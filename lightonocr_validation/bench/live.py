@@ -120,7 +120,38 @@ def render_table(console: Console, result: Mapping[str, Any]) -> None:
             )
         console.print(speed)
         console.print(quality)
+        breakdown = time_breakdown(name, summary["loads"])
+        if breakdown is not None:
+            console.print(breakdown)
+        else:
+            console.print(f"{name}: {NO_BREAKDOWN}", markup=False, highlight=False)
         console.print(summary_line(name, summary, result["settings"]), markup=False, highlight=False)
+
+
+NO_BREAKDOWN = "no server time breakdown: /metrics unreadable or without vLLM's request histograms"
+
+
+def time_breakdown(name: str, loads: Sequence[Mapping[str, Any]]) -> Table | None:
+    """Mean seconds per request at each load: the client's own CPU time, then vLLM's queue, prefill (the vision
+    encoder included) and decode, the server's whole e2e and the e2e the client saw (the gap is the upload,
+    the network and the server's handling outside the engine). None when no load has a server breakdown."""
+    if not any(load.get("server_time") for load in loads):
+        return None
+    table = Table(title=f"{name}: where the time goes (mean s per request)", title_justify="left")
+    for column in ("load", "counted", "client", "queue", "prefill", "decode", "server e2e", "seen e2e"):
+        table.add_column(column, justify="left" if column == "load" else "right")
+    for load in loads:
+        where = f"rate {load['rate']:g}/s" if load["rate"] is not None else f"c={load['concurrency']}"
+        server = load.get("server_time") or {}
+        f = load["figures"]
+        table.add_row(
+            where,
+            str(server["requests"]) if server else "-",
+            _seconds((f["client_s"] or {}).get("mean")),
+            *(_seconds(server.get(phase)) for phase in ("queue_s", "prefill_s", "decode_s", "e2e_s")),
+            _seconds((f["e2e_s"] or {}).get("mean")),
+        )
+    return table
 
 
 def summary_line(name: str, summary: Mapping[str, Any], settings: Mapping[str, Any]) -> str:

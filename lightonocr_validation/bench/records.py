@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lightonocr_validation.bench.pages import BenchPage
+from lightonocr_validation.bench.server_time import ServerTime
 from lightonocr_validation.bench.transport import Exchange
 
 
@@ -68,3 +69,4 @@ class PointRun:
     records: list[RequestRecord] = field(default_factory=list)
     client_cpu_s: float = 0.0  # this process's CPU time over the point (every worker, the display)
     warmup_requests: int = 0
+    server_time: ServerTime | None = None  # where the time went in the server (/metrics), None without it

@@ -15,6 +15,8 @@ from typing import Any
 from lightonocr_validation.bench.figures import Economics, figures, interval95, pick
 from lightonocr_validation.bench.plan import Step, slo_summary
 from lightonocr_validation.bench.records import Load, PointRun, RequestRecord
+from lightonocr_validation.bench.server_time import ServerTime, as_json
+from lightonocr_validation.bench.server_time import pooled as pooled_server_time
 from lightonocr_validation.bench.slo import Objective
 from lightonocr_validation.client import Target
 from lightonocr_validation.report.files import write_text
@@ -117,7 +119,8 @@ class ResultBuilder:
             for run in runs:
                 seen = self.point_figures(run.records, run.duration_s, run.client_cpu_s, reference, 1)
                 per_run.append(seen)
-                points.append(self._point(run.load, run.run, run.started, run.duration_s, seen, run.records, step))
+                where = (run.load, run.run, run.started, run.duration_s)
+                points.append(self._point(*where, seen, run.records, step, server_time=run.server_time))
             records = [r for run in runs for r in run.records]
             pooled = self.point_figures(
                 records, sum(r.duration_s for r in runs), sum(r.client_cpu_s for r in runs), reference, 1
@@ -130,6 +133,7 @@ class ResultBuilder:
             "points": points,
             "summary": self._summary(loads, _stopped(steps)),
         }
+        _add_server_time(host["summary"], [[run.server_time for run in step.runs.get(label, [])] for step in steps])
         return host
 
     def fleet(self, targets: Sequence[Target], steps: Sequence[Step]) -> dict[str, Any]:
@@ -149,10 +153,13 @@ class ResultBuilder:
                 seen = self.point_figures(records, duration, cpu, None, servers)
                 per_run.append(seen)
                 started = min(run.started for run in runs)
-                points.append(self._point(step.load, number + 1, started, duration, seen, records, step))
+                server_time = pooled_server_time(run.server_time for run in runs)
+                points.append(self._point(step.load, number + 1, started, duration, seen, records, step, server_time))
             records, duration, cpu = step.pooled()
             loads.append((step.load, self.point_figures(records, duration, cpu, None, servers), per_run))
-        return {"hosts": [t.label for t in targets], "points": points, "summary": self._summary(loads, _stopped(steps))}
+        summary = self._summary(loads, _stopped(steps))
+        _add_server_time(summary, [[run.server_time for runs in s.runs.values() for run in runs] for s in steps])
+        return {"hosts": [t.label for t in targets], "points": points, "summary": summary}
 
     def _point(
         self,
@@ -163,6 +170,7 @@ class ResultBuilder:
         seen: dict[str, Any],
         records: Sequence[RequestRecord],
         step: Step,
+        server_time: ServerTime | None = None,
     ) -> dict[str, Any]:
         return {
             **_where(load),
@@ -171,6 +179,7 @@ class ResultBuilder:
             "duration_s": duration,
             "note": step.stopped_because or None,
             "figures": seen,
+            "server_time": as_json(server_time),
             "requests": [request_dict(r) for r in records],
         }
 
@@ -210,6 +219,12 @@ class ResultBuilder:
             if by_load:
                 summary["intervals"][name] = by_load
         return summary
+
+
+def _add_server_time(summary: dict[str, Any], per_load: Sequence[Sequence[ServerTime | None]]) -> None:
+    """Each summary load's server time, its runs (and hosts) pooled; the loads are in the steps' order."""
+    for load, times in zip(summary["loads"], per_load, strict=True):
+        load["server_time"] = as_json(pooled_server_time(times))
 
 
 def _stopped(steps: Sequence[Step]) -> str:

@@ -16,6 +16,7 @@ from lightonocr_validation.bench.driver import Budget, OnRecord, run_point
 from lightonocr_validation.bench.pages import BenchPage
 from lightonocr_validation.bench.plan import Step
 from lightonocr_validation.bench.records import Load, PointRun, RequestRecord
+from lightonocr_validation.bench.server_time import ServerTimeProbe
 from lightonocr_validation.client import Target
 
 
@@ -58,6 +59,7 @@ class Bench:
 
     def _all_hosts(self, load: Load, budget: Budget, run: int, report: bool = True) -> list[PointRun]:
         def one(target: Target) -> PointRun:
+            probe = ServerTimeProbe(target)
             point = run_point(
                 target,
                 self.pages,
@@ -69,7 +71,10 @@ class Bench:
                 run=run,
                 on_record=self.on_record if report else lambda host, load, record: None,
                 stop=self.stop,
+                on_clock_start=probe.start if report else lambda: None,
             )
+            if report:
+                point.server_time = probe.finish(expected=sum(record.ok for record in point.records))
             if self.graded:
                 grade_records(point.records)
             for record in point.records:

@@ -95,23 +95,6 @@ EXAMPLE_PROFILES: dict[str, dict[str, Any]] = {
     },
 }
 
-_UNSUPPORTED = "Model architectures ['LightOnOCRForConditionalGeneration'] are not supported"
-# What users see in the server log for each known failure of diagnose.KNOWN_FAILURES (its patterns are
-# regular expressions; this is the readable line). A new known failure without one shows its pattern.
-SYMPTOMS = {
-    "transformers-import": "ImportError: cannot import name 'PixtralRotaryEmbedding'",
-    "unsupported-architecture": _UNSUPPORTED,
-    "out-of-memory": "CUDA out of memory; No available memory for the cache blocks",
-    "cpu-memory": "Available memory on node 0 ... less than desired CPU memory utilization",
-    "no-gpu": "No CUDA GPUs are available; Failed to infer device type; libcuda.so",
-    "vllm-metadata": "PackageNotFoundError: No package metadata was found for vllm",
-    "torchvision-ops": "RuntimeError: operator torchvision::nms does not exist",
-    "image-processor": "OSError: Can't load image processor",
-    "offline": "OfflineModeIsEnabled; LocalEntryNotFoundError; couldn't connect to 'https://huggingface.co'",
-    "gated": "401 Client Error; gated repo (while downloading the weights)",
-    "address-in-use": "Address already in use",
-}
-
 CPU_ENV_NOTES = {
     "VLLM_CPU_KVCACHE_SPACE": "GiB of KV cache. Without it the CPU worker asks for 92 % of the memory node "
     "and dies (`Available memory on node 0 ... less than desired`).",
@@ -309,10 +292,7 @@ def render_verdict_examples(root: Path) -> str:
 
 
 def render_troubleshooting() -> str:
-    rows = [
-        (code(SYMPTOMS.get(failure.key, failure.pattern.pattern)), failure.cause, failure.fix)
-        for failure in diagnose.KNOWN_FAILURES
-    ]
+    rows = [(code(failure.symptom), failure.cause, failure.fix) for failure in diagnose.KNOWN_FAILURES]
     rows += _extra_failures()
     return table(["What you see", "Cause", "Fix"], rows)
 
@@ -349,18 +329,12 @@ def render_compatibility() -> str:
 
 
 def render_cpu_repairs() -> str:
-    items = sources.docstring_numbered(cpu_repairs) or [inspect_doc(cpu_repairs)]
-    return "\n".join(f"{number}. {rst_to_markdown(item)}" for number, item in enumerate(items, start=1))
-
-
-def inspect_doc(module: Any) -> str:
-    return " ".join((module.__doc__ or "").split())
+    return "\n".join(f"{number}. {rst_to_markdown(item)}" for number, item in enumerate(cpu_repairs.REPAIRS, 1))
 
 
 def render_cpu_env() -> str:
-    comments = sources.dict_key_comments(settings, "DEFAULTS")
     rows = [
-        (code(f"{name}={item}"), CPU_ENV_NOTES.get(name) or comments.get(("cpu", "env", name), ""))
+        (code(f"{name}={item}"), CPU_ENV_NOTES.get(name) or settings.NOTES.get(f"cpu.env.{name}", ""))
         for name, item in sorted(settings.DEFAULTS["cpu"]["env"].items())
     ]
     return table(["Variable (cpu.env)", "Why"], rows)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
 import inspect
 from pathlib import Path
 from typing import Any
 
+from lightonocr_validation.cli_options import OptionSet
 from lightonocr_validation.docs_gen import sources
 from lightonocr_validation.docs_gen.markdown import NONE, code, fenced, rst_to_markdown, table
 from lightonocr_validation.docs_gen.markers import empty_block
@@ -14,7 +14,7 @@ from lightonocr_validation.docs_gen.markers import empty_block
 PATH = "docs/sessions.md"
 
 # What a session does with the arguments after `--` that its own parser does not take: the code
-# passes them on, but only prose can say to whom. A session without a note gets a generic line.
+# passes them on, but only prose can say to whom. Every session needs a note: generation fails without one.
 POSARGS_NOTES = {
     "validate": "Arguments after `--` go to the session it picks (`validate-gpu` or `validate-cpu`).",
     "validate-gpu": "Arguments after `--` that are not its options go to `invoke check` (docs/tasks.md).",
@@ -23,6 +23,9 @@ POSARGS_NOTES = {
     "--have torch==2.11.0 --have numpy==2.5.2 --out ../wheelhouse` on a connected machine, then "
     "`nox -s validate-gpu -- --vllm 0.26.0 --wheelhouse ../wheelhouse` on the offline one.",
     "tests": "Arguments after `--` go to pytest, e.g. `nox -s tests -- -k docs`.",
+    "unit": "Arguments after `--` go to pytest, e.g. `nox -s unit -- -k docs`; a `-m` there replaces the "
+    "session's marker selection.",
+    "lint": "No arguments after `--`.",
     "docs": "Arguments after `--` go to `invoke docs`: `nox -s docs -- --check` writes nothing and fails "
     "when docs/ is stale.",
 }
@@ -59,13 +62,6 @@ def _summary(func: Any) -> tuple[str, str]:
     return summary.strip(), rest.strip()
 
 
-def _uses_posargs(func: Any) -> bool:
-    try:
-        return "session.posargs" in inspect.getsource(getattr(func, "func", func))
-    except (OSError, TypeError):
-        return False
-
-
 def _runs_with_plain_nox(name: str, func: Any, module: Any) -> str:
     chosen = getattr(getattr(module, "nox", None), "options", None)
     selected = getattr(chosen, "sessions", None)
@@ -74,19 +70,22 @@ def _runs_with_plain_nox(name: str, func: Any, module: Any) -> str:
     return "yes" if getattr(func, "default", True) else "no"
 
 
-def render_options(parser: argparse.ArgumentParser) -> str:
-    rows = []
-    for action in parser._actions:  # argparse exposes no public list of its options
-        if isinstance(action, argparse._HelpAction) or not action.option_strings:
-            continue
-        takes_value = action.nargs != 0
-        flags = ", ".join(
-            code(f"{flag} {action.metavar or action.dest.upper()}" if takes_value else flag)
-            for flag in action.option_strings
-        )
-        default = code(action.default) if takes_value and action.default is not None else "off"
-        rows.append((flags, default, action.help or ""))
+def render_options(option_set: OptionSet) -> str:
+    rows = [
+        (code(option.usage), "off" if option.switch or option.default is None else code(option.default), option.help)
+        for option in option_set.options
+    ]
     return table(["Option", "Default", "Help"], rows)
+
+
+def _posargs_note(name: str) -> str:
+    try:
+        return POSARGS_NOTES[name]
+    except KeyError:
+        raise ValueError(
+            f"nox session {name!r} has no note on its arguments after `--`: add one to POSARGS_NOTES in "
+            "lightonocr_validation/docs_gen/sessions_doc.py"
+        ) from None
 
 
 def render_session_list(loaded: sources.NoxSessions) -> str:
@@ -122,12 +121,11 @@ def render_sessions(loaded: sources.NoxSessions) -> str:
             f"Python: {_python(func)} · tags: {tags} · `default={getattr(func, 'default', True)}` in its "
             "decorator (a session list in `nox.options.sessions` takes precedence)"
         )
-        parser = sources.session_parser(loaded.module, name)
-        if parser is not None:
+        option_set = sources.session_options(loaded.module, name)
+        if option_set is not None:
             parts.append(f"Its own options (`nox -s {name} -- OPTIONS`):")
-            parts.append(render_options(parser))
-        generic = "Arguments after `--` are passed on." if _uses_posargs(func) else "No arguments after `--`."
-        parts.append(POSARGS_NOTES.get(name) or generic)
+            parts.append(render_options(option_set))
+        parts.append(_posargs_note(name))
         parts.append(fenced(f"nox -s {name}", "bash"))
         sections.append("\n\n".join(parts))
     return "\n\n".join(sections)

@@ -8,8 +8,6 @@ time the docs task runs.
 
 from __future__ import annotations
 
-import argparse
-import ast
 import importlib.util
 import inspect
 import os
@@ -22,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+from lightonocr_validation.cli_options import OptionSet
 
 
 @contextmanager
@@ -66,12 +66,12 @@ class NoxSessions:
 
 
 def load_nox_sessions(root: Path) -> NoxSessions:
-    """Execute noxfile.py and read the sessions it registered with nox."""
+    """Execute noxfile.py and read the sessions it registered with nox (nox.registry's public API only)."""
     import nox
 
-    # The registry is process-wide and nox warns when a session name is registered twice (as a second
-    # generation in one process would): read this noxfile's sessions into an empty registry, then put
-    # back whatever was there. nox offers get() and reset() but no way to restore, hence _REGISTRY.
+    # The registry is process-wide and nox refuses a session name registered twice (as a second generation
+    # in one process would): read this noxfile's sessions into an empty registry, then register again, with
+    # nox's public decorator, whatever was there before.
     previous = nox.registry.get()
     # The noxfile prepends pyenv's interpreters to PATH when imported; that is for nox, not for us.
     saved_path = os.environ.get("PATH")
@@ -84,53 +84,35 @@ def load_nox_sessions(root: Path) -> NoxSessions:
         if saved_path is not None:
             os.environ["PATH"] = saved_path
         nox.registry.reset()
-        nox.registry._REGISTRY.update(previous)
+        for name, func in previous.items():
+            _register_again(nox.registry, name, func)
     return NoxSessions(module, sessions)
 
 
-def session_parser(noxfile: ModuleType, name: str) -> argparse.ArgumentParser | None:
-    """The argparse parser of a session's own options (noxfile.OPTION_PARSERS), or None when it has none."""
-    factory = getattr(noxfile, "OPTION_PARSERS", {}).get(name)
-    return factory() if factory else None
+def _register_again(registry: ModuleType, name: str, func: Any) -> None:
+    """Put a session back into nox's registry as its decorator declared it (Func's public attributes)."""
+    registry.session_decorator(
+        func.func,
+        python=func.python,
+        reuse_venv=func.reuse_venv,
+        name=name,
+        venv_backend=func.venv_backend,
+        venv_params=func.venv_params,
+        tags=func.tags,
+        default=func.default,
+        requires=func.requires,
+        download_python=func.download_python,
+        allow_parallel=func.allow_parallel,
+    )
+
+
+def session_options(noxfile: ModuleType, name: str) -> OptionSet | None:
+    """The options a session declares (noxfile.SESSION_OPTIONS), or None when it takes none of its own."""
+    return getattr(noxfile, "SESSION_OPTIONS", {}).get(name)
 
 
 def pyproject(root: Path) -> dict[str, Any]:
     return tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
-
-
-def dict_key_comments(module: ModuleType, variable: str) -> dict[tuple[str, ...], str]:
-    """The comment lines right above each key of the dict literal `variable`, by key path.
-
-    settings.py explains its keys in comments; reading them keeps one explanation, in the code.
-    """
-    source = inspect.getsource(module)
-    lines = source.splitlines()
-    tree = ast.parse(source)
-    comments: dict[tuple[str, ...], str] = {}
-
-    def walk(node: ast.AST, path: tuple[str, ...]) -> None:
-        if not isinstance(node, ast.Dict):
-            return
-        for key, item in zip(node.keys, node.values, strict=True):
-            if not isinstance(key, ast.Constant) or not isinstance(key.value, str):
-                continue
-            key_path = (*path, key.value)
-            above: list[str] = []
-            index = key.lineno - 2
-            while index >= 0 and lines[index].strip().startswith("#"):
-                above.insert(0, lines[index].strip().lstrip("#").strip())
-                index -= 1
-            if above:
-                comments[key_path] = " ".join(above)
-            walk(item, key_path)
-
-    for node in ast.walk(tree):
-        targets = [node.target] if isinstance(node, ast.AnnAssign) else getattr(node, "targets", [])
-        if isinstance(node, ast.Assign | ast.AnnAssign) and any(
-            isinstance(target, ast.Name) and target.id == variable for target in targets
-        ):
-            walk(node.value, ())
-    return comments
 
 
 def commented_constants(module: ModuleType, prefix: str) -> list[tuple[str, int, str]]:
@@ -154,17 +136,3 @@ def docstring_bullets(module: ModuleType) -> list[str]:
         elif bullets and line.startswith("  ") and line.strip():
             bullets[-1] += " " + line.strip()
     return bullets
-
-
-def docstring_numbered(module: ModuleType) -> list[str]:
-    """The `1. ...` items of a module docstring, continuation lines joined (cpu_repairs.py's repairs)."""
-    items: list[str] = []
-    for line in (inspect.getdoc(module) or "").splitlines():
-        match = re.match(r"^\d+\.\s+(.*)$", line)
-        if match:
-            items.append(match[1].strip())
-        elif items and line.startswith("   ") and line.strip():
-            items[-1] += " " + line.strip()
-        elif items and not line.strip():
-            break
-    return items

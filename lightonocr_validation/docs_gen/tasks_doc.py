@@ -50,31 +50,6 @@ EXAMPLES: dict[str, list[tuple[str, str]]] = {
     "docs": [("invoke docs", "regenerate docs/"), ("invoke docs --check", "fail when docs/ is stale")],
 }
 
-# Keys settings.py does not explain in a comment of their own. A comment in settings.py wins, so this
-# only fills gaps; a new key without either shows its parent's comment or nothing.
-CONFIG_NOTES = {
-    "server.executable": "The vLLM command; a path when vllm is not on PATH.",
-    "server.host": "Address `invoke serve` binds (`--host`).",
-    "server.port": "Port `invoke serve` binds (`--port`).",
-    "server.mm_processor_cache_gb": "Model card flag: 0 turns the multimodal processor cache off.",
-    "server.enable_prefix_caching": "Model card flag: false serves with --no-enable-prefix-caching.",
-    "server.log_file": "The server's log, relative to the repository root.",
-    "server.pid_file": "What `invoke stop` may stop: the detached server's PID and address.",
-    "cpu.env.VLLM_CPU_KVCACHE_SPACE": "GiB of KV cache for vLLM's CPU backend (`--device cpu`).",
-    "cpu.env.HF_HUB_OFFLINE": "Keeps the CPU path from reaching for the Hugging Face hub.",
-    "sampling.temperature": "Sent with every page, as the model card says.",
-    "sampling.top_p": "Sent with every page, as the model card says.",
-    "sampling.max_tokens": "Sent with every page; more invites repetition loops.",
-    "check.host": "Server `invoke check` checks without --host.",
-    "check.port": "Port for a bare host name or IP (`--port`).",
-    "vllm.cuda_python": "Python of the GPU environment (`nox -s validate-gpu`).",
-    "vllm.cpu_python": "Python of the CPU environment (`nox -s validate-cpu`).",
-    "tiny_model.path": "Folder of the random-weight tiny model, relative to the repository root.",
-    "tiny_model.served_name": "Id the tiny model is served as.",
-    "full_size_model.path": "Folder of the full-size model without weights (`invoke tiny-model --full-size`).",
-    "full_size_model.served_name": "Id the full-size random-weight model is served as: not the real model's.",
-}
-
 TEMPLATE = f"""# Invoke tasks
 
 <!-- Generated from tasks.py and lightonocr_validation/settings.py by `nox -s docs` (or `invoke docs`).
@@ -229,15 +204,13 @@ def _leaves(data: dict[str, Any], path: tuple[str, ...] = ()) -> Iterator[tuple[
 
 
 def render_configuration() -> str:
-    comments = sources.dict_key_comments(settings, "DEFAULTS")
+    notes = {tuple(key.split(".")): note for key, note in settings.NOTES.items()}
     rows = []
     for path, default in _leaves(settings.DEFAULTS):
         settable = not isinstance(default, list | tuple | dict)
         variable = code("INVOKE_" + "_".join(path).upper()) if settable else "invoke.yaml only"
-        note = comments.get(path) or CONFIG_NOTES.get(".".join(path))
-        if note is None:
-            # A leaf inherits its parent's comment when it has none of its own.
-            note = next((comments[path[:n]] for n in range(len(path) - 1, 0, -1) if path[:n] in comments), "")
+        # A leaf inherits its parent's note when it has none of its own.
+        note = next((notes[path[:n]] for n in range(len(path), 0, -1) if path[:n] in notes), "")
         rows.append((code(".".join(path)), value(default), variable, note))
     return table(["Key", "Default", "Environment variable", "What it is"], rows)
 

@@ -43,6 +43,9 @@ ENGINE_DEAD_MESSAGE = "EngineCore encountered an issue. See stack trace (above) 
 # How long a completion waits for others to join its batch when the engine is set to die under load: long
 # enough that requests sent together are in flight together, short enough for a test.
 BATCH_WINDOW_SECONDS = 0.2
+# The fake's "prefill" (scheduled to first token) in its request-time histograms: a small fixed part of the time
+# a completion runs, the rest being decode, as vLLM's histograms split it.
+PREFILL_SECONDS = 0.001
 # BPE-like pieces: a word or a punctuation mark with the whitespace before it, so " the" is one token.
 _TOKEN = re.compile(r"\s*\w+|\s*[^\w\s]|\s+")
 
@@ -102,7 +105,9 @@ class FakeVllm:
         model: str = MODEL,
         api_key: str = "",
         known_pages: dict[str, str] | None = None,
+        port: int = 0,  # 0: a free port; a stand-in `vllm serve` binds the --port it was given
     ) -> None:
+        self.port = port
         self.faults = faults or Faults()
         self.model = model
         self.api_key = api_key
@@ -130,7 +135,7 @@ class FakeVllm:
         # Render the sample pages here, in the caller's thread: pypdfium2 crashes when handler threads
         # render concurrently.
         _sample_index()
-        server = _Server(("127.0.0.1", 0), _Handler)
+        server = _Server(("127.0.0.1", self.port), _Handler)
         server.fake = self  # type: ignore[attr-defined]
         self._server = server
         self._thread = threading.Thread(
@@ -226,11 +231,14 @@ class FakeVllm:
         for line in text.splitlines():
             key = _metric_key(line)
             if key in counters:
-                line = f"{line.rsplit(' ', 1)[0]} {counters[key]:.1f}"
+                value = counters[key]
+                shown = f"{value:.1f}" if value == int(value) else repr(value)  # counts as vLLM's (1.0), seconds whole
+                line = f"{line.rsplit(' ', 1)[0]} {shown}"
             lines.append(line)
         return _Reply(200, ("\n".join(lines) + "\n").encode(), _recorded("metrics")["content_type"])
 
     def _chat(self, raw: bytes, *, crowded: bool = False) -> _Reply:
+        arrived = time.perf_counter()
         try:
             request = json.loads(raw)
         except ValueError:
@@ -294,8 +302,10 @@ class FakeVllm:
         pieces = _TOKEN.findall(text)
         completion_tokens = len(pieces) + (finish == "stop")  # the end-of-sequence token counts
         self._account(decoded, prompt_tokens, completion_tokens, finish)
+        waiting = time.perf_counter()
         if self.faults.delay:
             time.sleep(self.faults.delay)
+        scheduled = time.perf_counter()
         usage = {
             "prompt_tokens": prompt_tokens,
             "total_tokens": prompt_tokens + completion_tokens,
@@ -309,13 +319,30 @@ class FakeVllm:
                 streamed_usage = {**usage, "prompt_tokens": text_only, "total_tokens": text_only + completion_tokens}
             if self.faults.stream_drops_chunk and len(pieces) > 2:
                 pieces = pieces[: len(pieces) // 2] + pieces[len(pieces) // 2 + 1 :]
-            return _Reply(
-                200,
-                self._sse(pieces, finish, streamed_usage),
-                _recorded("stream")["content_type"],
-                self.faults.token_delay,
-            )
+            body = self._sse(pieces, finish, streamed_usage)
+            # Its events go out token_delay apart once this returns: the request ends that much later.
+            self._time_request(arrived, waiting, scheduled, (body.count(b"\n\n") - 1) * self.faults.token_delay)
+            return _Reply(200, body, _recorded("stream")["content_type"], self.faults.token_delay)
+        self._time_request(arrived, waiting, scheduled, 0.0)
         return _json(200, self._completion(text, finish, usage))
+
+    def _time_request(self, arrived: float, waiting: float, scheduled: float, sending: float) -> None:
+        """vLLM's request-time histograms (_sum and _count), updated before the answer goes out as vLLM's are:
+        the fake's ``delay`` is the queue, the rest of the time until the last event is prefill then decode, and
+        e2e adds the time before the queue (reading the request)."""
+        running = time.perf_counter() - scheduled + sending
+        prefill = min(PREFILL_SECONDS, running)
+        phases = {
+            "vllm:request_queue_time_seconds": scheduled - waiting,
+            "vllm:request_prefill_time_seconds": prefill,
+            "vllm:request_decode_time_seconds": running - prefill,
+            "vllm:request_inference_time_seconds": running,
+            "vllm:e2e_request_latency_seconds": scheduled - arrived + running,
+            "vllm:time_to_first_token_seconds": scheduled - arrived + prefill,
+        }
+        for name, seconds in phases.items():
+            self.count(f"{name}_sum", seconds)
+            self.count(f"{name}_count")
 
     # --- what the "model" says -----------------------------------------------------------------------
 

@@ -1,0 +1,132 @@
+"""The configurations `invoke tune` tries: the built-in grids, and grids read from a YAML or JSON file.
+
+A configuration is a name, the extra `vllm serve` flags it adds to the card's command, and why it is worth a
+server start (each start costs 110-170 s on an H200, so a grid holds only candidates with a reason).
+The card's own command ("card", no extra flags) always comes first: it is the baseline every gain is against.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+BASELINE = "card"
+
+
+class GridError(ValueError):
+    """A grid that cannot be read: the message names the cause and the fix."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    name: str
+    args: tuple[str, ...] = ()
+    reason: str = ""
+
+
+CARD = Candidate(BASELINE, (), "the model card's command: the baseline every gain is measured against")
+
+# vLLM 0.26 on one GPU, a vision encoder in front of a small decoder (LightOnOCR-2-1B: about 2,400 image tokens
+# per page). Measured so far (docs gpu-vllm.md): the page's prefill is the wall; a 32768-token budget ran out of
+# memory; compile_mm_encoder was 2.39-3.43 pages/s against the card's 2.66-2.76, so worth a controlled rerun.
+ENCODER_GRID: tuple[Candidate, ...] = (
+    CARD,
+    Candidate(
+        "compile-mm-encoder",
+        ("--compilation-config.compile_mm_encoder=true",),
+        "torch.compile the vision encoder too (off by default): the encoder's prefill is the measured wall",
+    ),
+    Candidate(
+        "batched-4096",
+        ("--max-num-batched-tokens", "4096"),
+        "a smaller step budget (the default is 8192 on a large GPU): about one page's prefill per step, so the "
+        "decoding pages in flight wait less behind prefills; larger budgets were measured slower",
+    ),
+    Candidate(
+        "encoder-batched-4096",
+        ("--compilation-config.compile_mm_encoder=true", "--max-num-batched-tokens", "4096"),
+        "both of the above: a compiled encoder and smaller steps act on different parts of a step, so their "
+        "gains may add up (async scheduling is not a candidate: vLLM turns it on by default since 0.12)",
+    ),
+)
+
+GRIDS: dict[str, tuple[Candidate, ...]] = {"encoder": ENCODER_GRID}
+DEFAULT_GRID = "encoder"
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def load_grid(spec: str) -> list[Candidate]:
+    """The built-in grid named `spec`, or the grid in the file `spec`; the card's configuration first."""
+    if spec in GRIDS:
+        return list(GRIDS[spec])
+    path = Path(spec)
+    if not path.is_file():
+        raise GridError(f"--grid {spec!r} is neither a built-in grid ({', '.join(GRIDS)}) nor a file")
+    return [CARD, *_without_card(parse_grid(_read(path), source=str(path)))]
+
+
+def _read(path: Path) -> Any:
+    text = path.read_text(encoding="utf-8")
+    if path.suffix.lower() == ".json":
+        try:
+            return json.loads(text)
+        except ValueError as error:
+            raise GridError(f"--grid {path}: not valid JSON ({error})") from None
+    try:
+        import yaml
+    except ImportError:
+        raise GridError(f"--grid {path}: reading YAML needs PyYAML (pip install pyyaml), or write JSON") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise GridError(f"--grid {path}: not valid YAML ({str(error).splitlines()[0]})") from None
+
+
+def parse_grid(data: Any, *, source: str = "the grid") -> list[Candidate]:
+    """A list of {name, args, reason}, or {"configurations": [...]}; `args` a list of words or one string."""
+    entries = data.get("configurations") if isinstance(data, dict) else data
+    if not isinstance(entries, list) or not entries:
+        raise GridError(f"--grid {source}: expected a list of configurations, each with a name and args")
+    candidates: list[Candidate] = []
+    for index, entry in enumerate(entries, 1):
+        if not isinstance(entry, dict) or "name" not in entry:
+            raise GridError(f"--grid {source}: configuration {index} needs a name (and args)")
+        name = str(entry["name"])
+        if not _NAME.match(name):
+            raise GridError(f"--grid {source}: name {name!r} must be letters, digits, '.', '_' or '-'")
+        args = entry.get("args", [])
+        words = shlex.split(args) if isinstance(args, str) else args
+        if not isinstance(words, list) or not all(isinstance(w, str | int | float | bool) for w in words):
+            raise GridError(f"--grid {source}: {name}'s args must be a list of words or one string")
+        candidates.append(Candidate(name, tuple(_word(w) for w in words), str(entry.get("reason", ""))))
+    names = [c.name for c in candidates]
+    duplicate = next((n for n in names if names.count(n) > 1), None)
+    if duplicate:
+        raise GridError(f"--grid {source}: the name {duplicate!r} is used twice")
+    return candidates
+
+
+def _word(value: Any) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def _without_card(candidates: Sequence[Candidate]) -> list[Candidate]:
+    # The card's configuration is always the first one and always the card's own command.
+    return [c for c in candidates if c.name != BASELINE]
+
+
+def select(candidates: Sequence[Candidate], only: Sequence[str]) -> list[Candidate]:
+    """The configurations `--only` names (all when none), in grid order; an unknown name is a GridError."""
+    if not only:
+        return list(candidates)
+    known = {c.name for c in candidates}
+    unknown = [name for name in only if name not in known]
+    if unknown:
+        raise GridError(f"--only {', '.join(unknown)}: not in the grid (it has {', '.join(sorted(known))})")
+    return [c for c in candidates if c.name in only]

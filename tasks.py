@@ -7,103 +7,61 @@ lightonocr_validation/settings.py and can be overridden by invoke.yaml, INVOKE_*
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import os
 import shlex
 import signal
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from invoke import Collection, Context, Exit, task
 from rich.console import Console
 
+from lightonocr_validation import config
 from lightonocr_validation import serve as serving
+from lightonocr_validation.config import Config
+from lightonocr_validation.errors import EXIT_FAILED, EXIT_USAGE, UserError, print_error
 from lightonocr_validation.hardware import describe, nvidia_gpus
-from lightonocr_validation.settings import DEFAULTS, served_name
+from lightonocr_validation.settings import DEFAULTS
 
 ROOT = Path(__file__).resolve().parent
 console = Console(stderr=False, highlight=False)
 errors = Console(stderr=True, highlight=False)
 
-# Exit codes, documented in docs/tasks.md.
-EXIT_FAILED = 1  # the server failed or died; a check failed; bench: objective missed or every request failed
-EXIT_USAGE = 2  # bad input, a busy port, a missing executable; for check and bench: unreachable or nothing ran
-
-
 # vLLM takes its API key from this variable when --api-key is not given: a key there never shows in `ps`.
 VLLM_KEY_VARIABLE = "VLLM_API_KEY"
 
 
-def _fail(message: str, code: int) -> Exit:
-    """One line naming the cause and the fix, on stderr, with a documented exit code; no traceback."""
-    errors.print(f"error: {message}", markup=False, style="bold red", soft_wrap=True)
-    return Exit(code=code)
+def _user_errors(body: Callable[..., None]) -> Callable[..., None]:
+    """A task body whose UserError becomes one red line on stderr and its documented exit code; no traceback."""
+
+    @functools.wraps(body)
+    def run(c: Context, *args: Any, **kwargs: Any) -> None:
+        try:
+            body(c, *args, **kwargs)
+        except UserError as error:
+            print_error(errors, str(error))
+            raise Exit(code=error.code) from None
+
+    return run
 
 
-def _plain(value: Any) -> Any:
-    """Invoke's DataProxy objects as plain dicts and lists."""
-    if hasattr(value, "items"):
-        return {key: _plain(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    return value
-
-
-def _tiny_model_path(c: Context) -> Path:
-    return (ROOT / c.config.tiny_model.path).resolve()
-
-
-def _full_size_model_path(c: Context) -> Path:
-    return (ROOT / c.config.full_size_model.path).resolve()
+def _config(c: Context, task: str, **flags: Any) -> Config:
+    """The typed configuration for `task`, built once: invoke's tree (settings.DEFAULTS, invoke.yaml,
+    INVOKE_* variables) read and checked by config.load, then the task's flags on top (config.apply_flags)."""
+    return config.apply_flags(config.load(c.config), task, ROOT, **flags)
 
 
 def _resolve_device(device: str) -> str:
     if device not in ("auto", "cuda", "cpu"):
-        raise _fail(f"--device {device!r} is not one of auto, cuda, cpu", EXIT_USAGE)
+        raise UserError(f"--device {device!r} is not one of auto, cuda, cpu", EXIT_USAGE)
     if device != "auto":
         return device
     return "cuda" if nvidia_gpus() else "cpu"
-
-
-def _model_and_server(
-    c: Context,
-    *,
-    model: str | None,
-    served_model_name: str | None,
-    host: str | None,
-    port: int | None,
-    tiny: bool,
-    full_size: bool = False,
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    model_cfg = _plain(c.config.model)
-    server_cfg = _plain(c.config.server)
-    if tiny and full_size:
-        raise _fail("--tiny and --full-size name two different models: choose one", EXIT_USAGE)
-    if tiny:
-        model_cfg.update(id=str(_tiny_model_path(c)), served_name=c.config.tiny_model.served_name, weights="random")
-    if full_size:
-        model_cfg.update(
-            id=str(_full_size_model_path(c)), served_name=c.config.full_size_model.served_name, weights="random"
-        )
-    if model:
-        model_cfg.update(id=model, served_name=served_model_name or "")
-    if served_model_name:
-        model_cfg["served_name"] = served_model_name
-    if host:
-        server_cfg["host"] = host
-    if port:
-        server_cfg["port"] = int(port)
-    return model_cfg, server_cfg
-
-
-def _profile_args(c: Context, profile: str | None) -> list[str]:
-    """The extra `vllm serve` flags of a server.profiles entry (`--profile`, else server.profile)."""
-    name = profile or c.config.server.profile
-    profiles = _plain(c.config.server.profiles)
-    if name not in profiles:
-        raise _fail(f"--profile {name!r} is not one of {', '.join(profiles)}: add it to server.profiles", EXIT_USAGE)
-    return [str(arg) for arg in profiles[name]]
 
 
 def _remainder_args(remainder: str, argv: list[str] | None = None) -> list[str]:
@@ -139,6 +97,7 @@ def _remainder_args(remainder: str, argv: list[str] | None = None) -> list[str]:
     },
     auto_shortflags=False,
 )
+@_user_errors
 def serve(
     c: Context,
     model: str | None = None,
@@ -154,58 +113,59 @@ def serve(
     profile: str | None = None,
 ) -> None:
     """Serve LightOnOCR with the model card's vllm serve command; arguments after -- go to vllm."""
-    model_cfg, server_cfg = _model_and_server(
-        c, model=model, served_model_name=served_model_name, host=host, port=port, tiny=tiny, full_size=full_size
+    cfg = _config(
+        c,
+        "serve",
+        tiny=tiny,
+        full_size=full_size,
+        model=model,
+        served_model_name=served_model_name,
+        host=host,
+        port=port,
+        timeout=timeout,
+        profile=profile,
     )
-    extra = [*_profile_args(c, profile), *_remainder_args(getattr(c, "remainder", ""))]
-    if tiny:
-        extra = [*c.config.tiny_model.serve_args, *extra]
-    if full_size:
-        extra = [*c.config.full_size_model.serve_args, *extra]
-    command = serving.build_command(model_cfg, server_cfg, extra)
+    local = cfg.tiny_model if tiny else cfg.full_size_model if full_size else None
+    extra = [*cfg.server.profile_args(), *_remainder_args(getattr(c, "remainder", ""))]
+    if local is not None:
+        extra = [*local.serve_args, *extra]
+    command = serving.build_command(cfg.model, cfg.server, extra)
     if dry_run:
         console.print(serving.render(command), markup=False, soft_wrap=True)
         return
     resolved = _resolve_device(device)
-    env = {str(k): str(v) for k, v in server_cfg["env"].items()}
+    env = dict(cfg.server.env)
     if resolved == "cpu":
-        env = {**{str(k): str(v) for k, v in c.config.cpu.env.items()}, **env}
-    if tiny and not (_tiny_model_path(c) / "config.json").is_file():
-        tiny_model(c)
-    if full_size and not (_full_size_model_path(c) / "config.json").is_file():
-        tiny_model(c, full_size=True)
-    log_file = ROOT / server_cfg["log_file"]
-    pid_file = ROOT / server_cfg["pid_file"]
+        env = {**cfg.cpu.env, **env}
+    if local is not None and not (Path(cfg.model.id) / "config.json").is_file():
+        tiny_model(c, full_size=full_size)
+    log_file = ROOT / cfg.server.log_file
+    pid_file = ROOT / cfg.server.pid_file
     existing = serving.read_pid_file(pid_file)
     if existing and serving.group_alive(existing["pid"]):
-        raise _fail(
+        raise UserError(
             f"a server we started is already running (pid {existing['pid']}, {existing['base_url']}): "
             f"`invoke stop` first",
             EXIT_USAGE,
         )
     errors.print(f"device: {resolved} ({describe(nvidia_gpus())})", markup=False)
     console.print(f"$ {serving.render(command)}", markup=False, soft_wrap=True)
-    try:
-        process = serving.start(
-            command, host=server_cfg["host"], port=int(server_cfg["port"]), log_file=log_file, env=env
-        )
-    except serving.ServeError as error:
-        raise _fail(str(error), error.exit_code) from None
-    connect_host = "127.0.0.1" if server_cfg["host"] in ("0.0.0.0", "") else server_cfg["host"]
+    process = serving.start(command, host=cfg.server.host, port=cfg.server.port, log_file=log_file, env=env)
+    connect_host = "127.0.0.1" if cfg.server.host in ("0.0.0.0", "") else cfg.server.host
     connect_host = f"[{connect_host}]" if ":" in connect_host else connect_host
     running = serving.RunningServer(
         process=process,
         command=command,
         log_file=log_file,
-        base_url=f"http://{connect_host}:{server_cfg['port']}",
-        model_name=served_name(model_cfg),
+        base_url=f"http://{connect_host}:{cfg.server.port}",
+        model_name=cfg.model.served,
         stages=serving.Stages(),
         api_key={**os.environ, **env}.get(VLLM_KEY_VARIABLE, ""),
     )
-    grace = float(server_cfg["stop_timeout"])
+    grace = cfg.server.stop_timeout
     _stop_on_sigterm()
     try:
-        _wait_with_status(running, float(timeout or server_cfg["startup_timeout"]), grace)
+        _wait_with_status(running, cfg.server.startup_timeout, grace)
         if detach:
             serving.write_pid_file(pid_file, running)
             console.print(
@@ -216,7 +176,7 @@ def serve(
             return
         console.print("serving until interrupted (Ctrl-C)", markup=False)
         code = process.wait()
-        raise _fail(f"the server exited with code {code}; its log: {log_file}", EXIT_FAILED)
+        raise UserError(f"the server exited with code {code}; its log: {log_file}", EXIT_FAILED)
     except KeyboardInterrupt:
         errors.print("stopping the server…", markup=False)
         serving.stop_process_group(running.pid, grace)
@@ -238,9 +198,9 @@ def _wait_with_status(running: serving.RunningServer, timeout: float, grace: flo
         except serving.ServeError as error:
             serving.stop_process_group(running.pid, grace)
             _print_start_failure(error)
-            raise _fail(
+            raise UserError(
                 f"{error}" + (f": {error.diagnosis.cause}; fix: {error.diagnosis.fix}" if error.diagnosis else ""),
-                error.exit_code,
+                error.code,
             ) from None
     previous = 0.0
     for stage, seconds in running.stages.reached.items():
@@ -269,15 +229,17 @@ def _stop_on_sigterm() -> None:
 
 
 @task(help={"timeout": "Seconds to wait for a graceful stop before killing (default: server.stop_timeout)."})
+@_user_errors
 def stop(c: Context, timeout: float | None = None) -> None:
     """Stop the server `invoke serve --detach` started, with its whole process tree."""
-    pid_file = ROOT / c.config.server.pid_file
+    cfg = _config(c, "stop", timeout=timeout)
+    pid_file = ROOT / cfg.server.pid_file
     record = serving.read_pid_file(pid_file)
     if record is None:
         console.print("no detached server to stop", markup=False)
         return
     started = time.monotonic()
-    stopped = serving.stop_process_group(int(record["pid"]), grace=float(timeout or c.config.server.stop_timeout))
+    stopped = serving.stop_process_group(int(record["pid"]), grace=cfg.server.stop_timeout)
     pid_file.unlink(missing_ok=True)
     if stopped:
         console.print(
@@ -294,9 +256,11 @@ def stop(c: Context, timeout: float | None = None) -> None:
         "full-size": "LightOnOCR-2-1B's real dimensions and tokenizer ids, no weights: for --load-format dummy.",
     },
 )
+@_user_errors
 def tiny_model(c: Context, out: str | None = None, full_size: bool = False) -> None:
     """Build the random-weight tiny model with LightOnOCR-2-1B's architecture (needs torch, transformers)."""
-    target = Path(out) if out else (_full_size_model_path(c) if full_size else _tiny_model_path(c))
+    cfg = _config(c, "tiny_model")
+    target = Path(out) if out else (ROOT / (cfg.full_size_model if full_size else cfg.tiny_model).path).resolve()
     result = c.run(
         f"{shlex.quote(sys.executable)} -m lightonocr_validation.tiny_model {shlex.quote(str(target))}"
         + (" --full-size" if full_size else ""),
@@ -305,11 +269,12 @@ def tiny_model(c: Context, out: str | None = None, full_size: bool = False) -> N
     )
     kind = "full-size model" if full_size else "tiny model"
     if not result.ok:
-        raise _fail(f"the {kind} could not be built into {target} (see above)", EXIT_USAGE)
+        raise UserError(f"the {kind} could not be built into {target} (see above)", EXIT_USAGE)
     console.print(f"{kind}: {result.stdout.strip()}", markup=False)
 
 
 @task(help={"check": "Rebuild into a temporary folder and fail if any committed sample differs (writes nothing)."})
+@_user_errors
 def samples(c: Context, check: bool = False) -> None:
     """Rebuild samples/ (pages, ground truth, manifest) from the page sources in samples/src, byte for byte."""
     result = c.run(
@@ -341,6 +306,7 @@ def samples(c: Context, check: bool = False) -> None:
     },
     auto_shortflags=False,
 )
+@_user_errors
 def check(
     c: Context,
     host: list[str] | None = None,
@@ -360,27 +326,14 @@ def check(
     pages: str | None = None,
 ) -> None:
     """Validate a running server: every check, a verdict, and exit 0 (validated), 1 (issue) or 2 (unreachable)."""
-    from lightonocr_validation.check_command import CheckOptions, UsageError, list_checks, run_check
-    from lightonocr_validation.context import PerfSettings
+    from lightonocr_validation.check_command import CheckOptions, list_checks, run_check
 
     if list:
         list_checks(console)
         return
-    model_cfg = _plain(c.config.model)
-    if tiny:
-        model_cfg.update(served_name=c.config.tiny_model.served_name, weights="random")
-    if full_size:
-        model_cfg.update(served_name=c.config.full_size_model.served_name, weights="random")
-    if model:
-        model_cfg.update(id=model, served_name="")
     options = CheckOptions(
-        hosts=host or [c.config.check.host],
-        port=int(port or c.config.check.port),
-        model_name=served_name(model_cfg),
-        weights=model_cfg["weights"],
-        sampling=_plain(c.config.sampling),
-        profiles=_plain(c.config.check.hosts),
-        api_key_env=c.config.check.api_key_env,
+        config=_config(c, "check", tiny=tiny, full_size=full_size, model=model, port=port, timeout=timeout),
+        hosts=host or [],
         only=only or [],
         skip=skip or [],
         tags=tag or [],
@@ -388,35 +341,11 @@ def check(
         junit=Path(junit) if junit else None,
         report_md=Path(report_md) if report_md else None,
         insecure=insecure,
-        timeout=float(timeout or c.config.check.timeout),
-        page_concurrency=int(c.config.check.page_concurrency),
-        page_seconds_max=float(c.config.check.page_seconds_max),
-        determinism_runs=int(c.config.check.determinism_runs),
         pages=Path(pages) if pages else None,
-        pages_score_min=float(c.config.check.pages_score_min),
-        pages_cer_max=float(c.config.check.pages_cer_max),
-        burst_concurrency=int(c.config.check.burst_concurrency),
-        burst_concurrency_random_weights=int(c.config.check.burst_concurrency_random_weights),
-        perf=PerfSettings(**_plain(c.config.bench.perf)),
     )
-    try:
-        code = run_check(options, console=console, errors=errors)
-    except UsageError as error:
-        raise _fail(str(error), EXIT_USAGE) from None
+    code = run_check(options, console=console, errors=errors)
     if code:
         raise Exit(code=code)
-
-
-def _number(flag: str, value: Any, kind: type[int] | type[float]) -> Any:
-    if value is None or isinstance(value, kind):
-        return value
-    try:
-        return kind(value)
-    except ValueError:
-        noun = "a whole number" if kind is int else "a number"
-        raise _fail(
-            f"{flag} {value!r} is not {noun}: write e.g. {flag} {4 if kind is int else 2.5}", EXIT_USAGE
-        ) from None
 
 
 @task(
@@ -455,6 +384,7 @@ def _number(flag: str, value: Any, kind: type[int] | type[float]) -> Any:
     },
     auto_shortflags=False,
 )
+@_user_errors
 def bench(
     c: Context,
     host: list[str] | None = None,
@@ -487,78 +417,56 @@ def bench(
 ) -> None:
     """Load a running server: pages/s, latency and accuracy under load; exit 0, 1 (objective missed) or 2."""
     from lightonocr_validation.bench.command import BenchOptions, run_bench
-    from lightonocr_validation.check_command import UsageError
 
-    model_cfg = _plain(c.config.model)
-    if tiny:
-        model_cfg.update(served_name=c.config.tiny_model.served_name, weights="random")
-    if model:
-        model_cfg.update(id=model, served_name="")
-    settings = c.config.bench
     # Flags without a typed default arrive as text: read them here, so a typo is one line, not a traceback.
-    concurrency, max_concurrency, requests, warmup, max_tokens, port = (
-        _number(flag, value, int)
+    concurrency, requests, warmup, max_tokens = (
+        config.flag_value(flag, value, int)
         for flag, value in (
             ("--concurrency", concurrency),
-            ("--max-concurrency", max_concurrency),
             ("--requests", requests),
             ("--warmup", warmup),
             ("--max-tokens", max_tokens),
-            ("--port", port),
         )
     )
-    rate, duration, temperature, gpu_hour_price, timeout = (
-        _number(flag, value, float)
-        for flag, value in (
-            ("--rate", rate),
-            ("--duration", duration),
-            ("--temperature", temperature),
-            ("--gpu-hour-price", gpu_hour_price),
-            ("--timeout", timeout),
-        )
+    rate, duration, temperature = (
+        config.flag_value(flag, value, float)
+        for flag, value in (("--rate", rate), ("--duration", duration), ("--temperature", temperature))
     )
-    price = gpu_hour_price if gpu_hour_price is not None else float(settings.gpu_hour_price) or None
+    cfg = _config(
+        c,
+        "bench",
+        tiny=tiny,
+        model=model,
+        port=port,
+        timeout=timeout,
+        max_concurrency=max_concurrency,
+        gpu_hour_price=gpu_hour_price,
+    )
     options = BenchOptions(
-        hosts=host or [c.config.check.host],
-        port=int(port or c.config.check.port),
-        model_name=served_name(model_cfg),
-        weights=model_cfg["weights"],
-        sampling=_plain(c.config.sampling),
-        profiles=_plain(c.config.check.hosts),
-        api_key_env=c.config.check.api_key_env,
+        config=cfg,
+        hosts=host or [],
         insecure=insecure,
-        timeout=float(timeout or c.config.check.timeout),
         concurrency=concurrency,
-        default_concurrency=int(settings.concurrency),
         sweep=sweep,
-        max_concurrency=int(max_concurrency or settings.max_concurrency),
-        min_gain=float(settings.min_gain),
         rate=rate,
         arrival=arrival,
         seed=seed,
         requests=requests,
-        default_requests=int(settings.requests),
         duration=duration,
         warmup=warmup,
         max_tokens=max_tokens,
         temperature=temperature,
         stream=not no_stream,
         slo=slo,
-        gpu_hour_price=price,
         runs=runs,
         pages=page or [],
-        page_seconds_max=float(settings.page_seconds_max),
         result_path=Path(json) if json else None,
-        result_dir=ROOT / settings.result_dir,
         html=Path(html) if html else None,
         charts=Path(charts) if charts else None,
         compare=Path(compare) if compare else None,
         save_baseline=Path(save_baseline) if save_baseline else None,
     )
-    try:
-        code = run_bench(options, console=console, errors=errors)
-    except UsageError as error:
-        raise _fail(str(error), EXIT_USAGE) from None
+    code = run_bench(options, console=console, errors=errors)
     if code:
         raise Exit(code=code)
 
@@ -585,6 +493,7 @@ def bench(
     },
     auto_shortflags=False,
 )
+@_user_errors
 def tune(
     c: Context,
     grid: str | None = None,
@@ -606,79 +515,68 @@ def tune(
     """Serve each configuration of a grid in turn, bench it, stop it: the best flags and their gain over the card's."""
     from lightonocr_validation import tune as tuning
     from lightonocr_validation.bench.command import BenchOptions, validate
-    from lightonocr_validation.check_command import UsageError
     from lightonocr_validation.tune_grid import GridError, load_grid, select
 
-    settings = c.config.tune
-    port, concurrency, max_tokens, requests, warmup = (
-        _number(flag, value, int)
-        for flag, value in (
-            ("--port", port),
-            ("--concurrency", concurrency),
-            ("--max-tokens", max_tokens),
-            ("--requests", requests),
-            ("--warmup", warmup),
-        )
+    warmup = config.flag_value("--warmup", warmup, int)
+    cfg = _config(
+        c,
+        "tune",
+        tiny=tiny,
+        full_size=full_size,
+        model=model,
+        served_model_name=served_model_name,
+        port=port,
+        grid=grid,
+        concurrency=concurrency,
+        max_tokens=max_tokens,
+        requests=requests,
+        start_timeout=start_timeout,
+        out=out,
     )
-    start_timeout = _number("--start-timeout", start_timeout, float)
-    model_cfg, server_cfg = _model_and_server(
-        c, model=model, served_model_name=served_model_name, host=None, port=port, tiny=tiny, full_size=full_size
-    )
-    grid_name = grid or str(settings.grid)
     try:
-        candidates = load_grid(grid_name)
+        candidates = load_grid(cfg.tune.grid)
         selected = select(candidates, [name.strip() for item in only or [] for name in item.split(",") if name.strip()])
     except GridError as error:
-        raise _fail(str(error), EXIT_USAGE) from None
-    model_args = [*c.config.tiny_model.serve_args] if tiny else []
-    model_args += [*c.config.full_size_model.serve_args] if full_size else []
+        raise UserError(str(error), EXIT_USAGE) from None
+    local = cfg.tiny_model if tiny else cfg.full_size_model if full_size else None
+    model_args = [*local.serve_args] if local is not None else []
     resolved = _resolve_device(device)
-    env = {str(k): str(v) for k, v in server_cfg["env"].items()}
+    env = dict(cfg.server.env)
     if resolved == "cpu":
-        env = {**{str(k): str(v) for k, v in c.config.cpu.env.items()}, **env}
-    connect = "127.0.0.1" if server_cfg["host"] in ("0.0.0.0", "") else server_cfg["host"]
+        env = {**cfg.cpu.env, **env}
+    connect = "127.0.0.1" if cfg.server.host in ("0.0.0.0", "") else cfg.server.host
+    # The bench reaches the server each configuration starts: check.port is the port it binds.
+    bench_config = dataclasses.replace(cfg, check=dataclasses.replace(cfg.check, port=cfg.server.port))
 
     def bench_options(result_path: Path) -> BenchOptions:
         return BenchOptions(
-            hosts=[f"http://{connect}:{server_cfg['port']}"],
-            port=int(server_cfg["port"]),
-            model_name=served_name(model_cfg),
-            weights=model_cfg["weights"],
-            sampling=_plain(c.config.sampling),
-            api_key_env=c.config.check.api_key_env,
-            timeout=float(c.config.check.timeout),
-            concurrency=concurrency if concurrency is not None else int(settings.concurrency),
-            requests=requests if requests is not None else int(settings.requests),
+            config=bench_config,
+            hosts=[f"http://{connect}:{cfg.server.port}"],
+            concurrency=cfg.tune.concurrency,
+            requests=cfg.tune.requests,
             warmup=warmup,
-            max_tokens=max_tokens if max_tokens is not None else int(settings.max_tokens),
-            page_seconds_max=float(c.config.bench.page_seconds_max),
+            max_tokens=cfg.tune.max_tokens,
             result_path=result_path,
-            result_dir=result_path.parent,
         )
 
-    out_dir = Path(out) if out else ROOT / settings.out
-    try:
-        validate(bench_options(out_dir / "bench" / "-"))
-    except UsageError as error:
-        raise _fail(str(error), EXIT_USAGE) from None
-    if tiny and not (_tiny_model_path(c) / "config.json").is_file():
-        tiny_model(c)
-    if full_size and not (_full_size_model_path(c) / "config.json").is_file():
-        tiny_model(c, full_size=True)
-    existing = serving.read_pid_file(ROOT / server_cfg["pid_file"])
+    out_dir = Path(out) if out else ROOT / cfg.tune.out
+    validate(bench_options(out_dir / "bench" / "-"))
+    if local is not None and not (Path(cfg.model.id) / "config.json").is_file():
+        tiny_model(c, full_size=full_size)
+    existing = serving.read_pid_file(ROOT / cfg.server.pid_file)
     if existing and serving.group_alive(existing["pid"]):
-        raise _fail(f"a server we started is running (pid {existing['pid']}): `invoke stop` first", EXIT_USAGE)
+        raise UserError(f"a server we started is running (pid {existing['pid']}): `invoke stop` first", EXIT_USAGE)
     errors.print(f"device: {resolved} ({describe(nvidia_gpus())})", markup=False)
     options = tuning.TuneOptions(
-        model=model_cfg,
-        server=server_cfg,
+        model=cfg.model,
+        server=cfg.server,
         model_args=model_args,
         env=env,
         grid=candidates,
         selected=selected,
-        grid_name=grid_name,
+        grid_name=cfg.tune.grid,
         out=out_dir,
-        start_timeout=float(start_timeout or settings.start_timeout),
+        start_timeout=cfg.tune.start_timeout,
         bench=bench_options,
         fresh=fresh,
     )
@@ -686,7 +584,7 @@ def tune(
     try:
         code = tuning.run_tune(options, console=console, errors=errors)
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM (a command's time limit): the server is already stopped
-        raise _fail(
+        raise UserError(
             f"interrupted: the server was stopped; what was measured is in {tuning.config_dir(out_dir)}, "
             f"and the same command measures the rest",
             EXIT_FAILED,
@@ -696,6 +594,7 @@ def tune(
 
 
 @task(help={"check": "Write nothing; exit 1 naming the stale files when docs/ differs from the code."})
+@_user_errors
 def docs(c: Context, check: bool = False) -> None:
     """Generate docs/ (tasks, sessions, checks, the guide's generated blocks) from the code."""
     from lightonocr_validation import docs_gen
@@ -704,13 +603,10 @@ def docs(c: Context, check: bool = False) -> None:
     try:
         paths = docs_gen.check(ROOT) if check else docs_gen.write(ROOT)
     except MarkerError as error:  # a hand edit broke a generated block's markers
-        raise _fail(str(error), EXIT_USAGE) from None
+        raise UserError(str(error), EXIT_USAGE) from None
     names = ", ".join(str(path.relative_to(ROOT)) for path in paths)
     if check and paths:
-        # One line whatever the terminal's width (_fail lets rich wrap it): CI logs get grepped.
-        message = f"error: stale docs: {names}: regenerate them with `nox -s docs`"
-        errors.print(message, markup=False, style="bold red", soft_wrap=True)
-        raise Exit(code=EXIT_FAILED)
+        raise UserError(f"stale docs: {names}: regenerate them with `nox -s docs`", EXIT_FAILED)
     if check:
         console.print("docs are up to date", markup=False)
     else:

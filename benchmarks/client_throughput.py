@@ -20,6 +20,7 @@ import socket
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,6 +32,7 @@ from lightonocr_validation.bench.figures import distribution  # noqa: E402
 from lightonocr_validation.bench.pages import sample_pages, select  # noqa: E402
 from lightonocr_validation.bench.records import Load  # noqa: E402
 from lightonocr_validation.client import Target  # noqa: E402
+from lightonocr_validation.config import ModelSettings, Sampling, defaults  # noqa: E402
 
 TARGET_REQUESTS_PER_S = 460
 
@@ -81,15 +83,13 @@ def main() -> int:
         header = ("mode", "in flight", "requests/s", "client ms/req", "p99 ms", "client CPU", "req/CPU-s")
         print("{:<8} {:>9} {:>10} {:>13} {:>8} {:>10} {:>9}".format(*header))
         for stream in (False, True):
-            options = BenchOptions(
-                hosts=[target.base_url],
-                port=port,
-                model_name="lightonocr-instant",
-                weights="random",
-                sampling={"temperature": 0.0, "top_p": 1.0, "max_tokens": args.tokens},
-                stream=stream,
-                max_tokens=args.tokens,
+            configured = defaults()
+            config = replace(
+                configured,
+                model=ModelSettings(id="lightonocr-instant", served_name="", weights="random"),
+                sampling=Sampling(temperature=0.0, top_p=1.0, max_tokens=args.tokens),
             )
+            options = BenchOptions(config=config, hosts=[target.base_url], stream=stream, max_tokens=args.tokens)
             bodies = {page.label: request_body(page, options)}
             for concurrency in args.concurrency:
                 point = run_point(

@@ -24,6 +24,13 @@ class Status(enum.StrEnum):
     ERROR = "error"
 
 
+class SkipReason(enum.StrEnum):
+    """Why the runner skipped a check; the verdict tells an open question from a skip it expects."""
+
+    PREREQUISITE = "prerequisite"  # a check it requires did not pass
+    RANDOM_WEIGHTS = "random_weights"  # it judges text, and the served model's weights are random
+
+
 @dataclass(frozen=True)
 class Outcome:
     """What `Check.run` returns: a status, one line of detail, and an optional headline figure."""
@@ -32,6 +39,9 @@ class Outcome:
     detail: str
     figure: str = ""
     data: dict[str, Any] = field(default_factory=dict)
+    # The kind of connection failure ("refused", "dns", "tls", "timeout", ...) when the server could not be
+    # reached at all; "" when it answered. The verdict turns it into exit 2.
+    unreachable: str = ""
 
     @classmethod
     def passed(cls, detail: str, figure: str = "", **data: Any) -> Outcome:
@@ -60,6 +70,8 @@ class Result:
     hint: str
     data: dict[str, Any] = field(default_factory=dict)
     host: str = ""
+    unreachable: str = ""  # as Outcome.unreachable
+    skip_reason: SkipReason | None = None  # set by the runner when it skipped the check itself
 
 
 class Check:

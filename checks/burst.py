@@ -75,8 +75,8 @@ class LoadPeaks:
 
 def burst_size(settings: RequestSettings) -> tuple[int, str]:
     """Pages in flight, and why it is fewer than configured (empty when it is not)."""
-    size = max(1, settings.burst_concurrency)
-    cap = max(1, settings.burst_concurrency_random_weights)
+    size = max(1, settings.check.burst_concurrency)
+    cap = max(1, settings.check.burst_concurrency_random_weights)
     if settings.random_weights and size > cap:
         return cap, f"capped from {size}: random weights (the CPU build's tiny model)"
     return size, ""
@@ -85,7 +85,7 @@ def burst_size(settings: RequestSettings) -> tuple[int, str]:
 def greedy_overrides(settings: RequestSettings) -> dict[str, Any]:
     """Temperature 0 for the burst and for the pages alone: with sampling (the card's 0.2) two answers of
     the same page differ by chance, and a degraded page could not be told from a sampled one."""
-    max_tokens = settings.max_tokens
+    max_tokens = settings.sampling.max_tokens
     if settings.random_weights:
         max_tokens = min(max_tokens, RANDOM_WEIGHTS_MAX_TOKENS)
     return {"temperature": 0.0, "max_tokens": max_tokens}
@@ -96,11 +96,14 @@ def answers_alone(ctx: CheckContext, overrides: dict[str, Any]) -> dict[str, Pag
 
     The suite's own answers serve when they were asked for at these settings; otherwise the pages are
     sent once more, at temperature 0."""
-    if ctx.settings.temperature == overrides["temperature"] and ctx.settings.max_tokens == overrides["max_tokens"]:
+    if (
+        ctx.settings.sampling.temperature == overrides["temperature"]
+        and ctx.settings.sampling.max_tokens == overrides["max_tokens"]
+    ):
         return {answer.page.label: answer for answer in page_answers(ctx)}
 
     def send_all() -> dict[str, PageAnswer]:
-        with ThreadPoolExecutor(max_workers=max(1, ctx.settings.page_concurrency)) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, ctx.settings.check.page_concurrency)) as pool:
             answers = pool.map(lambda page: send_page(ctx, page, **overrides), pages_of(ctx))
             return {answer.page.label: answer for answer in answers}
 
@@ -263,7 +266,7 @@ class SRV009(Check):
         wall = max((r.answer.seconds for r in replies if r.answer is not None), default=0.0)
         data = {
             "burst": size,
-            "burst_configured": ctx.settings.burst_concurrency,
+            "burst_configured": ctx.settings.check.burst_concurrency,
             "capped": capped,
             "max_tokens": overrides["max_tokens"],
             "answered": size - len(failed),

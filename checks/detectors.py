@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from lightonocr_validation.errors import shorten
+
 # A unit of up to 64 characters repeated back to back at least 9 times; the shortest unit is reported
 # ("the " rather than "the the ").
 LOOP_MAX_UNIT = 64
@@ -105,5 +107,4 @@ def dominant_character(text: str) -> str | None:
 
 
 def _show(text: str, limit: int = 40) -> str:
-    text = text if len(text) <= limit else text[: limit - 1] + "…"
-    return repr(text)
+    return repr(shorten(text, limit, one_line=False))

@@ -25,7 +25,7 @@ class DET001(Check):
 
     def run(self, ctx: CheckContext) -> Outcome:
         page = first_text_page(ctx)
-        runs = max(2, ctx.settings.determinism_runs)
+        runs = max(2, ctx.settings.check.determinism_runs)
         # Sent concurrently: differences that only appear when requests share a batch are the ones users hit.
         with ThreadPoolExecutor(max_workers=runs) as pool:
             answers = list(pool.map(lambda _: send_page(ctx, page, temperature=0.0), range(runs)))

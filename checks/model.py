@@ -68,19 +68,19 @@ class MOD002(Check):
         max_model_len = ctx.max_model_len()
         if max_model_len is None:
             return Outcome.skipped("/v1/models gives no max_model_len: the context length cannot be judged")
-        needed = LARGEST_PAGE_TOKENS + ctx.settings.max_tokens
+        needed = LARGEST_PAGE_TOKENS + ctx.settings.sampling.max_tokens
         data = {"max_model_len": max_model_len, "needed": needed}
         if max_model_len < needed:
             return Outcome.failed(
                 f"max_model_len {max_model_len} < {needed} = {LARGEST_PAGE_TOKENS} tokens for the largest "
                 f"page "
-                f"+ max_tokens {ctx.settings.max_tokens}",
+                f"+ max_tokens {ctx.settings.sampling.max_tokens}",
                 figure=str(max_model_len),
                 **data,
             )
         return Outcome.passed(
             f"{max_model_len} >= {needed} ({LARGEST_PAGE_TOKENS} for the largest page + "
-            f"max_tokens {ctx.settings.max_tokens})",
+            f"max_tokens {ctx.settings.sampling.max_tokens})",
             figure=str(max_model_len),
             **data,
         )

@@ -112,7 +112,7 @@ def user_pages(folder: str, cer_max: float) -> tuple[UserPageInput, ...]:
 def pages_of(ctx: CheckContext) -> tuple[PageInput | UserPageInput, ...]:
     if ctx.settings.pages_dir:
         with _RENDER_LOCK:
-            return user_pages(ctx.settings.pages_dir, ctx.settings.pages_cer_max)
+            return user_pages(ctx.settings.pages_dir, ctx.settings.check.pages_cer_max)
     return sample_pages(str(ctx.samples_root or SAMPLES_DIR))
 
 
@@ -192,7 +192,7 @@ def page_answers(ctx: CheckContext) -> tuple[PageAnswer, ...]:
                     ctx.on_pages(done, len(pages))
             return answer
 
-        with ThreadPoolExecutor(max_workers=max(1, ctx.settings.page_concurrency)) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, ctx.settings.check.page_concurrency)) as pool:
             return tuple(pool.map(send, pages))
 
     return ctx.memo("page_answers", send_all)

@@ -29,13 +29,13 @@ class PRF001(Check):
             return Outcome.skipped("no page was answered: nothing to time")
         seconds = sorted(a.seconds for a in answers)
         slowest = max(answers, key=lambda a: a.seconds)
-        limit = ctx.settings.page_seconds_max
+        limit = ctx.settings.check.page_seconds_max
         figure = f"median {median(seconds):.2f} s, max {slowest.seconds:.2f} s"
         data = {
             "median_seconds": round(median(seconds), 4),
             "max_seconds": round(slowest.seconds, 4),
             "limit_seconds": limit,
-            "in_flight": ctx.settings.page_concurrency,
+            "in_flight": ctx.settings.check.page_concurrency,
         }
         if slowest.seconds > limit:
             over = sum(s > limit for s in seconds)
@@ -45,7 +45,7 @@ class PRF001(Check):
                 **data,
             )
         return Outcome.passed(
-            f"{len(answers)} pages, {ctx.settings.page_concurrency} in flight, all under {limit:g} s",
+            f"{len(answers)} pages, {ctx.settings.check.page_concurrency} in flight, all under {limit:g} s",
             figure=figure,
             **data,
         )

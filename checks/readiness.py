@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from checks.base import Check, Outcome
+from checks.base import Check, Outcome, Status
 from lightonocr_validation import compat
 from lightonocr_validation.client import Unreachable
 from lightonocr_validation.context import CheckContext
@@ -20,7 +20,7 @@ class RDY001(Check):
         try:
             reply = ctx.client.get("/health", timeout=min(ctx.client.target.timeout, 30.0))
         except Unreachable as error:
-            return Outcome.failed(str(error), figure=error.kind, unreachable=error.kind)
+            return Outcome(Status.FAIL, str(error), figure=error.kind, unreachable=error.kind)
         return Outcome.passed(
             f"answered HTTP {reply.status} in {reply.seconds * 1000:.0f} ms", figure=f"{reply.seconds * 1000:.0f} ms"
         )

@@ -191,7 +191,7 @@ class SRV005(Check):
 
     def run(self, ctx: CheckContext) -> Outcome:
         page = first_text_page(ctx)
-        greedy = {"temperature": 0.0, "max_tokens": min(ctx.settings.max_tokens, STREAM_MAX_TOKENS)}
+        greedy = {"temperature": 0.0, "max_tokens": min(ctx.settings.sampling.max_tokens, STREAM_MAX_TOKENS)}
         plain = send_page(ctx, page, **greedy)
         body = ctx.chat_body(image_content(page.data_url), **greedy, stream_options={"include_usage": True})
         try:

@@ -21,17 +21,17 @@ def grade_user_set(ctx: CheckContext) -> Outcome:
         page = answer.page
         assert isinstance(page, UserPageInput)
         output = None if answer.problem else answer.text
-        results.extend(grade_page(page.user, output, cer_max=ctx.settings.pages_cer_max, problem=answer.problem))
+        results.extend(grade_page(page.user, output, cer_max=ctx.settings.check.pages_cer_max, problem=answer.problem))
     if not results:
         return Outcome.skipped("the page set has no test")
     scored = score_set(results)
     overall = scored.overall
-    minimum = ctx.settings.pages_score_min
+    minimum = ctx.settings.check.pages_score_min
     figure = f"score {overall.score:.1%} [{overall.low:.1%}, {overall.high:.1%}]"
     data = {
         "pages_dir": ctx.settings.pages_dir,
         "score_min": minimum,
-        "cer_max": ctx.settings.pages_cer_max,
+        "cer_max": ctx.settings.check.pages_cer_max,
         "pages": len(answers),
         "tests": scored.tests,
         "passed": scored.passed,

@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 
+from lightonocr_validation.errors import shorten
+
 # Connections kept per host: as many as the largest burst of pages a check keeps in flight.
 POOL_SIZE = 128
 
@@ -248,7 +250,5 @@ def _exception_chain(error: BaseException) -> list[BaseException]:
     return seen
 
 
-def one_line(text: str, limit: int = 160) -> str:
-    """``text`` on one line (a result's detail is one line), cut to ``limit`` characters."""
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+# A result's detail is one line: the one shortening helper, under the name the checks know.
+one_line = shorten

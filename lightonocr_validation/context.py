@@ -13,47 +13,46 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from lightonocr_validation.client import Response, VllmClient
+from lightonocr_validation.config import CheckSettings, Config, ModelSettings, PerfSettings, Sampling
 
 T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class PerfSettings:
-    """PRF002's short load (bench.perf in the configuration): pages sent, in flight, and the limits."""
-
-    requests: int = 8
-    concurrency: int = 2
-    pages_per_s_min: float = 0.2
-    p95_seconds_max: float = 60.0
-
-
-@dataclass(frozen=True)
 class RequestSettings:
-    model_name: str  # the id requests name and /v1/models must list
-    temperature: float
-    top_p: float
-    max_tokens: int
-    weights: str = "trained"  # "random" for the tiny model: its text is noise
-    # Slowest acceptable answer for one page (the card's 4096 max_tokens on a GPU take seconds, not minutes).
-    page_seconds_max: float = 60.0
-    # Page requests in flight while the sample set is read: LightOn's client keeps many; a few keep the
-    # validator quick without flooding a small server.
-    page_concurrency: int = 4
-    # How many times the determinism check sends the same page.
-    determinism_runs: int = 3
+    """What the checks read, as sections of the one configuration (config.py): no value copied out of it."""
+
+    model: ModelSettings
+    sampling: Sampling
+    check: CheckSettings  # the check.* settings: page concurrency, limits, burst sizes, --pages bars
+    perf: PerfSettings  # bench.perf: PRF002's short load
     # `invoke check --pages DIR`: the user's own pages replace the bundled samples (lightonocr_validation/
     # user_pages.py); "" sends the samples. A user set is validated by its overall score, not per page.
     pages_dir: str = ""
-    pages_score_min: float = 0.70
-    pages_cer_max: float = 0.10
-    # Pages the burst check sends at once (LightOn's client keeps 64), and its cap for random weights.
-    burst_concurrency: int = 64
-    burst_concurrency_random_weights: int = 16
-    perf: PerfSettings = PerfSettings()
+
+    @classmethod
+    def from_config(cls, config: Config, pages_dir: str = "") -> RequestSettings:
+        return cls(config.model, config.sampling, config.check, config.bench.perf, pages_dir)
+
+    @property
+    def model_name(self) -> str:
+        """The id requests name and /v1/models must list."""
+        return self.model.served
 
     @property
     def random_weights(self) -> bool:
-        return self.weights == "random"
+        return self.model.random_weights
+
+
+@dataclass(frozen=True)
+class ServerFacts:
+    """What a server said about itself in the answers the checks asked for (for the report's provenance).
+
+    None where the question was not asked or not answered: never a guess, and never a request of its own.
+    """
+
+    vllm_version: str | None = None
+    max_model_len: int | None = None
 
 
 @dataclass
@@ -92,6 +91,21 @@ class CheckContext:
     def version(self) -> Response:
         return self.memo("version", lambda: self.client.get("/version"))
 
+    def facts(self) -> ServerFacts:
+        """The server's version and context length from the /version and /v1/models answers already fetched."""
+        with self._lock:
+            fetched = {key for key, (ok, _) in self._memo.items() if ok}
+        version = None
+        if "version" in fetched:
+            reply = self.version()
+            answer = _json_or_none(reply) if reply.status == 200 else None
+            found = answer.get("version") if isinstance(answer, dict) else None
+            version = found if isinstance(found, str) and found else None
+        length = None
+        if "models" in fetched and _json_or_none(self.models()) is not None:
+            length = self.max_model_len()
+        return ServerFacts(vllm_version=version, max_model_len=length)
+
     def metrics(self) -> Response:
         """/metrics, fetched fresh each time: its counters are compared before and after requests."""
         return self.client.get("/metrics")
@@ -106,8 +120,15 @@ class CheckContext:
         return {
             "model": self.settings.model_name,
             "messages": [{"role": "user", "content": content}],
-            "temperature": self.settings.temperature,
-            "top_p": self.settings.top_p,
-            "max_tokens": self.settings.max_tokens,
+            "temperature": self.settings.sampling.temperature,
+            "top_p": self.settings.sampling.top_p,
+            "max_tokens": self.settings.sampling.max_tokens,
             **overrides,
         }
+
+
+def _json_or_none(reply: Response) -> Any:
+    try:
+        return reply.json()
+    except ValueError:
+        return None

@@ -12,11 +12,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from checks.base import Check, Outcome, Result, Status
+from checks.base import Check, Outcome, Result, SkipReason, Status
 from lightonocr_validation.client import Target, Unreachable, VllmClient
-from lightonocr_validation.context import CheckContext, RequestSettings
+from lightonocr_validation.context import CheckContext, RequestSettings, ServerFacts
 
 # Called when a check starts (result None) and when it ends, for a live display.
 ProgressCallback = Callable[[str, type[Check], Result | None], None]
@@ -32,6 +32,8 @@ class HostRun:
     results: tuple[Result, ...]
     started: float
     finished: float
+    # The server's version and context length, as it answered them.
+    facts: ServerFacts = field(default_factory=ServerFacts)
 
 
 def run_host(
@@ -53,9 +55,10 @@ def run_host(
             result = _run_one(check_class, context, results, target.label)
             results[check_class.id] = result
             on_progress(target.label, check_class, result)
+        facts = context.facts()
     finally:
         client.close()
-    return HostRun(target, tuple(results.values()), started, time.time())
+    return HostRun(target, tuple(results.values()), started, time.time(), facts)
 
 
 def run_hosts(
@@ -72,12 +75,12 @@ def run_hosts(
 
 def _run_one(check_class: type[Check], ctx: CheckContext, done: dict[str, Result], host: str) -> Result:
     started = time.perf_counter()
-    outcome = _prerequisite_skip(check_class, ctx, done)
+    skip_reason, outcome = _runner_skip(check_class, ctx, done)
     if outcome is None:
         try:
             outcome = check_class().run(ctx)
         except Unreachable as error:
-            outcome = Outcome(Status.ERROR, f"the server stopped answering: {error}", data={"unreachable": error.kind})
+            outcome = Outcome(Status.ERROR, f"the server stopped answering: {error}", unreachable=error.kind)
         except Exception as error:  # a check's bug or an answer it did not expect: reported, never raised
             outcome = Outcome(Status.ERROR, f"{type(error).__name__}: {error}")
     seconds = time.perf_counter() - started
@@ -93,16 +96,21 @@ def _run_one(check_class: type[Check], ctx: CheckContext, done: dict[str, Result
         hint=hint,
         data=outcome.data,
         host=host,
+        unreachable=outcome.unreachable,
+        skip_reason=skip_reason,
     )
 
 
-def _prerequisite_skip(check_class: type[Check], ctx: CheckContext, done: dict[str, Result]) -> Outcome | None:
+def _runner_skip(
+    check_class: type[Check], ctx: CheckContext, done: dict[str, Result]
+) -> tuple[SkipReason | None, Outcome | None]:
+    """The runner's own reason not to run a check, and the skip it records; (None, None) to run it."""
     for required in check_class.requires:
         previous = done.get(required)
         if previous is None:
             continue  # not selected: the check finds out for itself
         if previous.status is not Status.PASS:
-            return Outcome.skipped(f"needs {required} ({previous.title}), which did not pass")
+            return SkipReason.PREREQUISITE, Outcome.skipped(f"needs {required} ({previous.title}), which did not pass")
     if check_class.needs_trained_weights and ctx.settings.random_weights:
-        return Outcome.skipped(RANDOM_WEIGHTS_REASON, random_weights=True)
-    return None
+        return SkipReason.RANDOM_WEIGHTS, Outcome.skipped(RANDOM_WEIGHTS_REASON)
+    return None, None

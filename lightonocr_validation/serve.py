@@ -23,51 +23,51 @@ from pathlib import Path
 from typing import Any
 
 from lightonocr_validation.client import Target, Unreachable, VllmClient
+from lightonocr_validation.config import ModelSettings, ServerSettings
 from lightonocr_validation.diagnose import KnownFailure, diagnose
-from lightonocr_validation.settings import served_name
+from lightonocr_validation.errors import EXIT_FAILED, EXIT_USAGE, UserError
 
 POLL_SECONDS = 0.5
 
 
-class ServeError(Exception):
-    """A server could not be started or stopped. `exit_code` follows docs/tasks.md."""
+class ServeError(UserError):
+    """A server could not be started or stopped; `code` is one of errors.EXIT_*."""
 
     def __init__(
         self,
         message: str,
-        exit_code: int = 1,
+        exit_code: int = EXIT_FAILED,
         log_tail: Sequence[str] = (),
         diagnosis: KnownFailure | None = None,
     ):
-        super().__init__(message)
-        self.exit_code = exit_code
+        super().__init__(message, exit_code)
         self.log_tail = list(log_tail)
         self.diagnosis = diagnosis
 
 
-def build_command(model: Mapping[str, Any], server: Mapping[str, Any], extra: Sequence[str] = ()) -> list[str]:
+def build_command(model: ModelSettings, server: ServerSettings, extra: Sequence[str] = ()) -> list[str]:
     """The `vllm serve` argv for this configuration."""
     command = [
-        server["executable"],
+        server.executable,
         "serve",
-        model["id"],
+        model.id,
         "--host",
-        str(server["host"]),
+        server.host,
         "--port",
-        str(server["port"]),
+        str(server.port),
         "--served-model-name",
-        served_name(model),
+        model.served,
         "--limit-mm-per-prompt",
-        server["limit_mm_per_prompt"],
+        server.limit_mm_per_prompt,
         "--mm-processor-cache-gb",
-        _number(server["mm_processor_cache_gb"]),
-        "--enable-prefix-caching" if server["enable_prefix_caching"] else "--no-enable-prefix-caching",
+        _number(server.mm_processor_cache_gb),
+        "--enable-prefix-caching" if server.enable_prefix_caching else "--no-enable-prefix-caching",
     ]
-    if server.get("gpu_memory_utilization") not in (None, "", 0.9):
-        command += ["--gpu-memory-utilization", _number(server["gpu_memory_utilization"])]
-    if server.get("max_model_len"):
-        command += ["--max-model-len", str(int(server["max_model_len"]))]
-    return command + [str(arg) for arg in (*server.get("extra_args", ()), *extra)]
+    if server.gpu_memory_utilization != 0.9:  # vLLM's own default is not repeated
+        command += ["--gpu-memory-utilization", _number(server.gpu_memory_utilization)]
+    if server.max_model_len:
+        command += ["--max-model-len", str(server.max_model_len)]
+    return command + [str(arg) for arg in (*server.extra_args, *extra)]
 
 
 def _number(value: Any) -> str:
@@ -150,7 +150,7 @@ def start(
         raise ServeError(
             f"port {port} on {host} is already in use: stop what listens there (invoke stop, if it is ours) "
             f"or choose another port with --port",
-            exit_code=2,
+            exit_code=EXIT_USAGE,
         )
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with log_file.open("wb") as log:
@@ -167,7 +167,7 @@ def start(
             raise ServeError(
                 f"`{command[0]}` was not found: install vLLM (`nox -s validate` does, or "
                 f"`uv pip install vllm==0.11.2` on a GPU machine), or set server.executable",
-                exit_code=2,
+                exit_code=EXIT_USAGE,
             ) from None
 
 
@@ -221,7 +221,7 @@ def _probe(client: VllmClient, model_name: str, stages: Stages) -> str:
         raise ServeError(
             "the server answers /v1/models with 401: it requires an API key this process does not have; "
             "export VLLM_API_KEY with the key it was started with",
-            exit_code=2,
+            exit_code=EXIT_USAGE,
         )
     if models.status == 200 and any(m.get("id") == model_name for m in models.json().get("data", [])):
         stages.mark("model")
@@ -303,4 +303,4 @@ def read_pid_file(path: Path) -> dict[str, Any] | None:
     except FileNotFoundError:
         return None
     except ValueError:
-        raise ServeError(f"{path} is not a pid file of ours: delete it", exit_code=2) from None
+        raise ServeError(f"{path} is not a pid file of ours: delete it", exit_code=EXIT_USAGE) from None

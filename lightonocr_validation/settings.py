@@ -1,4 +1,4 @@
-"""The one configuration: defaults of invoke's configuration tree, read by tasks.py, noxfile.py and the docs.
+"""The one place of defaults: invoke's configuration tree, typed by config.py, read by noxfile.py and the docs.
 
 Invoke layers its own sources on top of these defaults, lowest first: `invoke.yaml` (or `.json`, `.py`)
 beside tasks.py, `INVOKE_*` environment variables (for example `INVOKE_SERVER_PORT=8001`), and the
@@ -234,7 +234,3 @@ NOTES: dict[str, str] = {
     "full_size_model.served_name": "Id the full-size random-weight model is served as: not the real model's.",
     "full_size_model.serve_args": "vLLM fills the weights with random values instead of reading a checkpoint.",
 }
-
-
-def served_name(model: dict[str, Any]) -> str:
-    return model.get("served_name") or model["id"]

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from lightonocr_validation.client import Target
+from lightonocr_validation.config import CheckSettings
 
 PROFILE_KEYS = {
     "url",
@@ -32,15 +33,9 @@ class TargetError(ValueError):
     """--host or a profile is not usable; the message names the cause and the fix."""
 
 
-def resolve(
-    host: str,
-    *,
-    port: int,
-    profiles: Mapping[str, Mapping[str, Any]],
-    default_api_key_env: str,
-    timeout: float,
-    insecure: bool = False,
-) -> Target:
+def resolve(host: str, check: CheckSettings, *, insecure: bool = False) -> Target:
+    """The Target `host` names under the check.* settings (port, profiles, key variable, timeout)."""
+    port, profiles, default_api_key_env, timeout = check.port, check.hosts, check.api_key_env, check.timeout
     host = host.strip()
     if not host:
         raise TargetError("--host is empty: give a host name, an IP address, a URL or a profile name")

@@ -27,8 +27,8 @@ from rich.table import Table
 from lightonocr_validation import serve as serving
 from lightonocr_validation.bench.command import BenchOptions, run_bench
 from lightonocr_validation.client import Target, Unreachable, VllmClient, one_line
+from lightonocr_validation.config import ModelSettings, ServerSettings
 from lightonocr_validation.diagnose import KnownFailure, diagnose
-from lightonocr_validation.settings import served_name
 from lightonocr_validation.tune_grid import BASELINE, Candidate
 
 EXIT_OK = 0
@@ -41,8 +41,8 @@ NOT_RUN = "not run"
 
 @dataclass(frozen=True)
 class TuneOptions:
-    model: Mapping[str, Any]  # model.* as `invoke serve` resolved it (--tiny, --full-size, --model)
-    server: Mapping[str, Any]  # server.* likewise
+    model: ModelSettings  # as `invoke serve` resolves it (--tiny, --full-size, --model)
+    server: ServerSettings  # likewise (--port)
     model_args: Sequence[str]  # the model's own serve args (tiny: --enforce-eager; full size: dummy weights)
     env: Mapping[str, str]  # the server's environment on top of ours
     grid: Sequence[Candidate]  # the whole grid, the card's configuration first
@@ -109,7 +109,7 @@ def measure(candidate: Candidate, options: TuneOptions, *, console: Console, err
         "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     console.print(f"$ {serving.render(command)}", markup=False, soft_wrap=True)
-    host, port = str(options.server["host"]), int(options.server["port"])
+    host, port = options.server.host, options.server.port
     try:
         process = serving.start(command, host=host, port=port, log_file=log_file, env=dict(options.env))
     except serving.ServeError as error:
@@ -120,7 +120,7 @@ def measure(candidate: Candidate, options: TuneOptions, *, console: Console, err
         command=command,
         log_file=log_file,
         base_url=f"http://{f'[{connect}]' if ':' in connect else connect}:{port}",
-        model_name=served_name(dict(options.model)),
+        model_name=options.model.served,
         stages=serving.Stages(),
         api_key={**os.environ, **options.env}.get("VLLM_API_KEY", ""),
     )
@@ -146,7 +146,7 @@ def measure(candidate: Candidate, options: TuneOptions, *, console: Console, err
         record["cause"] = str(error)
         record["diagnosis"] = {"key": known.key, "cause": known.cause, "fix": known.fix} if known else None
     finally:
-        serving.stop_process_group(running.pid, float(options.server["stop_timeout"]))
+        serving.stop_process_group(running.pid, options.server.stop_timeout)
         process.wait()
     return record
 
@@ -233,7 +233,7 @@ def summarize(options: TuneOptions, records: Sequence[Mapping[str, Any]]) -> dic
     return {
         "kind": "lightonocr-validation tune",
         "grid": options.grid_name,
-        "model": served_name(dict(options.model)),
+        "model": options.model.served,
         "settings": {
             "concurrency": bench.concurrency,
             "max_tokens": bench.max_tokens,

@@ -13,13 +13,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from checks.base import Result, Status
+from checks.base import Result, SkipReason, Status
+from lightonocr_validation.errors import EXIT_FAILED as EXIT_CHECK_FAILED
+from lightonocr_validation.errors import EXIT_OK, EXIT_UNREACHABLE
 
-EXIT_OK = 0
-EXIT_CHECK_FAILED = 1
-EXIT_UNREACHABLE = 2
-# Bad input (an unknown flag value, check id or profile) also ends with 2: nothing ran.
-EXIT_USAGE = 2
+__all__ = ["EXIT_CHECK_FAILED", "EXIT_OK", "EXIT_UNREACHABLE", "Verdict", "combine", "verdict_for"]
 
 
 @dataclass(frozen=True)
@@ -35,7 +33,7 @@ def verdict_for(
     """The verdict of one host's results; `registered` (the suite's size) marks a partial selection as such."""
     if not results:
         return Verdict("issue", "issue: no check ran", EXIT_UNREACHABLE)
-    unreachable = next((r for r in results if r.data.get("unreachable")), None)
+    unreachable = next((r for r in results if r.unreachable), None)
     if unreachable is not None:
         return Verdict("issue", f"issue: server unreachable: {unreachable.detail}", EXIT_UNREACHABLE)
     broken = [r for r in results if r.status in (Status.FAIL, Status.ERROR)]
@@ -43,7 +41,7 @@ def verdict_for(
         first = broken[0]
         more = f" (and {len(broken) - 1} more)" if len(broken) > 1 else ""
         return Verdict("issue", f"issue: {first.check_id} {first.title}: {first.detail}{more}", EXIT_CHECK_FAILED)
-    random_weight_skips = [r for r in results if r.status is Status.SKIP and r.data.get("random_weights")]
+    random_weight_skips = [r for r in results if r.skip_reason is SkipReason.RANDOM_WEIGHTS]
     open_questions = [
         r for r in results if r.status is Status.SKIP and r.check_id in essential_ids and r not in random_weight_skips
     ]

@@ -39,9 +39,11 @@ from packaging.version import Version
 from lightonocr_validation import compat
 from lightonocr_validation.cli_options import Option, OptionSet
 
+# The codes of errors.py: EXIT_FAILED when a download or resolution failed, EXIT_USAGE for bad input (a missing
+# or incomplete wheelhouse, a target vLLM cannot use).
+from lightonocr_validation.errors import EXIT_FAILED, EXIT_USAGE
+
 MANIFEST = "wheelhouse.json"
-EXIT_FAILED = 1  # a download or resolution failed
-EXIT_USAGE = 2  # bad input: a missing or incomplete wheelhouse, a target vLLM cannot use
 
 _MANYLINUX = re.compile(r"manylinux_(\d+)_(\d+)_(x86_64|aarch64)")
 # The legacy manylinux names and the glibc they stand for (PEP 600).

@@ -4,19 +4,33 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from checks import registry
 from checks.base import Check, Result
 from lightonocr_validation.client import Target
+from lightonocr_validation.config import apply_flags, defaults
 from lightonocr_validation.context import RequestSettings
 from lightonocr_validation.runner import HostRun, run_host
 from lightonocr_validation.verdict import Verdict, verdict_for
 from tests.fakevllm.server import MODEL, FakeVllm, Faults
 
-# The model card's sampling, sent explicitly; weights "trained": the fake reads pages as a healthy model.
-SETTINGS = RequestSettings(model_name=MODEL, temperature=0.2, top_p=0.9, max_tokens=4096, weights="trained")
+# The defaults (the model card's sampling, weights "trained": the fake reads pages as a healthy model),
+# expecting the fake's model id.
+CONFIG = apply_flags(defaults(), "check", Path(__file__).parent.parent, model=MODEL)
+SETTINGS = RequestSettings.from_config(CONFIG)
+
+
+def with_settings(settings: RequestSettings = SETTINGS, **changes: Any) -> RequestSettings:
+    """``settings`` changed: ``weights=``, ``perf=``, ``pages_dir=``, a sampling key, or any check.* key."""
+    model = replace(settings.model, weights=changes.pop("weights", settings.model.weights))
+    named = {key: changes.pop(key) for key in ("perf", "pages_dir") if key in changes}
+    sampled = {key: changes.pop(key) for key in ("temperature", "top_p", "max_tokens") if key in changes}
+    sampling = replace(settings.sampling, **sampled)
+    return replace(settings, model=model, sampling=sampling, check=replace(settings.check, **changes), **named)
 
 
 @dataclass(frozen=True)
@@ -57,7 +71,7 @@ def run_checks() -> Callable[..., CheckRun]:
         **settings: object,
     ) -> CheckRun:
         target = Target(base_url=base_url, name="fake", api_key=api_key, timeout=timeout)
-        host_run = run_host(target, replace(SETTINGS, **settings), selected)
+        host_run = run_host(target, with_settings(**settings), selected)
         essential = frozenset(check.id for check in selected if check.essential)
         return CheckRun(host_run, verdict_for(host_run.results, essential))
 

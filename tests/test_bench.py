@@ -8,6 +8,7 @@ import itertools
 import json
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,28 +23,23 @@ from lightonocr_validation.bench.pages import BenchPage
 from lightonocr_validation.bench.plan import Step, Sweep, bisect, run_sweep, slo_summary
 from lightonocr_validation.bench.records import Load, PointRun, RequestRecord
 from lightonocr_validation.bench.transport import Exchange
-from lightonocr_validation.check_command import UsageError
+from lightonocr_validation.config import apply_flags
+from lightonocr_validation.errors import UserError
 from lightonocr_validation.verdict import EXIT_CHECK_FAILED, EXIT_OK, EXIT_UNREACHABLE
-from tests.fakevllm.server import MODEL, FakeVllm, Faults
+from tests.conftest import CONFIG, SETTINGS
+from tests.fakevllm.server import FakeVllm, Faults
 from tests.processes import free_port, run_invoke
 
-SAMPLING = {"temperature": 0.2, "top_p": 0.9, "max_tokens": 4096}
+ROOT = Path(__file__).resolve().parent.parent
 PAGE_COUNT = 13  # pages of the bundled sample set
 
 
 def bench(tmp_path: Path, *urls: str, **overrides: Any) -> tuple[int, dict[str, Any] | None, str]:
     """Run `invoke bench`'s body in-process against ``urls``; the exit code, the result JSON and the output."""
     path = tmp_path / "result.json"
-    options = BenchOptions(
-        hosts=list(urls),
-        port=8000,
-        model_name=MODEL,
-        weights="trained",
-        sampling=SAMPLING,
-        timeout=20.0,
-        result_path=path,
-        **{"requests": 13, **overrides},
-    )
+    settings = {key: overrides.pop(key) for key in ("max_concurrency", "gpu_hour_price") if key in overrides}
+    config = apply_flags(CONFIG, "bench", ROOT, timeout=20.0, **settings)
+    options = BenchOptions(config=config, hosts=list(urls), result_path=path, **{"requests": 13, **overrides})
     out = io.StringIO()
     console = Console(file=out, width=120)
     code = run_bench(options, console=console, errors=console)
@@ -357,7 +353,7 @@ def test_a_model_the_server_does_not_serve_is_bad_input(fake_vllm, tmp_path: Pat
 def test_bad_options_are_refused_before_anything_is_sent(
     tmp_path: Path, overrides: dict[str, Any], message: str
 ) -> None:
-    with pytest.raises(UsageError, match=message.replace("(", r"\(").replace("+", r"\+")):
+    with pytest.raises(UserError, match=message.replace("(", r"\(").replace("+", r"\+")):
         bench(tmp_path, "http://127.0.0.1:9", **overrides)
 
 
@@ -410,14 +406,13 @@ def test_worker_pool_reuses_one_connection_per_worker(fake_vllm, tmp_path: Path,
 def test_the_perf_check_fails_when_pages_fail_under_load_and_skips_random_weights(fake_vllm, run_checks) -> None:
     from checks.base import Status
     from checks.load import PRF002
-    from lightonocr_validation.context import PerfSettings
 
     url = fake_vllm(Faults(fail_sample="table-01")).url
-    checked = run_checks(url, selected=[PRF002], perf=PerfSettings(requests=12, concurrency=3))
+    checked = run_checks(url, selected=[PRF002], perf=replace(SETTINGS.perf, requests=12, concurrency=3))
     result = checked.by_id["PRF002"]
     assert result.status is Status.FAIL and "failed at concurrency 3" in result.detail and "table-01" in result.detail
     assert checked.verdict.exit_code == EXIT_CHECK_FAILED
-    healthy = run_checks(fake_vllm().url, selected=[PRF002], perf=PerfSettings(requests=12, concurrency=3))
+    healthy = run_checks(fake_vllm().url, selected=[PRF002], perf=replace(SETTINGS.perf, requests=12, concurrency=3))
     assert healthy.by_id["PRF002"].status is Status.PASS and healthy.by_id["PRF002"].data["errors"] == 0
     assert not PRF002.essential
     skipped = run_checks(fake_vllm().url, selected=[PRF002], weights="random").by_id["PRF002"]
@@ -452,7 +447,7 @@ def test_reports_are_written_and_a_slower_run_is_a_regression(fake_vllm, tmp_pat
 
 def test_a_baseline_that_cannot_be_read_is_refused_before_the_run(tmp_path: Path) -> None:
     (tmp_path / "old.json").write_text("{not json")
-    with pytest.raises(UsageError, match=r"--compare .*old\.json: not JSON"):
+    with pytest.raises(UserError, match=r"--compare .*old\.json: not JSON"):
         bench(tmp_path, "http://127.0.0.1:9", compare=tmp_path / "old.json")
 
 
@@ -474,7 +469,7 @@ def test_timing_without_the_text_sees_the_same_events_as_parsing_them(fake_vllm)
 
     fake = fake_vllm(Faults(token_delay=0.001))
     page = next(p for p in sample_pages() if p.label == "receipt-01")
-    options = BenchOptions(hosts=[], port=0, model_name=MODEL, weights="trained", sampling=SAMPLING)
+    options = BenchOptions(config=CONFIG)
     target = Target(base_url=fake.url)
     session = configured_session(target)
     url = f"{fake.url}/v1/chat/completions"

@@ -5,19 +5,20 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Iterator
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 import pytest
 
 from checks import registry, serving
-from checks.base import Status
+from checks.base import SkipReason, Status
 from lightonocr_validation.check_command import build_provenance
-from lightonocr_validation.context import PerfSettings
 from lightonocr_validation.report.json_report import report_dict
 from lightonocr_validation.runner import RANDOM_WEIGHTS_REASON
 from lightonocr_validation.verdict import EXIT_CHECK_FAILED, EXIT_OK, EXIT_UNREACHABLE
 from tests.conftest import SETTINGS
 from tests.fakevllm.server import Faults
+
+PERF = SETTINGS.perf  # PRF002's load as configured
 
 API_KEY = "sk-fake-0123456789abcdef"
 
@@ -75,8 +76,18 @@ FAULTS = {
     ),
     "blank page gets text": (Faults(blank_text="Page 1 of 1. Lorem ipsum."), ("DEG005",), "Lorem", {}),
     "slow answers": (Faults(delay=0.25), ("PRF001",), "over 0.2 s", {"page_seconds_max": 0.2}),
-    "slow under load": (Faults(delay=0.25), ("PRF002",), "p95 latency", {"perf": PerfSettings(p95_seconds_max=0.2)}),
-    "too few pages/s": (Faults(delay=0.1), ("PRF002",), "under the floor", {"perf": PerfSettings(pages_per_s_min=50)}),
+    "slow under load": (
+        Faults(delay=0.25),
+        ("PRF002",),
+        "p95 latency",
+        {"perf": replace(PERF, p95_seconds_max=0.2)},
+    ),
+    "too few pages/s": (
+        Faults(delay=0.1),
+        ("PRF002",),
+        "under the floor",
+        {"perf": replace(PERF, pages_per_s_min=50)},
+    ),
     "any model name answered": (Faults(unknown_model_status=200), ("SRV007",), "200", {}),
     "max_tokens not enforced": (Faults(enforce_max_tokens=False), ("SRV008",), "200", {}),
     "text-only request refused": (Faults(text_only_status=400), ("SRV006",), "400", {}),
@@ -131,7 +142,7 @@ def test_unreachable_server_exits_2_naming_connection_refused(run_checks) -> Non
     first = checked.by_id["RDY001"]
     assert first.status is Status.FAIL
     assert "connection refused" in first.detail
-    assert first.data["unreachable"] == "refused"
+    assert first.unreachable == "refused"
     assert all(r.status is Status.SKIP for r in checked.run.results if r.check_id != "RDY001")
     assert (checked.verdict.word, checked.verdict.exit_code) == ("issue", EXIT_UNREACHABLE)
 
@@ -157,7 +168,7 @@ def test_unreachable_kinds_are_told_apart(where, kind, words, fake_vllm, silent_
     url = where.replace("https://FAKE", fake_vllm().url.replace("http://", "https://"))
     checked = run_checks(url.replace("SILENT", str(silent_listener)), timeout=0.5)
     first = checked.by_id["RDY001"]
-    assert (first.status, first.data["unreachable"], first.figure) == (Status.FAIL, kind, kind)
+    assert (first.status, first.unreachable, first.figure) == (Status.FAIL, kind, kind)
     assert words in first.detail
     assert checked.verdict.exit_code == EXIT_UNREACHABLE
 
@@ -170,8 +181,10 @@ def test_random_weights_skip_text_checks_and_give_skip_no_gpu(faults, fake_vllm,
         result = checked.by_id[check.id]
         if check.needs_trained_weights:
             assert (result.status, result.detail) == (Status.SKIP, RANDOM_WEIGHTS_REASON), check.id
+            assert result.skip_reason is SkipReason.RANDOM_WEIGHTS, check.id
         else:
             assert result.status is Status.PASS, (check.id, result.detail)
+            assert result.skip_reason is None, check.id
     assert {c.id for c in registry.CHECKS if c.needs_trained_weights} >= {
         "OCR003",
         "DEG001",
@@ -185,6 +198,15 @@ def test_random_weights_skip_text_checks_and_give_skip_no_gpu(faults, fake_vllm,
     # Random weights are served on GPUs too (the full-size model, --load-format dummy): the line names what is
     # missing, the trained weights, and claims nothing about the hardware.
     assert checked.verdict.line.endswith("need the trained weights)") and "GPU" not in checked.verdict.line
+
+
+def test_server_facts_come_from_the_answers_the_checks_asked_for(fake_vllm, run_checks) -> None:
+    fake = fake_vllm()
+    asked = run_checks(fake.url, selected=[c for c in registry.CHECKS if c.id in ("RDY003", "MOD001")]).run
+    assert asked.facts.vllm_version == "0.32.0" and isinstance(asked.facts.max_model_len, int)
+    # Nobody asked /version or /v1/models: the facts stay unknown rather than costing a request of their own.
+    health_only = run_checks(fake.url, selected=[c for c in registry.CHECKS if c.id == "RDY001"]).run
+    assert (health_only.facts.vllm_version, health_only.facts.max_model_len) == (None, None)
 
 
 def _serialized(checked) -> str:

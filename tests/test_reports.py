@@ -16,7 +16,8 @@ from checks.base import Result, Status
 from lightonocr_validation import check_command
 from lightonocr_validation.check_command import CheckOptions, build_provenance, write_reports
 from lightonocr_validation.client import Target
-from lightonocr_validation.context import RequestSettings
+from lightonocr_validation.context import ServerFacts
+from lightonocr_validation.errors import EXIT_UNREACHABLE
 from lightonocr_validation.report.console import render_summary
 from lightonocr_validation.report.json_report import SCHEMA_VERSION, render_json, report_dict, write_json
 from lightonocr_validation.report.junit import render_junit
@@ -24,10 +25,10 @@ from lightonocr_validation.report.markdown import escape, render_markdown
 from lightonocr_validation.report.serialize import iso_utc, jsonable
 from lightonocr_validation.runner import HostRun
 from lightonocr_validation.verdict import combine, verdict_for
+from tests.conftest import CONFIG, SETTINGS
 
 SECRET = "sk-secret-123"
 MODEL = "lightonai/LightOnOCR-2-1B"
-SETTINGS = RequestSettings(model_name=MODEL, temperature=0.2, top_p=0.9, max_tokens=4096)
 OCR_HINT = "Serve with the model card's chat template and flags."
 
 
@@ -61,6 +62,7 @@ def make_runs() -> list[HostRun]:
         ),
         1_700_000_000.0,
         1_700_000_012.5,
+        ServerFacts(vllm_version="0.11.2", max_model_len=16384),
     )
     run_b = HostRun(
         gpu_b,
@@ -70,6 +72,7 @@ def make_runs() -> list[HostRun]:
         ),
         1_700_000_000.0,
         1_700_000_003.0,
+        ServerFacts(vllm_version="0.11.0"),
     )
     return [run_a, run_b]
 
@@ -239,11 +242,8 @@ def test_no_report_contains_the_api_key(tmp_path: Path) -> None:
     texts = {"json": render_json(report), "junit": render_junit(report), "markdown": render_markdown(report)}
     paths = [tmp_path / "r.json", tmp_path / "r.xml", tmp_path / "r.md"]
     options = CheckOptions(
+        config=CONFIG,
         hosts=["gpu-a"],
-        port=8000,
-        model_name="m",
-        weights="trained",
-        sampling={},
         report_json=paths[0],
         junit=paths[1],
         report_md=paths[2],
@@ -251,6 +251,10 @@ def test_no_report_contains_the_api_key(tmp_path: Path) -> None:
     quiet = Console(file=io.StringIO(), width=100)
     assert write_reports(options, report, console=quiet, errors=quiet) == 0
     texts |= {path.name: path.read_text(encoding="utf-8") for path in paths}
+    # The terminal renders the same redacted dict: it shows no more than the reports.
+    terminal = Console(record=True, width=300)
+    render_summary(terminal, report)
+    texts["console"] = terminal.export_text()
     for name, text in texts.items():
         for secret in (SECRET, "other-key-789", "hdr-secret-000", "pw-secret-456"):
             assert secret not in text, f"{secret} leaked into the {name} report"
@@ -265,17 +269,14 @@ def test_an_unwritable_report_path_is_one_error_line_and_exit_2(tmp_path: Path) 
     blocker.write_text("a file where a folder should be", encoding="utf-8")
     good = tmp_path / "ok" / "report.md"
     options = CheckOptions(
+        config=CONFIG,
         hosts=["gpu-a"],
-        port=8000,
-        model_name="m",
-        weights="trained",
-        sampling={},
         report_json=blocker / "report.json",
         report_md=good,
     )
     console = Console(record=True, width=200)
     errors = Console(record=True, width=200)
-    assert write_reports(options, report, console=console, errors=errors) == check_command.EXIT_REPORT == 2
+    assert write_reports(options, report, console=console, errors=errors) == EXIT_UNREACHABLE == 2
     error_lines = errors.export_text().strip().splitlines()
     assert len(error_lines) == 1
     assert str(blocker / "report.json") in error_lines[0] and "JSON" in error_lines[0]
@@ -284,7 +285,7 @@ def test_an_unwritable_report_path_is_one_error_line_and_exit_2(tmp_path: Path) 
     assert f"report: {good}" in console.export_text()
 
 
-def test_provenance_ignores_data_of_errored_checks() -> None:
+def test_provenance_comes_from_the_servers_answers_not_from_check_data() -> None:
     run = HostRun(
         Target("http://h:8000"),
         (result("RDY003", "readiness", Status.ERROR, "boom", data={"version": "9.9.9"}),),
@@ -299,10 +300,9 @@ def test_provenance_ignores_data_of_errored_checks() -> None:
 
 def test_console_summary_fits_100_columns_with_each_check_and_the_verdict_last() -> None:
     runs = make_runs()
-    verdicts = [verdict_for(run.results) for run in runs]
-    overall = combine(verdicts)
+    overall = combine([verdict_for(run.results) for run in runs])
     console = Console(record=True, width=100)
-    render_summary(console, runs, verdicts, overall)
+    render_summary(console, make_report(runs))
     text = console.export_text()
     lines = [line for line in text.splitlines() if line.strip()]
     assert all(len(line) <= 100 for line in lines)
@@ -321,9 +321,8 @@ def test_console_summary_fits_100_columns_with_each_check_and_the_verdict_last()
 @pytest.mark.parametrize("several", [False, True])
 def test_console_summary_omits_the_host_column_for_one_host(several: bool) -> None:
     runs = make_runs() if several else make_runs()[:1]
-    verdicts = [verdict_for(run.results) for run in runs]
     console = Console(record=True, width=100)
-    render_summary(console, runs, verdicts, combine(verdicts))
+    render_summary(console, make_report(runs))
     header = next(line for line in console.export_text().splitlines() if "status" in line)
     assert ("host" in header) is several
 

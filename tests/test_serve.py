@@ -8,18 +8,19 @@ import subprocess
 import sys
 import textwrap
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from lightonocr_validation import serve
+from lightonocr_validation.config import ModelSettings, ServerSettings, defaults
 from lightonocr_validation.diagnose import KNOWN_FAILURES, KnownFailure, diagnose
-from lightonocr_validation.settings import DEFAULTS
 from tests.processes import alive, free_port
 
 
-def _config(**server: object) -> tuple[dict, dict]:
-    return dict(DEFAULTS["model"]), {**DEFAULTS["server"], **server}
+def _config(**server: object) -> tuple[ModelSettings, ServerSettings]:
+    return defaults().model, replace(defaults().server, **server)
 
 
 def test_default_command_is_the_model_cards() -> None:
@@ -39,7 +40,7 @@ def test_default_command_is_the_model_cards() -> None:
 
 def test_configured_values_and_extra_arguments_reach_the_command() -> None:
     model, server = _config(port=8011, max_model_len=8192, gpu_memory_utilization=0.8, enable_prefix_caching=True)
-    command = serve.build_command({**model, "served_name": "ocr"}, server, ["--enforce-eager"])
+    command = serve.build_command(replace(model, served_name="ocr"), server, ["--enforce-eager"])
     assert command[command.index("--port") + 1] == "8011"
     assert command[command.index("--max-model-len") + 1] == "8192"
     assert command[command.index("--gpu-memory-utilization") + 1] == "0.8"
@@ -54,7 +55,7 @@ def test_a_busy_port_is_refused_with_exit_code_2(tmp_path: Path) -> None:
         port = listener.getsockname()[1]
         with pytest.raises(serve.ServeError, match=f"port {port} on 127.0.0.1 is already in use") as caught:
             serve.start(["true"], host="127.0.0.1", port=port, log_file=tmp_path / "log", env={})
-    assert caught.value.exit_code == 2
+    assert caught.value.code == 2
 
 
 def test_a_missing_executable_names_the_install_command(tmp_path: Path) -> None:
@@ -66,7 +67,7 @@ def test_a_missing_executable_names_the_install_command(tmp_path: Path) -> None:
             log_file=tmp_path / "l",
             env={},
         )
-    assert caught.value.exit_code == 2
+    assert caught.value.code == 2
 
 
 FAKE_SERVER = textwrap.dedent(

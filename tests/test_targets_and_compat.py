@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from lightonocr_validation import compat
+from lightonocr_validation.config import defaults
 from lightonocr_validation.targets import TargetError, resolve
 
 
 def _resolve(host: str, profiles: dict | None = None, **kwargs: object):
-    return resolve(host, port=8000, profiles=profiles or {}, default_api_key_env="VLLM_API_KEY", timeout=60.0, **kwargs)
+    check = replace(defaults().check, port=8000, hosts=profiles or {}, api_key_env="VLLM_API_KEY", timeout=60.0)
+    return resolve(host, check, **kwargs)
 
 
 @pytest.mark.parametrize(

@@ -242,16 +242,18 @@ def test_serve_profile_tuned_is_the_cards_command_until_measured(env: dict[str, 
 
 
 def test_a_profile_adds_its_flags_after_the_model_and_before_the_double_dash() -> None:
-    from invoke import Config, Context
+    from dataclasses import replace
 
-    import tasks
-    from lightonocr_validation.settings import DEFAULTS
+    import pytest
 
-    config = Config(defaults=DEFAULTS)
-    config.server.profiles.tuned = ["--max-num-batched-tokens", 4096]
-    context = Context(config=config)
-    assert tasks._profile_args(context, "tuned") == ["--max-num-batched-tokens", "4096"]
-    assert tasks._profile_args(context, None) == []  # server.profile: card
+    from lightonocr_validation.config import defaults
+    from lightonocr_validation.errors import UserError
+
+    server = replace(defaults().server, profiles={"card": [], "tuned": ["--max-num-batched-tokens", 4096]})
+    assert replace(server, profile="tuned").profile_args() == ("--max-num-batched-tokens", "4096")
+    assert server.profile_args() == ()  # server.profile: card
+    with pytest.raises(UserError, match=r"server\.profiles\.tuned is '--x': write a list"):
+        replace(server, profile="tuned", profiles={"tuned": "--x"}).profile_args()
 
 
 def test_sigterm_mid_measurement_stops_the_server_and_keeps_what_was_measured(

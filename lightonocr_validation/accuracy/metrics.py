@@ -11,6 +11,8 @@ from collections.abc import Sequence
 
 from rapidfuzz.distance import Levenshtein
 
+from lightonocr_validation.errors import shorten
+
 
 def words(text: str) -> list[str]:
     """Split on whitespace: the word unit of WER.
@@ -78,4 +80,4 @@ def first_difference(reference: str, hypothesis: str, context_words: int = 3, wi
 
 
 def _clip(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "\u2026"
+    return shorten(text, width, one_line=False)

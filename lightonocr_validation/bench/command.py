@@ -12,7 +12,7 @@ import os
 import platform
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,47 +30,48 @@ from lightonocr_validation.bench.plan import Step, Sweep, run_sweep
 from lightonocr_validation.bench.records import Load, PointRun
 from lightonocr_validation.bench.result import ResultBuilder, assemble, write_result
 from lightonocr_validation.bench.runner import Bench
-from lightonocr_validation.check_command import TOOL_NAME, TOOL_VERSION, UsageError
-from lightonocr_validation.client import Target, Unreachable, VllmClient, one_line
-from lightonocr_validation.report.serialize import iso_utc, public_url
-from lightonocr_validation.verdict import EXIT_CHECK_FAILED, EXIT_OK, EXIT_UNREACHABLE
+from lightonocr_validation.check_command import INSECURE_WARNING, TOOL_NAME, TOOL_VERSION, server_provenance
+from lightonocr_validation.client import Target, Unreachable, VllmClient
+from lightonocr_validation.config import Config
+from lightonocr_validation.context import ServerFacts
+from lightonocr_validation.errors import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_UNREACHABLE,
+    UserError,
+    os_cause,
+    print_error,
+    print_warning,
+    shorten,
+)
+from lightonocr_validation.report.serialize import iso_utc
 
 ARRIVALS = ("constant", "poisson")
 
 
 @dataclass(frozen=True)
 class BenchOptions:
-    hosts: Sequence[str]
-    port: int
-    model_name: str
-    weights: str
-    sampling: Mapping[str, Any]
-    profiles: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    api_key_env: str = "VLLM_API_KEY"
+    """One `invoke bench` run: the configuration (flags applied: bench.*, check.port/timeout, the model), and
+    the flags that are not settings. None for concurrency/requests: bench.concurrency/bench.requests."""
+
+    config: Config
+    hosts: Sequence[str] = ()  # --host, repeated; none: check.host
     insecure: bool = False
-    timeout: float = 300.0
     concurrency: int | None = None  # fixed load; the cap on requests in flight in rate mode
-    default_concurrency: int = 4
     sweep: bool = False
-    max_concurrency: int = 256
-    min_gain: float = 0.05
     rate: float | None = None
     arrival: str = "constant"
     seed: int = 0
     requests: int | None = None
-    default_requests: int = 64
     duration: float | None = None
     warmup: int | None = None
     max_tokens: int | None = None  # a fixed output length: sent with ignore_eos
     temperature: float | None = None
     stream: bool = True
     slo: str | None = None
-    gpu_hour_price: float | None = None
     runs: int = 1
     pages: Sequence[str] = ()
-    page_seconds_max: float = 60.0
     result_path: Path | None = None
-    result_dir: Path = Path(".cache/bench")
     html: Path | None = None  # benchreport's offline report
     charts: Path | None = None  # benchreport's PNG charts, into this folder
     compare: Path | None = None  # a baseline result: exit 1 on a regression
@@ -84,56 +85,55 @@ class Server:
     """What a server said before the run: for the provenance, and to refuse a model it does not serve."""
 
     target: Target
-    vllm_version: str | None
-    max_model_len: int | None
+    facts: ServerFacts
 
 
 def validate(options: BenchOptions) -> objectives.Objective | None:
     """Every combination the task refuses, each with the fix; returns the parsed --slo."""
     positive = {
         "--concurrency": options.concurrency,
-        "--max-concurrency": options.max_concurrency,
+        "--max-concurrency": options.config.bench.max_concurrency,
         "--requests": options.requests,
         "--runs": options.runs,
         "--max-tokens": options.max_tokens,
     }
     for flag, value in positive.items():
         if value is not None and value < 1:
-            raise UsageError(f"{flag} {value} must be at least 1")
+            raise UserError(f"{flag} {value} must be at least 1")
     for flag, number in {"--rate": options.rate, "--duration": options.duration}.items():
         if number is not None and not number > 0:
-            raise UsageError(f"{flag} {number:g} must be above 0")
+            raise UserError(f"{flag} {number:g} must be above 0")
     if options.warmup is not None and options.warmup < 0:
-        raise UsageError(f"--warmup {options.warmup} must be 0 or more")
-    if options.gpu_hour_price is not None and options.gpu_hour_price < 0:
-        raise UsageError(f"--gpu-hour-price {options.gpu_hour_price:g} must be 0 or more")
+        raise UserError(f"--warmup {options.warmup} must be 0 or more")
+    if options.config.bench.gpu_hour_price < 0:
+        raise UserError(f"--gpu-hour-price {options.config.bench.gpu_hour_price:g} must be 0 or more")
     if options.temperature is not None and options.temperature < 0:
-        raise UsageError(f"--temperature {options.temperature:g} must be 0 or more")
+        raise UserError(f"--temperature {options.temperature:g} must be 0 or more")
     if options.sweep and options.rate is not None:
-        raise UsageError("--sweep varies the concurrency and --rate fixes the arrivals: give one of them")
+        raise UserError("--sweep varies the concurrency and --rate fixes the arrivals: give one of them")
     if options.sweep and options.concurrency is not None:
-        raise UsageError("--sweep chooses the concurrency itself: drop --concurrency (cap it with --max-concurrency)")
+        raise UserError("--sweep chooses the concurrency itself: drop --concurrency (cap it with --max-concurrency)")
     if options.requests is not None and options.duration is not None:
-        raise UsageError("--requests and --duration both end a point: give one of them")
+        raise UserError("--requests and --duration both end a point: give one of them")
     if options.arrival not in ARRIVALS:
-        raise UsageError(f"--arrival {options.arrival!r} is not one of {', '.join(ARRIVALS)}")
+        raise UserError(f"--arrival {options.arrival!r} is not one of {', '.join(ARRIVALS)}")
     if options.arrival != "constant" and options.rate is None:
-        raise UsageError(f"--arrival {options.arrival} shapes a request rate: add --rate REQUESTS_PER_S")
+        raise UserError(f"--arrival {options.arrival} shapes a request rate: add --rate REQUESTS_PER_S")
     if not options.slo:
         return None
     try:
         objective = objectives.parse(options.slo)
     except objectives.ObjectiveError as error:
-        raise UsageError(str(error)) from None
+        raise UserError(str(error)) from None
     if objective.needs_stream and not options.stream:
-        raise UsageError(f"--slo {objective.text} needs time to first token: drop --no-stream")
+        raise UserError(f"--slo {objective.text} needs time to first token: drop --no-stream")
     return objective
 
 
 def request_body(page: BenchPage, options: BenchOptions) -> bytes:
     """A page's request the model card's way (the image and nothing else), sampling sent explicitly."""
     body: dict[str, Any] = {
-        "model": options.model_name,
+        "model": options.config.model.served,
         "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": page.data_url}}]}],
         "temperature": sampling(options)["temperature"],
         "top_p": sampling(options)["top_p"],
@@ -148,18 +148,17 @@ def request_body(page: BenchPage, options: BenchOptions) -> bytes:
 
 
 def sampling(options: BenchOptions) -> dict[str, Any]:
+    configured = options.config.sampling
     return {
-        "temperature": float(
-            options.temperature if options.temperature is not None else options.sampling["temperature"]
-        ),
-        "top_p": float(options.sampling["top_p"]),
-        "max_tokens": int(options.max_tokens or options.sampling["max_tokens"]),
+        "temperature": options.temperature if options.temperature is not None else configured.temperature,
+        "top_p": configured.top_p,
+        "max_tokens": options.max_tokens or configured.max_tokens,
         "ignore_eos": options.max_tokens is not None,
     }
 
 
 def accuracy_judgement(options: BenchOptions, pages: Sequence[BenchPage]) -> tuple[bool, str]:
-    if options.weights == "random":
+    if options.config.model.random_weights:
         return False, "the served model has random weights (tiny model): its text cannot be judged"
     if options.max_tokens is not None:
         return False, "a fixed output length (--max-tokens, ignore_eos) writes on past the page's end"
@@ -170,26 +169,17 @@ def accuracy_judgement(options: BenchOptions, pages: Sequence[BenchPage]) -> tup
 
 def resolve_targets(options: BenchOptions) -> list[Target]:
     try:
-        return [
-            targets.resolve(
-                host,
-                port=options.port,
-                profiles=options.profiles,
-                default_api_key_env=options.api_key_env,
-                timeout=options.timeout,
-                insecure=options.insecure,
-            )
-            for host in dict.fromkeys(options.hosts)
-        ]
+        hosts = options.hosts or [options.config.check.host]
+        return [targets.resolve(host, options.config.check, insecure=options.insecure) for host in dict.fromkeys(hosts)]
     except targets.TargetError as error:
-        raise UsageError(str(error)) from None
+        raise UserError(str(error)) from None
 
 
 def prepare_pages(options: BenchOptions) -> list[BenchPage]:
     try:
         return bench_pages.select(options.page_source(), options.pages)
     except (bench_pages.PageSelectionError, samples.SampleError) as error:
-        raise UsageError(str(error)) from None
+        raise UserError(str(error)) from None
 
 
 class Unusable(Exception):
@@ -224,7 +214,7 @@ def ask_server(target: Target, model_name: str) -> Server:
     finally:
         client.close()
     length = entry.get("max_model_len")
-    return Server(target, vllm_version, length if isinstance(length, int) else None)
+    return Server(target, ServerFacts(vllm_version, length if isinstance(length, int) else None))
 
 
 def provenance(options: BenchOptions, servers: Sequence[Server], started: float) -> dict[str, Any]:
@@ -243,23 +233,21 @@ def provenance(options: BenchOptions, servers: Sequence[Server], started: float)
             "platform": platform.platform(terse=True),
             "cpu_count": os.cpu_count(),
         },
-        "model": options.model_name,
-        "weights": options.weights,
+        "model": options.config.model.served,
+        "weights": options.config.model.weights,
         "sampling": sampling(options),
         "samples_digest": digest,
-        "servers": [
-            {
-                "host": public_url(s.target.label),
-                "vllm_version": s.vllm_version,
-                "max_model_len": s.max_model_len,
-            }
-            for s in servers
-        ],
+        "servers": [server_provenance(s.target.label, s.facts) for s in servers],
         "started": started,
         "finished": finished,
         "started_at": iso_utc(started),
         "finished_at": iso_utc(finished),
     }
+
+
+def gpu_hour_price(options: BenchOptions) -> float | None:
+    """The price of one server-hour, or None to leave the cost out (bench.gpu_hour_price 0)."""
+    return options.config.bench.gpu_hour_price or None
 
 
 def mode_of(options: BenchOptions) -> str:
@@ -272,22 +260,21 @@ def run_bench(options: BenchOptions, *, console: Console, errors: Console) -> in
     resolved = resolve_targets(options)
     pages = prepare_pages(options)  # rendered and encoded here, before any clock starts
     if any(target.verify is False for target in resolved):
-        errors.print(
-            "warning: TLS certificates are not verified (--insecure): anyone on the path can read "
-            "and change the traffic, the API key included",
-            markup=False,
-            style="yellow",
-        )
+        print_warning(errors, INSECURE_WARNING)
     try:
-        servers = [ask_server(target, options.model_name) for target in resolved]
+        servers = [ask_server(target, options.config.model.served) for target in resolved]
     except Unusable as error:
-        errors.print(f"error: {error}", markup=False, style="bold red", soft_wrap=True)
+        print_error(errors, str(error))
         return EXIT_UNREACHABLE
     graded, note = accuracy_judgement(options, pages)
     bodies = {page.label: request_body(page, options) for page in pages}
     mode = mode_of(options)
     requests_per_point = (
-        options.requests if options.requests is not None else None if options.duration else options.default_requests
+        options.requests
+        if options.requests is not None
+        else None
+        if options.duration
+        else options.config.bench.requests
     )
     budget = Budget(requests=requests_per_point, duration_s=options.duration, warmup=options.warmup)
     started = time.time()
@@ -309,10 +296,10 @@ def run_bench(options: BenchOptions, *, console: Console, errors: Console) -> in
         except KeyboardInterrupt:
             bench.stop.set()
             raise
-    latency = objective or objectives.latency_only(options.page_seconds_max)
+    latency = objective or objectives.latency_only(options.config.bench.page_seconds_max)
     builder = ResultBuilder(
         graded=graded,
-        economics=lambda servers: Economics(options.gpu_hour_price, latency.request_meets, servers),
+        economics=lambda servers: Economics(gpu_hour_price(options), latency.request_meets, servers),
         objective=objective,
         references=references,
     )
@@ -326,18 +313,14 @@ def run_bench(options: BenchOptions, *, console: Console, errors: Console) -> in
     )
     render_table(console, result)
     for warning in client_warnings(result):
-        errors.print(f"warning: {warning}: the figures may be the client's limit", markup=False, style="yellow")
+        print_warning(errors, f"{warning}: the figures may be the client's limit")
     code, line = verdict(result)
     console.print(line, markup=False, highlight=False, style="bold green" if code == EXIT_OK else "bold red")
-    path = options.result_path or options.result_dir / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path = options.result_path or Path(options.config.bench.result_dir) / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
     try:
         write_result(path, result)
     except OSError as error:
-        errors.print(
-            f"error: the result could not be written to {path}: {error.strerror or error}",
-            markup=False,
-            style="bold red",
-        )
+        print_error(errors, f"the result could not be written to {path}: {error.strerror or error}")
         return max(code, EXIT_UNREACHABLE)
     console.print(f"result: {path}", markup=False, soft_wrap=True)
     code = max(code, write_readers(options, result, console=console, errors=errors))
@@ -355,7 +338,7 @@ def read_baseline(path: Path | None) -> dict[str, Any] | None:
     try:
         return load_baseline(path)
     except ResultError as error:
-        raise UsageError(f"--compare {error}") from None
+        raise UserError(f"--compare {error}") from None
 
 
 def write_readers(options: BenchOptions, result: Mapping[str, Any], *, console: Console, errors: Console) -> int:
@@ -373,11 +356,10 @@ def write_readers(options: BenchOptions, result: Mapping[str, Any], *, console: 
         try:
             written = write()
         except OSError as error:
-            cause = f"{error.strerror or error} ({error.filename})" if error.filename else str(error)
-            errors.print(f"error: the {kind} could not be written to {path}: {cause}", markup=False, style="bold red")
+            print_error(errors, f"the {kind} could not be written to {path}: {os_cause(error)}")
             code = EXIT_UNREACHABLE
         except RuntimeError as error:  # ChartsUnavailable: matplotlib is not installed
-            errors.print(f"error: the {kind} needs matplotlib: {error}", markup=False, style="bold red")
+            print_error(errors, f"the {kind} needs matplotlib: {error}")
             code = EXIT_UNREACHABLE
         else:
             console.print(f"{kind}: {written}", markup=False, soft_wrap=True)
@@ -412,11 +394,11 @@ def compare_with(baseline: Mapping[str, Any], result: Mapping[str, Any], *, cons
     try:
         comparison = compare_results(baseline, result)
     except ResultError as error:
-        errors.print(f"error: --compare: {error}", markup=False, style="bold red", soft_wrap=True)
+        print_error(errors, f"--compare: {error}")
         return EXIT_UNREACHABLE
     # A sweep compares dozens of figures: past a screenful, only those that moved are shown.
     console.print(render_comparison(comparison, only_changes=len(comparison.rows) > 40))
-    return EXIT_OK if comparison.ok else EXIT_CHECK_FAILED
+    return EXIT_OK if comparison.ok else EXIT_FAILED
 
 
 def _measure(
@@ -425,12 +407,16 @@ def _measure(
     # Accuracy under load is compared with each page read one at a time; a sweep measures that load itself.
     references = bench.reference() if graded and mode != "sweep" else {}
     if mode == "sweep":
-        sweep = Sweep(max_concurrency=options.max_concurrency, min_gain=options.min_gain, objective=objective)
+        sweep = Sweep(
+            max_concurrency=options.config.bench.max_concurrency,
+            min_gain=options.config.bench.min_gain,
+            objective=objective,
+        )
         return references, run_sweep(sweep, bench.measure)
     if mode == "rate":
         load = Load(options.concurrency or RATE_MAX_IN_FLIGHT, rate=options.rate)
         return references, [bench.measure(load)]
-    return references, [bench.measure(Load(options.concurrency or options.default_concurrency))]
+    return references, [bench.measure(Load(options.concurrency or options.config.bench.concurrency))]
 
 
 def _settings(
@@ -460,14 +446,14 @@ def _settings(
         "top_p": sent["top_p"],
         "stream": options.stream,
         "slo": options.slo,
-        "gpu_hour_price": options.gpu_hour_price,
+        "gpu_hour_price": gpu_hour_price(options),
         "runs": options.runs,
         "pages": [page.label for page in pages],
         "page_payload_bytes": {page.label: page.payload_bytes for page in pages},
         "accuracy_judged": graded,
         "accuracy_note": note,
         "goodput_objective": latency.text,
-        "sweep_min_gain": options.min_gain if mode == "sweep" else None,
+        "sweep_min_gain": options.config.bench.min_gain if mode == "sweep" else None,
     }
 
 
@@ -479,14 +465,14 @@ def verdict(result: Mapping[str, Any]) -> tuple[int, str]:
         sent = sum(p["figures"]["requests"] for p in points)
         if sent and not answered:
             first = next((r["error"] for p in points for r in p["requests"] if r["error"]), "no answer")
-            return EXIT_CHECK_FAILED, f"issue: every request to {host['name']} failed: {one_line(first, 200)}"
+            return EXIT_FAILED, f"issue: every request to {host['name']} failed: {shorten(first, 200)}"
         if not sent:
-            return EXIT_CHECK_FAILED, f"issue: no request was measured on {host['name']}"
+            return EXIT_FAILED, f"issue: no request was measured on {host['name']}"
     summaries = [host["summary"] for host in result["hosts"]]
     if result.get("fleet"):
         summaries = [result["fleet"]["summary"]]
     for summary in summaries:
         slo = summary.get("slo")
         if slo and slo["met_at"] is None:
-            return EXIT_CHECK_FAILED, f"issue: the objective {slo['objective']} was met at no load measured"
+            return EXIT_FAILED, f"issue: the objective {slo['objective']} was met at no load measured"
     return EXIT_OK, "bench: done"

@@ -54,6 +54,7 @@ from lightonocr_validation.bench.readout import (
     runs_of,
     series_of,
 )
+from lightonocr_validation.errors import shorten
 from lightonocr_validation.report.files import write_text
 
 # Intervals from fewer runs are too wide to mean anything (see the module docstring): ignored below this.
@@ -372,5 +373,4 @@ def _change_text(row: Row) -> str:
 
 
 def _short(value: Any) -> str:
-    text = json.dumps(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return shorten(json.dumps(value), 40)

@@ -10,7 +10,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from lightonocr_validation import compat, cpu_repairs, diagnose, hardware, serve, settings, targets, verdict
+from lightonocr_validation import compat, config, cpu_repairs, diagnose, hardware, serve, settings, targets, verdict
 from lightonocr_validation import tiny_model as tiny_checkpoint
 from lightonocr_validation.docs_gen import sources
 from lightonocr_validation.docs_gen.markdown import NONE, code, fenced, rst_to_markdown, table, value
@@ -147,7 +147,8 @@ def _extra_failures() -> list[tuple[str, str, str]]:
 
 
 def _default_command() -> list[str]:
-    return serve.build_command(settings.DEFAULTS["model"], settings.DEFAULTS["server"])
+    defaults = config.defaults()
+    return serve.build_command(defaults.model, defaults.server)
 
 
 def render_serve_command() -> str:
@@ -261,18 +262,18 @@ def render_verdicts() -> str:
 
 def render_verdict_examples(root: Path) -> str:
     """The verdict lines verdict.py prints for the registered checks, from synthetic results."""
-    from checks.base import Result, Status
+    from checks.base import Result, SkipReason, Status
     from lightonocr_validation.docs_gen.checks_doc import registered
 
     checks = registered(root)
     essential = frozenset(check.id for check in checks if check.essential)
 
-    def result(check: type[Any], status: Status, detail: str = "ok", **data: Any) -> Result:
-        return Result(check.id, check.title(), check.family, status, detail, "", 0.0, check.hint, data)
+    def result(check: type[Any], status: Status, detail: str = "ok", **typed: Any) -> Result:
+        return Result(check.id, check.title(), check.family, status, detail, "", 0.0, check.hint, **typed)
 
     healthy = [result(check, Status.PASS) for check in checks]
     tiny = [
-        result(check, Status.SKIP, "random weights", random_weights=True)
+        result(check, Status.SKIP, "random weights", skip_reason=SkipReason.RANDOM_WEIGHTS)
         if check.needs_trained_weights
         else result(check, Status.PASS)
         for check in checks

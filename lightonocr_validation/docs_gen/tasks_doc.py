@@ -10,7 +10,7 @@ from typing import Any
 
 from invoke import Collection, Task
 
-from lightonocr_validation import settings, verdict
+from lightonocr_validation import errors, settings, verdict
 from lightonocr_validation.docs_gen import sources
 from lightonocr_validation.docs_gen.markdown import NONE, code, fenced, rst_to_markdown, table, value
 from lightonocr_validation.docs_gen.markers import empty_block
@@ -181,12 +181,12 @@ def render_tasks(collection: Collection) -> str:
 
 
 def render_exit_codes(tasks_module: Any) -> str:
-    constants = sources.commented_constants(tasks_module, "EXIT_")
-    rows = [("0", NONE, "success")] + [(str(number), code(name), why) for name, number, why in constants]
+    constants = sources.commented_constants(errors, "EXIT_")
+    rows = [(str(number), code(name), why) for name, number, why in constants]
     verdict_lines = sources.docstring_bullets(verdict)
     return "\n\n".join(
         [
-            "Every task (tasks.py):",
+            "Every task (lightonocr_validation/errors.py):",
             table(["Code", "Constant", "Meaning"], rows),
             "`invoke check` ends with its verdict's code (lightonocr_validation/verdict.py):",
             "\n".join(f"- {rst_to_markdown(line)}" for line in verdict_lines),

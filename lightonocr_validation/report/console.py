@@ -1,9 +1,14 @@
-"""Render check results on the terminal: a live line per running check, then a table and the verdict."""
+"""Render check results on the terminal: a live line per running check, then a table and the verdict.
+
+The final table is rendered from the report dict (json_report.report_dict), as the JSON, JUnit and Markdown
+reports are: it went through the redaction once, so the terminal shows nothing the reports would not.
+"""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from rich.console import Console, RenderableType
 from rich.live import Live
@@ -13,8 +18,7 @@ from rich.text import Text
 
 from checks.base import Check, Result, Status
 from lightonocr_validation.report.counts import FamilyCount, family_counts
-from lightonocr_validation.runner import HostRun
-from lightonocr_validation.verdict import Verdict
+from lightonocr_validation.report.serialize import public_url
 
 STATUS_STYLE = {Status.PASS: "green", Status.FAIL: "bold red", Status.SKIP: "yellow", Status.ERROR: "bold magenta"}
 
@@ -39,6 +43,7 @@ class LiveProgress:
 
     def __call__(self, host: str, check: type[Check], result: Result | None) -> None:
         with self._lock:
+            host = public_url(host)  # live lines are not in the report: a URL's password is dropped here
             if result is None:
                 self._running[host] = f"{check.id} {check.title()}"
             else:
@@ -54,7 +59,7 @@ class LiveProgress:
     def pages(self, host: str, done: int, total: int) -> None:
         """A page of ``host``'s set was answered: the running check's line shows a bar of pages."""
         with self._lock:
-            self._pages[host] = (done, total)
+            self._pages[public_url(host)] = (done, total)
             self._live.update(self._render())
 
     def _render(self) -> RenderableType:
@@ -71,9 +76,10 @@ class LiveProgress:
         return table
 
 
-def render_summary(console: Console, runs: Sequence[HostRun], verdicts: Sequence[Verdict], overall: Verdict) -> None:
+def render_summary(console: Console, report: Mapping[str, Any]) -> None:
     """The final table (one row per check, per host when several), a per-family tally, the verdict last."""
-    several = len(runs) > 1
+    hosts = report["hosts"]
+    several = len(hosts) > 1
     table = Table(title="LightOnOCR server validation", expand=True, show_lines=several)
     if several:
         # A URL label can be long: folded over lines rather than squeezing the detail column.
@@ -83,37 +89,33 @@ def render_summary(console: Console, runs: Sequence[HostRun], verdicts: Sequence
     table.add_column("status", no_wrap=True)
     table.add_column("figure", overflow="fold", max_width=14)
     table.add_column("detail / hint", ratio=3, min_width=20)
-    for run, result in _rows(runs):
-        detail = Text(result.detail)
-        if result.hint:
-            detail.append(f"\nhint: {result.hint}", style="cyan")
-        row = [
-            result.check_id,
-            result.title,
-            Text(result.status.value, STATUS_STYLE[result.status]),
-            result.figure,
-            detail,
-        ]
-        table.add_row(*([run.target.label] if several else []), *row)
+    for host, check in _rows(hosts):
+        detail = Text(check["detail"])
+        if check["hint"]:
+            detail.append(f"\nhint: {check['hint']}", style="cyan")
+        status = Status(check["status"])
+        row = [check["id"], check["title"], Text(status.value, STATUS_STYLE[status]), check["figure"], detail]
+        table.add_row(*([host["host"]] if several else []), *row)
     console.print(table)
-    counts = family_counts((r.family, r.status.value) for run in runs for r in run.results)
+    counts = family_counts((c["family"], c["status"]) for host in hosts for c in host["checks"])
     if counts:
         console.print(_family_text(counts))
     if several:
-        for run, verdict in zip(runs, verdicts, strict=True):
-            console.print(f"{run.target.label}: {verdict.line}", markup=False, highlight=False)
-    style = "bold green" if overall.exit_code == 0 else "bold red"
-    console.print(Text(overall.line, style=style))
+        for host in hosts:
+            console.print(f"{host['host']}: {host['verdict']['line']}", markup=False, highlight=False)
+    overall = report["verdict"]
+    style = "bold green" if overall["exit_code"] == 0 else "bold red"
+    console.print(Text(overall["line"], style=style))
 
 
-def _rows(runs: Sequence[HostRun]) -> list[tuple[HostRun, Result]]:
+def _rows(hosts: Sequence[Mapping[str, Any]]) -> list[tuple[Mapping[str, Any], Mapping[str, Any]]]:
     """Check by check, each host's row under the other: a fleet's replicas that disagree stand out."""
     order: dict[str, int] = {}
-    for run in runs:
-        for result in run.results:
-            order.setdefault(result.check_id, len(order))
-    rows = [(run, result) for run in runs for result in run.results]
-    return sorted(rows, key=lambda row: order[row[1].check_id])  # stable: hosts keep their order
+    for host in hosts:
+        for check in host["checks"]:
+            order.setdefault(check["id"], len(order))
+    rows = [(host, check) for host in hosts for check in host["checks"]]
+    return sorted(rows, key=lambda row: order[row[1]["id"]])  # stable: hosts keep their order
 
 
 def _family_text(counts: Sequence[FamilyCount]) -> Text:

@@ -77,6 +77,8 @@ def _host(run: HostRun, verdict: Verdict) -> dict[str, Any]:
                 "figure": r.figure,
                 "hint": r.hint,
                 "seconds": round(r.seconds, 4),
+                "unreachable": r.unreachable,
+                "skip_reason": r.skip_reason,
                 "data": r.data,
             }
             for r in run.results

@@ -1,0 +1,50 @@
+"""Exit codes and user-facing errors: the one place every task takes them from.
+
+A task that cannot do what was asked raises `UserError(message, code)`; the task layer (tasks.py) prints
+it with `print_error` as one red line naming the cause and the fix, and exits with the code, no traceback.
+The codes are documented in docs/tasks.md, generated from the comments below.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # errors.py stays stdlib-only: noxfile.py imports it (through wheelhouse.py) outside our venv
+    from rich.console import Console
+
+EXIT_OK = 0  # success: the server is validated (or skip-no-gpu), the benchmark measured what was asked
+EXIT_FAILED = 1  # the server failed or died; a check failed; bench: objective missed or every request failed
+EXIT_USAGE = 2  # bad input, a busy port, a missing executable; for check and bench: unreachable or nothing ran
+# A server that cannot be reached, a report that could not be written: nothing a CI job may read as a pass.
+EXIT_UNREACHABLE = EXIT_USAGE
+
+
+class UserError(Exception):
+    """Bad input or an unusable server: nothing (more) ran. The message names the cause and the fix."""
+
+    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def print_error(console: Console, message: str) -> None:
+    """`error: <message>` in red on one line whatever the terminal's width: CI logs get grepped."""
+    console.print(f"error: {message}", markup=False, style="bold red", soft_wrap=True)
+
+
+def print_warning(console: Console, message: str) -> None:
+    console.print(f"warning: {message}", markup=False, style="yellow", soft_wrap=True)
+
+
+def shorten(text: str, limit: int = 160, *, one_line: bool = True) -> str:
+    """``text`` cut to ``limit`` characters with an ellipsis; on one line (whitespace runs become one space)
+    unless ``one_line`` is False (a detector quoting a repeated unit shows its newlines)."""
+    if one_line:
+        text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def os_cause(error: OSError) -> str:
+    """ "Permission denied (/ro/reports)": the OS's words and the file it was about, on one line."""
+    cause = error.strerror or str(error) or type(error).__name__
+    return f"{cause} ({error.filename})" if error.filename else cause

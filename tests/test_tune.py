@@ -231,11 +231,13 @@ def test_a_grid_file_is_read_as_json_or_yaml_and_the_card_always_leads(tmp_path:
     assert [c.name for c in select(grid, ["seqs"])] == ["seqs"]
 
 
-def test_serve_profile_tuned_is_the_cards_command_until_measured(env: dict[str, str]) -> None:
+def test_serve_profile_tuned_is_the_cards_command_plus_the_measured_flags(env: dict[str, str]) -> None:
     card = run_invoke("serve", "--dry-run", env=env)
     tuned = run_invoke("serve", "--dry-run", "--profile", "tuned", env=env)
     assert card.returncode == tuned.returncode == 0
-    assert tuned.stdout == card.stdout  # the placeholder: exactly the card's flags
+    # docs/gpu.md: the H200's best, appended to the card's command and nothing else changed.
+    flags = " --compilation-config.compile_mm_encoder=true --max-num-batched-tokens 4096"
+    assert tuned.stdout == card.stdout.replace(card.stdout.strip(), card.stdout.strip() + flags)
     unknown = run_invoke("serve", "--dry-run", "--profile", "fastest", env=env)
     assert unknown.returncode == 2
     assert unknown.stderr.strip() == "error: --profile 'fastest' is not one of card, tuned: add it to server.profiles"

@@ -2,7 +2,7 @@
 
 A task that cannot do what was asked raises `UserError(message, code)`; the task layer (tasks.py) prints
 it with `print_error` as one red line naming the cause and the fix, and exits with the code, no traceback.
-The codes are documented in docs/tasks.md, generated from the comments below.
+The codes are documented in docs/tasks.md, generated from `EXIT_CODES` below.
 """
 
 from __future__ import annotations
@@ -12,11 +12,26 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # errors.py stays stdlib-only: noxfile.py imports it (through wheelhouse.py) outside our venv
     from rich.console import Console
 
-EXIT_OK = 0  # success: the server is validated (or skip-no-gpu), the benchmark measured what was asked
-EXIT_FAILED = 1  # the server failed or died; a check failed; bench: objective missed or every request failed
-EXIT_USAGE = 2  # bad input, a busy port, a missing executable; for check and bench: unreachable or nothing ran
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
 # A server that cannot be reached, a report that could not be written: nothing a CI job may read as a pass.
 EXIT_UNREACHABLE = EXIT_USAGE
+
+# What each code means, as docs/tasks.md shows it (generated from this table, not from the source text).
+EXIT_CODES: tuple[tuple[str, int, str], ...] = (
+    ("EXIT_OK", EXIT_OK, "success: the server is validated (or skip-no-gpu), the benchmark measured what was asked"),
+    (
+        "EXIT_FAILED",
+        EXIT_FAILED,
+        "the server failed or died; a check failed; bench: objective missed or every request failed",
+    ),
+    (
+        "EXIT_USAGE",
+        EXIT_USAGE,
+        "bad input, a busy port, a missing executable; for check and bench: unreachable or nothing ran",
+    ),
+)
 
 
 class UserError(Exception):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import importlib.util
 import inspect
 import os
-import re
 import sys
 import tomllib
 from collections.abc import Iterator
@@ -113,17 +112,6 @@ def session_options(noxfile: ModuleType, name: str) -> OptionSet | None:
 
 def pyproject(root: Path) -> dict[str, Any]:
     return tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
-
-
-def commented_constants(module: ModuleType, prefix: str) -> list[tuple[str, int, str]]:
-    """`NAME = 1  # why` lines of a module whose names start with `prefix`: (name, value, comment)."""
-    pattern = re.compile(rf"^({re.escape(prefix)}\w*)\s*=\s*(\d+)\s*#\s*(.+)$")
-    found = []
-    for line in inspect.getsource(module).splitlines():
-        match = pattern.match(line)
-        if match:
-            found.append((match[1], int(match[2]), match[3].strip()))
-    return found
 
 
 def docstring_bullets(module: ModuleType) -> list[str]:

@@ -181,8 +181,7 @@ def render_tasks(collection: Collection) -> str:
 
 
 def render_exit_codes(tasks_module: Any) -> str:
-    constants = sources.commented_constants(errors, "EXIT_")
-    rows = [(str(number), code(name), why) for name, number, why in constants]
+    rows = [(str(number), code(name), why) for name, number, why in errors.EXIT_CODES]
     verdict_lines = sources.docstring_bullets(verdict)
     return "\n\n".join(
         [

@@ -112,6 +112,10 @@ def test_check_model_is_the_served_id_to_expect_and_serve_model_the_weights(
     tasks.check(context(tmp_path), tiny=True)
     model = recorded["options"].config.model
     assert (model.served, model.weights) == (DEFAULTS["tiny_model"]["served_name"], "random")
+    # bench names the full-size random-weight model as check does: its provenance must not say "trained".
+    tasks.bench(context(tmp_path), full_size=True)
+    model = recorded["options"].config.model
+    assert (model.served, model.weights) == (DEFAULTS["full_size_model"]["served_name"], "random")
     capsys.readouterr()
     tasks.serve(context(tmp_path, "model:\n  served_name: ocr\n"), model="/models/mine", dry_run=True)
     command = capsys.readouterr().out

@@ -146,6 +146,17 @@ def write_reports(options: CheckOptions, report: Mapping[str, Any], *, console: 
     return code
 
 
+def tool_provenance() -> dict[str, str]:
+    """Which tool, on which Python and platform, wrote a report: the same block in check and bench reports."""
+    return {
+        "name": TOOL_NAME,
+        "version": TOOL_VERSION,
+        "python": platform.python_version(),
+        "requests": requests.__version__,
+        "platform": platform.platform(terse=True),
+    }
+
+
 def build_provenance(runs: Sequence[HostRun], settings: RequestSettings, started: float) -> dict[str, Any]:
     """What a reader needs to trust or reproduce the verdict: versions, model, sampling, samples, times.
 
@@ -155,13 +166,7 @@ def build_provenance(runs: Sequence[HostRun], settings: RequestSettings, started
     servers = [server_provenance(run.target.label, run.facts) for run in runs]
     finished = time.time()
     return {
-        "tool": {
-            "name": TOOL_NAME,
-            "version": TOOL_VERSION,
-            "python": platform.python_version(),
-            "requests": requests.__version__,
-            "platform": platform.platform(terse=True),
-        },
+        "tool": tool_provenance(),
         "model": settings.model_name,
         "weights": settings.model.weights,
         "sampling": dataclasses.asdict(settings.sampling),

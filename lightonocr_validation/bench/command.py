@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import requests
 from rich.console import Console
 
 from lightonocr_validation import samples, targets
@@ -30,7 +28,7 @@ from lightonocr_validation.bench.plan import Step, Sweep, run_sweep
 from lightonocr_validation.bench.records import Load, PointRun
 from lightonocr_validation.bench.result import ResultBuilder, assemble, write_result
 from lightonocr_validation.bench.runner import Bench
-from lightonocr_validation.check_command import INSECURE_WARNING, TOOL_NAME, TOOL_VERSION, server_provenance
+from lightonocr_validation.check_command import INSECURE_WARNING, server_provenance, tool_provenance
 from lightonocr_validation.client import Target, Unreachable, VllmClient
 from lightonocr_validation.config import Config
 from lightonocr_validation.context import ServerFacts
@@ -225,14 +223,8 @@ def provenance(options: BenchOptions, servers: Sequence[Server], started: float)
     except (OSError, ValueError):
         digest = None
     return {
-        "tool": {
-            "name": TOOL_NAME,
-            "version": TOOL_VERSION,
-            "python": platform.python_version(),
-            "requests": requests.__version__,
-            "platform": platform.platform(terse=True),
-            "cpu_count": os.cpu_count(),
-        },
+        # The client's cores bound what it can drive: a bench result keeps them beside the tool's versions.
+        "tool": {**tool_provenance(), "cpu_count": os.cpu_count()},
         "model": options.config.model.served,
         "weights": options.config.model.weights,
         "sampling": sampling(options),

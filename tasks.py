@@ -32,9 +32,6 @@ ROOT = Path(__file__).resolve().parent
 console = Console(stderr=False, highlight=False)
 errors = Console(stderr=True, highlight=False)
 
-# vLLM takes its API key from this variable when --api-key is not given: a key there never shows in `ps`.
-VLLM_KEY_VARIABLE = "VLLM_API_KEY"
-
 
 def _user_errors(body: Callable[..., None]) -> Callable[..., None]:
     """A task body whose UserError becomes one red line on stderr and its documented exit code; no traceback."""
@@ -151,16 +148,14 @@ def serve(
     errors.print(f"device: {resolved} ({describe(nvidia_gpus())})", markup=False)
     console.print(f"$ {serving.render(command)}", markup=False, soft_wrap=True)
     process = serving.start(command, host=cfg.server.host, port=cfg.server.port, log_file=log_file, env=env)
-    connect_host = "127.0.0.1" if cfg.server.host in ("0.0.0.0", "") else cfg.server.host
-    connect_host = f"[{connect_host}]" if ":" in connect_host else connect_host
     running = serving.RunningServer(
         process=process,
         command=command,
         log_file=log_file,
-        base_url=f"http://{connect_host}:{cfg.server.port}",
+        base_url=serving.local_url(cfg.server.host, cfg.server.port),
         model_name=cfg.model.served,
         stages=serving.Stages(),
-        api_key={**os.environ, **env}.get(VLLM_KEY_VARIABLE, ""),
+        api_key={**os.environ, **env}.get(serving.API_KEY_VARIABLE, ""),
     )
     grace = cfg.server.stop_timeout
     _stop_on_sigterm()
@@ -547,14 +542,13 @@ def tune(
     env = dict(cfg.server.env)
     if resolved == "cpu":
         env = {**cfg.cpu.env, **env}
-    connect = "127.0.0.1" if cfg.server.host in ("0.0.0.0", "") else cfg.server.host
     # The bench reaches the server each configuration starts: check.port is the port it binds.
     bench_config = dataclasses.replace(cfg, check=dataclasses.replace(cfg.check, port=cfg.server.port))
 
     def bench_options(result_path: Path) -> BenchOptions:
         return BenchOptions(
             config=bench_config,
-            hosts=[f"http://{connect}:{cfg.server.port}"],
+            hosts=[serving.local_url(cfg.server.host, cfg.server.port)],
             concurrency=cfg.tune.concurrency,
             requests=cfg.tune.requests,
             warmup=warmup,

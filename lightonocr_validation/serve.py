@@ -122,6 +122,18 @@ STAGE_NAMES = {
 }
 
 
+# vLLM takes its API key from this variable when --api-key is not given: a key there never shows in `ps`;
+# readiness and the checks send the same key.
+API_KEY_VARIABLE = "VLLM_API_KEY"
+
+
+def local_url(host: str, port: int) -> str:
+    """The URL this machine reaches a server bound to ``host`` at: a wildcard bind answers on loopback, and
+    an IPv6 address goes in brackets."""
+    connect = "127.0.0.1" if host in ("0.0.0.0", "") else host
+    return f"http://[{connect}]:{port}" if ":" in connect else f"http://{connect}:{port}"
+
+
 @dataclass
 class RunningServer:
     process: subprocess.Popen[bytes]

@@ -114,15 +114,14 @@ def measure(candidate: Candidate, options: TuneOptions, *, console: Console, err
         process = serving.start(command, host=host, port=port, log_file=log_file, env=dict(options.env))
     except serving.ServeError as error:
         return {**record, "cause": str(error)}
-    connect = "127.0.0.1" if host in ("0.0.0.0", "") else host
     running = serving.RunningServer(
         process=process,
         command=command,
         log_file=log_file,
-        base_url=f"http://{f'[{connect}]' if ':' in connect else connect}:{port}",
+        base_url=serving.local_url(host, port),
         model_name=options.model.served,
         stages=serving.Stages(),
-        api_key={**os.environ, **options.env}.get("VLLM_API_KEY", ""),
+        api_key={**os.environ, **options.env}.get(serving.API_KEY_VARIABLE, ""),
     )
     try:
         with console.status("starting", spinner="dots") as status:

@@ -16,6 +16,7 @@ import pytest
 from lightonocr_validation import serve
 from lightonocr_validation.config import ModelSettings, ServerSettings, defaults
 from lightonocr_validation.diagnose import KNOWN_FAILURES, KnownFailure, diagnose
+from lightonocr_validation.serve import local_url as serving_local_url
 from tests.processes import alive, free_port
 
 
@@ -192,3 +193,11 @@ def test_vllm_beside_the_running_interpreter_wins_over_path(tmp_path: Path, monk
     (environment / "vllm").unlink()
     assert serve.resolve_executable("vllm") == str(elsewhere / "vllm")
     assert serve.resolve_executable("/opt/custom/vllm") == "/opt/custom/vllm"
+
+
+def test_local_url_reaches_a_wildcard_bind_on_loopback_and_brackets_ipv6() -> None:
+    # serve's readiness wait, tune's servers and tune's bench all reach the server through this one URL.
+    assert serving_local_url("0.0.0.0", 8000) == "http://127.0.0.1:8000"
+    assert serving_local_url("", 8001) == "http://127.0.0.1:8001"
+    assert serving_local_url("10.0.0.5", 8000) == "http://10.0.0.5:8000"
+    assert serving_local_url("::1", 8000) == "http://[::1]:8000"

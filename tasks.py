@@ -280,12 +280,20 @@ def samples(c: Context, check: bool = False) -> None:
         raise Exit(code=result.exited or EXIT_FAILED)
 
 
+# The options that say which server to reach and how: `check` and `bench` take them alike.
+TARGET_HELP = {
+    "port": "Port for a bare host name or IP (default: check.port, 8000).",
+    "model": "Model id the server must list and requests name (default: model.served_name, else model.id).",
+    "insecure": "Do not verify TLS certificates (warned about; prefer a CA bundle in the host profile).",
+    "timeout": "Seconds for one request (default: check.timeout).",
+}
+
+
 @task(
     iterable=["host", "only", "skip", "tag"],
     help={
+        **TARGET_HELP,
         "host": "Server to check: host name, IP, URL (https://host/base) or a check.hosts profile; repeat for a fleet.",
-        "port": "Port for a bare host name or IP (default: check.port, 8000).",
-        "model": "Model id the server must list and requests name (default: model.served_name, else model.id).",
         "tiny": "The server serves the random-weight tiny model: text-judging checks skip with that reason.",
         "full-size": "The server serves the full-size model with random weights (`invoke serve --full-size`).",
         "only": "Run only these check ids (repeat or comma-separate).",
@@ -295,8 +303,6 @@ def samples(c: Context, check: bool = False) -> None:
         "report-json": "Write the JSON report (schema in docs/report-schema.md) to this path.",
         "junit": "Write JUnit XML for CI systems to this path.",
         "report-md": "Write a Markdown report to this path.",
-        "insecure": "Do not verify TLS certificates (warned about; prefer a CA bundle in the host profile).",
-        "timeout": "Seconds for one request (default: check.timeout).",
         "pages": "Grade your own pages in this folder instead of the bundled samples (see the guide's layouts).",
     },
     auto_shortflags=False,
@@ -346,14 +352,11 @@ def check(
 @task(
     iterable=["host", "page"],
     help={
+        **TARGET_HELP,
         "host": "Server to load: host name, IP, URL or a check.hosts profile; repeat for a fleet (figures per host "
         "and for the fleet).",
-        "port": "Port for a bare host name or IP (default: check.port, 8000).",
-        "model": "Model id the server must list and requests name (default: model.served_name, else model.id).",
         "tiny": "The server serves the random-weight tiny model: accuracy is not judged.",
         "full-size": "The server serves the random-weight full-size model (serve --full-size): accuracy not judged.",
-        "insecure": "Do not verify TLS certificates (warned about; prefer a CA bundle in the host profile).",
-        "timeout": "Seconds for one request (default: check.timeout).",
         "concurrency": "Requests in flight (default: bench.concurrency, 4); with --rate, the most in flight.",
         "sweep": "Concurrency 1, 2, 4, ... until pages/s rises less than bench.min_gain (5 %) or a request fails.",
         "max-concurrency": "Largest concurrency a sweep tries (default: bench.max_concurrency).",

@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
-import subprocess
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from instant_vllm import free_port, launch  # noqa: E402  (beside this script)
 
 from lightonocr_validation.bench.command import BenchOptions, request_body  # noqa: E402
 from lightonocr_validation.bench.driver import Budget, run_point  # noqa: E402
@@ -35,23 +34,6 @@ from lightonocr_validation.client import Target  # noqa: E402
 from lightonocr_validation.config import ModelSettings, Sampling, defaults  # noqa: E402
 
 TARGET_REQUESTS_PER_S = 460
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"benchmark: the instant server did not listen on {port}")
 
 
 def main() -> int:
@@ -67,12 +49,8 @@ def main() -> int:
     )
     args = parser.parse_args()
     port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, str(ROOT / "benchmarks/instant_vllm.py"), "--port", str(port), "--tokens", str(args.tokens)],
-        stdout=subprocess.DEVNULL,
-    )
+    server = launch(port, "--tokens", str(args.tokens))
     try:
-        wait_for(port)
         (page,) = select(sample_pages(), [args.page])
         target = Target(base_url=f"http://127.0.0.1:{port}", name="instant")
         print(

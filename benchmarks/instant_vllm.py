@@ -24,6 +24,10 @@ import argparse
 import asyncio
 import json
 import signal
+import socket
+import subprocess
+import sys
+import time
 
 MODEL = "lightonocr-instant"  # the served name /v1/models lists; --model changes it
 PROMPT_TOKENS = 2377  # a US Letter page at 1540 px (lightonocr-facts.md)
@@ -190,6 +194,27 @@ async def serve(port: int, tokens: int, ttft: float = 0.0, itl: float = 0.0, mod
     print(f"instant vLLM on http://127.0.0.1:{port} ({tokens} tokens an answer{pace})", flush=True)
     async with server:
         await stop
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def launch(port: int, *options: str, timeout: float = 10.0) -> subprocess.Popen[bytes]:
+    """This server in its own process on 127.0.0.1:``port`` with ``options``, returned once it listens: the
+    benchmarks' stand-in. The caller terminates it."""
+    server = subprocess.Popen([sys.executable, __file__, "--port", str(port), *options], stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return server
+        except OSError:
+            time.sleep(0.05)
+    server.terminate()
+    raise SystemExit(f"benchmark: the instant server did not listen on {port}")
 
 
 def main() -> None:

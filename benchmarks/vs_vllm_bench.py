@@ -20,38 +20,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from instant_vllm import free_port, launch  # noqa: E402  (beside this script)
+
 from lightonocr_validation.bench.pages import sample_pages, select  # noqa: E402
 from lightonocr_validation.settings import DEFAULTS  # noqa: E402
 
 SERVED_NAME = DEFAULTS["tiny_model"]["served_name"]
-
-
-def wait_for(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"benchmark: the paced server did not listen on {port}")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def invoke(*args: str, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
@@ -195,10 +178,8 @@ def main() -> int:
     else:
         # vllm bench serve still wants a tokenizer: the tiny model's (built in seconds).
         started = invoke("tiny-model", "--out", str(state / "tiny-model"), env=env, timeout=300)
-        command = [sys.executable, str(ROOT / "benchmarks/instant_vllm.py"), "--port", str(port)]
-        command += ["--tokens", str(args.max_tokens), "--ttft", str(args.ttft), "--itl", str(args.itl)]
-        paced = subprocess.Popen([*command, "--model", SERVED_NAME], stdout=subprocess.DEVNULL)
-        wait_for(port)
+        pace = ["--tokens", str(args.max_tokens), "--ttft", str(args.ttft), "--itl", str(args.itl)]
+        paced = launch(port, *pace, "--model", SERVED_NAME)
     if started.returncode != 0:
         print(started.stdout[-3000:], started.stderr[-3000:], sep="\n", file=sys.stderr)
         return 1

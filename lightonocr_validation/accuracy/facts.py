@@ -275,15 +275,11 @@ def _heading(table: FactTable, r: int, c: int, expected: str, max_diffs: int, to
         header_cells = [table.data[r][j] for j in sorted(table.header_cols) if j < c and table.data[r][j].strip()]
         any_cells = [table.data[r][j] for j in range(c) if table.data[r][j].strip()]
     best, best_similarity = "", 0.0
-    for candidates in (headings, header_cells):
-        for text in candidates:
-            ok, similarity = _similar(expected, text, max_diffs)
-            if ok:
-                return None
-            if similarity > best_similarity:
-                best, best_similarity = fact_normalize(text), similarity
-    if not best:
-        for text in any_cells:
+    # Headings and header cells first; any other cell of the row or column only when none of those came close.
+    for tier in ((*headings, *header_cells), any_cells):
+        if best:
+            break
+        for text in tier:
             ok, similarity = _similar(expected, text, max_diffs)
             if ok:
                 return None

@@ -17,6 +17,8 @@ EXIT_FAILED = 1
 EXIT_USAGE = 2
 # A server that cannot be reached, a report that could not be written: nothing a CI job may read as a pass.
 EXIT_UNREACHABLE = EXIT_USAGE
+# Ctrl-C (or SIGTERM): the shell's convention, 128 + SIGINT, so that a wrapper script tells it from a failure.
+EXIT_INTERRUPTED = 130
 
 # What each code means, as docs/tasks.md shows it (generated from this table, not from the source text).
 EXIT_CODES: tuple[tuple[str, int, str], ...] = (
@@ -30,6 +32,11 @@ EXIT_CODES: tuple[tuple[str, int, str], ...] = (
         "EXIT_USAGE",
         EXIT_USAGE,
         "bad input, a busy port, a missing executable; for check and bench: unreachable or nothing ran",
+    ),
+    (
+        "EXIT_INTERRUPTED",
+        EXIT_INTERRUPTED,
+        "interrupted (Ctrl-C or SIGTERM): what had finished is reported, marked partial; nothing is left running",
     ),
 )
 

@@ -25,7 +25,7 @@ from typing import Any
 
 from rich.table import Table
 
-from lightonocr_validation.bench.readout import Load, ResultError, format_number, load_of, load_result, series_of
+from lightonocr_validation.bench.readout import Load, ResultError, load_of, load_result, series_of
 from lightonocr_validation.report.serialize import public_url
 
 # The figures of one GPU kept in the result beside the efficiency, per load.
@@ -171,9 +171,9 @@ def replica_table(result: Mapping[str, Any]) -> Table | None:
             table.add_row(
                 load.label if load else "-",
                 name,
-                format_number(_figure(figures, ("pages_per_s",))),
-                format_number(_figure(figures, ("e2e_s", "p50")), " s"),
-                format_number(_figure(figures, ("e2e_s", "p95")), " s"),
+                _fixed(_figure(figures, ("pages_per_s",)), 2),
+                _fixed(_figure(figures, ("e2e_s", "p50")), 3, " s"),
+                _fixed(_figure(figures, ("e2e_s", "p95")), 3, " s"),
                 f"{figures.get('errors', 0)} of {figures.get('requests', 0)}",
             )
     return table
@@ -199,7 +199,11 @@ def _load_text(entry: Mapping[str, Any]) -> str:
 
 
 def _pages(value: float | None) -> str:
-    return f"{format_number(value)} pages/s"
+    return f"{_fixed(value, 2)} pages/s"
+
+
+def _fixed(value: Any, digits: int, unit: str = "") -> str:
+    return "-" if not isinstance(value, int | float) else f"{value:.{digits}f}{unit}"
 
 
 def _share(value: float | None) -> str:

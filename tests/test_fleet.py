@@ -175,7 +175,8 @@ def test_a_data_parallel_server_is_set_against_a_one_gpu_result(
     # One address, `capacity` slots: a --data-parallel-size 2 server (2 GPUs' worth) or one that is not.
     code, result, output = bench(tmp_path / "dp", fleet(1, capacity=capacity), gpus=2, single_gpu=single)
     assert code == EXIT_OK, output
-    assert result["hosts"][0]["points"][0]["concurrency"] == 2 * CAPACITY  # the load flags are per GPU
+    point = result["hosts"][0]["points"][0]
+    assert point["concurrency"] == 2 * CAPACITY and point["figures"]["requests"] == 2 * 8  # flags are per GPU
     (load,) = result["scaling"]["loads"]
     assert result["scaling"]["layout"] == "data-parallel" and load["concurrency"] == CAPACITY
     assert low <= load["efficiency"] <= high, output

@@ -301,6 +301,11 @@ def run_bench(options: BenchOptions, *, console: Console, errors: Console) -> in
         else options.config.bench.requests
     )
     budget = Budget(requests=requests_per_point, duration_s=options.duration, warmup=options.warmup)
+    if (options.gpus or 1) > 1:  # per GPU, as the load: a data-parallel server gets N times the requests
+        scale = options.gpus or 1
+        requests_per_point = requests_per_point * scale if requests_per_point is not None else None
+        warmup = options.warmup * scale if options.warmup is not None else None
+        budget = Budget(requests=requests_per_point, duration_s=options.duration, warmup=warmup)
     started = time.time()
     single: SingleGpu | None = single_file
     if options.replicas > 1 and single is None:

@@ -289,7 +289,7 @@ TARGET_HELP = {
 }
 REPLICAS_HELP = (
     "A fleet of N replicas: the servers at the host's port, port+1, ..., port+N-1 (as `invoke serve --replicas N` "
-    "starts them); figures per replica and for the fleet."
+    "starts them)."
 )
 
 
@@ -308,7 +308,7 @@ REPLICAS_HELP = (
         "junit": "Write JUnit XML for CI systems to this path.",
         "report-md": "Write a Markdown report to this path.",
         "pages": "Grade your own pages in this folder instead of the bundled samples (see the guide's layouts).",
-        "replicas": REPLICAS_HELP,
+        "replicas": REPLICAS_HELP + " A verdict per replica, and the fleet's: validated only when every one is.",
     },
     auto_shortflags=False,
 )
@@ -387,8 +387,8 @@ def check(
         "compare": "Compare with this baseline result (docs/bench.md): exit 1 when a figure got worse beyond "
         "its tolerance.",
         "save-baseline": "Also write this run as a baseline to compare later runs with (no per-request lists).",
-        "replicas": REPLICAS_HELP + " Load flags are per replica; first one replica alone is measured (one GPU's "
-        "pages/s) unless --single-gpu, then the scaling efficiency.",
+        "replicas": REPLICAS_HELP + " Load flags are per replica; one replica alone is measured first (one GPU's "
+        "pages/s, unless --single-gpu), then the fleet: figures per replica, in total, and the scaling efficiency.",
         "gpus": "The one server is data parallel over N GPUs (vllm --data-parallel-size N): load flags are per GPU, "
         "the server gets N times them; needs --single-gpu.",
         "single-gpu": "A one-GPU bench result (--json) to set the fleet against: scaling efficiency = total pages/s "

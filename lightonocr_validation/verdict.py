@@ -91,10 +91,7 @@ def fleet_verdict(verdicts: Sequence[Verdict], names: Sequence[str]) -> Verdict:
     cause = worst.line.partition(": ")[2] or worst.line
     if not short:
         return Verdict(worst.word, f"{worst.word}: fleet of {count} replicas, each: {cause}", worst.exit_code)
-    where = names[list(verdicts).index(worst)]
-    return Verdict(
-        worst.word,
-        f"issue: fleet of {count} replicas: {len(short)} of {count} not validated ({', '.join(short)}); "
-        f"{where}: {cause}",
-        worst.exit_code,
-    )
+    head = f"issue: fleet of {count} replicas: {len(short)} of {count} not validated ({', '.join(short)})"
+    if len(short) == 1:
+        return Verdict(worst.word, f"{head}: {cause}", worst.exit_code)
+    return Verdict(worst.word, f"{head}; the worst, {names[list(verdicts).index(worst)]}: {cause}", worst.exit_code)

@@ -26,6 +26,7 @@ from lightonocr_validation.bench import scaling
 from lightonocr_validation.bench.command import BenchOptions, run_bench
 from lightonocr_validation.bench.compare import compare_results, render_comparison
 from lightonocr_validation.bench.html_report import render_html
+from lightonocr_validation.bench.live import client_warnings
 from lightonocr_validation.bench.readout import Load
 from lightonocr_validation.check_command import CheckOptions, run_check
 from lightonocr_validation.config import apply_flags
@@ -139,7 +140,8 @@ def test_a_replica_that_is_down_is_said_and_its_requests_count_as_errors(fleet, 
 
 def test_every_replica_down_is_unreachable(tmp_path: Path) -> None:
     code, result, output = bench(tmp_path, free_ports(2), replicas=2)
-    assert code == EXIT_UNREACHABLE and result is None and "cannot reach" in output
+    assert code == EXIT_UNREACHABLE and result is None and "no replica of 2 answers: cannot reach" in output
+    assert "is down" not in output  # one line for the whole fleet, not a warning per replica first
 
 
 def test_rate_mode_deals_one_stream_round_robin(fleet, tmp_path: Path) -> None:
@@ -277,3 +279,18 @@ def test_bad_replica_counts_are_one_line_and_exit_2(task: str, replicas: str, me
     assert result.returncode == EXIT_UNREACHABLE
     assert message in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_replicas_expand_one_host_only() -> None:
+    config = apply_flags(CONFIG, "check", ROOT, port=8000)
+    with pytest.raises(UserError, match="--replicas 3 expands one host into its consecutive ports: give one --host"):
+        run_check(CheckOptions(config=config, hosts=["a", "b"], replicas=3), console=Console(), errors=Console())
+
+
+def test_a_replica_that_answered_nothing_raises_no_client_warning() -> None:
+    def host(name: str, completed: int) -> dict[str, Any]:
+        figures = {"client_cpu_share": 0.9, "completed": completed}
+        return {"name": name, "summary": {"loads": [{"concurrency": 4, "figures": figures}]}}
+
+    warnings = client_warnings({"hosts": [host("up", 8), host("down", 0)]})
+    assert warnings == ["up at concurrency 4: the client used 90% of the cores"]

@@ -375,21 +375,21 @@ def ask_servers(resolved: Sequence[Target], options: BenchOptions, errors: Conso
     """What each server serves. A replica that is down does not stop a fleet's bench: it is said plainly and its
     requests are counted as errors; every replica down, or any answering wrongly, stops it (exit 2)."""
     servers = []
-    down = []
+    down: list[tuple[Target, Down]] = []
     for target in resolved:
         try:
             servers.append(ask_server(target, options.config.model.served))
         except Down as error:
             if options.replicas < 2:
                 raise
-            down.append(error)
+            down.append((target, error))
             servers.append(Server(target, ServerFacts()))
-            print_warning(
-                errors,
-                f"replica {target.label} is down ({error}): it stays in the fleet and its requests count as errors",
-            )
     if down and len(down) == len(resolved):
-        raise down[0]
+        raise Down(f"no replica of {len(resolved)} answers: {down[0][1]}")
+    for target, error in down:
+        print_warning(
+            errors, f"replica {target.label} is down ({error}): it stays in the fleet and its requests count as errors"
+        )
     return servers
 
 

@@ -300,12 +300,8 @@ def run_bench(options: BenchOptions, *, console: Console, errors: Console) -> in
         if options.duration
         else options.config.bench.requests
     )
-    budget = Budget(requests=requests_per_point, duration_s=options.duration, warmup=options.warmup)
-    if (options.gpus or 1) > 1:  # per GPU, as the load: a data-parallel server gets N times the requests
-        scale = options.gpus or 1
-        requests_per_point = requests_per_point * scale if requests_per_point is not None else None
-        warmup = options.warmup * scale if options.warmup is not None else None
-        budget = Budget(requests=requests_per_point, duration_s=options.duration, warmup=warmup)
+    budget = per_gpu_budget(options, Budget(requests_per_point, options.duration, options.warmup))
+    requests_per_point = budget.requests
     started = time.time()
     single: SingleGpu | None = single_file
     if options.replicas > 1 and single is None:
@@ -339,18 +335,13 @@ def run_bench(options: BenchOptions, *, console: Console, errors: Console) -> in
     settings = _settings(options, mode, steps, pages, sampling(options), graded, note, latency, budget)
     hosts = [builder.host(target, steps) for target in resolved]
     fleet = builder.fleet(resolved, steps) if len(resolved) > 1 else None
-    scaled = None
-    if single is not None:
-        gpus = options.gpus or options.replicas
-        layout = "replicas" if options.replicas > 1 else "data-parallel"
-        scaled = scaling.block(layout=layout, gpus=gpus, totals=(fleet or hosts[0])["summary"]["loads"], single=single)
     result = assemble(
         settings=settings,
         provenance=provenance(options, servers, started),
         hosts=hosts,
         fleet=fleet,
         targets=resolved,
-        scaling=scaled,
+        scaling=scaling_of(options, single, (fleet or hosts[0])["summary"]["loads"]),
     )
     render_table(console, result)
     render_fleet(console, result)
@@ -369,6 +360,27 @@ def run_bench(options: BenchOptions, *, console: Console, errors: Console) -> in
     if baseline is not None:
         code = max(code, compare_with(baseline, result, console=console, errors=errors))
     return code
+
+
+def per_gpu_budget(options: BenchOptions, budget: Budget) -> Budget:
+    """The budget a data-parallel server on `--gpus N` gets: N times the requests (and warm-up) given per GPU,
+    as it gets N times the load. Replicas each get the budget as given."""
+    scale = options.gpus or 1
+    if scale == 1:
+        return budget
+    requests = budget.requests * scale if budget.requests is not None else None
+    warmup = budget.warmup * scale if budget.warmup is not None else None
+    return Budget(requests=requests, duration_s=budget.duration_s, warmup=warmup)
+
+
+def scaling_of(
+    options: BenchOptions, single: SingleGpu | None, totals: Sequence[Mapping[str, Any]]
+) -> dict[str, Any] | None:
+    """The result's `scaling` object: the fleet's `totals` (its summary loads) against one GPU; None without."""
+    if single is None:
+        return None
+    layout = "replicas" if options.replicas > 1 else "data-parallel"
+    return scaling.block(layout=layout, gpus=options.gpus or options.replicas, totals=totals, single=single)
 
 
 def ask_servers(resolved: Sequence[Target], options: BenchOptions, errors: Console) -> list[Server]:

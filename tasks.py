@@ -287,6 +287,10 @@ TARGET_HELP = {
     "insecure": "Do not verify TLS certificates (warned about; prefer a CA bundle in the host profile).",
     "timeout": "Seconds for one request (default: check.timeout).",
 }
+REPLICAS_HELP = (
+    "A fleet of N replicas: the servers at the host's port, port+1, ..., port+N-1 (as `invoke serve --replicas N` "
+    "starts them)."
+)
 
 
 @task(
@@ -304,6 +308,7 @@ TARGET_HELP = {
         "junit": "Write JUnit XML for CI systems to this path.",
         "report-md": "Write a Markdown report to this path.",
         "pages": "Grade your own pages in this folder instead of the bundled samples (see the guide's layouts).",
+        "replicas": REPLICAS_HELP + " A verdict per replica, and the fleet's: validated only when every one is.",
     },
     auto_shortflags=False,
 )
@@ -325,6 +330,7 @@ def check(
     insecure: bool = False,
     timeout: float | None = None,
     pages: str | None = None,
+    replicas: int = 1,
 ) -> None:
     """Validate a running server: every check, a verdict, and exit 0 (validated), 1 (issue) or 2 (unreachable)."""
     from lightonocr_validation.check_command import CheckOptions, list_checks, run_check
@@ -343,6 +349,7 @@ def check(
         report_md=Path(report_md) if report_md else None,
         insecure=insecure,
         pages=Path(pages) if pages else None,
+        replicas=replicas,
     )
     code = run_check(options, console=console, errors=errors)
     if code:
@@ -380,6 +387,12 @@ def check(
         "compare": "Compare with this baseline result (docs/bench.md): exit 1 when a figure got worse beyond "
         "its tolerance.",
         "save-baseline": "Also write this run as a baseline to compare later runs with (no per-request lists).",
+        "replicas": REPLICAS_HELP + " Load flags are per replica; one replica alone is measured first (one GPU's "
+        "pages/s, unless --single-gpu), then the fleet: figures per replica, in total, and the scaling efficiency.",
+        "gpus": "The one server is data parallel over N GPUs (vllm --data-parallel-size N): load flags are per GPU, "
+        "the server gets N times them; needs --single-gpu.",
+        "single-gpu": "A one-GPU bench result (--json) to set the fleet against: scaling efficiency = total pages/s "
+        "/ (N x its pages/s).",
     },
     auto_shortflags=False,
 )
@@ -414,18 +427,22 @@ def bench(
     charts: str | None = None,
     compare: str | None = None,
     save_baseline: str | None = None,
+    replicas: int = 1,
+    gpus: int | None = None,
+    single_gpu: str | None = None,
 ) -> None:
     """Load a running server: pages/s, latency and accuracy under load; exit 0, 1 (objective missed) or 2."""
     from lightonocr_validation.bench.command import BenchOptions, run_bench
 
     # Flags without a typed default arrive as text: read them here, so a typo is one line, not a traceback.
-    concurrency, requests, warmup, max_tokens = (
+    concurrency, requests, warmup, max_tokens, gpus = (
         config.flag_value(flag, value, int)
         for flag, value in (
             ("--concurrency", concurrency),
             ("--requests", requests),
             ("--warmup", warmup),
             ("--max-tokens", max_tokens),
+            ("--gpus", gpus),
         )
     )
     rate, duration, temperature = (
@@ -466,6 +483,9 @@ def bench(
         charts=Path(charts) if charts else None,
         compare=Path(compare) if compare else None,
         save_baseline=Path(save_baseline) if save_baseline else None,
+        replicas=replicas,
+        gpus=gpus,
+        single_gpu=Path(single_gpu) if single_gpu else None,
     )
     code = run_bench(options, console=console, errors=errors)
     if code:

@@ -16,6 +16,11 @@ With `--ttft` and `--itl` it answers like a server of known speed instead: the f
 seconds, then one every itl seconds, whatever the load, so every client should measure an end-to-end
 latency of ttft + (tokens - 1) * itl and concurrency / that many requests per second. benchmarks/vs_vllm_bench.py
 uses it to check that `invoke bench` and `vllm bench serve` measure the same thing where the truth is known.
+
+With `--capacity K --service S` it is a GPU of known capacity: at most K completions are served at once, each
+holding its slot S seconds (before its pacing, if any), the others wait for a slot: K / S pages/s whatever
+the load. `--ports N` listens on port, port+1, ..., port+N-1 in front of those same K slots: N "replicas"
+that are really one GPU. benchmarks/fleet_scaling.py uses both to show scaling efficiency both ways.
 """
 
 from __future__ import annotations
@@ -96,8 +101,19 @@ def _response(status: str, content_type: str, body: bytes, *, chunked: bool = Fa
 
 
 class Answers:
-    def __init__(self, tokens: int, ttft: float = 0.0, itl: float = 0.0, model: str = MODEL) -> None:
+    def __init__(
+        self,
+        tokens: int,
+        ttft: float = 0.0,
+        itl: float = 0.0,
+        model: str = MODEL,
+        capacity: int = 0,
+        service: float = 0.0,
+    ) -> None:
         self.tokens, self.ttft, self.itl = tokens, ttft, itl
+        # Completion slots shared by every port of this process: one GPU's worth (None: no limit).
+        self.slots = asyncio.Semaphore(capacity) if capacity else None
+        self.service = service
         self.stream_head = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream; charset=utf-8\r\n"
         self.stream_head += b"Transfer-Encoding: chunked\r\n\r\n"
         self.stream_usage_chunks = stream_chunks(tokens, True)
@@ -149,10 +165,19 @@ class Connection(asyncio.Protocol):
             del self.buffer[: self.needed]
             self.needed = -1
             assert self.transport is not None
-            if self.answers.ttft or self.answers.itl:
+            if self.answers.slots is not None and self.path == "/v1/chat/completions":
+                asyncio.get_running_loop().create_task(self.in_slot(self.path, body))
+            elif self.answers.ttft or self.answers.itl:
                 asyncio.get_running_loop().create_task(self.paced(self.path, body))
             else:
                 self.transport.write(self.answer(self.path, body))
+
+    async def in_slot(self, path: str, body: bytes) -> None:
+        """A completion once a slot is free, holding it for the service time and the answer's pacing."""
+        assert self.answers.slots is not None
+        async with self.answers.slots:
+            await asyncio.sleep(self.answers.service)
+            await self.paced(path, body)
 
     async def paced(self, path: str, body: bytes) -> None:
         """The answer as a server that computes would send it: the first token after ttft, then one every itl."""
@@ -183,17 +208,33 @@ class Connection(asyncio.Protocol):
         return routes.get(path, self.answers.missing)
 
 
-async def serve(port: int, tokens: int, ttft: float = 0.0, itl: float = 0.0, model: str = MODEL) -> None:
-    answers = Answers(tokens, ttft, itl, model)
+async def serve(
+    port: int,
+    tokens: int,
+    ttft: float = 0.0,
+    itl: float = 0.0,
+    model: str = MODEL,
+    capacity: int = 0,
+    service: float = 0.0,
+    ports: int = 1,
+) -> None:
+    answers = Answers(tokens, ttft, itl, model, capacity, service)
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: Connection(answers), "127.0.0.1", port, backlog=1024)
+    servers = [
+        await loop.create_server(lambda: Connection(answers), "127.0.0.1", number, backlog=1024)
+        for number in range(port, port + ports)
+    ]
     stop = loop.create_future()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, lambda: stop.done() or stop.set_result(None))
     pace = f", first token after {ttft:g} s, then one every {itl:g} s" if ttft or itl else ""
-    print(f"instant vLLM on http://127.0.0.1:{port} ({tokens} tokens an answer{pace})", flush=True)
-    async with server:
-        await stop
+    pace += f", {capacity} at once for {service:g} s each" if capacity else ""
+    where = f"{port}-{port + ports - 1}" if ports > 1 else str(port)
+    print(f"instant vLLM on 127.0.0.1:{where} ({tokens} tokens an answer{pace})", flush=True)
+    await stop
+    for server in servers:
+        server.close()
+        await server.wait_closed()
 
 
 def free_port() -> int:
@@ -202,19 +243,23 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def launch(port: int, *options: str, timeout: float = 10.0) -> subprocess.Popen[bytes]:
-    """This server in its own process on 127.0.0.1:``port`` with ``options``, returned once it listens: the
-    benchmarks' stand-in. The caller terminates it."""
-    server = subprocess.Popen([sys.executable, __file__, "--port", str(port), *options], stdout=subprocess.DEVNULL)
+def launch(port: int, *options: str, timeout: float = 10.0, ports: int = 1) -> subprocess.Popen[bytes]:
+    """This server in its own process on 127.0.0.1:``port`` (and the next ``ports - 1``) with ``options``,
+    returned once it listens on every one: the benchmarks' stand-in. The caller terminates it."""
+    command = [sys.executable, __file__, "--port", str(port), "--ports", str(ports), *options]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    waiting = list(range(port, port + ports))
+    while waiting and time.monotonic() < deadline:
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return server
+            socket.create_connection(("127.0.0.1", waiting[0]), timeout=0.2).close()
+            waiting.pop(0)
         except OSError:
             time.sleep(0.05)
+    if not waiting:
+        return server
     server.terminate()
-    raise SystemExit(f"benchmark: the instant server did not listen on {port}")
+    raise SystemExit(f"benchmark: the instant server did not listen on {waiting[0]}")
 
 
 def main() -> None:
@@ -224,8 +269,11 @@ def main() -> None:
     parser.add_argument("--ttft", type=float, default=0.0, help="seconds before the first token (default: none)")
     parser.add_argument("--itl", type=float, default=0.0, help="seconds between tokens (default: none)")
     parser.add_argument("--model", default=MODEL, help="the model id /v1/models lists")
+    parser.add_argument("--capacity", type=int, default=0, help="completions served at once (default: no limit)")
+    parser.add_argument("--service", type=float, default=0.0, help="seconds each completion holds its slot")
+    parser.add_argument("--ports", type=int, default=1, help="listen on port ... port+N-1, sharing the capacity")
     args = parser.parse_args()
-    asyncio.run(serve(args.port, args.tokens, args.ttft, args.itl, args.model))
+    asyncio.run(serve(args.port, args.tokens, args.ttft, args.itl, args.model, args.capacity, args.service, args.ports))
 
 
 if __name__ == "__main__":

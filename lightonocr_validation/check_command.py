@@ -30,7 +30,7 @@ from lightonocr_validation.report.junit import write_junit
 from lightonocr_validation.report.markdown import write_markdown
 from lightonocr_validation.report.serialize import iso_utc, public_url
 from lightonocr_validation.runner import HostRun, run_hosts
-from lightonocr_validation.verdict import combine, verdict_for
+from lightonocr_validation.verdict import combine, fleet_verdict, verdict_for
 
 TOOL_NAME = "lightonocr-validation"
 TOOL_VERSION = "0.1.0"
@@ -55,6 +55,8 @@ class CheckOptions:
     insecure: bool = False
     # `--pages DIR`: the user's own pages instead of the bundled samples; scored, not graded page by page.
     pages: Path | None = None
+    # `--replicas N`: the servers at the host's port, port+1, ...: each its verdict, and the fleet's.
+    replicas: int = 1
 
 
 def list_checks(console: Console) -> None:
@@ -71,9 +73,7 @@ def run_check(options: CheckOptions, *, console: Console, errors: Console) -> in
     try:
         selected = registry.select(options.only, options.skip, options.tags)
         hosts = options.hosts or [options.config.check.host]
-        resolved = [
-            targets.resolve(host, options.config.check, insecure=options.insecure) for host in dict.fromkeys(hosts)
-        ]
+        resolved = resolve_fleet(list(dict.fromkeys(hosts)), options.replicas, options.config, options.insecure)
     except (registry.SelectionError, targets.TargetError) as error:
         raise UserError(str(error)) from None
     pages = _user_pages(options)
@@ -89,6 +89,9 @@ def run_check(options: CheckOptions, *, console: Console, errors: Console) -> in
     verdicts = [verdict_for(run.results, essential, registered=len(registry.CHECKS)) for run in runs]
     overall = combine(verdicts)
     provenance = build_provenance(runs, settings, started)
+    if options.replicas > 1:
+        overall = fleet_verdict(verdicts, [run.target.label for run in runs])
+        provenance["fleet"] = {"replicas": options.replicas, "hosts": [public_url(t.label) for t in resolved]}
     if options.pages:
         provenance["samples_digest"] = None  # the bundled samples were not sent
         provenance["pages"] = {
@@ -102,6 +105,17 @@ def run_check(options: CheckOptions, *, console: Console, errors: Console) -> in
     report = report_dict(runs, verdicts, overall, provenance)  # built and redacted once, for every renderer
     console_report.render_summary(console, report)
     return max(overall.exit_code, write_reports(options, report, console=console, errors=errors))
+
+
+def resolve_fleet(hosts: Sequence[str], replicas: int, config: Config, insecure: bool) -> list[targets.Target]:
+    """The targets of --host (repeated) or, with --replicas N, of one host's N consecutive ports."""
+    if replicas != 1 and len(hosts) > 1:
+        raise targets.TargetError(
+            f"--replicas {replicas} expands one host into its consecutive ports: give one --host, not {len(hosts)}"
+        )
+    if replicas != 1:
+        return targets.resolve_replicas(hosts[0], config.check, replicas, insecure=insecure)
+    return [targets.resolve(host, config.check, insecure=insecure) for host in hosts]
 
 
 def _user_pages(options: CheckOptions) -> tuple[UserPageInput, ...]:

@@ -7,12 +7,13 @@ taken from a flag or a file of ours, so it cannot land in shell history, process
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from lightonocr_validation.client import Target
 from lightonocr_validation.config import CheckSettings
@@ -119,3 +120,51 @@ def _existing_file(profile: str, key: str, value: Any) -> str:
     if not path.is_file():
         raise TargetError(f"host profile {profile!r}: {key} {str(path)!r} does not exist")
     return str(path)
+
+
+MAX_PORT = 65535
+
+
+def resolve_replicas(host: str, check: CheckSettings, replicas: int, *, insecure: bool = False) -> list[Target]:
+    """The `replicas` servers `host` names at its port, port+1, ..., as `invoke serve --replicas N` binds them.
+
+    One replica is the host itself. From two on each replica is named by its own address (a profile's name with
+    the port), so that reports, progress lines and comparisons tell them apart; key, CA bundle and headers are
+    the host's for every replica."""
+    target = resolve(host, check, insecure=insecure)
+    check_replicas(replicas, _port_of(target.base_url))
+    if replicas == 1:
+        return [target]
+    profile = host.strip() in check.hosts
+    fleet = []
+    for index in range(replicas):
+        url = _with_port(target.base_url, _port_of(target.base_url) + index)
+        name = f"{target.name}:{_port_of(url)}" if profile else url
+        fleet.append(dataclasses.replace(target, base_url=url, name=name))
+    return fleet
+
+
+def check_replicas(replicas: int, first_port: int) -> None:
+    """--replicas N: at least one, and the last replica's port (first_port + N - 1) a port that exists."""
+    if replicas < 1:
+        raise TargetError(f"--replicas {replicas} must be at least 1 (the servers at port, port+1, ...)")
+    last = first_port + replicas - 1
+    if last > MAX_PORT:
+        raise TargetError(
+            f"--replicas {replicas} from port {first_port} reaches port {last}, past {MAX_PORT}: "
+            f"give at most {MAX_PORT - first_port + 1} replicas, or a lower port"
+        )
+
+
+def _port_of(base_url: str) -> int:
+    parts = urlsplit(base_url)
+    return parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def _with_port(base_url: str, port: int) -> str:
+    parts = urlsplit(base_url)
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    credentials = parts.netloc.rpartition("@")[0]
+    netloc = f"{credentials}@{host}:{port}" if credentials else f"{host}:{port}"
+    return urlunsplit(parts._replace(netloc=netloc))

@@ -17,7 +17,7 @@ from checks.base import Result, SkipReason, Status
 from lightonocr_validation.errors import EXIT_FAILED as EXIT_CHECK_FAILED
 from lightonocr_validation.errors import EXIT_OK, EXIT_UNREACHABLE
 
-__all__ = ["EXIT_CHECK_FAILED", "EXIT_OK", "EXIT_UNREACHABLE", "Verdict", "combine", "verdict_for"]
+__all__ = ["EXIT_CHECK_FAILED", "EXIT_OK", "EXIT_UNREACHABLE", "Verdict", "combine", "fleet_verdict", "verdict_for"]
 
 
 @dataclass(frozen=True)
@@ -79,3 +79,19 @@ def combine(verdicts: Sequence[Verdict]) -> Verdict:
         return Verdict("issue", "issue: no check ran", EXIT_UNREACHABLE)
     rank = {"validated": 0, "skip-no-gpu": 1, "issue": 2}
     return max(verdicts, key=lambda v: (v.exit_code == EXIT_UNREACHABLE, rank[v.word], v.exit_code))
+
+
+def fleet_verdict(verdicts: Sequence[Verdict], names: Sequence[str]) -> Verdict:
+    """The verdict of N replicas of one server (`--replicas N`): validated only when every replica is, and then
+    the line says so for the fleet; otherwise the worst replica's verdict, naming it and how many fell short.
+    The word stays first, so a script that matches `validated` or `issue:` reads a fleet as a single server."""
+    worst = combine(verdicts)
+    count = len(verdicts)
+    short = [name for name, verdict in zip(names, verdicts, strict=True) if verdict.word == "issue"]
+    cause = worst.line.partition(": ")[2] or worst.line
+    if not short:
+        return Verdict(worst.word, f"{worst.word}: fleet of {count} replicas, each: {cause}", worst.exit_code)
+    head = f"issue: fleet of {count} replicas: {len(short)} of {count} not validated ({', '.join(short)})"
+    if len(short) == 1:
+        return Verdict(worst.word, f"{head}: {cause}", worst.exit_code)
+    return Verdict(worst.word, f"{head}; the worst, {names[list(verdicts).index(worst)]}: {cause}", worst.exit_code)

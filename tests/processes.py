@@ -45,3 +45,25 @@ def alive(pid: int) -> bool:
 def process_group(pid: int) -> int | None:
     fields = _stat_fields(pid)
     return int(fields[2]) if fields else None
+
+
+def free_ports(count: int, attempts: int = 50) -> int:
+    """The first of `count` consecutive free loopback ports (a fleet's port, port+1, ...), all bound at once
+    to be sure, then released for the caller's servers."""
+    for _ in range(attempts):
+        base = free_port()
+        if base + count - 1 > 65535:
+            continue
+        probes: list[socket.socket] = []
+        try:
+            for port in range(base, base + count):
+                probe = socket.socket()
+                probes.append(probe)
+                probe.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for probe in probes:
+                probe.close()
+    raise RuntimeError(f"no run of {count} free loopback ports found in {attempts} attempts")

@@ -19,6 +19,7 @@ from rich.console import Console
 
 from lightonocr_validation import samples, targets
 from lightonocr_validation.bench import pages as bench_pages
+from lightonocr_validation.bench import scaling
 from lightonocr_validation.bench import slo as objectives
 from lightonocr_validation.bench.driver import RATE_MAX_IN_FLIGHT, Budget
 from lightonocr_validation.bench.figures import Economics
@@ -28,7 +29,8 @@ from lightonocr_validation.bench.plan import Step, Sweep, run_sweep
 from lightonocr_validation.bench.records import Load, PointRun
 from lightonocr_validation.bench.result import ResultBuilder, assemble, write_result
 from lightonocr_validation.bench.runner import Bench
-from lightonocr_validation.check_command import INSECURE_WARNING, server_provenance, tool_provenance
+from lightonocr_validation.bench.scaling import SingleGpu
+from lightonocr_validation.check_command import INSECURE_WARNING, resolve_fleet, server_provenance, tool_provenance
 from lightonocr_validation.client import Target, Unreachable, VllmClient
 from lightonocr_validation.config import Config
 from lightonocr_validation.context import ServerFacts
@@ -74,6 +76,11 @@ class BenchOptions:
     charts: Path | None = None  # benchreport's PNG charts, into this folder
     compare: Path | None = None  # a baseline result: exit 1 on a regression
     save_baseline: Path | None = None  # write this run as a baseline (no per-request lists)
+    # A fleet: `replicas` servers at the host's consecutive ports, or one data-parallel server on `gpus` GPUs;
+    # the load flags are then per GPU, and `single_gpu` a one-GPU result to compute the scaling against.
+    replicas: int = 1
+    gpus: int | None = None
+    single_gpu: Path | None = None
     # Where pages come from: the bundled samples unless another source (a folder of pages) is given.
     page_source: Callable[[], Iterable[BenchPage]] = bench_pages.sample_pages
 
@@ -113,6 +120,7 @@ def validate(options: BenchOptions) -> objectives.Objective | None:
         raise UserError("--sweep chooses the concurrency itself: drop --concurrency (cap it with --max-concurrency)")
     if options.requests is not None and options.duration is not None:
         raise UserError("--requests and --duration both end a point: give one of them")
+    _validate_fleet(options)
     if options.arrival not in ARRIVALS:
         raise UserError(f"--arrival {options.arrival!r} is not one of {', '.join(ARRIVALS)}")
     if options.arrival != "constant" and options.rate is None:
@@ -126,6 +134,25 @@ def validate(options: BenchOptions) -> objectives.Objective | None:
     if objective.needs_stream and not options.stream:
         raise UserError(f"--slo {objective.text} needs time to first token: drop --no-stream")
     return objective
+
+
+def _validate_fleet(options: BenchOptions) -> None:
+    if options.gpus is not None and options.gpus < 1:
+        raise UserError(f"--gpus {options.gpus} must be at least 1")
+    if options.gpus is not None and options.replicas != 1:
+        raise UserError(
+            f"--gpus counts the GPUs of one data-parallel server; --replicas {options.replicas} already means "
+            f"{options.replicas} GPUs: give one of them"
+        )
+    if options.gpus is not None and len(dict.fromkeys(options.hosts)) > 1:
+        raise UserError("--gpus N counts the GPUs of one data-parallel server: give one --host")
+    if (options.gpus or 1) > 1 and options.single_gpu is None:
+        raise UserError(
+            f"--gpus {options.gpus} needs --single-gpu RESULT.json, a bench of one GPU at the same load: "
+            "a data-parallel server's GPUs cannot be measured one at a time"
+        )
+    if options.single_gpu is not None and options.replicas < 2 and (options.gpus or 1) < 2:
+        raise UserError("--single-gpu sets a fleet against one GPU: add --replicas N or --gpus N (2 or more)")
 
 
 def request_body(page: BenchPage, options: BenchOptions) -> bytes:
@@ -168,7 +195,7 @@ def accuracy_judgement(options: BenchOptions, pages: Sequence[BenchPage]) -> tup
 def resolve_targets(options: BenchOptions) -> list[Target]:
     try:
         hosts = options.hosts or [options.config.check.host]
-        return [targets.resolve(host, options.config.check, insecure=options.insecure) for host in dict.fromkeys(hosts)]
+        return resolve_fleet(list(dict.fromkeys(hosts)), options.replicas, options.config, options.insecure)
     except targets.TargetError as error:
         raise UserError(str(error)) from None
 
@@ -182,6 +209,10 @@ def prepare_pages(options: BenchOptions) -> list[BenchPage]:
 
 class Unusable(Exception):
     """A server that cannot be benchmarked: unreachable, refusing the key, or not serving the model."""
+
+
+class Down(Unusable):
+    """A server that cannot be reached at all: in a fleet of replicas, one that is down."""
 
 
 def ask_server(target: Target, model_name: str) -> Server:
@@ -206,7 +237,7 @@ def ask_server(target: Target, model_name: str) -> Server:
         version = client.get("/version", timeout=min(target.timeout, 30))
         vllm_version = version.json().get("version") if version.status == 200 else None
     except Unreachable as error:
-        raise Unusable(f"cannot reach {error}") from None
+        raise Down(f"cannot reach {error}") from None
     except ValueError:
         raise Unusable(f"{target.label}: /v1/models did not answer JSON: is this a vLLM server?") from None
     finally:
@@ -253,8 +284,9 @@ def run_bench(options: BenchOptions, *, console: Console, errors: Console) -> in
     pages = prepare_pages(options)  # rendered and encoded here, before any clock starts
     if any(target.verify is False for target in resolved):
         print_warning(errors, INSECURE_WARNING)
+    single_file = read_single_gpu(options.single_gpu)  # refused before the run, as the baseline
     try:
-        servers = [ask_server(target, options.config.model.served) for target in resolved]
+        servers = ask_servers(resolved, options, errors)
     except Unusable as error:
         print_error(errors, str(error))
         return EXIT_UNREACHABLE
@@ -268,8 +300,13 @@ def run_bench(options: BenchOptions, *, console: Console, errors: Console) -> in
         if options.duration
         else options.config.bench.requests
     )
-    budget = Budget(requests=requests_per_point, duration_s=options.duration, warmup=options.warmup)
+    budget = per_gpu_budget(options, Budget(requests_per_point, options.duration, options.warmup))
+    requests_per_point = budget.requests
     started = time.time()
+    single: SingleGpu | None = single_file
+    if options.replicas > 1 and single is None:
+        single = _one_gpu_phase(options, servers, pages, bodies, budget, mode, objective, console)
+        console.print(f"phase 2 of 2: the fleet, {len(resolved)} replicas at once", markup=False)
     with BenchProgress(console, requests_per_point) as progress:
         bench = Bench(
             targets=resolved,
@@ -284,7 +321,7 @@ def run_bench(options: BenchOptions, *, console: Console, errors: Console) -> in
             on_point=progress.on_point,
         )
         try:
-            references, steps = _measure(bench, options, mode, graded, objective)
+            references, steps = _measure(bench, options, mode, graded, objective, scale=options.gpus or 1)
         except KeyboardInterrupt:
             bench.stop.set()
             raise
@@ -296,14 +333,18 @@ def run_bench(options: BenchOptions, *, console: Console, errors: Console) -> in
         references=references,
     )
     settings = _settings(options, mode, steps, pages, sampling(options), graded, note, latency, budget)
+    hosts = [builder.host(target, steps) for target in resolved]
+    fleet = builder.fleet(resolved, steps) if len(resolved) > 1 else None
     result = assemble(
         settings=settings,
         provenance=provenance(options, servers, started),
-        hosts=[builder.host(target, steps) for target in resolved],
-        fleet=builder.fleet(resolved, steps) if len(resolved) > 1 else None,
+        hosts=hosts,
+        fleet=fleet,
         targets=resolved,
+        scaling=scaling_of(options, single, (fleet or hosts[0])["summary"]["loads"]),
     )
     render_table(console, result)
+    render_fleet(console, result)
     for warning in client_warnings(result):
         print_warning(errors, f"{warning}: the figures may be the client's limit")
     code, line = verdict(result)
@@ -319,6 +360,106 @@ def run_bench(options: BenchOptions, *, console: Console, errors: Console) -> in
     if baseline is not None:
         code = max(code, compare_with(baseline, result, console=console, errors=errors))
     return code
+
+
+def per_gpu_budget(options: BenchOptions, budget: Budget) -> Budget:
+    """The budget a data-parallel server on `--gpus N` gets: N times the requests (and warm-up) given per GPU,
+    as it gets N times the load. Replicas each get the budget as given."""
+    scale = options.gpus or 1
+    if scale == 1:
+        return budget
+    requests = budget.requests * scale if budget.requests is not None else None
+    warmup = budget.warmup * scale if budget.warmup is not None else None
+    return Budget(requests=requests, duration_s=budget.duration_s, warmup=warmup)
+
+
+def scaling_of(
+    options: BenchOptions, single: SingleGpu | None, totals: Sequence[Mapping[str, Any]]
+) -> dict[str, Any] | None:
+    """The result's `scaling` object: the fleet's `totals` (its summary loads) against one GPU; None without."""
+    if single is None:
+        return None
+    layout = "replicas" if options.replicas > 1 else "data-parallel"
+    return scaling.block(layout=layout, gpus=options.gpus or options.replicas, totals=totals, single=single)
+
+
+def ask_servers(resolved: Sequence[Target], options: BenchOptions, errors: Console) -> list[Server]:
+    """What each server serves. A replica that is down does not stop a fleet's bench: it is said plainly and its
+    requests are counted as errors; every replica down, or any answering wrongly, stops it (exit 2)."""
+    servers = []
+    down: list[tuple[Target, Down]] = []
+    for target in resolved:
+        try:
+            servers.append(ask_server(target, options.config.model.served))
+        except Down as error:
+            if options.replicas < 2:
+                raise
+            down.append((target, error))
+            servers.append(Server(target, ServerFacts()))
+    if down and len(down) == len(resolved):
+        raise Down(f"no replica of {len(resolved)} answers: {down[0][1]}")
+    for target, error in down:
+        print_warning(
+            errors, f"replica {target.label} is down ({error}): it stays in the fleet and its requests count as errors"
+        )
+    return servers
+
+
+def _one_gpu_phase(
+    options: BenchOptions,
+    servers: Sequence[Server],
+    pages: Sequence[BenchPage],
+    bodies: Mapping[str, bytes],
+    budget: Budget,
+    mode: str,
+    objective: objectives.Objective | None,
+    console: Console,
+) -> SingleGpu:
+    """Phase 1 of a replicas bench: the first replica that answered, alone, at the per-replica load: one GPU's
+    pages/s measured with the same pages, settings and client as the fleet right after."""
+    alone = next((s.target for s in servers if s.facts.vllm_version or s.facts.max_model_len), servers[0].target)
+    console.print(f"phase 1 of 2: one GPU, {alone.label} alone, at the load each replica gets next", markup=False)
+    with BenchProgress(console, budget.requests) as progress:
+        bench = Bench(
+            targets=[alone],
+            pages=pages,
+            bodies=bodies,
+            budget=budget,
+            stream=options.stream,
+            runs=options.runs,
+            graded=False,
+            load_defaults=Load(1, arrival=options.arrival, seed=options.seed),
+            on_record=progress.on_record,
+            on_point=progress.on_point,
+        )
+        try:
+            _, steps = _measure(bench, options, mode, False, objective)
+        except KeyboardInterrupt:
+            bench.stop.set()
+            raise
+    builder = ResultBuilder(graded=False, economics=lambda n: Economics(servers=n), objective=None, references={})
+    return scaling.measured(alone.label, builder.host(alone, steps)["summary"]["loads"])
+
+
+def read_single_gpu(path: Path | None) -> SingleGpu | None:
+    if path is None:
+        return None
+    from lightonocr_validation.bench.readout import ResultError
+
+    try:
+        return scaling.read_single_gpu(path)
+    except ResultError as error:
+        raise UserError(f"--single-gpu {error}") from None
+
+
+def render_fleet(console: Console, result: Mapping[str, Any]) -> None:
+    """The replicas side by side (pages/s, latency, errors) and the scaling in words, after the tables."""
+    table = scaling.replica_table(result)
+    if table is not None:
+        console.print(table)
+    if result.get("scaling"):
+        for line in scaling.lines(result["scaling"]):
+            console.print(line, markup=False, highlight=False)
 
 
 def read_baseline(path: Path | None) -> dict[str, Any] | None:
@@ -394,8 +535,20 @@ def compare_with(baseline: Mapping[str, Any], result: Mapping[str, Any], *, cons
 
 
 def _measure(
-    bench: Bench, options: BenchOptions, mode: str, graded: bool, objective: objectives.Objective | None
+    bench: Bench,
+    options: BenchOptions,
+    mode: str,
+    graded: bool,
+    objective: objectives.Objective | None,
+    scale: int = 1,
 ) -> tuple[dict[str, PointRun], list[Step]]:
+    """Measure the loads the mode asks for; `scale` (a data-parallel server's --gpus) multiplies each load, so
+    that the flags stay per GPU and the server gets what would fill each of its GPUs."""
+
+    def measure(load: Load) -> Step:
+        rate = load.rate * scale if load.rate is not None else None
+        return bench.measure(Load(load.concurrency * scale, rate=rate))
+
     # Accuracy under load is compared with each page read one at a time; a sweep measures that load itself.
     references = bench.reference() if graded and mode != "sweep" else {}
     if mode == "sweep":
@@ -404,11 +557,11 @@ def _measure(
             min_gain=options.config.bench.min_gain,
             objective=objective,
         )
-        return references, run_sweep(sweep, bench.measure)
+        return references, run_sweep(sweep, measure)
     if mode == "rate":
         load = Load(options.concurrency or RATE_MAX_IN_FLIGHT, rate=options.rate)
-        return references, [bench.measure(load)]
-    return references, [bench.measure(Load(options.concurrency or options.config.bench.concurrency))]
+        return references, [measure(load)]
+    return references, [measure(Load(options.concurrency or options.config.bench.concurrency))]
 
 
 def _settings(
@@ -457,7 +610,8 @@ def verdict(result: Mapping[str, Any]) -> tuple[int, str]:
         sent = sum(p["figures"]["requests"] for p in points)
         if sent and not answered:
             first = next((r["error"] for p in points for r in p["requests"] if r["error"]), "no answer")
-            return EXIT_FAILED, f"issue: every request to {host['name']} failed: {shorten(first, 200)}"
+            whom = f"replica {host['name']} of {len(result['hosts'])}" if result.get("fleet") else host["name"]
+            return EXIT_FAILED, f"issue: every request to {whom} failed: {shorten(first, 200)}"
         if not sent:
             return EXIT_FAILED, f"issue: no request was measured on {host['name']}"
     summaries = [host["summary"] for host in result["hosts"]]

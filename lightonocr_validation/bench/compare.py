@@ -50,6 +50,7 @@ from lightonocr_validation.bench.readout import (
     Series,
     check_result,
     format_number,
+    load_of,
     load_result,
     runs_of,
     series_of,
@@ -222,6 +223,7 @@ def compare_results(old: Mapping[str, Any], new: Mapping[str, Any], tolerances: 
             comparison.rows += [
                 _row(figure, old_series, new_series, load, tolerances, intervals_count) for figure in FIGURES
             ]
+    comparison.rows += _scaling_rows(old, new, tolerances)
     if not comparison.rows:
         raise ResultError(
             "the baseline and the new result have no host and load in common ("
@@ -312,19 +314,58 @@ def write_baseline(result: Mapping[str, Any], path: Path, tolerances: Tolerances
 
 def _row(figure: Figure, old: Series, new: Series, load: Load, tolerances: Tolerances, intervals_count: bool) -> Row:
     before, after = old.value(figure.path, load), new.value(figure.path, load)
+    noise = intervals_count and _overlap(old.interval(figure.path, load), new.interval(figure.path, load))
+    return _judged(new.name, load, figure, before, after, tolerances, noise)
+
+
+def _judged(
+    host: str,
+    load: Load,
+    figure: Figure,
+    before: float | None,
+    after: float | None,
+    tolerances: Tolerances,
+    noise: bool,
+) -> Row:
     if before is None or after is None:
-        return Row(new.name, load, figure, before, after, Verdict.NOT_APPLICABLE, None)
+        return Row(host, load, figure, before, after, Verdict.NOT_APPLICABLE, None)
     allowed = getattr(tolerances, figure.kind).allowed(before)
     worse_by = (before - after) if figure.better is Better.HIGHER else (after - before)
     # A hair of slack: 0.1 + 0.2 style rounding must not turn "exactly at the tolerance" into a regression.
     slack = 1e-9 * max(1.0, abs(before))
     if abs(worse_by) <= allowed + slack:
         verdict = Verdict.SAME
-    elif intervals_count and _overlap(old.interval(figure.path, load), new.interval(figure.path, load)):
+    elif noise:
         verdict = Verdict.NOISE
     else:
         verdict = Verdict.WORSE if worse_by > 0 else Verdict.BETTER
-    return Row(new.name, load, figure, before, after, verdict, allowed)
+    return Row(host, load, figure, before, after, verdict, allowed)
+
+
+SCALING = Figure("scaling efficiency", "efficiency", "throughput", Better.HIGHER)
+
+
+def _scaling_rows(old: Mapping[str, Any], new: Mapping[str, Any], tolerances: Tolerances) -> list[Row]:
+    """Both results measured a fleet against one GPU (`scaling`): its efficiency at each load per GPU they share,
+    judged as a throughput (the fleet's pages/s and one GPU's are compared as figures of their own already)."""
+    sides = [_efficiencies(result) for result in (old, new)]
+    return [
+        _judged("scaling", load, SCALING, sides[0][load], sides[1][load], tolerances, False)
+        for load in sorted(set(sides[0]) & set(sides[1]))
+    ]
+
+
+def _efficiencies(result: Mapping[str, Any]) -> dict[Load, float | None]:
+    block = result.get("scaling")
+    if not isinstance(block, dict):
+        return {}
+    found = {}
+    for entry in block.get("loads") or []:
+        load = load_of(entry) if isinstance(entry, dict) else None
+        if load is not None:
+            value = entry.get("efficiency")
+            found[load] = float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    return found
 
 
 def _overlap(first: tuple[float, float] | None, second: tuple[float, float] | None) -> bool:

@@ -19,7 +19,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lightonocr_validation.bench.pages import BenchPage
 from lightonocr_validation.bench.records import Load, PointRun, RequestRecord
@@ -63,6 +63,14 @@ def arrival_offsets(load: Load, budget: Budget) -> list[float]:
         moment = moment + draw.expovariate(load.rate) if load.arrival == "poisson" else len(offsets) / load.rate
 
 
+def _share_of_arrivals(load: Load, budget: Budget, index: int, count: int) -> list[float]:
+    assert load.rate is not None
+    if count == 1:
+        return arrival_offsets(load, budget)
+    fleet_budget = Budget(budget.requests * count if budget.requests is not None else None, budget.duration_s)
+    return arrival_offsets(replace(load, rate=load.rate * count), fleet_budget)[index::count]
+
+
 def run_point(
     target: Target,
     pages: Sequence[BenchPage],
@@ -76,15 +84,20 @@ def run_point(
     on_record: OnRecord = lambda host, load, record: None,
     stop: threading.Event | None = None,
     on_clock_start: Callable[[], None] = lambda: None,
+    share: tuple[int, int] = (0, 1),
 ) -> PointRun:
     """Send ``budget``'s requests to ``target`` at ``load``, cycling through ``pages`` (``bodies`` holds each
     page's encoded request, keyed by label) and return what each measured request did. ``keep_text`` False when
     the answers will not be graded: streamed tokens are then timed without being parsed. ``on_clock_start`` runs
-    once warm-up is over, just before the clock starts (the server-time probe's first /metrics reading)."""
+    once warm-up is over, just before the clock starts (the server-time probe's first /metrics reading).
+
+    ``share`` (k, n): this host is replica k of a fleet of n. In rate mode the fleet's arrivals are one stream
+    of n times the rate, dealt round-robin as a load balancer would: this host sends arrivals k, k+n, ...,
+    so replicas take turns instead of all sending at the same moments."""
     stop = stop or threading.Event()
     url = f"{target.base_url}{CHAT_PATH}"
     workers = load.concurrency
-    offsets = arrival_offsets(load, budget) if load.rate is not None else None
+    offsets = _share_of_arrivals(load, budget, *share) if load.rate is not None else None
     if offsets is not None:
         workers = max(1, min(workers, len(offsets)))
     warmup = budget.warmup if budget.warmup is not None else (workers if offsets is None else min(workers, RATE_WARMUP))

@@ -85,6 +85,7 @@ def render_html(result: Mapping[str, Any]) -> str:
         f'<p class="meta">schema {_e(result.get("schema"))} · mode {_e(settings.get("mode") or NO_VALUE)} · '
         f"{len(result['hosts'])} host(s) · runs per load {_e(settings.get('runs') or 1)}</p>",
         _summary(result),
+        _scaling(result),
         _charts(result),
         '<section id="figures"><h2>Figures per host and load</h2>',
         *(_figures(one) for one in series),
@@ -140,6 +141,43 @@ def _summary(result: Mapping[str, Any]) -> str:
         text_columns={0, 1, 3, 4, 5},
     )
     return f'<section id="summary"><h2>Summary</h2>{table}</section>'
+
+
+def _scaling(result: Mapping[str, Any]) -> str:
+    """A fleet against one GPU: each load per GPU with the two figures its efficiency is made of; "" without."""
+    block = result.get("scaling")
+    if not isinstance(block, dict):
+        return ""
+    gpus = block.get("gpus")
+    what = f"{gpus} replicas" if block.get("layout") == "replicas" else f"one data-parallel server on {gpus} GPUs"
+    source = (block.get("single_gpu") or {}).get("source")
+    rows = []
+    entries = [(entry, _load_text({k: entry.get(k) for k in ("concurrency", "rate")})) for entry in block["loads"]]
+    entries.append((block.get("peak") or {}, "peak (best of each)"))
+    for entry, where in entries:
+        rows.append(
+            [
+                _e(where),
+                _e(format_number(_float(entry.get("total_pages_per_s")))),
+                _e(format_number(_float(entry.get("single_gpu_pages_per_s")))),
+                _e(gpus),
+                _e(_percent(entry.get("efficiency"))),
+                _e(format_number(_float(entry.get("total_e2e_p95_s")))),
+                _e(format_number(_float(entry.get("single_gpu_e2e_p95_s")))),
+            ]
+        )
+    headers = ["load per GPU", "total pages/s", "one GPU pages/s", "GPUs", "scaling efficiency"]
+    table = _table([*headers, "total e2e p95 s", "one GPU e2e p95 s"], rows, text_columns={0})
+    return (
+        f'<section id="scaling"><h2>Scaling: {_e(what)}</h2>'
+        f'<p class="meta">scaling efficiency = {_e(block.get("definition"))}; one GPU\'s figure: {_e(source)}</p>'
+        f"{table}</section>"
+    )
+
+
+def _percent(value: Any) -> str:
+    number = _float(value)
+    return NO_VALUE if number is None else f"{number:.0%}"
 
 
 def _charts(result: Mapping[str, Any]) -> str:

@@ -246,6 +246,7 @@ def assemble(
     hosts: Sequence[dict[str, Any]],
     fleet: dict[str, Any] | None,
     targets: Sequence[Target],
+    scaling: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     result = {
         "schema": SCHEMA,
@@ -254,6 +255,8 @@ def assemble(
         "settings": dict(settings),
         "hosts": list(hosts),
         "fleet": fleet,
+        # A fleet against one GPU (bench/scaling.py): null unless --replicas N or --gpus N gave both figures.
+        "scaling": scaling,
     }
     secrets = [secret for target in targets for secret in target_secrets(target)]
     return redact(jsonable(result), secrets)

@@ -59,6 +59,7 @@ class Bench:
 
     def _all_hosts(self, load: Load, budget: Budget, run: int, report: bool = True) -> list[PointRun]:
         def one(target: Target) -> PointRun:
+            share = (list(self.targets).index(target), len(self.targets))  # rate mode: round-robin arrivals
             probe = ServerTimeProbe(target)
             point = run_point(
                 target,
@@ -72,6 +73,7 @@ class Bench:
                 on_record=self.on_record if report else lambda host, load, record: None,
                 stop=self.stop,
                 on_clock_start=probe.start if report else lambda: None,
+                share=share,
             )
             if report:
                 point.server_time = probe.finish(expected=sum(record.ok for record in point.records))

@@ -35,12 +35,14 @@ EXAMPLES: dict[str, list[tuple[str, str]]] = {
         ("invoke check --tag smoke", "only the quick checks"),
         ("invoke check --pages ~/olmOCR-bench/bench_data", "score olmOCR-Bench, or a folder of your own pages"),
         ("invoke check --list", "every check, without contacting a server"),
+        ("invoke check --replicas 2", "the servers at port and port+1: a verdict each and the fleet's"),
     ],
     "bench": [
         ("invoke bench", "4 pages in flight, 64 measured pages, every answer graded"),
         ('invoke bench --sweep --slo "p95_e2e<=20s" --gpu-hour-price 2', "the most pages/s within the objective"),
         ("invoke bench --rate 5 --arrival poisson --duration 120 --runs 3", "5 pages/s for 2 min, 3 times"),
         ("invoke bench --max-tokens 1024 --temperature 0 --tiny", "fixed output length, as vllm bench serve"),
+        ("invoke bench --replicas 2 --concurrency 64", "one GPU alone, then both replicas: scaling efficiency"),
     ],
     "tiny-model": [
         ("invoke tiny-model", "build the random-weight checkpoint into tiny_model.path"),

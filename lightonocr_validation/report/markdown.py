@@ -156,6 +156,9 @@ def _provenance_rows(report: Mapping[str, Any], hosts: list[Any]) -> Iterator[tu
     yield "Finished (UTC)", provenance.get("finished_at")
     if len(hosts) > 1:
         yield "Hosts", ", ".join(str(host.get("host", "")) for host in hosts)
+    fleet = provenance.get("fleet")
+    if isinstance(fleet, dict):
+        yield "Fleet", f"{fleet.get('replicas')} replicas of one server, each with its own verdict above"
 
 
 def _what_to_do(hosts: list[Any]) -> Iterator[str]:

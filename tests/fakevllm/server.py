@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import functools
 import hashlib
 import io
@@ -93,6 +94,10 @@ class Faults:
     readings: dict[str, str] = field(default_factory=dict)
     fail_sample: str = ""  # this sample's pages get HTTP 500 (a replica that chokes on one kind of page)
     token_delay: float = 0.0  # seconds between streamed events, sent one HTTP chunk each as uvicorn does
+    # A server of known capacity, for scaling figures: at most `capacity` completions are served at once, each
+    # holding its slot `service_s` seconds; the others wait for a slot, as pages wait for a full GPU. 0: no limit.
+    capacity: int = 0
+    service_s: float = 0.0
 
 
 class FakeVllm:
@@ -106,6 +111,7 @@ class FakeVllm:
         api_key: str = "",
         known_pages: dict[str, str] | None = None,
         port: int = 0,  # 0: a free port; a stand-in `vllm serve` binds the --port it was given
+        slots: threading.Semaphore | None = None,  # another fake's: two addresses in front of one engine
     ) -> None:
         self.port = port
         self.faults = faults or Faults()
@@ -119,6 +125,8 @@ class FakeVllm:
         self._engine = threading.Condition()  # guards the two below: completions in flight, engine dead
         self._in_flight = 0
         self.engine_dead = False
+        # Completion slots (Faults.capacity); shared when two fakes stand for one server behind two ports.
+        self.slots = slots or (threading.Semaphore(self.faults.capacity) if self.faults.capacity else None)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -198,9 +206,12 @@ class FakeVllm:
                 )
             crowded = bool(truncates and self._in_flight >= truncates)
         try:
-            if self.engine_dead:
-                return _Reply(500, _recorded("engine_dead_chat")["body"].encode(), "application/json")
-            return self._chat(raw, crowded=crowded)
+            with self.slots or contextlib.nullcontext():
+                if self.faults.service_s:
+                    time.sleep(self.faults.service_s)
+                if self.engine_dead:
+                    return _Reply(500, _recorded("engine_dead_chat")["body"].encode(), "application/json")
+                return self._chat(raw, crowded=crowded)
         finally:
             with self._engine:
                 self._in_flight -= 1

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lightonocr_validation.client import Response
+from lightonocr_validation.client import BadAnswer, Response
 from lightonocr_validation.client import one_line as client_one_line
 from lightonocr_validation.context import CheckContext
 from lightonocr_validation.pages import png_data_url
@@ -122,7 +122,11 @@ def image_content(data_url: str) -> list[dict[str, Any]]:
 
 
 def send_page(ctx: CheckContext, page: PageInput | UserPageInput, **overrides: Any) -> PageAnswer:
-    reply = ctx.client.post("/v1/chat/completions", ctx.chat_body(image_content(page.data_url), **overrides))
+    """The page's answer; one the server cut short, made too long or sent as HTML is an answer with a problem."""
+    try:
+        reply = ctx.client.post("/v1/chat/completions", ctx.chat_body(image_content(page.data_url), **overrides))
+    except BadAnswer as error:
+        return PageAnswer(page, error.status, 0.0, "", None, None, None, one_line(str(error), 300))
     return parse_answer(page, reply)
 
 
@@ -140,8 +144,8 @@ def parse_answer(page: PageInput | UserPageInput, reply: Response) -> PageAnswer
         )
     try:
         body = reply.json()
-    except ValueError:
-        return PageAnswer(page, reply.status, reply.seconds, "", None, None, None, "the body is not JSON")
+    except ValueError as error:  # NotJson: says what came instead (an HTML page, another content type)
+        return PageAnswer(page, reply.status, reply.seconds, "", None, None, None, one_line(str(error), 300))
     text, finish, prompt, completion, problem = _completion_fields(body)
     return PageAnswer(page, reply.status, reply.seconds, text, finish, prompt, completion, problem)
 

@@ -303,53 +303,59 @@ class VllmClient:
     def _chunks(
         self, reply: requests.Response, path: str, cap: int, basis: str, started: float, limit: float
     ) -> Iterator[bytes]:
-        """The body's bytes as they arrive, stopped with `BadAnswer` past ``cap`` bytes, past ``limit``
-        seconds in all (a server that drips its answer byte by byte never trips the per-read timeout), or
-        when the connection closes before the body's end."""
-        received = 0
-        announced = _content_length(reply)
-        if announced is not None and announced > cap:
-            raise BadAnswer("too_large", _too_large(path, announced, cap, basis, exact=True), reply.status_code)
-        try:
-            for data in _raw_pieces(reply):
-                received += len(data)
-                if received > cap:
-                    raise BadAnswer("too_large", _too_large(path, received, cap, basis, exact=False), reply.status_code)
-                elapsed = time.perf_counter() - started
-                if elapsed > limit:
-                    raise BadAnswer(
-                        "slow",
-                        f"{path}: the server was still sending its answer after {elapsed:.0f} s ({received} bytes "
-                        f"so far), past the {limit:g} s one request may take (--timeout): it drips its answer",
-                        reply.status_code,
-                    )
-                yield data
-        except (requests.exceptions.ChunkedEncodingError, urllib3.exceptions.ProtocolError) as error:
-            raise BadAnswer(
-                "truncated",
-                f"{path}: the server cut its answer short after {received} bytes (HTTP {reply.status_code}): the "
-                f"connection closed before the body's end ({_cut_cause(error)}); a proxy's time limit or a worker "
-                "that died mid-answer does this",
-                reply.status_code,
-            ) from None
-        except (requests.exceptions.ContentDecodingError, urllib3.exceptions.DecodeError):
-            raise BadAnswer(
-                "not_json",
-                f"{path}: the answer's compression (Content-Encoding) is broken after {received} bytes",
-                reply.status_code,
-            ) from None
-        except (requests.exceptions.ConnectionError, urllib3.exceptions.ReadTimeoutError) as error:
-            if "timed out" not in str(error):
-                raise
-            raise BadAnswer(
-                "slow",
-                f"{path}: the server stopped sending mid-answer for more than {limit:g} s after {received} bytes "
-                "(--timeout)",
-                reply.status_code,
-            ) from None
+        return capped_pieces(reply, path, cap, basis, started, limit)
 
     def _unreachable(self, error: requests.RequestException) -> Unreachable:
         return unreachable(self.target, error)
+
+
+def capped_pieces(
+    reply: requests.Response, path: str, cap: int, basis: str, started: float, limit: float
+) -> Iterator[bytes]:
+    """The body's bytes as they arrive, stopped with `BadAnswer` past ``cap`` bytes, past ``limit``
+    seconds in all (a server that drips its answer byte by byte never trips the per-read timeout), or
+    when the connection closes before the body's end."""
+    received = 0
+    announced = _content_length(reply)
+    if announced is not None and announced > cap:
+        raise BadAnswer("too_large", _too_large(path, announced, cap, basis, exact=True), reply.status_code)
+    try:
+        for data in _raw_pieces(reply):
+            received += len(data)
+            if received > cap:
+                raise BadAnswer("too_large", _too_large(path, received, cap, basis, exact=False), reply.status_code)
+            elapsed = time.perf_counter() - started
+            if elapsed > limit:
+                raise BadAnswer(
+                    "slow",
+                    f"{path}: the server was still sending its answer after {elapsed:.0f} s ({received} bytes "
+                    f"so far), past the {limit:g} s one request may take (--timeout): it drips its answer",
+                    reply.status_code,
+                )
+            yield data
+    except (requests.exceptions.ChunkedEncodingError, urllib3.exceptions.ProtocolError) as error:
+        raise BadAnswer(
+            "truncated",
+            f"{path}: the server cut its answer short after {received} bytes (HTTP {reply.status_code}): the "
+            f"connection closed before the body's end ({_cut_cause(error)}); a proxy's time limit or a worker "
+            "that died mid-answer does this",
+            reply.status_code,
+        ) from None
+    except (requests.exceptions.ContentDecodingError, urllib3.exceptions.DecodeError):
+        raise BadAnswer(
+            "not_json",
+            f"{path}: the answer's compression (Content-Encoding) is broken after {received} bytes",
+            reply.status_code,
+        ) from None
+    except (requests.exceptions.ConnectionError, urllib3.exceptions.ReadTimeoutError) as error:
+        if "timed out" not in str(error):
+            raise
+        raise BadAnswer(
+            "slow",
+            f"{path}: the server stopped sending mid-answer for more than {limit:g} s after {received} bytes "
+            "(--timeout)",
+            reply.status_code,
+        ) from None
 
 
 def _raw_pieces(reply: requests.Response) -> Iterator[bytes]:

@@ -270,6 +270,10 @@ class VllmClient:
                     return StreamResult(
                         reply.status_code, 0, "", None, time.perf_counter() - started, None, False, error
                     )
+                if "html" in reply.headers.get("Content-Type", "").lower():
+                    text = b"".join(pieces).decode("utf-8", errors="replace")
+                    reason = not_json_reason(path, 200, text, dict(reply.headers), ValueError("HTML"))
+                    raise NotJson(reason, 200)
                 for line in _sse_data_lines(_lines(pieces)):
                     if line == "[DONE]":
                         done = True
@@ -518,6 +522,10 @@ def classify_connection_error(error: requests.RequestException) -> tuple[str, st
         return "timeout", "the server accepted the connection but did not answer in time"
     if any(isinstance(e, ConnectionRefusedError) for e in chain) or "Connection refused" in str(error):
         return "refused", "connection refused: nothing listens on that port (not started, or still loading)"
+    if any(isinstance(e, ConnectionResetError) for e in chain):
+        return "connection", "the server reset the connection without answering (a crashed worker, or a proxy)"
+    if any(type(e).__name__ == "RemoteDisconnected" for e in chain):
+        return "connection", "the server closed the connection without answering (a crashed worker, or a proxy)"
     if isinstance(error, requests.exceptions.ConnectionError):
         return "connection", f"the connection failed: {one_line(str(error))}"
     return "other", one_line(str(error))

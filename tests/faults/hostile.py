@@ -352,7 +352,7 @@ class _ScriptedHandler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         length = len(script.body) + (100 if script.cut else 0)
         self.send_header("Content-Length", str(length))
+        self.send_header("Connection", "close")  # a 204 with a body would spoil a kept-alive connection
         self.end_headers()
         self.wfile.write(script.body)
-        if script.cut:
-            self.close_connection = True
+        self.close_connection = True

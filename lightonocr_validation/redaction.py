@@ -11,6 +11,7 @@ the terminal (`redacting`), where nothing can slip past the first.
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import re
@@ -85,13 +86,16 @@ class Redactor:
 
 def target_secrets(target: Any) -> list[str]:
     """What of a Target must never be shown: its API key, every profile header's value, the URL's
-    password (raw and percent-decoded) and its user:password pair."""
+    password (raw and percent-decoded), its user:password pair and that pair as Basic auth sends it."""
     found = [getattr(target, "api_key", "") or ""]
     found += [value for _, value in getattr(target, "headers", ())]
     parts = urlsplit(getattr(target, "base_url", "") or "")
     if parts.password:
         found += [parts.password, unquote(parts.password)]
         found.append(parts.netloc.rsplit("@", 1)[0])
+        # requests sends URL credentials as HTTP Basic auth: a server that echoes the header shows this.
+        pair = f"{unquote(parts.username or '')}:{unquote(parts.password)}"
+        found.append(base64.b64encode(pair.encode("latin-1", "replace")).decode("ascii"))
     return [secret for secret in found if secret]
 
 

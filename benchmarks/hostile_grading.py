@@ -2,6 +2,7 @@
 
     python benchmarks/hostile_grading.py            # 4 MB answers, every shape
     python benchmarks/hostile_grading.py --mb 2 --shape prose
+    python benchmarks/hostile_grading.py --mb 0.5   # the longest text a page can still be graded with
 
 The fake vLLM (tests/fakevllm) answers every sample page with the same text of the given size, whole (not
 cut at max_tokens), 200 and well-formed otherwise: prose (varied words), a loop (one line repeated), one
@@ -32,6 +33,7 @@ from lightonocr_validation.accuracy.engine import grade  # noqa: E402
 from lightonocr_validation.check_command import CheckOptions, run_check  # noqa: E402
 from lightonocr_validation.samples import load_manifest  # noqa: E402
 from lightonocr_validation.settings import DEFAULTS  # noqa: E402
+from tests.fakevllm import server as fake_server  # noqa: E402
 from tests.fakevllm.server import FakeVllm, Faults  # noqa: E402
 
 PAGE_CHECKS = ["OCR001", "OCR003", "DEG001", "DEG002", "DEG003", "DEG004", "DEG005"]
@@ -54,6 +56,11 @@ def shapes(size: int) -> dict[str, str]:
         "pipes": ("| 1.50 | 1.20 | Price |\n" * (size // 24 + 1))[:size],
         "html": ("<table><tr><td>1.50</td><td>" * (size // 29 + 1))[:size],
     }
+
+
+# The client stops reading an answer past its cap and closes the connection: the fake's handler threads
+# then fail to write, and socketserver would print each of those tracebacks on stderr.
+fake_server._Server.handle_error = lambda self, request, address: None  # type: ignore[method-assign]
 
 
 class VerbatimFake(FakeVllm):

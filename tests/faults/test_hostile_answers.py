@@ -230,13 +230,17 @@ CASES = {
     "ctype": ("{url}", ["--only", "MOD001"], 1, "content type text/plain"),
     "tls": ("http://{hostport}", ["--only", "RDY001", "--insecure"], 2, "the port speaks TLS: use https://"),
     "plain": ("https://{hostport}", ["--only", "RDY001", "--insecure"], 2, "the port speaks plain HTTP"),
+    # Under the byte cap, but more text than 4096 tokens of at most 128 bytes can make: failed, not graded.
+    "huge-text": ("{url}", ["--only", "OCR001"], 1, "at most 524288 bytes are possible (128 bytes a token at most)"),
 }
+SERVERS = {"plain": ("", {}), "huge-text": ("huge", {"size": 600_000})}
 
 
 @pytest.mark.parametrize("switch", list(CASES))
 def test_invoke_check_against_each_hostile_switch(switch: str) -> None:
     form, flags, code, words = CASES[switch]
-    with Hostile("" if switch == "plain" else switch, api_key=KEY, data="lightonai/LightOnOCR-2-1B") as server:
+    name, options = SERVERS.get(switch, (switch, {}))
+    with Hostile(name, api_key=KEY, data="lightonai/LightOnOCR-2-1B", **options) as server:
         hostport = f"127.0.0.1:{server.port}"
         result = invoke_check(form.format(url=server.url, hostport=hostport, password=PASSWORD), *flags)
     output = result.stdout + result.stderr

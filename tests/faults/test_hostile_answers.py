@@ -252,3 +252,18 @@ def test_invoke_check_against_each_hostile_switch(switch: str) -> None:
         assert "unreachable" not in output.lower()
     if switch in ("tls", "plain"):  # --insecure was given: the cause must not suggest it
         assert all("--insecure" not in line for line in output.splitlines() if "speaks" in line)
+
+
+def test_the_target_session_keeps_proxies_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lightonocr_validation.client import configured_session
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", certifi.where())
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    for verify, expected in ((False, False), ("/etc/ca.pem", "/etc/ca.pem"), (True, certifi.where())):
+        session = configured_session(Target("https://gpu.example", verify=verify))
+        merged = session.merge_environment_settings("https://gpu.example/health", {}, None, None, None)
+        assert merged["proxies"].get("https") == "http://proxy.example:3128"
+        assert merged["verify"] == expected
+        session.close()

@@ -340,9 +340,9 @@ def capped_pieces(
     except (requests.exceptions.ChunkedEncodingError, urllib3.exceptions.ProtocolError) as error:
         raise BadAnswer(
             "truncated",
-            f"{path}: the server cut its answer short after {received} bytes (HTTP {reply.status_code}): the "
-            f"connection closed before the body's end ({_cut_cause(error)}); a proxy's time limit or a worker "
-            "that died mid-answer does this",
+            f"{path}: the server cut its answer short{f' after {received} bytes' if received else ''} (HTTP "
+            f"{reply.status_code}): the connection closed before the body's end ({_cut_cause(error)}); a proxy's "
+            "time limit or a worker that died mid-answer does this",
             reply.status_code,
         ) from None
     except (requests.exceptions.ContentDecodingError, urllib3.exceptions.DecodeError):

@@ -267,3 +267,15 @@ def test_the_target_session_keeps_proxies_from_the_environment(monkeypatch: pyte
         assert merged["proxies"].get("https") == "http://proxy.example:3128"
         assert merged["verify"] == expected
         session.close()
+
+
+def test_the_shape_accessor_gives_none_where_the_shape_differs() -> None:
+    from lightonocr_validation.shape import dig, kind, typed
+
+    answer = {"choices": [{"message": {"content": "text"}}], "data": "a string"}
+    assert dig(answer, "choices", 0, "message", "content") == "text"
+    assert dig(answer, "choices", 1, "message") is None
+    assert dig(answer, "data", 0) is None and dig("not an object", "data") is None
+    assert typed(True, int) is None and typed(3, int) == 3 and typed("3", int, 0) == 0
+    shapes = [kind(v) for v in (None, "s", [1, 2], {}, 1.5)]
+    assert shapes == ["null", "a string", "a list of 2", "an object", "a number"]

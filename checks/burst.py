@@ -20,8 +20,9 @@ from checks import prometheus
 from checks.base import Check, Outcome
 from checks.page_answers import PageAnswer, PageInput, listing, one_line, page_answers, pages_of, send_page
 from lightonocr_validation.accuracy.metrics import ned
-from lightonocr_validation.client import Unreachable
+from lightonocr_validation.client import BadAnswer, Response, Unreachable
 from lightonocr_validation.context import CheckContext, RequestSettings
+from lightonocr_validation.shape import dig
 
 # Random weights never stop before max_tokens, so their output length is only the number asked for; what
 # the burst probes (each page's prefill: the vision encoder and the KV cache reservation) is the same at
@@ -119,7 +120,7 @@ def watching_load(ctx: CheckContext) -> Iterator[LoadPeaks]:
         while True:
             try:
                 reply = ctx.metrics()
-            except Unreachable:
+            except (Unreachable, BadAnswer):  # the burst's own replies say what went wrong
                 return
             if reply.status == 200:
                 peaks.note(prometheus.parse(reply.text))
@@ -184,12 +185,11 @@ def aftermath(ctx: CheckContext) -> Aftermath:
     try:
         health = str(ctx.client.get("/health").status)
         models = ctx.client.get("/v1/models")
-        listed = models.status == 200 and any(
-            entry.get("id") == ctx.settings.model_name for entry in models.json().get("data", [])
-        )
+        listing = dig(_json_or_none(models), "data") if models.status == 200 else None
+        listed = isinstance(listing, list) and any(dig(entry, "id") == ctx.settings.model_name for entry in listing)
         metrics = ctx.metrics()
-    except Unreachable as error:
-        return Aftermath(f"unreachable ({error})", False, None, None)
+    except (Unreachable, BadAnswer) as error:
+        return Aftermath(f"unreachable ({error})" if isinstance(error, Unreachable) else str(error), False, None, None)
     samples = prometheus.parse(metrics.text) if metrics.status == 200 else []
     return Aftermath(
         health,
@@ -197,6 +197,13 @@ def aftermath(ctx: CheckContext) -> Aftermath:
         prometheus.total(samples, "vllm:num_requests_running"),
         prometheus.total(samples, "vllm:num_requests_waiting"),
     )
+
+
+def _json_or_none(reply: Response) -> Any:
+    try:
+        return reply.json()
+    except ValueError:
+        return None
 
 
 def _count(value: float | None) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from checks.base import Check, Outcome
+from lightonocr_validation.client import BadAnswer
 from lightonocr_validation.context import CheckContext
 from lightonocr_validation.pages import LONGEST_SIDE, expected_prompt_tokens
 
@@ -36,10 +37,10 @@ class MOD001(Check):
                 status=reply.status,
             )
         try:
-            entries = reply.json().get("data", [])
-        except (ValueError, AttributeError):
-            return Outcome.failed("/v1/models did not answer a JSON model list")
-        ids = [str(entry.get("id")) for entry in entries if isinstance(entry, dict)]
+            entries = ctx.model_entries()
+        except BadAnswer as error:  # not JSON, an HTML page, data that is not a list: said in one line
+            return Outcome.failed(str(error), status=reply.status)
+        ids = [str(entry.get("id")) for entry in entries]
         listed = ctx.listed_model()
         if listed is None:
             return Outcome.failed(

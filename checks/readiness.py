@@ -55,7 +55,8 @@ class RDY003(Check):
         reply = ctx.version()
         if reply.status != 200:
             return Outcome.skipped(f"/version answered {reply.status}: the version cannot be judged")
-        version = str(reply.json().get("version", ""))
+        body = reply.json()  # NotJson (an HTML page, ...) is a failed check with its reason
+        version = str(body.get("version", "")) if isinstance(body, dict) else ""
         try:
             rule = compat.rule_for(version)
             supported = compat.is_supported(version)

@@ -24,6 +24,7 @@ from lightonocr_validation import samples, targets, user_pages
 from lightonocr_validation.config import Config
 from lightonocr_validation.context import RequestSettings, ServerFacts
 from lightonocr_validation.errors import EXIT_UNREACHABLE, UserError, os_cause, print_error, print_warning
+from lightonocr_validation.redaction import Redactor, redacting
 from lightonocr_validation.report import console as console_report
 from lightonocr_validation.report.json_report import report_dict, write_json
 from lightonocr_validation.report.junit import write_junit
@@ -70,12 +71,24 @@ def list_checks(console: Console) -> None:
 
 
 def run_check(options: CheckOptions, *, console: Console, errors: Console) -> int:
+    """`invoke check`; every line it prints goes through the run's redactor (keys, URL passwords, headers):
+    what a server echoes back (a 401 body with the key, say) is redacted on the terminal as in the reports."""
+    with redacting(Redactor(), console, errors) as redactor:
+        try:
+            return _run_check(options, redactor, console=console, errors=errors)
+        except UserError as error:  # printed by the task layer, after the consoles are restored
+            raise UserError(redactor(str(error)), error.code) from None
+
+
+def _run_check(options: CheckOptions, redactor: Redactor, *, console: Console, errors: Console) -> int:
     try:
         selected = registry.select(options.only, options.skip, options.tags)
         hosts = options.hosts or [options.config.check.host]
         resolved = resolve_fleet(list(dict.fromkeys(hosts)), options.replicas, options.config, options.insecure)
     except (registry.SelectionError, targets.TargetError) as error:
         raise UserError(str(error)) from None
+    for target in resolved:
+        redactor.add_target(target)
     pages = _user_pages(options)
     if any(target.verify is False for target in resolved):
         print_warning(errors, INSECURE_WARNING)

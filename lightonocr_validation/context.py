@@ -12,8 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from lightonocr_validation.client import Response, VllmClient
+from lightonocr_validation.client import BadAnswer, Response, VllmClient
 from lightonocr_validation.config import CheckSettings, Config, ModelSettings, PerfSettings, Sampling
+from lightonocr_validation.shape import kind
 
 T = TypeVar("T")
 
@@ -81,12 +82,22 @@ class CheckContext:
     def models(self) -> Response:
         return self.memo("models", lambda: self.client.get("/v1/models"))
 
-    def listed_model(self) -> dict[str, Any] | None:
-        """The /v1/models entry whose id is the expected model name, if listed."""
+    def model_entries(self) -> list[dict[str, Any]]:
+        """The model objects of a 200 /v1/models answer ([] for another status). `BadAnswer` naming the shape
+        when the answer is not JSON or its ``data`` is not a list of objects."""
         reply = self.models()
         if reply.status != 200:
-            return None
-        return next((m for m in reply.json().get("data", []) if m.get("id") == self.settings.model_name), None)
+            return []
+        body = reply.json()  # NotJson (a BadAnswer) when it is not JSON
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, list):
+            shown = f"its data is {kind(data)}" if isinstance(body, dict) else f"it is {kind(body)}"
+            raise BadAnswer("shape", f"/v1/models answered 200 but {shown}, not a list of models", reply.status)
+        return [entry for entry in data if isinstance(entry, dict)]
+
+    def listed_model(self) -> dict[str, Any] | None:
+        """The /v1/models entry whose id is the expected model name, if listed."""
+        return next((m for m in self.model_entries() if m.get("id") == self.settings.model_name), None)
 
     def version(self) -> Response:
         return self.memo("version", lambda: self.client.get("/version"))
@@ -103,7 +114,10 @@ class CheckContext:
             version = found if isinstance(found, str) and found else None
         length = None
         if "models" in fetched and _json_or_none(self.models()) is not None:
-            length = self.max_model_len()
+            try:
+                length = self.max_model_len()
+            except BadAnswer:  # a /v1/models answer of the wrong shape: MOD001 says so, the report says null
+                length = None
         return ServerFacts(vllm_version=version, max_model_len=length)
 
     def metrics(self) -> Response:

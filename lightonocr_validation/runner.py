@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from checks.base import Check, Outcome, Result, SkipReason, Status
-from lightonocr_validation.client import Target, Unreachable, VllmClient
+from lightonocr_validation.client import BadAnswer, Target, Unreachable, VllmClient, one_line
 from lightonocr_validation.context import CheckContext, RequestSettings, ServerFacts
 
 # Called when a check starts (result None) and when it ends, for a live display.
@@ -81,8 +81,10 @@ def _run_one(check_class: type[Check], ctx: CheckContext, done: dict[str, Result
             outcome = check_class().run(ctx)
         except Unreachable as error:
             outcome = Outcome(Status.ERROR, f"the server stopped answering: {error}", unreachable=error.kind)
+        except BadAnswer as error:  # the server answered, wrongly: a failure of the server, named
+            outcome = Outcome(Status.FAIL, one_line(str(error), 300), data={"bad_answer": error.kind})
         except Exception as error:  # a check's bug or an answer it did not expect: reported, never raised
-            outcome = Outcome(Status.ERROR, f"{type(error).__name__}: {error}")
+            outcome = Outcome(Status.ERROR, one_line(f"{type(error).__name__}: {error}", 300))
     seconds = time.perf_counter() - started
     hint = check_class.hint if outcome.status in (Status.FAIL, Status.ERROR) else ""
     return Result(

@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lightonocr_validation.client import Target, Unreachable, VllmClient
+from lightonocr_validation.client import Response, Target, Unreachable, VllmClient
 from lightonocr_validation.config import ModelSettings, ServerSettings
 from lightonocr_validation.diagnose import KnownFailure, diagnose
 from lightonocr_validation.errors import EXIT_FAILED, EXIT_USAGE, UserError
+from lightonocr_validation.shape import dig
 
 POLL_SECONDS = 0.5
 
@@ -235,10 +236,19 @@ def _probe(client: VllmClient, model_name: str, stages: Stages) -> str:
             "export VLLM_API_KEY with the key it was started with",
             exit_code=EXIT_USAGE,
         )
-    if models.status == 200 and any(m.get("id") == model_name for m in models.json().get("data", [])):
+    if models.status == 200 and any(dig(m, "id") == model_name for m in _listing(models)):
         stages.mark("model")
         return "model"
     return "healthy"
+
+
+def _listing(models: Response) -> list[Any]:
+    """The model list of a /v1/models answer, [] for any other shape (a starting server answers oddly)."""
+    try:
+        data = dig(models.json(), "data")
+    except ValueError:
+        return []
+    return data if isinstance(data, list) else []
 
 
 def stop_process_group(pid: int, grace: float) -> bool:

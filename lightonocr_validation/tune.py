@@ -26,7 +26,7 @@ from rich.table import Table
 
 from lightonocr_validation import serve as serving
 from lightonocr_validation.bench.command import BenchOptions, run_bench
-from lightonocr_validation.client import Target, Unreachable, VllmClient, one_line
+from lightonocr_validation.client import BadAnswer, Target, Unreachable, VllmClient, one_line
 from lightonocr_validation.config import ModelSettings, ServerSettings
 from lightonocr_validation.diagnose import KnownFailure, diagnose
 from lightonocr_validation.tune_grid import BASELINE, Candidate
@@ -181,7 +181,7 @@ def _healthy(base_url: str) -> bool:
     client = VllmClient(Target(base_url, timeout=5.0))
     try:
         return client.get("/health").status == 200
-    except Unreachable:
+    except (Unreachable, BadAnswer):
         return False
     finally:
         client.close()

@@ -31,7 +31,7 @@ from lightonocr_validation.bench.result import ResultBuilder, assemble, write_re
 from lightonocr_validation.bench.runner import Bench
 from lightonocr_validation.bench.scaling import SingleGpu
 from lightonocr_validation.check_command import INSECURE_WARNING, resolve_fleet, server_provenance, tool_provenance
-from lightonocr_validation.client import Target, Unreachable, VllmClient
+from lightonocr_validation.client import BadAnswer, Target, Unreachable, VllmClient
 from lightonocr_validation.config import Config
 from lightonocr_validation.context import ServerFacts
 from lightonocr_validation.errors import (
@@ -44,7 +44,10 @@ from lightonocr_validation.errors import (
     print_warning,
     shorten,
 )
+from lightonocr_validation.redaction import Redactor, redacting
 from lightonocr_validation.report.serialize import iso_utc
+from lightonocr_validation.shape import dig, typed
+from lightonocr_validation.shape import kind as shape_of
 
 ARRIVALS = ("constant", "poisson")
 
@@ -226,7 +229,11 @@ def ask_server(target: Target, model_name: str) -> Server:
             )
         if models.status != 200:
             raise Unusable(f"{target.label}: /v1/models answered HTTP {models.status}: {models.error_message()}")
-        listed = [m for m in models.json().get("data", []) if isinstance(m, dict)]
+        data = dig(models.json(), "data")
+        if not isinstance(data, list):
+            shown = shape_of(data)
+            raise Unusable(f"{target.label}: /v1/models answered 200 but its data is {shown}, not a list of models")
+        listed = [m for m in data if isinstance(m, dict)]
         entry = next((m for m in listed if m.get("id") == model_name), None)
         if entry is None:
             served = ", ".join(str(m.get("id")) for m in listed) or "nothing"
@@ -235,9 +242,11 @@ def ask_server(target: Target, model_name: str) -> Server:
                 "or --tiny for the tiny model"
             )
         version = client.get("/version", timeout=min(target.timeout, 30))
-        vllm_version = version.json().get("version") if version.status == 200 else None
+        vllm_version = typed(dig(version.json(), "version"), str) if version.status == 200 else None
     except Unreachable as error:
         raise Down(f"cannot reach {error}") from None
+    except BadAnswer as error:  # an HTML page, a body cut short or far too long: said in one line
+        raise Unusable(f"{target.label}: {error}") from None
     except ValueError:
         raise Unusable(f"{target.label}: /v1/models did not answer JSON: is this a vLLM server?") from None
     finally:
@@ -278,9 +287,20 @@ def mode_of(options: BenchOptions) -> str:
 
 
 def run_bench(options: BenchOptions, *, console: Console, errors: Console) -> int:
+    """`invoke bench`; every line it prints goes through the run's redactor (keys, URL passwords, headers)."""
+    with redacting(Redactor(), console, errors) as redactor:
+        try:
+            return _run_bench(options, redactor, console=console, errors=errors)
+        except UserError as error:  # printed by the task layer, after the consoles are restored
+            raise UserError(redactor(str(error)), error.code) from None
+
+
+def _run_bench(options: BenchOptions, redactor: Redactor, *, console: Console, errors: Console) -> int:
     objective = validate(options)
     baseline = read_baseline(options.compare)  # a baseline that cannot be read is refused before the run
     resolved = resolve_targets(options)
+    for target in resolved:
+        redactor.add_target(target)
     pages = prepare_pages(options)  # rendered and encoded here, before any clock starts
     if any(target.verify is False for target in resolved):
         print_warning(errors, INSECURE_WARNING)

@@ -12,16 +12,37 @@ from __future__ import annotations
 
 import codecs
 import json
+import re
 import time
 from dataclasses import dataclass, field
 
 import requests
 
-from lightonocr_validation.client import Response, Target, one_line, unreachable
+from lightonocr_validation.client import (
+    DEFAULT_CAP,
+    BadAnswer,
+    Response,
+    Target,
+    answer_cap,
+    capped_pieces,
+    one_line,
+    unreachable,
+)
+from lightonocr_validation.shape import dig
 
 JSON_HEADERS = {"Content-Type": "application/json"}
 _decode = json.JSONDecoder().decode  # on text: json.loads on bytes first guesses their encoding, every event
 READ_SIZE = 65536
+# The body's max_tokens, read from its end (request_body puts it after the page): parsing a megabyte of
+# JSON per request to find it would cost more than the request's own client time.
+_MAX_TOKENS = re.compile(rb'"max_tokens":\s*(\d+)')
+PATH = "/v1/chat/completions"
+
+
+def body_cap(body: bytes, *, stream: bool) -> tuple[int, str]:
+    """client.answer_cap for a body already encoded."""
+    found = _MAX_TOKENS.search(body, max(0, len(body) - 4096)) or _MAX_TOKENS.search(body)
+    return answer_cap(PATH, {"max_tokens": int(found.group(1))} if found else {}, stream=stream)
 
 
 @dataclass(slots=True)
@@ -59,6 +80,8 @@ def send(
             _whole(session, target, url, body, exchange)
     except requests.RequestException as error:
         exchange.error = str(unreachable(target, error))
+    except BadAnswer as error:  # cut short, too long, dripped: the server's fault, said in one line
+        exchange.error = one_line(str(error), 200)
     except (ValueError, UnicodeDecodeError) as error:  # a body or an event that is not JSON
         exchange.error = f"malformed answer: {one_line(str(error), 120)}"
     exchange.e2e_s = time.perf_counter() - started
@@ -67,16 +90,19 @@ def send(
 
 
 def _whole(session: requests.Session, target: Target, url: str, body: bytes, exchange: Exchange) -> None:
-    reply = session.post(url, data=body, headers=JSON_HEADERS, timeout=target.timeout)
-    exchange.status = reply.status_code
-    if reply.status_code != 200:
-        exchange.error = f"HTTP {reply.status_code}: {_message(reply)}"
-        return
-    answer = json.loads(reply.content)
-    choice = (answer.get("choices") or [{}])[0]
-    exchange.text = (choice.get("message") or {}).get("content") or ""
-    exchange.finish_reason = choice.get("finish_reason")
-    _usage(answer.get("usage"), exchange)
+    started = time.perf_counter()
+    with session.post(url, data=body, headers=JSON_HEADERS, timeout=target.timeout, stream=True) as reply:
+        exchange.status = reply.status_code
+        if reply.status_code != 200:
+            exchange.error = f"HTTP {reply.status_code}: {_message(reply, target)}"
+            return
+        content = b"".join(capped_pieces(reply, PATH, *body_cap(body, stream=False), started, target.timeout))
+    answer = json.loads(content)
+    text = dig(answer, "choices", 0, "message", "content")
+    exchange.text = text if isinstance(text, str) else ""
+    finish = dig(answer, "choices", 0, "finish_reason")
+    exchange.finish_reason = finish if isinstance(finish, str) else None
+    _usage(dig(answer, "usage"), exchange)
 
 
 def _streamed(
@@ -91,7 +117,7 @@ def _streamed(
     with session.post(url, data=body, headers=JSON_HEADERS, timeout=target.timeout, stream=True) as reply:
         exchange.status = reply.status_code
         if reply.status_code != 200:
-            exchange.error = f"HTTP {reply.status_code}: {_message(reply)}"
+            exchange.error = f"HTTP {reply.status_code}: {_message(reply, target)}"
             return
         parts: list[str] = []
         gaps = exchange.gaps
@@ -104,8 +130,14 @@ def _streamed(
         # taken after a read is the event's arrival time. read_chunked directly: iter_content's two generator
         # layers cost a fifth of the client's time on long answers.
         chunked = raw.chunked and raw.supports_chunked_reads()
+        cap, basis = body_cap(body, stream=True)
+        received = 0
         for data in raw.read_chunked(READ_SIZE) if chunked else reply.iter_content(READ_SIZE):
             now = time.perf_counter()
+            received += len(data)
+            if received > cap:
+                exchange.error = f"the server sent more than {cap} bytes for {basis}: reading stopped there"
+                return
             *lines, pending = (pending + utf8.decode(data)).split("\n")
             for line in lines:
                 if not line.startswith("data:"):
@@ -124,16 +156,19 @@ def _streamed(
                     done = True
                     continue
                 event = _decode(payload)
+                if not isinstance(event, dict):
+                    raise ValueError(f"a stream event is not a JSON object: {payload[:60]!r}")
                 choices = event.get("choices")
-                if choices:
+                if isinstance(choices, list) and choices:
                     if last is None:
                         exchange.ttft_s = now - started
                     else:
                         gaps.append(now - last)
                     last = now
-                    choice = choices[0]
-                    parts.append((choice.get("delta") or {}).get("content") or "")
-                    exchange.finish_reason = choice.get("finish_reason") or exchange.finish_reason
+                    content = dig(choices, 0, "delta", "content")
+                    parts.append(content if isinstance(content, str) else "")
+                    finish = dig(choices, 0, "finish_reason")
+                    exchange.finish_reason = finish if isinstance(finish, str) else exchange.finish_reason
                 if event.get("usage"):
                     _usage(event["usage"], exchange)
         exchange.text = "".join(parts)
@@ -148,5 +183,8 @@ def _usage(usage: object, exchange: Exchange) -> None:
         exchange.output_tokens = output if isinstance(output, int) else None
 
 
-def _message(reply: requests.Response) -> str:
-    return one_line(Response(reply.status_code, reply.text, 0.0, {}).error_message(), 200)
+def _message(reply: requests.Response, target: Target) -> str:
+    """vLLM's error message of a non-200 answer, its body read with the cap of an error answer."""
+    pieces = capped_pieces(reply, PATH, DEFAULT_CAP, PATH, time.perf_counter(), target.timeout)
+    text = b"".join(pieces).decode("utf-8", errors="replace")
+    return one_line(Response(reply.status_code, text, 0.0, {}).error_message(), 200)

@@ -10,20 +10,14 @@ import dataclasses
 import datetime as dt
 import enum
 import math
-import re
 from collections.abc import Iterable, Mapping
 from pathlib import PurePath
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-# No Markdown or XML markup in it, so every report shows it as is.
-REDACTED = "(redacted)"
-# A secret shorter than this is not searched for in the report's text: replacing a 3-letter key everywhere
-# would garble every word containing it, and no real API key is that short. Keys are never serialized in
-# the first place (Target.api_key is not read by any reporter); this is the second line of defence.
-MIN_SECRET_LENGTH = 6
-# Header names whose values are credentials; other headers (a tenant id, say) are not secret.
-_SECRET_HEADER = re.compile(r"auth|key|token|secret|cookie|passw", re.IGNORECASE)
+from lightonocr_validation.redaction import REDACTED, Redactor, target_secrets
+
+__all__ = ["REDACTED", "iso_utc", "jsonable", "public_url", "redact", "target_secrets"]
 
 
 def jsonable(value: Any) -> Any:
@@ -54,32 +48,9 @@ def jsonable(value: Any) -> Any:
 
 
 def redact(value: Any, secrets: Iterable[str]) -> Any:
-    """`value` (already `jsonable`) with every occurrence of each secret in its strings replaced."""
-    wanted = sorted({s for s in secrets if len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True)
-    if not wanted:
-        return value
-    pattern = re.compile("|".join(re.escape(s) for s in wanted))
-    return _redact(value, pattern)
-
-
-def _redact(value: Any, pattern: re.Pattern[str]) -> Any:
-    if isinstance(value, str):
-        return pattern.sub(REDACTED, value)
-    if isinstance(value, dict):
-        return {_redact(key, pattern): _redact(item, pattern) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_redact(item, pattern) for item in value]
-    return value
-
-
-def target_secrets(target: Any) -> list[str]:
-    """What of a Target must never appear in a report: its API key, credential headers, URL password."""
-    found = [getattr(target, "api_key", "") or ""]
-    found += [value for name, value in getattr(target, "headers", ()) if _SECRET_HEADER.search(name)]
-    password = urlsplit(getattr(target, "base_url", "")).password
-    if password:
-        found.append(password)
-    return [secret for secret in found if secret]
+    """`value` (already `jsonable`) with every occurrence of each secret, in each of its written forms
+    (lightonocr_validation/redaction.py), replaced, and every URL's password masked."""
+    return Redactor(secrets).value(value)
 
 
 def public_url(url: str) -> str:

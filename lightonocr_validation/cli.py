@@ -193,9 +193,11 @@ def _flag_of(message: str) -> str:
     return ("--" if len(name) > 1 else "-") + name.replace("_", "-")
 
 
-def _at_the_edge(step: Callable[..., Any]) -> Callable[..., Any]:
+def _at_the_edge(step: Callable[..., Any], *, parses_flags: bool = False) -> Callable[..., Any]:
     """A step of Program.run whose failures end as one line and a documented code (invoke's Exit does the
     exiting: its code passes through the stock `run`)."""
+
+    casting_error = ValueError if parses_flags else ()
 
     @functools.wraps(step)
     def guarded(self: Program, *args: Any, **kwargs: Any) -> Any:
@@ -207,14 +209,24 @@ def _at_the_edge(step: Callable[..., Any]) -> Callable[..., Any]:
         except UserError as error:  # the environment or a configuration file
             print_error(errors, str(error))
             raise Exit(code=error.code) from None
-        except ValueError as error:  # invoke casting a flag's value by its default's type
+        except casting_error as error:  # invoke casting a flag's value by its default's type
             print_error(errors, f"a flag's value could not be read ({error}): see invoke --help TASK")
             raise Exit(code=EXIT_USAGE) from None
         except KeyboardInterrupt:
-            print_error(errors, "interrupted (Ctrl-C): stopped before the end; nothing was left running")
-            raise Exit(code=EXIT_INTERRUPTED) from None
+            _interrupted()
+        except Exception as error:
+            # invoke's c.run forwards Ctrl-C to its child's stdin, which fails (ValueError) once the child has
+            # closed it: still an interrupt, not a bug to show as a traceback.
+            if isinstance(error.__context__, KeyboardInterrupt):
+                _interrupted()
+            raise
 
     return guarded
+
+
+def _interrupted() -> None:
+    print_error(errors, "interrupted (Ctrl-C): the task stopped before its end; run it again to finish")
+    raise Exit(code=EXIT_INTERRUPTED) from None
 
 
 class Program(invoke.Program):
@@ -244,7 +256,7 @@ class Program(invoke.Program):
 
     parse_core = _at_the_edge(invoke.Program.parse_core)
     parse_collection = _at_the_edge(invoke.Program.parse_collection)
-    parse_tasks = _at_the_edge(invoke.Program.parse_tasks)
+    parse_tasks = _at_the_edge(invoke.Program.parse_tasks, parses_flags=True)
     parse_cleanup = _at_the_edge(invoke.Program.parse_cleanup)
     update_config = _at_the_edge(invoke.Program.update_config)
     execute = _at_the_edge(invoke.Program.execute)

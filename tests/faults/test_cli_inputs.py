@@ -246,3 +246,23 @@ def test_a_broken_page_of_the_users_is_refused_before_anything_is_sent(tmp_path:
     assert str(pages / "page.png") in str(raised.value) and "replace it or remove it" in str(raised.value)
     result = invoke_binary("check", "--pages", str(pages), "--port", "1")
     assert result.returncode == 2 and result.stderr.startswith(f"error: {pages / 'page.png'}: not a readable image")
+
+
+def test_ctrl_c_that_invoke_run_turns_into_a_value_error_is_still_130(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    def work(c: object) -> None:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:  # as invoke's runner does when the child's stdin is already closed
+            raise ValueError("I/O operation on closed file") from None
+
+    with pytest.raises(SystemExit) as stopped:
+        cli.Program(_program_over(work), tmp_path).run(["invoke", "work"])
+    assert stopped.value.code == 130 and capsys.readouterr().err.startswith("error: interrupted (Ctrl-C)")
+
+    def buggy(c: object) -> None:
+        raise ValueError("a bug")
+
+    with pytest.raises(ValueError, match="a bug"):  # anything else is not swallowed
+        cli.Program(_program_over(buggy), tmp_path).run(["invoke", "buggy"])

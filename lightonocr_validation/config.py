@@ -268,6 +268,14 @@ ENTRY_EXAMPLES: dict[str, str] = {
 DEVICES = ("auto", "cuda", "cpu")
 
 
+def setting_type(key: str) -> Any:
+    """The typed class's hint for a dotted key ("server.port" -> int), for the docs and the tests."""
+    hint: Any = Config
+    for part in key.split("."):
+        hint = typing.get_type_hints(hint)[part]
+    return hint
+
+
 # Each flag that overrides a configuration key, per task: `--port` binds in serve but names the port to
 # check in check and bench. A flag left out (None) leaves the configuration's value.
 FLAG_KEYS: dict[str, dict[str, str]] = {

@@ -4,18 +4,20 @@ person types), then the same cases in-process through the project's Program (cli
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import struct
 import subprocess
 import sys
 import types
+import typing
 import zlib
 from pathlib import Path
 
 import pytest
 from invoke import Collection, task
 
-from lightonocr_validation import cli, errors
+from lightonocr_validation import cli, config, errors
 from lightonocr_validation.samples import SAMPLES_DIR, SampleError, load_manifest
 from lightonocr_validation.user_pages import PagesError, load_pages
 from tests.faults.cli_harness import offline, run_program
@@ -266,3 +268,39 @@ def test_ctrl_c_that_invoke_run_turns_into_a_value_error_is_still_130(
 
     with pytest.raises(ValueError, match="a bug"):  # anything else is not swallowed
         cli.Program(_program_over(buggy), tmp_path).run(["invoke", "buggy"])
+
+
+# --- the range table -------------------------------------------------------------------------------------
+
+
+def _numeric_settings() -> set[str]:
+    def walk(cls: type, prefix: str) -> set[str]:
+        found = set()
+        for name, hint in typing.get_type_hints(cls).items():
+            if dataclasses.is_dataclass(hint):
+                found |= walk(hint, f"{prefix}{name}.")
+            elif hint in (int, float):
+                found.add(prefix + name)
+        return found
+
+    return walk(config.Config, "")
+
+
+def test_every_numeric_setting_has_a_range_and_every_range_a_setting() -> None:
+    assert set(config.RANGES) == _numeric_settings()
+
+
+def _outside(rule: config.Range) -> float:
+    if rule.low is not None:
+        return rule.low if rule.open_low else rule.low - 1
+    assert rule.high is not None
+    return rule.high + 1
+
+
+@pytest.mark.parametrize("key", sorted(config.RANGES))
+def test_a_setting_out_of_range_from_the_environment_is_refused_naming_it(tmp_path: Path, key: str) -> None:
+    value = _outside(config.RANGES[key])
+    variable = "INVOKE_" + key.replace(".", "_").upper()
+    with offline(tmp_path):
+        result = run_program(["serve", "--dry-run"], project_root=tmp_path, env={variable: f"{value:g}"})
+    assert result.code == 2 and result.first_error_line.startswith(f"error: {key} {value:g} is out of range: write ")

@@ -110,10 +110,16 @@ class ProjectConfig(invoke.Config):
 
 
 def _sections(path: Any, data: Any) -> dict[str, Any]:
+    """A configuration file's top level: a mapping of the project's sections and invoke's own. A misspelt
+    section (`sever:`) would be ignored without a word, and the setting the user meant left as it was."""
     if data is None:  # an empty file
         return {}
     if not isinstance(data, dict):
         raise UserError(f"{path} holds {_short(data)}: write a mapping of sections, e.g. `check:` then `  port: 8001`")
+    known = sorted(PROJECT_SECTIONS) + sorted(invoke.Config.global_defaults())
+    unknown = [str(key) for key in data if key not in known]
+    if unknown:
+        raise UserError(f"{path}: {unknown[0]!r} is not a section: the sections are {', '.join(known)}")
     return data
 
 

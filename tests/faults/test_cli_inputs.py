@@ -105,6 +105,7 @@ def test_a_runtime_config_file_with_broken_yaml_is_named_with_its_line(tmp_path:
         ("check:\n  port: 0\n", "check.port 0 is out of range"),
         ("check: 5\n", "check in "),
         ("- a\n- b\n", "invoke.yaml holds ['a', 'b']: write a mapping of sections"),
+        ("sever:\n  port: 8001\n", "invoke.yaml: 'sever' is not a section: the sections are bench, check"),
         ("check:\n  timeout: -3\n", "check.timeout -3 is out of range: write a number above 0"),
         ('check:\n  hosts:\n    remote-gpu: "https://x"\n', "check.hosts.remote-gpu is 'https://x': write a mapping"),
         ('server:\n  profiles:\n    tuned: "--foo"\n', "server.profiles.tuned is '--foo': write a list of vllm flags"),

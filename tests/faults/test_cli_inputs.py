@@ -5,10 +5,13 @@ person types), then the same cases in-process through the project's Program (cli
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
+import signal
 import struct
 import subprocess
 import sys
+import time
 import types
 import typing
 import zlib
@@ -21,7 +24,8 @@ from lightonocr_validation import cli, config, errors
 from lightonocr_validation.samples import SAMPLES_DIR, SampleError, load_manifest
 from lightonocr_validation.user_pages import PagesError, load_pages
 from tests.faults.cli_harness import offline, run_program
-from tests.processes import ROOT
+from tests.processes import ROOT, alive, free_port
+from tests.test_tasks_cli import STAND_IN_VLLM
 
 INVOKE = Path(sys.executable).parent / "invoke"
 
@@ -305,3 +309,51 @@ def test_a_setting_out_of_range_from_the_environment_is_refused_naming_it(tmp_pa
     with offline(tmp_path):
         result = run_program(["serve", "--dry-run"], project_root=tmp_path, env={variable: f"{value:g}"})
     assert result.code == 2 and result.first_error_line.startswith(f"error: {key} {value:g} is out of range: write ")
+
+
+# --- what the exit code table says about a dying server --------------------------------------------------
+
+
+def test_a_server_dying_after_it_was_ready_ends_serve_with_the_documented_code(tmp_path: Path) -> None:
+    """docs/tasks.md (errors.EXIT_CODES): serve exits 1 when the server process exits, at start-up or later."""
+    executable = tmp_path / "vllm"
+    executable.write_text(STAND_IN_VLLM.format(python=sys.executable))
+    executable.chmod(0o755)
+    port = free_port()
+    env = {
+        **os.environ,
+        "INVOKE_SERVER_EXECUTABLE": str(executable),
+        "INVOKE_SERVER_PORT": str(port),
+        "INVOKE_SERVER_PID_FILE": str(tmp_path / "server.pid"),
+        "INVOKE_SERVER_LOG_FILE": str(tmp_path / "server.log"),
+        "INVOKE_SERVER_STOP_TIMEOUT": "3",
+        "STAND_IN_PIDS": str(tmp_path / "pids.json"),
+        "NO_COLOR": "1",
+    }
+    serve = subprocess.Popen(
+        [str(INVOKE), "serve", "--device", "cpu"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    pids: list[int] = []
+    try:
+        deadline = time.monotonic() + 60
+        while not (tmp_path / "pids.json").is_file() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(3)  # past readiness: serving until interrupted
+        pids = json.loads((tmp_path / "pids.json").read_text())
+        os.kill(pids[0], signal.SIGKILL)
+        stdout, stderr = serve.communicate(timeout=60)
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+            serve.wait()
+        # The stand-in's worker ignores SIGTERM and outlives its dead leader (serve's stop looks the group up
+        # by the reaped leader's pid, the procs branch's concern): end it here, by the pid it wrote.
+        for pid in pids[1:]:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+    assert b"ready:" in stdout
+    documented = dict((name, code) for name, code, _ in errors.EXIT_CODES)["EXIT_FAILED"]
+    meaning = next(text for name, _, text in errors.EXIT_CODES if name == "EXIT_FAILED")
+    assert "serve: the server process exited, at start-up or later" in meaning
+    assert serve.returncode == documented == 1, stderr
+    assert stderr.decode().strip().splitlines()[-1].startswith("error: the server exited with code -9")

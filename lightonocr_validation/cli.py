@@ -28,7 +28,7 @@ from typing import Any
 import invoke
 from invoke.config import AmbiguousMergeError, merge_dicts
 from invoke.env import Environment
-from invoke.exceptions import AmbiguousEnvVar, Exit, ParseError, UncastableEnvVar
+from invoke.exceptions import AmbiguousEnvVar, Exit, ParseError, UncastableEnvVar, UnknownFileType
 from invoke.util import yaml
 from rich.console import Console
 
@@ -102,9 +102,22 @@ class ProjectConfig(invoke.Config):
             raise UserError(f"{path}: a number there is too long to read: fix the value") from None
         return _sections(path, data)
 
+    def load_runtime(self, merge: bool = True) -> None:
+        # invoke skips a runtime file (-f, INVOKE_RUNTIME_CONFIG) that does not exist: the user named it.
+        path = self._runtime_path
+        if path is not None and not Path(path).expanduser().is_file():
+            raise UserError(
+                f"{path}: no such configuration file (given with -f or INVOKE_RUNTIME_CONFIG): fix the path"
+            )
+        super().load_runtime(merge)
+
     def _load_file(self, prefix: str, absolute: bool = False, merge: bool = True) -> None:
         try:
             super()._load_file(prefix, absolute=absolute, merge=merge)
+        except UnknownFileType:
+            raise UserError(
+                f"{self._runtime_path}: invoke reads no such configuration file: use .yaml, .json or .py"
+            ) from None
         except OSError as error:  # a missing file is skipped by invoke; this one exists and cannot be read
             raise UserError(f"{error.filename}: {error.strerror}: make the configuration file readable") from None
 

@@ -357,3 +357,15 @@ def test_a_server_dying_after_it_was_ready_ends_serve_with_the_documented_code(t
     assert "serve: the server process exited, at start-up or later" in meaning
     assert serve.returncode == documented == 1, stderr
     assert stderr.decode().strip().splitlines()[-1].startswith("error: the server exited with code -9")
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [("missing.yaml", "no such configuration file"), ("settings.toml", "invoke reads no such configuration file")],
+)
+def test_a_runtime_config_file_that_cannot_be_read_is_named(tmp_path: Path, name: str, message: str) -> None:
+    path = tmp_path / name
+    if name.endswith(".toml"):
+        path.write_text("[check]\nport = 8001\n", encoding="utf-8")
+    result = invoke_binary("-f", str(path), "serve", "--dry-run")
+    assert result.returncode == 2 and result.stderr.startswith(f"error: {path}: {message}"), result.stderr

@@ -18,6 +18,7 @@ below, and its SystemExit passes through the stock program's `run` untouched.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import sys
 from collections.abc import Callable, Mapping
@@ -90,8 +91,6 @@ class ProjectConfig(invoke.Config):
         return _sections(path, data)
 
     def _load_json(self, path: Any) -> Any:
-        import json
-
         try:
             data = super()._load_json(path)
         except json.JSONDecodeError as error:

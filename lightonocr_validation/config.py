@@ -347,12 +347,10 @@ def apply_flags(
 def flag_value(flag: str, value: Any, kind: type[int] | type[float]) -> Any:
     """A flag that is not a setting, read as `kind` and checked against FLAG_RANGES (None stays None): a typo
     or a number out of range is one line, not a traceback or a server blamed for it."""
-    if flag not in FLAG_RANGES:
-        raise TypeError(f"flag_value({flag!r}): add its range to FLAG_RANGES")
     if value is None:
         return None
     number = _value(kind, value, flag, flag=True)
-    _check_range(FLAG_RANGES[flag], number, flag, "")
+    _check_range(FLAG_RANGES.get(flag), number, flag, "")  # a test finds each flag read here in FLAG_RANGES
     return number
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 from invoke import Collection, task
 
+import tasks
 from lightonocr_validation import cli, config, errors
 from lightonocr_validation.samples import SAMPLES_DIR, SampleError, load_manifest
 from lightonocr_validation.user_pages import PagesError, load_pages
@@ -369,3 +370,19 @@ def test_a_runtime_config_file_that_cannot_be_read_is_named(tmp_path: Path, name
         path.write_text("[check]\nport = 8001\n", encoding="utf-8")
     result = invoke_binary("-f", str(path), "serve", "--dry-run")
     assert result.returncode == 2 and result.stderr.startswith(f"error: {path}: {message}"), result.stderr
+
+
+@pytest.mark.parametrize("name", sorted(tasks.ns.tasks))
+def test_every_numeric_flag_of_every_task_has_a_range(name: str) -> None:
+    """A numeric flag either sets a configuration key (config.FLAG_KEYS, ranged in RANGES) or is read with
+    config.flag_value (ranged in FLAG_RANGES): a new flag without a range fails here, naming it."""
+    keys = config.FLAG_KEYS.get(name.replace("-", "_"), {})
+    numeric = {int, float, int | None, float | None}
+    for parameter, hint in typing.get_type_hints(tasks.ns.tasks[name].body).items():
+        if hint not in numeric:
+            continue
+        if parameter in keys:
+            assert keys[parameter] in config.RANGES, f"{name} --{parameter}: {keys[parameter]} has no range"
+        else:
+            flag = "--" + parameter.replace("_", "-")
+            assert flag in config.FLAG_RANGES, f"{name} {flag}: add it to config.FLAG_RANGES"

@@ -21,7 +21,7 @@ from typing import Any
 from invoke import Collection, Context, Exit, task
 from rich.console import Console
 
-from lightonocr_validation import config
+from lightonocr_validation import cli, config
 from lightonocr_validation import serve as serving
 from lightonocr_validation.config import Config
 from lightonocr_validation.errors import EXIT_FAILED, EXIT_USAGE, UserError, print_error
@@ -54,9 +54,7 @@ def _config(c: Context, task: str, **flags: Any) -> Config:
 
 
 def _resolve_device(device: str) -> str:
-    if device not in ("auto", "cuda", "cpu"):
-        raise UserError(f"--device {device!r} is not one of auto, cuda, cpu", EXIT_USAGE)
-    if device != "auto":
+    if config.flag_choice("--device", device, config.DEVICES) != "auto":
         return device
     return "cuda" if nvidia_gpus() else "cpu"
 
@@ -110,6 +108,7 @@ def serve(
     profile: str | None = None,
 ) -> None:
     """Serve LightOnOCR with the model card's vllm serve command; arguments after -- go to vllm."""
+    config.flag_choice("--device", device, config.DEVICES)  # a dry run refuses what the real run would
     cfg = _config(
         c,
         "serve",
@@ -330,7 +329,7 @@ def check(
     insecure: bool = False,
     timeout: float | None = None,
     pages: str | None = None,
-    replicas: int = 1,
+    replicas: int | None = None,
 ) -> None:
     """Validate a running server: every check, a verdict, and exit 0 (validated), 1 (issue) or 2 (unreachable)."""
     from lightonocr_validation.check_command import CheckOptions, list_checks, run_check
@@ -349,7 +348,7 @@ def check(
         report_md=Path(report_md) if report_md else None,
         insecure=insecure,
         pages=Path(pages) if pages else None,
-        replicas=replicas,
+        replicas=1 if replicas is None else config.flag_value("--replicas", replicas, int),
     )
     code = run_check(options, console=console, errors=errors)
     if code:
@@ -379,7 +378,7 @@ def check(
         "no-stream": "Plain JSON answers: no time to first token or inter-token latency.",
         "slo": 'Latency objective, e.g. "p95_e2e<=20s": met or exit 1; with --sweep, the highest load that meets it.',
         "gpu-hour-price": "Price of one server-hour, for the cost per 1000 pages (default: bench.gpu_hour_price).",
-        "runs": "Repeat every load point N times and give a 95 % interval for each figure.",
+        "runs": "Repeat every load point N times (default 1) and give a 95 % interval for each figure.",
         "page": "Send only these sample pages (repeat or comma-separate; default: every sample page).",
         "json": "Write the result JSON here (default: bench.result_dir/bench-DATE-TIME.json).",
         "html": "Also write the offline HTML report (charts, figures, provenance) here.",
@@ -411,7 +410,7 @@ def bench(
     max_concurrency: int | None = None,
     rate: float | None = None,
     arrival: str = "constant",
-    seed: int = 0,
+    seed: int | None = None,
     requests: int | None = None,
     duration: float | None = None,
     warmup: int | None = None,
@@ -420,14 +419,14 @@ def bench(
     no_stream: bool = False,
     slo: str | None = None,
     gpu_hour_price: float | None = None,
-    runs: int = 1,
+    runs: int | None = None,
     page: list[str] | None = None,
     json: str | None = None,
     html: str | None = None,
     charts: str | None = None,
     compare: str | None = None,
     save_baseline: str | None = None,
-    replicas: int = 1,
+    replicas: int | None = None,
     gpus: int | None = None,
     single_gpu: str | None = None,
 ) -> None:
@@ -435,7 +434,7 @@ def bench(
     from lightonocr_validation.bench.command import BenchOptions, run_bench
 
     # Flags without a typed default arrive as text: read them here, so a typo is one line, not a traceback.
-    concurrency, requests, warmup, max_tokens, gpus = (
+    concurrency, requests, warmup, max_tokens, gpus, seed, runs = (
         config.flag_value(flag, value, int)
         for flag, value in (
             ("--concurrency", concurrency),
@@ -443,6 +442,8 @@ def bench(
             ("--warmup", warmup),
             ("--max-tokens", max_tokens),
             ("--gpus", gpus),
+            ("--seed", seed),
+            ("--runs", runs),
         )
     )
     rate, duration, temperature = (
@@ -468,7 +469,7 @@ def bench(
         sweep=sweep,
         rate=rate,
         arrival=arrival,
-        seed=seed,
+        seed=seed or 0,
         requests=requests,
         duration=duration,
         warmup=warmup,
@@ -476,14 +477,14 @@ def bench(
         temperature=temperature,
         stream=not no_stream,
         slo=slo,
-        runs=runs,
+        runs=runs or 1,
         pages=page or [],
         result_path=Path(json) if json else None,
         html=Path(html) if html else None,
         charts=Path(charts) if charts else None,
         compare=Path(compare) if compare else None,
         save_baseline=Path(save_baseline) if save_baseline else None,
-        replicas=replicas,
+        replicas=1 if replicas is None else config.flag_value("--replicas", replicas, int),
         gpus=gpus,
         single_gpu=Path(single_gpu) if single_gpu else None,
     )
@@ -534,6 +535,7 @@ def tune(
     start_timeout: float | None = None,
 ) -> None:
     """Serve each configuration of a grid in turn, bench it, stop it: the best flags and their gain over the card's."""
+    config.flag_choice("--device", device, config.DEVICES)
     from lightonocr_validation import tune as tuning
     from lightonocr_validation.bench.command import BenchOptions, validate
     from lightonocr_validation.tune_grid import GridError, load_grid, select
@@ -635,3 +637,7 @@ def docs(c: Context, check: bool = False) -> None:
 
 ns = Collection(serve, stop, check, bench, tune, tiny_model, samples, docs)
 ns.configure(DEFAULTS)
+
+# `invoke ...` typed at a shell: the stock program is importing this file. The same command line is run by
+# the project's Program (lightonocr_validation/cli.py), which maps invoke's own errors to documented codes.
+cli.hand_over(sys.modules[__name__])

@@ -17,7 +17,8 @@ class MOD001(Check):
     family = "model"
     failure = "Requests naming the expected model get 404: the server serves another model or another name."
     hint = (
-        "Serve with --served-model-name set to the name the clients use (or pass --model-name); "
+        "Serve with --served-model-name set to the name the clients use, or check the name it serves with "
+        "`invoke check --model NAME`; "
         "a 401 means the API key is missing or wrong (set VLLM_API_KEY or the profile's api_key_env)."
     )
     requires = ("RDY001",)

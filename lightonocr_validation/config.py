@@ -12,6 +12,8 @@ its default in DEFAULTS (its documentation in settings.NOTES) plus a typed field
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -50,7 +52,7 @@ class ServerSettings:
     max_model_len: int
     extra_args: tuple[str, ...]
     profile: str  # which of `profiles` `invoke serve` adds (--profile)
-    profiles: Mapping[str, Any]  # name -> extra `vllm serve` flags; read through profile_args
+    profiles: Mapping[str, tuple[str, ...]]  # name -> extra `vllm serve` flags; read through profile_args
     startup_timeout: float
     stop_timeout: float
     log_file: str
@@ -90,7 +92,7 @@ class CheckSettings:
     host: str
     port: int
     timeout: float
-    hosts: Mapping[str, Mapping[str, Any]]  # host profiles, checked by targets.resolve
+    hosts: Mapping[str, Mapping[str, Any]]  # host profiles: each a mapping here, its keys checked by targets.resolve
     api_key_env: str
     page_concurrency: int
     page_seconds_max: float
@@ -175,6 +177,107 @@ def defaults() -> Config:
     return load(DEFAULTS)
 
 
+@dataclass(frozen=True)
+class Range:
+    """The numbers a setting or flag accepts: at least `low` (above it when `open_low`), at most `high`."""
+
+    low: float | None = None
+    high: float | None = None
+    open_low: bool = False
+
+    def holds(self, number: float) -> bool:
+        if self.low is not None and (number <= self.low if self.open_low else number < self.low):
+            return False
+        return self.high is None or number <= self.high
+
+    def describe(self) -> str:
+        """ "a number from 1 to 65535", "a number above 0": what to write instead."""
+        if self.low is not None and self.high is not None:
+            start = f"above {self.low:g} and up" if self.open_low else f"from {self.low:g}"
+            return f"a number {start} to {self.high:g}"
+        if self.low is not None:
+            return f"a number above {self.low:g}" if self.open_low else f"a number of at least {self.low:g}"
+        return f"a number of at most {self.high:g}"
+
+
+PORT = Range(1, 65535)
+POSITIVE = Range(0, open_low=True)  # seconds, rates: 0 would mean "never" or "at once", neither is meant
+AT_LEAST_ONE = Range(1)
+NOT_NEGATIVE = Range(0)
+SHARE = Range(0, 1)
+
+# The range of every numeric setting, by its key (a test keeps this table and the typed classes in step):
+# a value out of range is one line naming the key, or the flag it came from, and the range (exit 2).
+RANGES: dict[str, Range] = {
+    "server.port": PORT,
+    "server.mm_processor_cache_gb": NOT_NEGATIVE,
+    "server.gpu_memory_utilization": Range(0, 1, open_low=True),
+    "server.max_model_len": NOT_NEGATIVE,  # 0: vLLM's own choice
+    "server.startup_timeout": POSITIVE,
+    "server.stop_timeout": NOT_NEGATIVE,  # 0: kill at once
+    "sampling.temperature": NOT_NEGATIVE,
+    "sampling.top_p": Range(0, 1, open_low=True),
+    "sampling.max_tokens": AT_LEAST_ONE,
+    "check.port": PORT,
+    "check.timeout": POSITIVE,
+    "check.page_concurrency": AT_LEAST_ONE,
+    "check.page_seconds_max": POSITIVE,
+    "check.determinism_runs": Range(2),  # DET001 compares answers: one run compares nothing
+    "check.pages_score_min": SHARE,
+    "check.pages_cer_max": NOT_NEGATIVE,
+    "check.burst_concurrency": AT_LEAST_ONE,
+    "check.burst_concurrency_random_weights": AT_LEAST_ONE,
+    "bench.concurrency": AT_LEAST_ONE,
+    "bench.requests": AT_LEAST_ONE,
+    "bench.max_concurrency": AT_LEAST_ONE,
+    "bench.min_gain": NOT_NEGATIVE,
+    "bench.page_seconds_max": POSITIVE,
+    "bench.gpu_hour_price": NOT_NEGATIVE,
+    "bench.perf.requests": AT_LEAST_ONE,
+    "bench.perf.concurrency": AT_LEAST_ONE,
+    "bench.perf.pages_per_s_min": NOT_NEGATIVE,
+    "bench.perf.p95_seconds_max": POSITIVE,
+    "tune.concurrency": AT_LEAST_ONE,
+    "tune.max_tokens": AT_LEAST_ONE,
+    "tune.requests": AT_LEAST_ONE,
+    "tune.start_timeout": POSITIVE,
+}
+
+# Flags that are not settings (read with flag_value), and their ranges; None: any whole number.
+FLAG_RANGES: dict[str, Range | None] = {
+    "--concurrency": AT_LEAST_ONE,
+    "--requests": AT_LEAST_ONE,
+    "--warmup": NOT_NEGATIVE,
+    "--max-tokens": AT_LEAST_ONE,
+    "--rate": POSITIVE,
+    "--duration": POSITIVE,
+    "--temperature": NOT_NEGATIVE,
+    "--runs": AT_LEAST_ONE,
+    "--seed": None,
+    "--gpus": AT_LEAST_ONE,
+    "--replicas": None,  # targets.resolve_replicas says what 0 or a run past port 65535 means
+}
+
+# Text settings that must not be empty: an empty host makes `vllm serve --host ''` listen on every interface.
+NOT_EMPTY = frozenset({"model.id", "server.executable", "server.host", "check.host", "check.api_key_env"})
+
+# What an entry of a mapping of settings looks like, for the one line that says so when it does not.
+ENTRY_EXAMPLES: dict[str, str] = {
+    "check.hosts": "a mapping of profile keys, e.g. {url: https://ocr.example.com, api_key_env: REMOTE_GPU_API_KEY}",
+    "server.profiles": "a list of vllm flags, e.g. [--max-num-seqs, '64']",
+}
+
+DEVICES = ("auto", "cuda", "cpu")
+
+
+def setting_type(key: str) -> Any:
+    """The typed class's hint for a dotted key ("server.port" -> int), for the docs and the tests."""
+    hint: Any = Config
+    for part in key.split("."):
+        hint = typing.get_type_hints(hint)[part]
+    return hint
+
+
 # Each flag that overrides a configuration key, per task: `--port` binds in serve but names the port to
 # check in check and bench. A flag left out (None) leaves the configuration's value.
 FLAG_KEYS: dict[str, dict[str, str]] = {
@@ -238,14 +341,26 @@ def apply_flags(
         section, key = keys[name].split(".")
         current = getattr(config, section)
         hints = typing.get_type_hints(type(current))
-        typed = _value(hints[key], value, "--" + name.replace("_", "-"), flag=True)
+        typed = _value(hints[key], value, "--" + name.replace("_", "-"), flag=True, key=keys[name])
         config = dataclasses.replace(config, **{section: dataclasses.replace(current, **{key: typed})})
     return config
 
 
 def flag_value(flag: str, value: Any, kind: type[int] | type[float]) -> Any:
-    """A flag that is not a setting, read as `kind` (None stays None): a typo is one line, not a traceback."""
-    return None if value is None else _value(kind, value, flag, flag=True)
+    """A flag that is not a setting, read as `kind` and checked against FLAG_RANGES (None stays None): a typo
+    or a number out of range is one line, not a traceback or a server blamed for it."""
+    if value is None:
+        return None
+    number = _value(kind, value, flag, flag=True)
+    _check_range(FLAG_RANGES.get(flag), number, flag, "")  # a test finds each flag read here in FLAG_RANGES
+    return number
+
+
+def flag_choice(flag: str, value: str, choices: tuple[str, ...]) -> str:
+    """A flag whose value is one of `choices`, checked before anything runs (a dry run included)."""
+    if value not in choices:
+        raise UserError(f"{flag} {value!r} is not one of {', '.join(choices)}: e.g. {flag} {choices[0]}", EXIT_USAGE)
+    return value
 
 
 def _build(cls: type[Any], tree: Mapping[str, Any], path: str) -> Any:
@@ -254,7 +369,7 @@ def _build(cls: type[Any], tree: Mapping[str, Any], path: str) -> Any:
     hints = typing.get_type_hints(cls)
     names = [f.name for f in dataclasses.fields(cls)]
     if path:  # invoke keeps its own sections (run, tasks, ...) beside ours at the top: only ours are read
-        unknown = sorted(set(tree) - set(names))
+        unknown = sorted(str(key) for key in set(tree) - set(names))
         if unknown:
             raise UserError(
                 f"{path}.{unknown[0]} is not a setting: the keys of {path} are {', '.join(names)} "
@@ -270,49 +385,101 @@ def _build(cls: type[Any], tree: Mapping[str, Any], path: str) -> Any:
         if dataclasses.is_dataclass(hint):
             values[name] = _build(hint, tree[name], key)
         else:
-            values[name] = _value(hint, tree[name], key, flag=False)
+            values[name] = _value(hint, tree[name], key, flag=False, key=key)
     return cls(**values)
 
 
-def _value(hint: Any, value: Any, name: str, *, flag: bool) -> Any:
-    """`value` as `hint` says, or one line naming the key (or flag) and the fix."""
+def _value(hint: Any, value: Any, name: str, *, flag: bool, key: str = "") -> Any:
+    """`value` as `hint` says, checked against the key's range, or one line naming the key (or flag) and the fix.
+
+    Text (a flag, an INVOKE_* variable) is read strictly: ASCII digits for numbers, a finite number, and
+    true/false, yes/no, on/off or 1/0 for switches."""
     where = "" if flag else " (in invoke.yaml or its INVOKE_ variable)"
     origin = typing.get_origin(hint)
     if hint is bool:
         if isinstance(value, bool):
             return value
-        if str(value).lower() in ("true", "false", "1", "0", "yes", "no"):
-            return str(value).lower() in ("true", "1", "yes")
+        text = str(value).strip().lower()
+        if text in TRUE_WORDS or text in FALSE_WORDS:
+            return text in TRUE_WORDS
         raise UserError(f"{name} is {value!r}: write true or false{where}", EXIT_USAGE)
     if hint in (int, float):
-        if isinstance(value, bool):
-            value = str(value)
-        try:
-            number = hint(value)
-        except (TypeError, ValueError):
+        number = _number(hint, value)
+        if number is None:
             noun = "a whole number" if hint is int else "a number"
-            raise UserError(
-                f"{name} {value!r} is not {noun}: write e.g. {name} {4 if hint is int else 2.5}{where}", EXIT_USAGE
-            ) from None
-        if hint is int and isinstance(value, float) and not value.is_integer():
-            raise UserError(f"{name} {value!r} is not a whole number: write e.g. {name} 4{where}", EXIT_USAGE)
+            example = 4 if hint is int else 2.5
+            raise UserError(f"{name} {_shown(value)} is not {noun}: write e.g. {name} {example}{where}", EXIT_USAGE)
+        _check_range(RANGES.get(key), number, name, where)
         return number
     if hint is str:
         if isinstance(value, Mapping | list | tuple):
-            raise UserError(f"{name} is {value!r}: write one value{where}", EXIT_USAGE)
-        return "" if value is None else str(value)
+            raise UserError(f"{name} is {_shown(value)}: write one value{where}", EXIT_USAGE)
+        text = "" if value is None else str(value)
+        if key in NOT_EMPTY and not text.strip():
+            raise UserError(f"{name} is empty: give it a value{where}", EXIT_USAGE)
+        return text
     if origin is tuple:
         if isinstance(value, str) or not isinstance(value, list | tuple):
-            raise UserError(f"{name} is {value!r}: write a list, e.g. [--enforce-eager]{where}", EXIT_USAGE)
+            example = ENTRY_EXAMPLES.get(key.rpartition(".")[0], "a list, e.g. [--enforce-eager]")
+            raise UserError(f"{name} is {_shown(value)}: write {example}{where}", EXIT_USAGE)
         return tuple(str(item) for item in value)
     if origin in (Mapping, dict) or hint in (Mapping, dict):
         if value is None:
             return {}
         if not hasattr(value, "items"):
-            raise UserError(f"{name} is {value!r}: write a mapping of keys to values{where}", EXIT_USAGE)
-        as_text = typing.get_args(hint)[1:] == (str,)  # an environment: every value is text
-        return {str(key): str(item) if as_text else _plain(item) for key, item in value.items()}
+            raise UserError(f"{name} is {_shown(value)}: write a mapping of keys to values{where}", EXIT_USAGE)
+        item_hint = (typing.get_args(hint) or (str, Any))[1]
+        if item_hint is str:  # an environment: every value is text
+            return {str(k): str(item) for k, item in value.items()}
+        if item_hint is Any:
+            return {str(k): _plain(item) for k, item in value.items()}
+        if typing.get_origin(item_hint) in (Mapping, dict) and any(not hasattr(i, "items") for i in value.values()):
+            entry, item = next((k, i) for k, i in value.items() if not hasattr(i, "items"))
+            example = ENTRY_EXAMPLES.get(key, "a mapping of keys to values")
+            raise UserError(f"{name}.{entry} is {_shown(item)}: write {example}{where}", EXIT_USAGE)
+        return {
+            str(k): _value(item_hint, item, f"{name}.{k}", flag=flag, key=f"{key}.{k}") for k, item in value.items()
+        }
+    if hint is Any:
+        return _plain(value)
     raise TypeError(f"config: no reader for {name}: {hint!r}")
+
+
+TRUE_WORDS = ("true", "yes", "on", "1")
+FALSE_WORDS = ("false", "no", "off", "0")
+# A number as typed: ASCII digits only (Python's int() also takes other scripts' digits and "1_000").
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
+
+def _number(kind: type[int] | type[float], value: Any) -> int | float | None:
+    """`value` as a finite `kind`, or None when it is not one (a bool is not a number here)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if len(text) > 100 or not (_INTEGER if kind is int else _DECIMAL).fullmatch(text):
+            return None
+        value = int(text) if kind is int else float(text)
+    if isinstance(value, float):
+        if not math.isfinite(value) or (kind is int and not value.is_integer()):
+            return None
+        return kind(value)
+    if isinstance(value, int):
+        return value if kind is int else (float(value) if abs(value) < 10**300 else None)
+    return None
+
+
+def _check_range(rule: Range | None, number: float, name: str, where: str) -> None:
+    if rule is not None and not rule.holds(number):
+        shown = _shown(number) if isinstance(number, int) else f"{number:g}"
+        raise UserError(f"{name} {shown} is out of range: write {rule.describe()}{where}", EXIT_USAGE)
+
+
+def _shown(value: Any) -> str:
+    """A value as the message quotes it: repr, cut short (a pasted file must not fill the terminal)."""
+    text = repr(_plain(value))
+    return text if len(text) <= 80 else text[:79] + "…"
 
 
 def _plain(value: Any) -> Any:

@@ -26,12 +26,15 @@ EXIT_CODES: tuple[tuple[str, int, str], ...] = (
     (
         "EXIT_FAILED",
         EXIT_FAILED,
-        "the server failed or died; a check failed; bench: objective missed or every request failed",
+        "serve: the server process exited, at start-up or later (its log's last lines are shown); check: a check "
+        "failed; bench: objective missed, a regression, or every request failed",
     ),
     (
         "EXIT_USAGE",
         EXIT_USAGE,
-        "bad input, a busy port, a missing executable; for check and bench: unreachable or nothing ran",
+        "bad input (a flag, an INVOKE_ variable, invoke.yaml, a page file; invoke's own parse errors too), a busy "
+        "port, a missing executable, a key the server refuses; check and bench: the server unreachable or gone "
+        "mid-run, nothing ran, a report not written",
     ),
     (
         "EXIT_INTERRUPTED",

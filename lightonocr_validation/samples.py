@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pypdfium2 as pdfium
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from lightonocr_validation.accuracy.facts import Fact, parse_fact
 from lightonocr_validation.pages import LONGEST_SIDE, fit_longest_side, to_rgb
@@ -78,12 +78,16 @@ class Sample:
         return self.file.suffix.lower() == ".pdf"
 
     def pages(self) -> list[Image.Image]:
-        """RGB page images as they are sent to the model (at most 1540 px on the longest side)."""
-        if self.is_pdf:
-            return render_pdf(self.file)
-        with Image.open(self.file) as image:
-            image.load()
-            return [fit_longest_side(to_rgb(image))]
+        """RGB page images as they are sent to the model (at most 1540 px on the longest side). A file that
+        cannot be read (truncated, corrupt) is a SampleError naming it and the fix, not a bare PIL error."""
+        try:
+            if self.is_pdf:
+                return render_pdf(self.file)
+            with Image.open(self.file) as image:
+                image.load()
+                return [fit_longest_side(to_rgb(image))]
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, pdfium.PdfiumError) as error:
+            raise unreadable(self.file, error) from None
 
 
 # PDFium is not thread-safe: two renders at once crash the process (seen with a fleet of hosts checked in
@@ -139,6 +143,14 @@ def pdf_page_count(path: Path) -> int:
             document.close()
 
 
+def unreadable(file: Path, error: Exception) -> SampleError:
+    """A sample page file PIL or PDFium cannot read: the committed set is rebuilt byte for byte by `invoke samples`."""
+    return SampleError(
+        f"{file}: the sample page cannot be read ({error or type(error).__name__}); "
+        f"rebuild the samples with `invoke samples` (or `git checkout -- samples/`)"
+    )
+
+
 def _fail(where: str, problem: str, fix: str) -> SampleError:
     return SampleError(f"{where}: {problem}; {fix}")
 
@@ -191,7 +203,10 @@ def _sample(root: Path, manifest: Path, raw: object, index: int) -> Sample:
     for gt in gt_files:
         if not gt.is_file():
             raise _fail(where, f"ground truth {gt.name!r} not found", "create it or fix the path")
-    pages = pdf_page_count(file) if file.suffix.lower() == ".pdf" else 1
+    try:
+        pages = pdf_page_count(file) if file.suffix.lower() == ".pdf" else 1
+    except pdfium.PdfiumError as error:
+        raise unreadable(file, error) from None
     if pages != len(gt_files):
         raise _fail(where, f"{pages} page(s) but {len(gt_files)} ground truth file(s)", "give one .md per page")
     if not isinstance(raw["facts"], list):

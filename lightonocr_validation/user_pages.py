@@ -83,11 +83,15 @@ class UserPage:
     def image(self) -> Image.Image:
         """The RGB page as it is sent: a PDF page rendered straight to 1540 px on its longest side, an image
         downscaled to fit (never upscaled)."""
-        if self.is_pdf:
-            return render_pdf_page(self.file, self.page)
-        with Image.open(self.file) as image:
-            image.load()
-            return fit_longest_side(to_rgb(image))
+        try:
+            if self.is_pdf:
+                return render_pdf_page(self.file, self.page)
+            with Image.open(self.file) as image:
+                image.load()
+                return fit_longest_side(to_rgb(image))
+        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, pdfium.PdfiumError) as error:
+            # Read at load time (_check_image): this one changed since, or PDFium cannot render the page.
+            raise PagesError(f"{self.file}: cannot be read now ({error}); replace it or remove it") from None
 
     def as_sample(self, cer_max: float) -> Sample:
         """This page as a one-page Sample, so the checks that read samples (format, degeneration, speed)
@@ -152,10 +156,14 @@ def _page_count(path: Path, shown: str) -> int:
 
 
 def _check_image(path: Path) -> None:
+    """The whole image decoded once before anything is sent: verify() alone misses a corrupt compressed stream,
+    and a page that fails mid-run is a failed check where a usage error (exit 2, naming the file) is due."""
     try:
         with Image.open(path) as image:
             image.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError) as error:
+        with Image.open(path) as image:
+            image.load()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise PagesError(f"{path}: not a readable image ({error}); replace it or remove it") from None
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from invoke import Collection, Task
 
-from lightonocr_validation import errors, settings, verdict
+from lightonocr_validation import config, errors, settings, verdict
 from lightonocr_validation.docs_gen import sources
 from lightonocr_validation.docs_gen.markdown import NONE, code, fenced, rst_to_markdown, table, value
 from lightonocr_validation.docs_gen.markers import empty_block
@@ -88,9 +88,13 @@ Every default below can be overridden, lowest precedence first:
          api_key_env: REMOTE_GPU_API_KEY
    ```
 
-2. `INVOKE_*` environment variables, named after the key path (`INVOKE_SERVER_PORT=8001`); invoke
-   cannot turn a string into a list or a mapping, so those keys are set in `invoke.yaml` only;
+2. `INVOKE_*` environment variables, named after the key path (`INVOKE_SERVER_PORT=8001`), read as
+   text like a flag: numbers in ASCII digits, switches as `true`/`false`, `yes`/`no`, `on`/`off` or `1`/`0`;
+   a list or a mapping cannot be written in one variable, so those keys are set in `invoke.yaml` only;
 3. the task's flags, where a flag exists (its help names the key it overrides).
+
+Every value is checked against the "Accepts" column before anything runs: a value out of range, from any
+of these sources, is one line naming the key or the flag and exit 2.
 
 {empty_block("configuration")}
 """
@@ -212,8 +216,20 @@ def render_configuration() -> str:
         variable = code("INVOKE_" + "_".join(path).upper()) if settable else "invoke.yaml only"
         # A leaf inherits its parent's note when it has none of its own.
         note = next((notes[path[:n]] for n in range(len(path), 0, -1) if path[:n] in notes), "")
-        rows.append((code(".".join(path)), value(default), variable, note))
-    return table(["Key", "Default", "Environment variable", "What it is"], rows)
+        rows.append((code(".".join(path)), value(default), variable, _accepts(".".join(path), default), note))
+    return table(["Key", "Default", "Environment variable", "Accepts", "What it is"], rows)
+
+
+def _accepts(key: str, default: Any) -> str:
+    """What config.load lets through for a key: its range (config.RANGES), a switch, text that may not be empty."""
+    if key in config.RANGES:
+        whole = config.setting_type(key) is int
+        return config.RANGES[key].describe().replace("a number", "a whole number" if whole else "a number")
+    if isinstance(default, bool):
+        return "true or false"
+    if key in config.NOT_EMPTY:
+        return "text, not empty"
+    return NONE
 
 
 def blocks(root: Path) -> dict[str, str]:

@@ -32,6 +32,8 @@ VERSION = 2
 MODES = ("single", "replicas", "data-parallel")
 # Linux's PID_MAX_LIMIT (2**22): no system hands out larger pids. Pid 1 is init, never a server of ours.
 PID_MAX = 4_194_304
+# Ours is a few KiB even for eight servers: a larger file is someone else's, and is not read whole.
+MAX_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,8 @@ class _Invalid(Exception):
 def read(path: Path) -> PidRecord | None:
     """The record at `path`; None when there is none; UserError (exit 2, one line) when it is not ours."""
     try:
-        data = path.read_bytes()
+        with path.open("rb") as handle:
+            data = handle.read(MAX_BYTES + 1)
     except FileNotFoundError:
         return None
     except IsADirectoryError:
@@ -74,6 +77,8 @@ def read(path: Path) -> PidRecord | None:
             f"cannot read the pid file {path} ({os_cause(error)}): fix its permissions, or delete it", EXIT_USAGE
         ) from None
     try:
+        if len(data) > MAX_BYTES:
+            raise _Invalid(f"larger than {MAX_BYTES // 1024} KiB")
         return _parse(data)
     except _Invalid as why:
         raise UserError(
@@ -88,7 +93,7 @@ def _parse(data: bytes) -> PidRecord:
         document = json.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
         raise _Invalid("not UTF-8 text") from None
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         raise _Invalid("not JSON") from None
     if not isinstance(document, dict):
         raise _Invalid(f"a JSON {type(document).__name__}, not an object")

@@ -48,6 +48,17 @@ def identify(pid: int) -> Identity | None:
     return _identify_ps(pid)
 
 
+def identify_started(pid: int, wait: float = 2.0) -> Identity | None:
+    """The identity of a process we just started. Popen returns once the child execs, a moment before the
+    kernel publishes the new command line (an empty /proc/PID/cmdline until then): wait for it."""
+    deadline = time.monotonic() + wait
+    while True:
+        identity = identify(pid)
+        if identity is None or identity.argv or time.monotonic() > deadline:
+            return identity
+        time.sleep(0.01)
+
+
 def _stat_fields(pid: int) -> list[str] | None:
     """/proc/PID/stat after the command name (which may hold spaces and parentheses): state, ppid, pgrp, …"""
     try:

@@ -115,7 +115,7 @@ def _start(planned: PlannedServer, options: ServeOptions) -> Started:
         api_key=options.api_key,
     )
     # What the kernel says about it now, while the pid is certainly ours: what `invoke stop` proves later.
-    live = processes.identify(process.pid)
+    live = processes.identify_started(process.pid)
     record = ServerRecord(
         pid=process.pid,
         start_time=live.start_time if live else None,

@@ -112,7 +112,12 @@ def serve(
     replicas: int | None = None,
     data_parallel_size: int | None = None,
 ) -> None:
-    """Serve LightOnOCR with the model card's vllm serve command; arguments after -- go to vllm."""
+    """Serve LightOnOCR with the model card's vllm serve command; arguments after -- go to vllm.
+
+    Ctrl-C (or SIGTERM) stops every server's process group, gracefully then killed after
+    server.stop_timeout, and exits 130; a second Ctrl-C kills them at once. A server that dies at start
+    (any replica: the others are stopped) exits 1 with its log's last lines and the known cause and fix.
+    """
     from lightonocr_validation import fleet_serve
     from lightonocr_validation.serve_command import ServeOptions, run_serve
 
@@ -183,7 +188,14 @@ def _stop_on_sigterm() -> None:
 @task(help={"timeout": "Seconds to wait for a graceful stop before killing (default: server.stop_timeout)."})
 @_user_errors
 def stop(c: Context, timeout: float | None = None) -> None:
-    """Stop the servers `invoke serve --detach` started, each proven ours first, with their process trees."""
+    """Stop the servers `invoke serve --detach` started, each proven ours first, with their process trees.
+
+    Before any signal, each pid in the pid file must still be the process recorded: same start time, same
+    command line, leader of its process group. A pid now held by another program is left alone and the
+    stale file removed: exit 0, since no server of ours runs. A process that started with ours but now runs
+    another command line is not signalled, the file is kept: exit 2. A pid file that is not ours: exit 2.
+    Ctrl-C during the stop kills the servers at once: exit 130.
+    """
     from lightonocr_validation.serve_command import run_stop
 
     cfg = _config(c, "stop", timeout=timeout)

@@ -13,7 +13,6 @@ import contextlib
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -24,7 +23,8 @@ PROC = Path("/proc")
 KILL_WAIT_S = 5.0
 
 # How a start time was read: told to the user when it is not the precise one.
-START_TIME_SOURCE = "/proc/PID/stat" if sys.platform.startswith("linux") else "ps -o lstart"
+PRECISE_SOURCE = "/proc/PID/stat"  # clock ticks since boot
+START_TIME_SOURCE = PRECISE_SOURCE if PROC.joinpath("self", "stat").is_file() else "`ps -o lstart`"
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class Identity:
 
 def identify(pid: int) -> Identity | None:
     """What the kernel says about `pid` now; None when no such process runs (a zombie counts as gone)."""
-    if PROC.joinpath("self", "stat").is_file():
+    if START_TIME_SOURCE == PRECISE_SOURCE:
         return _identify_proc(pid)
     return _identify_ps(pid)
 
@@ -148,7 +148,7 @@ def _ends_like(live: Sequence[str], asked: Sequence[str]) -> bool:
 
 def group_members(pgid: int) -> list[int]:
     """The live (not zombie) processes of a process group. Off Linux: the group itself, if any is alive."""
-    if not PROC.joinpath("self", "stat").is_file():
+    if START_TIME_SOURCE != PRECISE_SOURCE:
         return [pgid] if group_alive(pgid) else []
     members = []
     for entry in PROC.iterdir():

@@ -248,7 +248,7 @@ def stop_process_group(pid: int, grace: float) -> bool:
     """SIGTERM the process group led by `pid`, then SIGKILL what is left after `grace` seconds.
 
     For a server this process started and still holds (its pid cannot have been reused while unreaped);
-    a recorded pid is proven first (processes.prove, serve_command.stop). Returns True when something was
+    a recorded pid is proven first (processes.prove, serve_command.run_stop). Returns True when something was
     running. A pid that leads no group is left alone: only whole groups we started are signalled.
     """
     try:

@@ -211,6 +211,12 @@ def _record(started: Sequence[Started], options: ServeOptions, *, errors: Consol
             "this system tells no process start time: `invoke stop` will prove the servers by their command "
             "line and process group only",
         )
+    elif processes.START_TIME_SOURCE != processes.PRECISE_SOURCE:
+        print_warning(
+            errors,
+            f"no /proc here: start times come from {processes.START_TIME_SOURCE}, to the second; `invoke stop` "
+            f"proves the servers by them, their command lines and process groups",
+        )
     record = PidRecord(mode=options.plan.mode, model=options.model_name, servers=tuple(s.record for s in started))
     pid_file.write(options.pid_file, record)
 

@@ -149,3 +149,15 @@ def test_a_group_that_ends_on_sigterm_is_not_killed(started: list[subprocess.Pop
     sleeper = _spawn(started, "sleep", "600")
     outcome = processes.stop_groups([sleeper.pid], grace=30.0)
     assert not outcome.killed and outcome.survivors == [] and not alive(sleeper.pid)
+
+
+def test_off_linux_ps_gives_the_same_identity_to_the_second(started: list[subprocess.Popen[bytes]]) -> None:
+    # The fallback where /proc is missing (macOS): run here through ps itself, which Linux has too.
+    sleeper = _spawn(started, "sleep", "600")
+    identity = processes._identify_ps(sleeper.pid)
+    assert identity is not None and identity.argv == ("sleep", "600") and identity.pgid == sleeper.pid
+    assert isinstance(identity.start_time, str) and len(identity.start_time.split()) == 5  # "Sun Nov 29 12:34:56 2026"
+    assert processes._identify_ps(sleeper.pid) == identity
+    sleeper.kill()
+    sleeper.wait()
+    assert processes._identify_ps(sleeper.pid) is None

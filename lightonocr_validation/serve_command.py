@@ -92,7 +92,7 @@ def run_serve(options: ServeOptions, *, console: Console, errors: Console) -> in
         raise UserError(
             f"{_name(options.plan, dead.planned)} exited with code {dead.running.process.returncode}"
             + ("; the others were stopped" if len(started) > 1 else "")
-            + f"; its log: {dead.planned.log_file}",
+            + (f"; its log: {dead.planned.log_file}" if options.plan.mode == SINGLE else ""),
             EXIT_FAILED,
         )
     except KeyboardInterrupt:

@@ -426,3 +426,40 @@ def test_dry_run_prints_every_replicas_command_with_its_gpu_and_port(env: dict[s
     dp = run_invoke("serve", "--dry-run", "--data-parallel-size", "2", "--port", "8200", env=env)
     assert dp.returncode == 0 and len(dp.stdout.strip().splitlines()) == 1
     assert dp.stdout.startswith("CUDA_VISIBLE_DEVICES=0,1 ") and " --data-parallel-size 2" in dp.stdout
+
+
+def test_a_process_with_the_recorded_start_but_another_command_is_not_signalled(
+    env: dict[str, str], state: Path, stranger: subprocess.Popen[bytes]
+) -> None:
+    # Same pid and start time (so the same process), but it no longer runs the recorded command: a person
+    # must decide. Nothing is signalled, the record is kept, exit 2.
+    live = processes.identify(stranger.pid)
+    assert live is not None
+    port = int(env["INVOKE_SERVER_PORT"])
+    (state / "server.pid").write_text(_v2_record([_entry(stranger.pid, port, start_time=live.start_time)]))
+    result = run_invoke("stop", env=env)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert _first_line(result.stderr) == (
+        f"error: pid {stranger.pid} started when the recorded server did but now runs `sleep 600`: not signalled; "
+        f"if it is the server, stop it with `kill -TERM -- -{stranger.pid}`, then delete {state / 'server.pid'}"
+    )
+    assert alive(stranger.pid) and (state / "server.pid").is_file()
+    refused = run_invoke("serve", "--detach", "--device", "cpu", env=env)
+    assert refused.returncode == 2 and "not signalled" in refused.stderr and not _infos(state)
+
+
+def test_a_replica_dying_in_the_foreground_stops_the_others_and_exits_1(env: dict[str, str], state: Path) -> None:
+    port = int(env["INVOKE_SERVER_PORT"])
+    serve = Foreground(env, "--replicas", "2")
+    serve.wait_for("serving until interrupted (Ctrl-C)")
+    infos = _infos(state)
+    os.kill(infos[port + 1]["pids"][0], signal.SIGKILL)  # replica 1's server process crashes
+    code, stderr = serve.finish()
+    assert code == 1, stderr
+    assert (
+        f"error: replica 1 (GPU 1, port {port + 1}, log {state / f'vllm-serve.{port + 1}.log'}) exited with code -9; "
+        f"the others were stopped"
+    ) in stderr.splitlines()
+    assert not any(alive(pid) for pid in infos[port]["pids"]), "replica 0 was left running"
+    # Replica 1's own worker was in its group: the stop of every group ended it too.
+    assert not any(alive(pid) for pid in infos[port + 1]["pids"])

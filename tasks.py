@@ -196,7 +196,7 @@ def stop(c: Context, timeout: float | None = None) -> None:
     another command line is not signalled, the file is kept: exit 2. A pid file that is not ours: exit 2.
     Ctrl-C during the stop kills the servers at once: exit 130.
     """
-    from lightonocr_validation.serve_command import run_stop
+    from lightonocr_validation.stop_command import run_stop
 
     cfg = _config(c, "stop", timeout=timeout)
     code = run_stop(ROOT / cfg.server.pid_file, cfg.server.stop_timeout, console=console, errors=errors)
@@ -475,7 +475,7 @@ def tune(
     """Serve each configuration of a grid in turn, bench it, stop it: the best flags and their gain over the card's."""
     from lightonocr_validation import tune as tuning
     from lightonocr_validation.bench.command import BenchOptions, validate
-    from lightonocr_validation.serve_command import guard_no_server_running
+    from lightonocr_validation.stop_command import guard_no_server_running
     from lightonocr_validation.tune_grid import GridError, load_grid, select
 
     warmup = config.flag_value("--warmup", warmup, int)

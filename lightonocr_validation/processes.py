@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 
 PROC = Path("/proc")
 # After SIGKILL the kernel needs a moment to tear a group down; waiting longer would only hide a bug.
@@ -178,6 +179,29 @@ def reap(pid: int) -> None:
     """Collect our own child's exit status, so that it stops counting as a member of its group."""
     with contextlib.suppress(ChildProcessError):  # not our child (a detached server): init reaps it
         os.waitpid(pid, os.WNOHANG)
+
+
+class HurryOnSignal:
+    """While we stop servers, Ctrl-C and SIGTERM no longer raise: they ask for the kill at once."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def requested(self) -> bool:
+        return self.count > 0
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.count += 1
+
+    def __enter__(self) -> HurryOnSignal:
+        self._previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
+        for signum in self._previous:
+            signal.signal(signum, self._on_signal)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
 
 
 @dataclass(frozen=True)

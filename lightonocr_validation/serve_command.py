@@ -1,33 +1,28 @@
-"""`invoke serve` and `invoke stop`: start one server or a fleet (fleet_serve.py), and stop what is proven ours.
+"""`invoke serve`: start one server or a fleet (fleet_serve.py), watch them become ready, detach or serve.
 
-Serve: every port free first, then each server in a process group of its own, all watched together until
-each lists the model; one that dies at start stops the others and is diagnosed from its log. Detached, the
-pid file (pid_file.py) records each server's identity; in the foreground, Ctrl-C (or SIGTERM) stops every
-group and exits 130, and a second Ctrl-C during that stop kills them at once.
-
-Stop: before any signal, each recorded server is proven to be the process we started (processes.prove):
-a pid now held by another program is left alone and the stale record removed (exit 0: no server of ours
-runs, which is what `invoke stop` is for). A process that started when ours did but now runs another
-command line is not signalled and the record kept (exit 2): that takes a person to decide.
+Every port is checked free first, then each server starts in a process group of its own, and all are
+watched together until each lists the model; one that dies at start stops the others and is diagnosed from
+its log. Detached, the pid file (pid_file.py) records each server's identity for `invoke stop`
+(stop_command.py); in the foreground, Ctrl-C (or SIGTERM) stops every group and exits 130, and a second
+Ctrl-C during that stop kills them at once.
 """
 
 from __future__ import annotations
 
-import signal
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import FrameType
 
 from rich.console import Console
 
 from lightonocr_validation import pid_file, processes
 from lightonocr_validation import serve as serving
 from lightonocr_validation.client import Target, VllmClient
-from lightonocr_validation.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UserError, print_warning
+from lightonocr_validation.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UserError, print_warning
 from lightonocr_validation.fleet_serve import SINGLE, Plan, PlannedServer, check_ports_free
 from lightonocr_validation.pid_file import PidRecord, ServerRecord
+from lightonocr_validation.stop_command import guard_no_server_running
 
 
 @dataclass(frozen=True)
@@ -48,29 +43,6 @@ class Started:
     running: serving.RunningServer
     record: ServerRecord
     stopped: bool = False
-
-
-class _Hurry:
-    """While we stop servers, Ctrl-C and SIGTERM no longer raise: they ask for the kill at once."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def requested(self) -> bool:
-        return self.count > 0
-
-    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
-        self.count += 1
-
-    def __enter__(self) -> _Hurry:
-        self._previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM)}
-        for signum in self._previous:
-            signal.signal(signum, self._on_signal)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
 
 
 def run_serve(options: ServeOptions, *, console: Console, errors: Console) -> int:
@@ -248,12 +220,14 @@ def _wait_any_exit(started: Sequence[Started]) -> Started:
         time.sleep(serving.POLL_SECONDS)
 
 
-def _stop(started: Sequence[Started], grace: float, hurry: _Hurry | None = None) -> processes.StopOutcome | None:
+def _stop(
+    started: Sequence[Started], grace: float, hurry: processes.HurryOnSignal | None = None
+) -> processes.StopOutcome | None:
     """Stop every server we started and still hold, in parallel, with one grace period."""
     todo = [s for s in started if not s.stopped]
     if not todo:
         return None
-    with hurry or _Hurry() as signals:
+    with hurry or processes.HurryOnSignal() as signals:
         outcome = processes.stop_groups([s.record.pid for s in todo], grace, hurry=signals.requested)
     for server in todo:
         server.stopped = True
@@ -267,7 +241,7 @@ def _interrupted(started: Sequence[Started], options: ServeOptions, *, errors: C
     if not live:
         errors.print("interrupted: no server was running", markup=False)
         return EXIT_INTERRUPTED
-    hurry = _Hurry()
+    hurry = processes.HurryOnSignal()
     outcome = _stop(live, options.stop_timeout, hurry)
     assert outcome is not None
     what = _what(live)
@@ -289,108 +263,3 @@ def _what(servers: Sequence[Started]) -> str:
         return f"the server (pid {servers[0].record.pid} and its process group)"
     pids = ", ".join(str(s.record.pid) for s in servers)
     return f"{len(servers)} servers (pids {pids} and their process groups)"
-
-
-# Stop, and the guard that keeps serve and tune from starting beside a server of ours.
-
-
-def _proofs(record: PidRecord) -> list[tuple[ServerRecord, processes.Proof]]:
-    return [(s, processes.prove(s.pid, s.start_time, s.argv, legacy=s.legacy)) for s in record.servers]
-
-
-def _changed_line(server: ServerRecord, proof: processes.Proof, path: Path) -> str:
-    assert proof.live is not None
-    now = (
-        f"runs `{proof.live.program}`"
-        if proof.live.pgid == server.pid
-        else f"leads no process group of its own (group {proof.live.pgid})"
-    )
-    return (
-        f"pid {server.pid} started when the recorded server did but now {now}: not signalled; if it is the "
-        f"server, stop it with `kill -TERM -- -{server.pid}`, then delete {path}"
-    )
-
-
-def _reused_line(server: ServerRecord, proof: processes.Proof) -> str:
-    assert proof.live is not None
-    return (
-        f"the recorded server (pid {server.pid}, {server.base_url}) is gone: pid {server.pid} now belongs to "
-        f"another program (`{proof.live.program}`), left alone"
-    )
-
-
-def guard_no_server_running(path: Path, *, errors: Console) -> None:
-    """Refuse (exit 2) when the pid file proves a server of ours runs; a stale file is removed, not obeyed."""
-    record = pid_file.read(path)
-    if record is None:
-        return
-    proofs = _proofs(record)
-    for server, proof in proofs:
-        if proof.state == processes.CHANGED:
-            raise UserError(_changed_line(server, proof, path), EXIT_USAGE)
-    ours = [server for server, proof in proofs if proof.state == processes.OURS]
-    if ours:
-        pids = ", ".join(str(s.pid) for s in ours)
-        urls = ", ".join(s.base_url for s in ours)
-        raise UserError(
-            f"{'servers we started are' if len(ours) > 1 else 'a server we started is'} already running "
-            f"(pid{'s' if len(ours) > 1 else ''} {pids}, {urls}): "
-            f"`invoke stop` first",
-            EXIT_USAGE,
-        )
-    pid_file.remove(path)
-    why = "; ".join(
-        f"pid {server.pid} now runs `{proof.live.program}`" if proof.live else f"pid {server.pid} is gone"
-        for server, proof in proofs
-    )
-    errors.print(f"removed the stale pid file {path}: no server it names is running ({why})", markup=False)
-
-
-def run_stop(path: Path, grace: float, *, console: Console, errors: Console) -> int:
-    record = pid_file.read(path)
-    if record is None:
-        console.print("no detached server to stop", markup=False)
-        return EXIT_OK
-    proofs = _proofs(record)
-    ours = [server for server, proof in proofs if proof.state == processes.OURS]
-    if any(proof.weak for server, proof in proofs if proof.state == processes.OURS):
-        print_warning(
-            errors,
-            f"{path} records no start time (an older pid file, or a system without /proc and ps): the server is "
-            f"proven by its command line and process group only",
-        )
-    with _Hurry() as hurry:
-        outcome = processes.stop_groups([s.pid for s in ours], grace, hurry=hurry.requested) if ours else None
-    code = EXIT_OK
-    if outcome is not None:
-        pids = ", ".join(f"{s.pid} ({s.base_url})" if len(ours) > 1 else str(s.pid) for s in ours)
-        children = "its children" if len(ours) == 1 else "their children"
-        how = "killed at once (interrupted)" if hurry.requested() else "stopped"
-        console.print(
-            f"{how} pid{'s' if len(ours) > 1 else ''} {pids} and {children} in {outcome.seconds:.1f} s",
-            markup=False,
-            soft_wrap=True,
-        )
-        if outcome.survivors:
-            errors.print(
-                f"error: still running after SIGKILL: pids {', '.join(map(str, outcome.survivors))}", markup=False
-            )
-            code = EXIT_FAILED
-        if hurry.requested():
-            code = EXIT_INTERRUPTED
-    one = len(proofs) == 1
-    for server, proof in proofs:
-        if proof.state == processes.GONE:
-            console.print(f"pid {server.pid} was no longer running", markup=False)
-        elif proof.state == processes.REUSED:
-            removed = f"; removed the stale pid file {path}" if one else ""
-            console.print(_reused_line(server, proof) + removed, markup=False, soft_wrap=True)
-    changed = [(server, proof) for server, proof in proofs if proof.state == processes.CHANGED]
-    for server, proof in changed:
-        errors.print(f"error: {_changed_line(server, proof, path)}", markup=False, soft_wrap=True)
-    if changed:
-        return EXIT_USAGE
-    pid_file.remove(path)
-    if not one and any(proof.state == processes.REUSED for _, proof in proofs):
-        console.print(f"removed the stale pid file {path}", markup=False)
-    return code

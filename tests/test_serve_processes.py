@@ -93,8 +93,10 @@ def env(state: Path) -> dict[str, str]:
     executable.write_text(STAND_IN.format(python=sys.executable))
     executable.chmod(0o755)
     port = _two_free_ports()
+    # A CI machine's own GPU list would change which GPU each replica gets: these tests start from none.
+    ours = {key: value for key, value in os.environ.items() if key != "CUDA_VISIBLE_DEVICES"}
     return {
-        **os.environ,
+        **ours,
         "INVOKE_SERVER_EXECUTABLE": str(executable),
         "INVOKE_SERVER_PORT": str(port),
         "INVOKE_SERVER_PID_FILE": str(state / "server.pid"),

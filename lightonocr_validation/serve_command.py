@@ -9,6 +9,7 @@ Ctrl-C during that stop kills them at once.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -189,8 +190,21 @@ def _record(started: Sequence[Started], options: ServeOptions, *, errors: Consol
             f"no /proc here: start times come from {processes.START_TIME_SOURCE}, to the second; `invoke stop` "
             f"proves the servers by them, their command lines and process groups",
         )
-    record = PidRecord(mode=options.plan.mode, model=options.model_name, servers=tuple(s.record for s in started))
+    record = PidRecord(
+        mode=options.plan.mode, model=options.model_name, servers=tuple(_settled(s.record) for s in started)
+    )
     pid_file.write(options.pid_file, record)
+
+
+def _settled(record: ServerRecord) -> ServerRecord:
+    """The record with the command line the ready server runs. A `vllm` that is a wrapper script (a pyenv
+    shim, `exec python3 -m vllm...`) execs once more after start: same pid, same start time, new command
+    line. The one recorded is the server's own, read now that it answers; the start time proves it is still
+    the process we started."""
+    live = processes.identify(record.pid)
+    if live is None or live.start_time != record.start_time or not live.argv:
+        return record
+    return dataclasses.replace(record, argv=live.argv)
 
 
 def _print_detached(started: Sequence[Started], options: ServeOptions, console: Console) -> None:

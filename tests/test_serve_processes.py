@@ -465,3 +465,19 @@ def test_a_replica_dying_in_the_foreground_stops_the_others_and_exits_1(env: dic
     assert not any(alive(pid) for pid in infos[port]["pids"]), "replica 0 was left running"
     # Replica 1's own worker was in its group: the stop of every group ended it too.
     assert not any(alive(pid) for pid in infos[port + 1]["pids"])
+
+
+def test_a_vllm_that_is_a_wrapper_script_is_still_proven_and_stopped(env: dict[str, str], state: Path) -> None:
+    # `vllm` as a shell wrapper that execs the real one (a pyenv shim, the lent GPU machine's shim): the
+    # command line changes after the start, under the same pid and start time.
+    wrapper = state / "vllm-wrapper"
+    wrapper.write_text(f'#!/bin/sh\nexec {sys.executable} {state / "vllm"} "$@"\n')
+    wrapper.chmod(0o755)
+    wrapped = {**env, "INVOKE_SERVER_EXECUTABLE": str(wrapper)}
+    started = run_invoke("serve", "--detach", "--device", "cpu", env=wrapped)
+    assert started.returncode == 0, started.stdout + started.stderr
+    (server,) = json.loads((state / "server.pid").read_text())["servers"]
+    assert server["argv"][:2] == [sys.executable, str(state / "vllm")]  # the server's own, not the wrapper's
+    stopped = run_invoke("stop", env=wrapped)
+    assert stopped.returncode == 0 and stopped.stdout.startswith(f"stopped pid {server['pid']} "), stopped.stderr
+    assert not any(alive(pid) for pid in _all_pids(state))

@@ -14,7 +14,15 @@ from pathlib import Path
 from rich.console import Console
 
 from lightonocr_validation import pid_file, processes
-from lightonocr_validation.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UserError, print_warning
+from lightonocr_validation.errors import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    UserError,
+    print_error,
+    print_warning,
+)
 from lightonocr_validation.pid_file import PidRecord, ServerRecord
 
 
@@ -96,9 +104,7 @@ def run_stop(path: Path, grace: float, *, console: Console, errors: Console) -> 
             soft_wrap=True,
         )
         if outcome.survivors:
-            errors.print(
-                f"error: still running after SIGKILL: pids {', '.join(map(str, outcome.survivors))}", markup=False
-            )
+            print_error(errors, f"still running after SIGKILL: pids {', '.join(map(str, outcome.survivors))}")
             code = EXIT_FAILED
         if hurry.requested():
             code = EXIT_INTERRUPTED
@@ -111,7 +117,7 @@ def run_stop(path: Path, grace: float, *, console: Console, errors: Console) -> 
             console.print(_reused_line(server, proof) + removed, markup=False, soft_wrap=True)
     changed = [(server, proof) for server, proof in proofs if proof.state == processes.CHANGED]
     for server, proof in changed:
-        errors.print(f"error: {_changed_line(server, proof, path)}", markup=False, soft_wrap=True)
+        print_error(errors, _changed_line(server, proof, path))
     if changed:
         return EXIT_USAGE
     pid_file.remove(path)

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from lightonocr_validation.errors import EXIT_USAGE, UserError, os_cause
+from lightonocr_validation.errors import EXIT_USAGE, UserError
 
 VERSION = 2
 MODES = ("single", "replicas", "data-parallel")
@@ -74,7 +74,9 @@ def read(path: Path) -> PidRecord | None:
         ) from None
     except OSError as error:
         raise UserError(
-            f"cannot read the pid file {path} ({os_cause(error)}): fix its permissions, or delete it", EXIT_USAGE
+            f"cannot read the pid file {path} ({error.strerror or type(error).__name__}): fix its permissions, "
+            f"or delete it",
+            EXIT_USAGE,
         ) from None
     try:
         if len(data) > MAX_BYTES:

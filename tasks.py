@@ -13,7 +13,6 @@ import os
 import shlex
 import signal
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -89,6 +88,8 @@ def _remainder_args(remainder: str, argv: list[str] | None = None) -> list[str]:
         "dry-run": "Print the vllm serve command and exit.",
         "timeout": "Seconds to wait for readiness (default: server.startup_timeout).",
         "profile": "Extra vllm flags from server.profiles: card (none) or tuned (default: server.profile).",
+        "replicas": "Serve N GPUs as N servers: GPU i (CUDA_VISIBLE_DEVICES), port PORT+i, log per port.",
+        "data-parallel-size": "Serve N GPUs as one server with vLLM's --data-parallel-size N (one port).",
     },
     auto_shortflags=False,
 )
@@ -106,8 +107,18 @@ def serve(
     dry_run: bool = False,
     timeout: float | None = None,
     profile: str | None = None,
+    replicas: int | None = None,
+    data_parallel_size: int | None = None,
 ) -> None:
-    """Serve LightOnOCR with the model card's vllm serve command; arguments after -- go to vllm."""
+    """Serve LightOnOCR with the model card's vllm serve command; arguments after -- go to vllm.
+
+    Ctrl-C (or SIGTERM) stops every server's process group, gracefully then killed after
+    server.stop_timeout, and exits 130; a second Ctrl-C kills them at once. A server that dies at start
+    (any replica: the others are stopped) exits 1 with its log's last lines and the known cause and fix.
+    """
+    from lightonocr_validation import fleet_serve
+    from lightonocr_validation.serve_command import ServeOptions, run_serve
+
     config.flag_choice("--device", device, config.DEVICES)  # a dry run refuses what the real run would
     cfg = _config(
         c,
@@ -125,92 +136,43 @@ def serve(
     extra = [*cfg.server.profile_args(), *_remainder_args(getattr(c, "remainder", ""))]
     if local is not None:
         extra = [*local.serve_args, *extra]
-    command = serving.build_command(cfg.model, cfg.server, extra)
+    visible = os.environ.get(fleet_serve.DEVICES_VARIABLE)
+    plan = fleet_serve.plan(
+        cfg.model,
+        cfg.server,
+        extra,
+        replicas=config.flag_value("--replicas", replicas, int),
+        data_parallel_size=config.flag_value("--data-parallel-size", data_parallel_size, int),
+        log_file=ROOT / cfg.server.log_file,
+        visible=visible,
+    )
     if dry_run:
-        console.print(serving.render(command), markup=False, soft_wrap=True)
+        for server in plan.servers:
+            console.print(server.rendered(), markup=False, soft_wrap=True)
         return
     resolved = _resolve_device(device)
+    if resolved == "cuda":
+        fleet_serve.check_gpus(plan, nvidia_gpus(), visible)
     env = dict(cfg.server.env)
     if resolved == "cpu":
         env = {**cfg.cpu.env, **env}
     if local is not None and not (Path(cfg.model.id) / "config.json").is_file():
         tiny_model(c, full_size=full_size)
-    log_file = ROOT / cfg.server.log_file
-    pid_file = ROOT / cfg.server.pid_file
-    existing = serving.read_pid_file(pid_file)
-    if existing and serving.group_alive(existing["pid"]):
-        raise UserError(
-            f"a server we started is already running (pid {existing['pid']}, {existing['base_url']}): "
-            f"`invoke stop` first",
-            EXIT_USAGE,
-        )
     errors.print(f"device: {resolved} ({describe(nvidia_gpus())})", markup=False)
-    console.print(f"$ {serving.render(command)}", markup=False, soft_wrap=True)
-    process = serving.start(command, host=cfg.server.host, port=cfg.server.port, log_file=log_file, env=env)
-    running = serving.RunningServer(
-        process=process,
-        command=command,
-        log_file=log_file,
-        base_url=serving.local_url(cfg.server.host, cfg.server.port),
+    options = ServeOptions(
+        plan=plan,
         model_name=cfg.model.served,
-        stages=serving.Stages(),
+        env=env,
+        pid_file=ROOT / cfg.server.pid_file,
+        detach=detach,
+        startup_timeout=cfg.server.startup_timeout,
+        stop_timeout=cfg.server.stop_timeout,
         api_key={**os.environ, **env}.get(serving.API_KEY_VARIABLE, ""),
     )
-    grace = cfg.server.stop_timeout
     _stop_on_sigterm()
-    try:
-        _wait_with_status(running, cfg.server.startup_timeout, grace)
-        if detach:
-            serving.write_pid_file(pid_file, running)
-            console.print(
-                f"serving {running.model_name} at {running.base_url} (pid {running.pid}, log {log_file}); "
-                f"stop it with `invoke stop`",
-                markup=False,
-            )
-            return
-        console.print("serving until interrupted (Ctrl-C)", markup=False)
-        code = process.wait()
-        raise UserError(f"the server exited with code {code}; its log: {log_file}", EXIT_FAILED)
-    except KeyboardInterrupt:
-        errors.print("stopping the server…", markup=False)
-        serving.stop_process_group(running.pid, grace)
-        process.wait()
-    except BaseException:
-        serving.stop_process_group(running.pid, grace)
-        process.wait()
-        raise
-
-
-def _wait_with_status(running: serving.RunningServer, timeout: float, grace: float) -> None:
-    with console.status("starting", spinner="dots") as status:
-
-        def show(stage: str, stages: serving.Stages) -> None:
-            status.update(f"{serving.STAGE_NAMES[stage]} · {stages.elapsed:.0f} s (log: {running.log_file})")
-
-        try:
-            serving.wait_until_ready(running, timeout=timeout, on_progress=show)
-        except serving.ServeError as error:
-            serving.stop_process_group(running.pid, grace)
-            _print_start_failure(error)
-            raise UserError(
-                f"{error}" + (f": {error.diagnosis.cause}; fix: {error.diagnosis.fix}" if error.diagnosis else ""),
-                error.code,
-            ) from None
-    previous = 0.0
-    for stage, seconds in running.stages.reached.items():
-        console.print(
-            f"  {serving.STAGE_NAMES[stage]:<28} {seconds:7.1f} s  (+{seconds - previous:.1f} s)",
-            markup=False,
-        )
-        previous = seconds
-    console.print(f"ready: {running.model_name} at {running.base_url} after {previous:.1f} s", markup=False)
-
-
-def _print_start_failure(error: serving.ServeError) -> None:
-    if error.log_tail:
-        errors.print("last lines of the server log:", markup=False)
-        for line in error.log_tail[-25:]:
-            errors.print(f"  | {line}", markup=False, soft_wrap=True)
+    code = run_serve(options, console=console, errors=errors)
+    if code:
+        raise Exit(code=code)
 
 
 def _stop_on_sigterm() -> None:
@@ -225,23 +187,20 @@ def _stop_on_sigterm() -> None:
 @task(help={"timeout": "Seconds to wait for a graceful stop before killing (default: server.stop_timeout)."})
 @_user_errors
 def stop(c: Context, timeout: float | None = None) -> None:
-    """Stop the server `invoke serve --detach` started, with its whole process tree."""
+    """Stop the servers `invoke serve --detach` started, each proven ours first, with their process trees.
+
+    Before any signal, each pid in the pid file must still be the process recorded: same start time, same
+    command line, leader of its process group. A pid now held by another program is left alone and the
+    stale file removed: exit 0, since no server of ours runs. A process that started with ours but now runs
+    another command line is not signalled, the file is kept: exit 2. A pid file that is not ours: exit 2.
+    Ctrl-C during the stop kills the servers at once: exit 130.
+    """
+    from lightonocr_validation.stop_command import run_stop
+
     cfg = _config(c, "stop", timeout=timeout)
-    pid_file = ROOT / cfg.server.pid_file
-    record = serving.read_pid_file(pid_file)
-    if record is None:
-        console.print("no detached server to stop", markup=False)
-        return
-    started = time.monotonic()
-    stopped = serving.stop_process_group(int(record["pid"]), grace=cfg.server.stop_timeout)
-    pid_file.unlink(missing_ok=True)
-    if stopped:
-        console.print(
-            f"stopped pid {record['pid']} and its children in {time.monotonic() - started:.1f} s",
-            markup=False,
-        )
-    else:
-        console.print(f"pid {record['pid']} was no longer running", markup=False)
+    code = run_stop(ROOT / cfg.server.pid_file, cfg.server.stop_timeout, console=console, errors=errors)
+    if code:
+        raise Exit(code=code)
 
 
 @task(
@@ -538,6 +497,7 @@ def tune(
     config.flag_choice("--device", device, config.DEVICES)
     from lightonocr_validation import tune as tuning
     from lightonocr_validation.bench.command import BenchOptions, validate
+    from lightonocr_validation.stop_command import guard_no_server_running
     from lightonocr_validation.tune_grid import GridError, load_grid, select
 
     warmup = config.flag_value("--warmup", warmup, int)
@@ -585,9 +545,7 @@ def tune(
     validate(bench_options(out_dir / "bench" / "-"))
     if local is not None and not (Path(cfg.model.id) / "config.json").is_file():
         tiny_model(c, full_size=full_size)
-    existing = serving.read_pid_file(ROOT / cfg.server.pid_file)
-    if existing and serving.group_alive(existing["pid"]):
-        raise UserError(f"a server we started is running (pid {existing['pid']}): `invoke stop` first", EXIT_USAGE)
+    guard_no_server_running(ROOT / cfg.server.pid_file, errors=errors)
     errors.print(f"device: {resolved} ({describe(nvidia_gpus())})", markup=False)
     options = tuning.TuneOptions(
         model=cfg.model,

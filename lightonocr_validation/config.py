@@ -255,7 +255,8 @@ FLAG_RANGES: dict[str, Range | None] = {
     "--runs": AT_LEAST_ONE,
     "--seed": None,
     "--gpus": AT_LEAST_ONE,
-    "--replicas": None,  # targets.resolve_replicas says what 0 or a run past port 65535 means
+    "--replicas": None,  # targets.resolve_replicas and fleet_serve.plan say what 0 or a port past 65535 means
+    "--data-parallel-size": None,  # fleet_serve.plan: at least 1, not with --replicas
 }
 
 # Text settings that must not be empty: an empty host makes `vllm serve --host ''` listen on every interface.

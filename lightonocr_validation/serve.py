@@ -7,12 +7,9 @@ engine process and workers, and stopping the session's process group stops all o
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import shlex
 import shutil
-import signal
 import socket
 import subprocess
 import sys
@@ -22,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lightonocr_validation import processes
 from lightonocr_validation.client import Response, Target, Unreachable, VllmClient
 from lightonocr_validation.config import ModelSettings, ServerSettings
 from lightonocr_validation.diagnose import KnownFailure, diagnose
@@ -191,33 +189,38 @@ def wait_until_ready(
     on_progress: Callable[[str, Stages], None] = lambda stage, stages: None,
 ) -> None:
     """Poll until /health answers 200 and the model is listed; raise ServeError when the process dies."""
-    server.stages.mark("process")
     client = VllmClient(Target(server.base_url, api_key=server.api_key, timeout=5.0))
-    stage = "process"
     try:
         while True:
-            if server.process.poll() is not None:
-                tail = log_tail(server.log_file)
-                raise ServeError(
-                    f"the server exited with code {server.process.returncode} during start-up",
-                    log_tail=tail,
-                    diagnosis=diagnose(tail),
-                )
-            if server.stages.elapsed > timeout:
-                tail = log_tail(server.log_file)
-                raise ServeError(
-                    f"the server was not ready after {timeout:.0f} s (stage: {STAGE_NAMES[stage]}): raise "
-                    f"server.startup_timeout if it is still downloading or compiling",
-                    log_tail=tail,
-                    diagnosis=diagnose(tail),
-                )
-            stage = _probe(client, server.model_name, server.stages)
+            stage = check_progress(server, client, timeout=timeout)
             on_progress(stage, server.stages)
             if stage == "model":
                 return
             time.sleep(POLL_SECONDS)
     finally:
         client.close()
+
+
+def check_progress(server: RunningServer, client: VllmClient, *, timeout: float) -> str:
+    """One look at a starting server: the stage it reached; ServeError when it died or ran out of time."""
+    server.stages.mark("process")
+    if server.process.poll() is not None:
+        tail = log_tail(server.log_file)
+        raise ServeError(
+            f"the server exited with code {server.process.returncode} during start-up",
+            log_tail=tail,
+            diagnosis=diagnose(tail),
+        )
+    if server.stages.elapsed > timeout:
+        stage = max(server.stages.reached, key=list(STAGE_NAMES).index)
+        tail = log_tail(server.log_file)
+        raise ServeError(
+            f"the server was not ready after {timeout:.0f} s (stage: {STAGE_NAMES[stage]}): raise "
+            f"server.startup_timeout if it is still downloading or compiling",
+            log_tail=tail,
+            diagnosis=diagnose(tail),
+        )
+    return _probe(client, server.model_name, server.stages)
 
 
 def _probe(client: VllmClient, model_name: str, stages: Stages) -> str:
@@ -254,45 +257,17 @@ def _listing(models: Response) -> list[Any]:
 def stop_process_group(pid: int, grace: float) -> bool:
     """SIGTERM the process group led by `pid`, then SIGKILL what is left after `grace` seconds.
 
-    Returns True when something was running. Only the group of the PID we started is signalled, never
-    processes found by name.
+    For a server this process started and still holds (its pid cannot have been reused while unreaped);
+    a recorded pid is proven first (processes.prove, serve_command.run_stop). Returns True when something was
+    running. A pid that leads no group is left alone: only whole groups we started are signalled.
     """
     try:
         pgid = os.getpgid(pid)
     except ProcessLookupError:
         return False
     if pgid != pid:
-        # Not a group leader: the PID was reused by an unrelated process. Leave it alone.
         return False
-    _signal_group(pgid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while time.monotonic() < deadline:
-        _reap(pid)
-        if not group_alive(pgid):
-            return True
-        time.sleep(0.2)
-    _signal_group(pgid, signal.SIGKILL)
-    _reap(pid)
-    return True
-
-
-def _signal_group(pgid: int, signum: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signum)
-
-
-def _reap(pid: int) -> None:
-    with contextlib.suppress(ChildProcessError):  # not our child (a detached server): nothing to reap
-        os.waitpid(pid, os.WNOHANG)
-
-
-def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
+    processes.stop_groups([pgid], grace)
     return True
 
 
@@ -302,27 +277,3 @@ def log_tail(path: Path, lines: int = 40) -> list[str]:
     except FileNotFoundError:
         return []
     return text.splitlines()[-lines:]
-
-
-# Detached servers: a small JSON file records what `invoke stop` may stop.
-
-
-def write_pid_file(path: Path, server: RunningServer) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    record = {
-        "pid": server.pid,
-        "base_url": server.base_url,
-        "model": server.model_name,
-        "log_file": str(server.log_file),
-        "command": server.command,
-    }
-    path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-
-
-def read_pid_file(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return None
-    except ValueError:
-        raise ServeError(f"{path} is not a pid file of ours: delete it", exit_code=EXIT_USAGE) from None

@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from checks import prometheus, registry
-from lightonocr_validation import serve
+from lightonocr_validation import processes
 from lightonocr_validation.verdict import EXIT_CHECK_FAILED, EXIT_OK
 from tests.processes import free_port, process_group, run_invoke
 
@@ -49,8 +49,11 @@ def served(tmp_path_factory: pytest.TempPathFactory):
     finally:
         stopped = run_invoke("stop", env=env, timeout=120)
         if record is not None:
-            assert not serve.group_alive(record["pid"]), "invoke stop left the server's process group running"
+            pid = record["servers"][0]["pid"]
+            assert not processes.group_members(pid), "invoke stop left the server's process group running"
         assert stopped.returncode == 0, stopped.stderr
+        # The real vLLM's command line is what was recorded at start: stop proved it, and signalled it.
+        assert stopped.stdout.startswith("stopped pid "), stopped.stdout + stopped.stderr
 
 
 def test_serve_reports_each_stage_and_leaves_a_pid_file(served) -> None:
@@ -59,7 +62,8 @@ def test_serve_reports_each_stage_and_leaves_a_pid_file(served) -> None:
     assert "--limit-mm-per-prompt" in result.stdout and "--no-enable-prefix-caching" in result.stdout
     for stage in ("process started", "/health answered 200", "model listed in /v1/models"):
         assert stage in result.stdout
-    assert served["record"]["base_url"] == f"http://127.0.0.1:{served['port']}"
+    (server,) = served["record"]["servers"]
+    assert server["base_url"] == f"http://127.0.0.1:{served['port']}" and server["pgid"] == server["pid"]
 
 
 def test_check_passes_everything_that_does_not_need_trained_weights(served) -> None:
@@ -119,7 +123,8 @@ def test_the_api_key_is_in_no_output_report_log_or_process_arguments(served) -> 
     assert result.returncode == EXIT_OK, result.stdout + result.stderr
     assert API_KEY not in result.stdout + result.stderr + report.read_text()
     assert API_KEY not in (served["state"] / "server.log").read_text()
-    pgid = served["record"]["pid"]
+    assert API_KEY not in json.dumps(served["record"])  # the pid file records the command line
+    pgid = served["record"]["servers"][0]["pid"]
     for proc in Path("/proc").iterdir():
         if proc.name.isdigit() and process_group(int(proc.name)) == pgid:
             assert API_KEY.encode() not in (proc / "cmdline").read_bytes()

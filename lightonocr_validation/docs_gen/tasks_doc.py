@@ -27,8 +27,10 @@ EXAMPLES: dict[str, list[tuple[str, str]]] = {
         ("invoke serve --tiny --device cpu --detach", "the random-weight tiny model on vLLM's CPU build"),
         ("invoke serve --full-size --detach", "LightOnOCR-2-1B's full size with random weights, on a GPU"),
         ("invoke serve --port 8001 -- --max-num-seqs 64", "arguments after -- go to vllm serve"),
+        ("invoke serve --replicas 2 --detach", "two servers, GPU 0 on port 8000 and GPU 1 on 8001"),
+        ("invoke serve --data-parallel-size 2 --detach", "one server on port 8000 over two GPUs (vLLM's DP)"),
     ],
-    "stop": [("invoke stop", "stop the server `invoke serve --detach` started")],
+    "stop": [("invoke stop", "stop every server `invoke serve --detach` started, each proven ours first")],
     "check": [
         ("invoke check", "the local server (check.host, check.port)"),
         ("invoke check --host remote-gpu --report-json reports/remote.json", "a profile from invoke.yaml"),

@@ -285,7 +285,7 @@ TARGET_HELP = {
     "port": "Port for a bare host name or IP (default: check.port, 8000).",
     "model": "Model id the server must list and requests name (default: model.served_name, else model.id).",
     "insecure": "Do not verify TLS certificates (warned about; prefer a CA bundle in the host profile).",
-    "timeout": "Seconds for one request (default: check.timeout).",
+    "timeout": "Seconds for one request in all, every byte of the answer included (default: check.timeout).",
 }
 
 
@@ -304,6 +304,8 @@ TARGET_HELP = {
         "junit": "Write JUnit XML for CI systems to this path.",
         "report-md": "Write a Markdown report to this path.",
         "pages": "Grade your own pages in this folder instead of the bundled samples (see the guide's layouts).",
+        "deadline": "Seconds the whole run may take; past it unfinished checks are errors, exit 1 (default: "
+        "check.deadline, auto: derived from the pages sent and --timeout).",
     },
     auto_shortflags=False,
 )
@@ -325,15 +327,19 @@ def check(
     insecure: bool = False,
     timeout: float | None = None,
     pages: str | None = None,
+    deadline: str | None = None,
 ) -> None:
     """Validate a running server: every check, a verdict, and exit 0 (validated), 1 (issue) or 2 (unreachable)."""
     from lightonocr_validation.check_command import CheckOptions, list_checks, run_check
+    from lightonocr_validation.interrupts import leave_now_if_stuck
 
     if list:
         list_checks(console)
         return
     options = CheckOptions(
-        config=_config(c, "check", tiny=tiny, full_size=full_size, model=model, port=port, timeout=timeout),
+        config=_config(
+            c, "check", tiny=tiny, full_size=full_size, model=model, port=port, timeout=timeout, deadline=deadline
+        ),
         hosts=host or [],
         only=only or [],
         skip=skip or [],
@@ -345,6 +351,7 @@ def check(
         pages=Path(pages) if pages else None,
     )
     code = run_check(options, console=console, errors=errors)
+    leave_now_if_stuck(code)  # a stopped run's abandoned request may still be opening its connection
     if code:
         raise Exit(code=code)
 
@@ -380,6 +387,8 @@ def check(
         "compare": "Compare with this baseline result (docs/bench.md): exit 1 when a figure got worse beyond "
         "its tolerance.",
         "save-baseline": "Also write this run as a baseline to compare later runs with (no per-request lists).",
+        "deadline": "Seconds the whole run may take, a hard ceiling over the plan: past it the result keeps what "
+        "finished, marked partial, exit 1 (default: bench.deadline, 0: none).",
     },
     auto_shortflags=False,
 )
@@ -414,9 +423,11 @@ def bench(
     charts: str | None = None,
     compare: str | None = None,
     save_baseline: str | None = None,
+    deadline: str | None = None,
 ) -> None:
     """Load a running server: pages/s, latency and accuracy under load; exit 0, 1 (objective missed) or 2."""
     from lightonocr_validation.bench.command import BenchOptions, run_bench
+    from lightonocr_validation.interrupts import leave_now_if_stuck
 
     # Flags without a typed default arrive as text: read them here, so a typo is one line, not a traceback.
     concurrency, requests, warmup, max_tokens = (
@@ -442,6 +453,7 @@ def bench(
         timeout=timeout,
         max_concurrency=max_concurrency,
         gpu_hour_price=gpu_hour_price,
+        deadline=deadline,
     )
     options = BenchOptions(
         config=cfg,
@@ -468,6 +480,7 @@ def bench(
         save_baseline=Path(save_baseline) if save_baseline else None,
     )
     code = run_bench(options, console=console, errors=errors)
+    leave_now_if_stuck(code)  # a stopped run's abandoned request may still be opening its connection
     if code:
         raise Exit(code=code)
 

@@ -20,6 +20,7 @@ from checks import prometheus
 from checks.base import Check, Outcome
 from checks.page_answers import PageAnswer, PageInput, listing, one_line, page_answers, pages_of, send_page
 from lightonocr_validation.accuracy.metrics import ned
+from lightonocr_validation.cancel import Cancelled
 from lightonocr_validation.client import Unreachable
 from lightonocr_validation.context import CheckContext, RequestSettings
 
@@ -119,7 +120,7 @@ def watching_load(ctx: CheckContext) -> Iterator[LoadPeaks]:
         while True:
             try:
                 reply = ctx.metrics()
-            except Unreachable:
+            except (Unreachable, Cancelled):  # the server went away, or the run was stopped
                 return
             if reply.status == 200:
                 peaks.note(prometheus.parse(reply.text))

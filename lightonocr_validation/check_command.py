@@ -7,6 +7,7 @@ actions with their flags.
 from __future__ import annotations
 
 import dataclasses
+import math
 import platform
 import time
 from collections.abc import Mapping, Sequence
@@ -21,9 +22,18 @@ from rich.table import Table
 from checks import page_answers, registry
 from checks.page_answers import UserPageInput
 from lightonocr_validation import samples, targets, user_pages
-from lightonocr_validation.config import Config
+from lightonocr_validation.cancel import INTERRUPTED, CancelToken
+from lightonocr_validation.config import CheckSettings, Config
 from lightonocr_validation.context import RequestSettings, ServerFacts
-from lightonocr_validation.errors import EXIT_UNREACHABLE, UserError, os_cause, print_error, print_warning
+from lightonocr_validation.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_UNREACHABLE,
+    UserError,
+    os_cause,
+    print_error,
+    print_warning,
+)
+from lightonocr_validation.interrupts import SignalGuard
 from lightonocr_validation.report import console as console_report
 from lightonocr_validation.report.json_report import report_dict, write_json
 from lightonocr_validation.report.junit import write_junit
@@ -34,6 +44,10 @@ from lightonocr_validation.verdict import combine, verdict_for
 
 TOOL_NAME = "lightonocr-validation"
 TOOL_VERSION = "0.1.0"
+# Request rounds a full run sends besides the page set (readiness, model, serving, determinism, the burst,
+# streaming, PRF002): measured, a run against a server that takes 1 s per request lasts 19-20 s with 13 pages
+# at 4 in flight (4 page rounds).
+FIXED_REQUEST_ROUNDS = 16
 INSECURE_WARNING = (
     "TLS certificates are not verified (--insecure): anyone on the path can read and change the traffic, "
     "the API key included"
@@ -80,9 +94,11 @@ def run_check(options: CheckOptions, *, console: Console, errors: Console) -> in
     if any(target.verify is False for target in resolved):
         print_warning(errors, INSECURE_WARNING)
     settings = RequestSettings.from_config(options.config, str(options.pages.resolve()) if options.pages else "")
+    deadline = options.config.check.deadline or auto_deadline(options.config.check, _pages_sent(pages))
+    cancel = CancelToken(deadline)
     started = time.time()
-    with console_report.LiveProgress(console) as progress:
-        runs = run_hosts(resolved, settings, selected, on_progress=progress, on_pages=progress.pages)
+    with SignalGuard(cancel), console_report.LiveProgress(console) as progress:
+        runs = run_hosts(resolved, settings, selected, on_progress=progress, on_pages=progress.pages, cancel=cancel)
     essential = frozenset(
         check.id for check in selected if check.essential and (check.essential_on_user_pages or not options.pages)
     )
@@ -99,9 +115,31 @@ def run_check(options: CheckOptions, *, console: Console, errors: Console) -> in
             "score_min": options.config.check.pages_score_min,
             "cer_max": options.config.check.pages_cer_max,
         }
-    report = report_dict(runs, verdicts, overall, provenance)  # built and redacted once, for every renderer
+    provenance["deadline_s"] = deadline
+    # built and redacted once, for every renderer
+    report = report_dict(runs, verdicts, overall, provenance, stopped=cancel.reason or None)
     console_report.render_summary(console, report)
-    return max(overall.exit_code, write_reports(options, report, console=console, errors=errors))
+    written = write_reports(options, report, console=console, errors=errors)
+    if cancel.reason == INTERRUPTED:
+        return EXIT_INTERRUPTED  # whatever the verdict so far: a wrapper tells Ctrl-C from a finding by it
+    return max(overall.exit_code, written)
+
+
+def auto_deadline(check: CheckSettings, pages: int) -> float:
+    """check.deadline's "auto": one timeout for the request in flight, plus every request round of a full
+    run at the slowest pace a healthy server may have (PRF001's page_seconds_max, or the timeout when
+    shorter): the page set's rounds of page_concurrency pages, and FIXED_REQUEST_ROUNDS for the rest."""
+    rounds = FIXED_REQUEST_ROUNDS + math.ceil(pages / max(1, check.page_concurrency))
+    return check.timeout + rounds * min(check.timeout, check.page_seconds_max)
+
+
+def _pages_sent(user_pages: Sequence[UserPageInput]) -> int:
+    if user_pages:
+        return len(user_pages)
+    try:
+        return len(page_answers.sample_pages(str(samples.SAMPLES_DIR)))
+    except (OSError, ValueError):
+        return 0  # a broken sample set: its checks say so, and the run is short
 
 
 def _user_pages(options: CheckOptions) -> tuple[UserPageInput, ...]:

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 
+from lightonocr_validation.cancel import Cancelled, CancelToken, RequestBound, WatchedAdapter
 from lightonocr_validation.errors import shorten
 
 # Connections kept per host: as many as the largest burst of pages a check keeps in flight.
@@ -101,7 +102,8 @@ def configured_session(target: Target) -> requests.Session:
     session.trust_env = True  # proxies from the environment, as curl would
     # One pooled connection per request in flight: a burst keeps 64 pages in flight (SRV009), and
     # requests' default pool of 10 would drop the others' connections with a warning on stderr.
-    pooled = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=POOL_SIZE)
+    # Watched: a request's connection can be shut down when it passes its total time or the run is stopped.
+    pooled = WatchedAdapter(pool_connections=1, pool_maxsize=POOL_SIZE)
     session.mount("http://", pooled)
     session.mount("https://", pooled)
     headers = dict(target.headers)
@@ -118,8 +120,12 @@ def configured_session(target: Target) -> requests.Session:
 
 
 class VllmClient:
-    def __init__(self, target: Target) -> None:
+    """Every request is bounded in all by the target's timeout (not only per socket read, as requests does),
+    and abandoned at once when ``cancel`` is stopped: then it raises `Cancelled`, never `Unreachable`."""
+
+    def __init__(self, target: Target, cancel: CancelToken | None = None) -> None:
         self.target = target
+        self.cancel = cancel or CancelToken()
         self._session = configured_session(target)
 
     def close(self) -> None:
@@ -130,12 +136,12 @@ class VllmClient:
 
     def request(self, method: str, path: str, *, json_body: Any = None, timeout: float | None = None) -> Response:
         started = time.perf_counter()
-        try:
-            reply = self._session.request(
-                method, self.url(path), json=json_body, timeout=timeout or self.target.timeout
-            )
-        except requests.RequestException as error:
-            raise self._unreachable(error) from None
+        seconds = timeout or self.target.timeout
+        with self.cancel.bound(seconds) as bound:
+            try:
+                reply = self._session.request(method, self.url(path), json=json_body, timeout=seconds)
+            except requests.RequestException as error:
+                raise self._failure(error, bound) from None
         return Response(reply.status_code, reply.text, time.perf_counter() - started, dict(reply.headers))
 
     def get(self, path: str, timeout: float | None = None) -> Response:
@@ -152,12 +158,15 @@ class VllmClient:
         usage: dict[str, Any] | None = None
         usage_last = False
         try:
-            with self._session.post(
-                self.url("/v1/chat/completions"),
-                json={**body, "stream": True},
-                stream=True,
-                timeout=self.target.timeout,
-            ) as reply:
+            with (
+                self.cancel.bound(self.target.timeout) as bound,
+                self._session.post(
+                    self.url("/v1/chat/completions"),
+                    json={**body, "stream": True},
+                    stream=True,
+                    timeout=self.target.timeout,
+                ) as reply,
+            ):
                 if reply.status_code != 200:
                     text = reply.text
                     error = Response(reply.status_code, text, 0.0, {}).error_message()
@@ -181,13 +190,29 @@ class VllmClient:
                     chunks += 1
                 status = reply.status_code
         except requests.RequestException as error:
-            raise self._unreachable(error) from None
+            raise self._failure(error, bound) from None
         return StreamResult(
             status, chunks, "".join(parts), first, time.perf_counter() - started, finish, done, "", usage, usage_last
         )
 
-    def _unreachable(self, error: requests.RequestException) -> Unreachable:
+    def _failure(self, error: requests.RequestException, bound: RequestBound) -> BaseException:
+        """Why the request failed: the run was stopped (Cancelled), it ran past its total time, or the
+        connection's own error."""
+        if bound.cancelled:
+            return Cancelled(self.cancel.reason)
+        if bound.expired:
+            return too_slow(self.target, bound.seconds)
         return unreachable(self.target, error)
+
+
+def too_slow(target: Target, seconds: float) -> Unreachable:
+    """A request that was still unfinished after ``seconds`` in all (a server that answers byte by byte keeps
+    every single read under the timeout)."""
+    message = (
+        f"{target.label}: no complete answer within {seconds:g} s (--timeout bounds the whole request): "
+        "the server answers too slowly, or hangs"
+    )
+    return Unreachable("timeout", message.replace(target.api_key, "***") if target.api_key else message)
 
 
 def unreachable(target: Target, error: requests.RequestException) -> Unreachable:

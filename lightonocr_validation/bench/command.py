@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -28,12 +29,14 @@ from lightonocr_validation.bench.plan import Step, Sweep, run_sweep
 from lightonocr_validation.bench.records import Load, PointRun
 from lightonocr_validation.bench.result import ResultBuilder, assemble, write_result
 from lightonocr_validation.bench.runner import Bench
+from lightonocr_validation.cancel import INTERRUPTED, Cancelled, CancelToken, join_or_stop
 from lightonocr_validation.check_command import INSECURE_WARNING, server_provenance, tool_provenance
 from lightonocr_validation.client import Target, Unreachable, VllmClient
 from lightonocr_validation.config import Config
 from lightonocr_validation.context import ServerFacts
 from lightonocr_validation.errors import (
     EXIT_FAILED,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_UNREACHABLE,
     UserError,
@@ -42,6 +45,7 @@ from lightonocr_validation.errors import (
     print_warning,
     shorten,
 )
+from lightonocr_validation.interrupts import SignalGuard
 from lightonocr_validation.report.serialize import iso_utc
 
 ARRIVALS = ("constant", "poisson")
@@ -269,8 +273,9 @@ def run_bench(options: BenchOptions, *, console: Console, errors: Console) -> in
         else options.config.bench.requests
     )
     budget = Budget(requests=requests_per_point, duration_s=options.duration, warmup=options.warmup)
+    cancel = CancelToken(options.config.bench.deadline or None)
     started = time.time()
-    with BenchProgress(console, requests_per_point) as progress:
+    with SignalGuard(cancel), BenchProgress(console, requests_per_point) as progress:
         bench = Bench(
             targets=resolved,
             pages=pages,
@@ -282,12 +287,9 @@ def run_bench(options: BenchOptions, *, console: Console, errors: Console) -> in
             load_defaults=Load(1, arrival=options.arrival, seed=options.seed),
             on_record=progress.on_record,
             on_point=progress.on_point,
+            stop=cancel,
         )
-        try:
-            references, steps = _measure(bench, options, mode, graded, objective)
-        except KeyboardInterrupt:
-            bench.stop.set()
-            raise
+        references, steps = _measure_until_stopped(bench, options, mode, graded, objective)
     latency = objective or objectives.latency_only(options.config.bench.page_seconds_max)
     builder = ResultBuilder(
         graded=graded,
@@ -296,17 +298,19 @@ def run_bench(options: BenchOptions, *, console: Console, errors: Console) -> in
         references=references,
     )
     settings = _settings(options, mode, steps, pages, sampling(options), graded, note, latency, budget)
+    settings["deadline_s"] = options.config.bench.deadline or None
     result = assemble(
         settings=settings,
         provenance=provenance(options, servers, started),
         hosts=[builder.host(target, steps) for target in resolved],
         fleet=builder.fleet(resolved, steps) if len(resolved) > 1 else None,
         targets=resolved,
+        stopped=cancel.reason or None,
     )
     render_table(console, result)
     for warning in client_warnings(result):
         print_warning(errors, f"{warning}: the figures may be the client's limit")
-    code, line = verdict(result)
+    code, line = verdict(result) if not cancel.is_set() else stopped_verdict(result, cancel)
     console.print(line, markup=False, highlight=False, style="bold green" if code == EXIT_OK else "bold red")
     path = options.result_path or Path(options.config.bench.result_dir) / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
     try:
@@ -316,7 +320,9 @@ def run_bench(options: BenchOptions, *, console: Console, errors: Console) -> in
         return max(code, EXIT_UNREACHABLE)
     console.print(f"result: {path}", markup=False, soft_wrap=True)
     code = max(code, write_readers(options, result, console=console, errors=errors))
-    if baseline is not None:
+    if cancel.reason == INTERRUPTED:
+        return EXIT_INTERRUPTED  # a partial run is compared with no baseline
+    if baseline is not None and not cancel.is_set():
         code = max(code, compare_with(baseline, result, console=console, errors=errors))
     return code
 
@@ -391,6 +397,42 @@ def compare_with(baseline: Mapping[str, Any], result: Mapping[str, Any], *, cons
     # A sweep compares dozens of figures: past a screenful, only those that moved are shown.
     console.print(render_comparison(comparison, only_changes=len(comparison.rows) > 40))
     return EXIT_OK if comparison.ok else EXIT_FAILED
+
+
+def _measure_until_stopped(
+    bench: Bench, options: BenchOptions, mode: str, graded: bool, objective: objectives.Objective | None
+) -> tuple[dict[str, PointRun], list[Step]]:
+    """Measure in a thread while the main thread, where signals arrive, watches the deadline and Ctrl-C
+    (cancel.join_or_stop). Stopped, the points keep the requests that finished (in-flight ones are abandoned
+    and left out) and the loads not reached are dropped: the result holds what was measured."""
+    measured: dict[str, Any] = {}
+
+    def measure() -> None:
+        try:
+            measured["references"], measured["steps"] = _measure(bench, options, mode, graded, objective)
+        except Cancelled:
+            pass  # stopped: what was measured is in `bench`
+        except BaseException as error:  # a bug: raised in the main thread, as before the thread
+            measured["error"] = error
+
+    thread = threading.Thread(target=measure, name="bench-measure", daemon=True)
+    thread.start()
+    join_or_stop(thread, bench.stop)
+    if "error" in measured:
+        raise measured["error"]
+    if "steps" in measured:
+        return measured["references"], measured["steps"]
+    steps = [step for step in bench.measured if any(step.runs.values())]
+    return dict(bench.references), steps
+
+
+def stopped_verdict(result: Mapping[str, Any], cancel: CancelToken) -> tuple[int, str]:
+    """A stopped run's exit code and line: 130 interrupted, 1 past the deadline; what was kept is said."""
+    kept = sum(p["figures"]["completed"] for host in result["hosts"] for p in host["points"])
+    what = f"the result is partial: {kept} answered request(s) measured"
+    if cancel.reason == INTERRUPTED:
+        return EXIT_INTERRUPTED, f"issue: {cancel.describe()}: {what}"
+    return EXIT_FAILED, f"issue: {cancel.describe()}: {what} (raise --deadline, or find why the server is slow)"
 
 
 def _measure(

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from lightonocr_validation.bench.pages import BenchPage
 from lightonocr_validation.bench.records import Load, PointRun, RequestRecord
 from lightonocr_validation.bench.transport import send
+from lightonocr_validation.cancel import CancelToken
 from lightonocr_validation.client import Target, configured_session
 
 CHAT_PATH = "/v1/chat/completions"
@@ -74,14 +75,16 @@ def run_point(
     keep_text: bool = True,
     run: int = 1,
     on_record: OnRecord = lambda host, load, record: None,
-    stop: threading.Event | None = None,
+    stop: CancelToken | None = None,
     on_clock_start: Callable[[], None] = lambda: None,
 ) -> PointRun:
     """Send ``budget``'s requests to ``target`` at ``load``, cycling through ``pages`` (``bodies`` holds each
     page's encoded request, keyed by label) and return what each measured request did. ``keep_text`` False when
     the answers will not be graded: streamed tokens are then timed without being parsed. ``on_clock_start`` runs
-    once warm-up is over, just before the clock starts (the server-time probe's first /metrics reading)."""
-    stop = stop or threading.Event()
+    once warm-up is over, just before the clock starts (the server-time probe's first /metrics reading).
+    When ``stop`` is stopped the workers send nothing more, the requests in flight are abandoned and left out:
+    the point holds the requests that finished."""
+    stop = stop or CancelToken()
     url = f"{target.base_url}{CHAT_PATH}"
     workers = load.concurrency
     offsets = arrival_offsets(load, budget) if load.rate is not None else None
@@ -107,7 +110,9 @@ def run_point(
     def one(session, index: int, scheduled: float | None) -> None:
         page = pages[index % len(pages)]
         start = time.perf_counter() - clock["origin"]
-        exchange = send(session, target, url, bodies[page.label], stream=stream, keep_text=keep_text)
+        exchange = send(session, target, url, bodies[page.label], stream=stream, keep_text=keep_text, cancel=stop)
+        if exchange.abandoned:
+            return
         record = RequestRecord(page, start, exchange, scheduled)
         records[index] = record
         on_record(target.label, load, record)
@@ -117,8 +122,9 @@ def run_point(
         try:
             while not stop.is_set() and (index := next(warmups)) < warmup:
                 page = pages[index % len(pages)]
-                send(session, target, url, bodies[page.label], stream=stream, keep_text=False)
-                warmed.append(index)
+                warm = send(session, target, url, bodies[page.label], stream=stream, keep_text=False, cancel=stop)
+                if not warm.abandoned:
+                    warmed.append(index)
             barrier.wait()
             if offsets is not None:
                 while (item := due.get()) is not None and not stop.is_set():

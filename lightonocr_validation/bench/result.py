@@ -246,10 +246,15 @@ def assemble(
     hosts: Sequence[dict[str, Any]],
     fleet: dict[str, Any] | None,
     targets: Sequence[Target],
+    stopped: str | None = None,
 ) -> dict[str, Any]:
+    """``stopped``: why the run ended before its plan ("deadline", "interrupted"); the result is then partial:
+    the points hold the requests that finished, the loads not reached are absent."""
     result = {
         "schema": SCHEMA,
         "created": now_iso(),
+        "partial": stopped is not None,
+        "stopped": stopped,
         "provenance": dict(provenance),
         "settings": dict(settings),
         "hosts": list(hosts),

@@ -93,6 +93,10 @@ class Faults:
     readings: dict[str, str] = field(default_factory=dict)
     fail_sample: str = ""  # this sample's pages get HTTP 500 (a replica that chokes on one kind of page)
     token_delay: float = 0.0  # seconds between streamed events, sent one HTTP chunk each as uvicorn does
+    hang: bool = False  # every POST is read and never answered (until the fake stops): a wedged engine
+    # > 0: every POST's answer (as recorded, with its Content-Length) goes out one byte at a time, this many
+    # seconds apart: each read is quick, the answer never ends in any sensible time (a slow-drip proxy)
+    drip: float = 0.0
 
 
 class FakeVllm:
@@ -121,6 +125,8 @@ class FakeVllm:
         self.engine_dead = False
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        # Set when the fake stops: lets go of the requests `hang` and `drip` hold.
+        self.released = threading.Event()
 
     @property
     def served_name(self) -> str:
@@ -145,6 +151,7 @@ class FakeVllm:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.released.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -519,7 +526,13 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         headers = {key.lower(): value for key, value in self.headers.items()}
-        reply = self.server.fake.handle(method, self.path, headers, body)  # type: ignore[attr-defined]
+        fake = self.server.fake  # type: ignore[attr-defined]
+        if method == "POST" and fake.faults.hang:
+            fake.count("fake:hung_posts")
+            fake.released.wait()
+            self.close_connection = True
+            return
+        reply = fake.handle(method, self.path, headers, body)
         self.send_response(reply.status)
         if reply.content_type:
             self.send_header("Content-Type", reply.content_type)
@@ -528,7 +541,22 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self.send_header("Content-Length", str(len(reply.body)))
         self.end_headers()
+        if method == "POST" and fake.faults.drip:
+            self._drip(reply.body, fake)
+            return
         self.wfile.write(reply.body)
+
+    def _drip(self, body: bytes, fake: FakeVllm) -> None:
+        fake.count("fake:dripped_posts")
+        try:
+            for number in range(len(body)):
+                self.wfile.write(body[number : number + 1])
+                self.wfile.flush()
+                if fake.released.wait(fake.faults.drip):
+                    break
+        except OSError:  # the client gave up on the answer: what the fault is for
+            pass
+        self.close_connection = True
 
     def _send_events(self, reply: _Reply) -> None:
         self.send_header("Transfer-Encoding", "chunked")

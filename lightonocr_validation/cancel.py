@@ -8,7 +8,7 @@ checks that each wait their full timeout, can outlast any patience. So:
   thread blocked in `recv` then wakes at once (shutdown, unlike close, wakes it on Linux), and the request
   fails; the caller asks the bound why (`expired` or `cancelled`) to name the cause.
 - the token is a `threading.Event` (the bench driver's loops already test one) with a reason ("deadline"
-  or "interrupted") and an optional run deadline; `join_or_stop` waits for the run's thread in the main
+  or "interrupted") and an optional run deadline; `run_until_stopped` runs the work in a thread and waits in the main
   thread, where signals arrive, and stops the token when the deadline passes or Ctrl-C is pressed.
 
 `Cancelled` is a BaseException, like KeyboardInterrupt: a check's `except Exception` must not turn an
@@ -218,14 +218,25 @@ class WatchedAdapter(HTTPAdapter):
         return manager
 
 
-def join_or_stop(thread: threading.Thread, token: CancelToken) -> None:
-    """Wait for the run's ``thread`` in the main thread: stop the token when its deadline passes or on Ctrl-C
-    (KeyboardInterrupt, raised here since signals reach only the main thread), then give the thread
-    GRACE_SECONDS to wind down. Returns either way; the caller reports what finished."""
+def run_until_stopped(work: Callable[[], None], token: CancelToken, name: str) -> None:
+    """Run ``work`` in a thread while the main thread, where signals arrive, watches: it stops the token when
+    its deadline passes or on Ctrl-C (KeyboardInterrupt), then gives ``work`` GRACE_SECONDS to wind down.
+    Returns either way; the caller reports what finished. ``work`` must not raise.
+
+    The wait is on an Event, not Thread.join: a join interrupted by KeyboardInterrupt marks the thread as
+    stopped while it still runs (CPython's bpo-45274 repair), and every later join returns at once."""
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            work()
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name=name, daemon=True).start()
     try:
-        while thread.is_alive() and not token.is_set():
-            thread.join(TICK_SECONDS)
+        while not done.wait(TICK_SECONDS) and not token.is_set():
             token.expire_if_due()
     except KeyboardInterrupt:
         token.stop(INTERRUPTED, token.signal_name or "SIGINT")
-    thread.join(GRACE_SECONDS)
+    done.wait(GRACE_SECONDS)

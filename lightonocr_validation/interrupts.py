@@ -1,7 +1,7 @@
 """Ctrl-C and SIGTERM during `invoke check` and `invoke bench`: the first stops the run, a second exits now.
 
 The first signal raises KeyboardInterrupt in the main thread (signals reach no other), where
-`cancel.join_or_stop` turns it into a stopped token: requests are abandoned, and the command reports what
+`cancel.run_until_stopped` turns it into a stopped token: requests are abandoned, and the command reports what
 finished, marked partial, and exits 130. From then on the reports are being written; a second signal means
 "now": one line on stderr and exit 130 at once, written with os.write and left by os._exit, since a
 signal handler may run while the main thread holds the console's lock or the interpreter is mid-cleanup.

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from checks.base import Check, Outcome, Result, SkipReason, Status
-from lightonocr_validation.cancel import DEADLINE, Cancelled, CancelToken, join_or_stop
+from lightonocr_validation.cancel import DEADLINE, Cancelled, CancelToken, run_until_stopped
 from lightonocr_validation.client import Target, Unreachable, VllmClient
 from lightonocr_validation.context import CheckContext, RequestSettings, ServerFacts
 
@@ -64,7 +64,7 @@ def run_hosts(
     cancel: CancelToken | None = None,
 ) -> list[HostRun]:
     """Every host at once, each in its own thread; the calling (main) thread waits, and stops ``cancel`` when
-    its deadline passes or on Ctrl-C (cancel.join_or_stop). The hosts' results as far as they got."""
+    its deadline passes or on Ctrl-C (cancel.run_until_stopped). The hosts' results as far as they got."""
     cancel = cancel or CancelToken()
     states = [_HostState(target) for target in targets]
 
@@ -83,9 +83,7 @@ def run_hosts(
         for thread in threads:
             thread.join()
 
-    hosts = threading.Thread(target=every_host, name="check-hosts", daemon=True)
-    hosts.start()
-    join_or_stop(hosts, cancel)
+    run_until_stopped(every_host, cancel, "check-hosts")
     return [state.host_run(selected, cancel) for state in states]
 
 

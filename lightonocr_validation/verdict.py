@@ -6,10 +6,10 @@
   the full-size one with `--load-format dummy`, on a GPU or not). The word stays for scripts that match it.
 - `issue: <cause>` (exit 1): a check failed or errored, or an essential question stayed open.
 - `issue: <cause>` (exit 2): the server could not be reached, or nothing ran.
-- A stopped run (its deadline passed, or Ctrl-C) is judged on the checks that finished, and is never `validated`: past its
-  deadline it is `issue` (exit 1: the server could not be proven in the time given; a failure or an
-  unreachable server found before keeps its own line and code); interrupted, `issue: interrupted ...`
-  with the verdict so far, and exit 130.
+- A stopped run (its deadline passed, or Ctrl-C) is judged on the checks that finished, and is never
+  `validated`: past its deadline it is `issue` (exit 1: the server could not be proven in the time
+  given; a failure or an unreachable server found before keeps its own line and code); interrupted,
+  `issue: interrupted ...` with the verdict so far, and exit 130.
 """
 
 from __future__ import annotations

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from lightonocr_validation.bench.plan import Step, Sweep, run_sweep
 from lightonocr_validation.bench.records import Load, PointRun
 from lightonocr_validation.bench.result import ResultBuilder, assemble, write_result
 from lightonocr_validation.bench.runner import Bench
-from lightonocr_validation.cancel import INTERRUPTED, Cancelled, CancelToken, join_or_stop
+from lightonocr_validation.cancel import INTERRUPTED, Cancelled, CancelToken, run_until_stopped
 from lightonocr_validation.check_command import INSECURE_WARNING, server_provenance, tool_provenance
 from lightonocr_validation.client import Target, Unreachable, VllmClient
 from lightonocr_validation.config import Config
@@ -403,7 +402,7 @@ def _measure_until_stopped(
     bench: Bench, options: BenchOptions, mode: str, graded: bool, objective: objectives.Objective | None
 ) -> tuple[dict[str, PointRun], list[Step]]:
     """Measure in a thread while the main thread, where signals arrive, watches the deadline and Ctrl-C
-    (cancel.join_or_stop). Stopped, the points keep the requests that finished (in-flight ones are abandoned
+    (cancel.run_until_stopped). Stopped, the points keep the requests that finished (in-flight ones are abandoned
     and left out) and the loads not reached are dropped: the result holds what was measured."""
     measured: dict[str, Any] = {}
 
@@ -415,9 +414,7 @@ def _measure_until_stopped(
         except BaseException as error:  # a bug: raised in the main thread, as before the thread
             measured["error"] = error
 
-    thread = threading.Thread(target=measure, name="bench-measure", daemon=True)
-    thread.start()
-    join_or_stop(thread, bench.stop)
+    run_until_stopped(measure, bench.stop, "bench-measure")
     if "error" in measured:
         raise measured["error"]
     if "steps" in measured:

@@ -21,6 +21,7 @@ import json
 import re
 import secrets
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -502,6 +503,11 @@ class _Server(ThreadingHTTPServer):
     # The checks send pages a few at a time while handler threads hold the GIL decoding PNGs; a short
     # listen queue would then drop connections and the client would wait a second for TCP to retry.
     request_queue_size = 128
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # a client that hung up (a stopped run, a request past its time): no traceback on stderr
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -104,7 +104,7 @@ def run_check(options: CheckOptions, *, console: Console, errors: Console) -> in
     )
     verdicts = [verdict_for(run.results, essential, registered=len(registry.CHECKS)) for run in runs]
     overall = combine(verdicts)
-    provenance = build_provenance(runs, settings, started)
+    provenance = build_provenance(runs, settings, started, deadline_s=deadline)
     if options.pages:
         provenance["samples_digest"] = None  # the bundled samples were not sent
         provenance["pages"] = {
@@ -115,7 +115,6 @@ def run_check(options: CheckOptions, *, console: Console, errors: Console) -> in
             "score_min": options.config.check.pages_score_min,
             "cer_max": options.config.check.pages_cer_max,
         }
-    provenance["deadline_s"] = deadline
     # built and redacted once, for every renderer
     report = report_dict(runs, verdicts, overall, provenance, stopped=cancel.reason or None)
     console_report.render_summary(console, report)
@@ -195,7 +194,9 @@ def tool_provenance() -> dict[str, str]:
     }
 
 
-def build_provenance(runs: Sequence[HostRun], settings: RequestSettings, started: float) -> dict[str, Any]:
+def build_provenance(
+    runs: Sequence[HostRun], settings: RequestSettings, started: float, *, deadline_s: float | None = None
+) -> dict[str, Any]:
     """What a reader needs to trust or reproduce the verdict: versions, model, sampling, samples, times.
 
     Each server's facts are what it answered to /version and /v1/models when a check asked (HostRun.facts);
@@ -214,6 +215,7 @@ def build_provenance(runs: Sequence[HostRun], settings: RequestSettings, started
         "finished": finished,
         "started_at": iso_utc(started),
         "finished_at": iso_utc(finished),
+        "deadline_s": deadline_s,
     }
 
 

@@ -22,12 +22,16 @@ from typing import Any
 
 import pytest
 
+from checks import registry
+from checks.base import Result, Status
 from lightonocr_validation.bench.driver import CHAT_PATH
 from lightonocr_validation.bench.transport import send
-from lightonocr_validation.cancel import CancelToken
+from lightonocr_validation.cancel import DEADLINE, INTERRUPTED, CancelToken
 from lightonocr_validation.client import Target, Unreachable, VllmClient, configured_session
 from lightonocr_validation.errors import EXIT_FAILED, EXIT_INTERRUPTED
 from lightonocr_validation.interrupts import AGAIN_LINE, FIRST_LINE
+from lightonocr_validation.runner import stopped_result
+from lightonocr_validation.verdict import combine, verdict_for
 from tests.fakevllm.server import MODEL, FakeVllm, Faults
 from tests.processes import ROOT, run_invoke
 
@@ -273,3 +277,42 @@ def test_a_bad_deadline_is_one_line_and_exit_2() -> None:
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "--deadline '-5' must be 0 (or auto) or more seconds" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+# --- the verdict of a stopped run --------------------------------------------------------------------
+
+
+def _stopped_run(reason: str, finished: list[Result]) -> list[Result]:
+    token = CancelToken(60)
+    token.stop(reason, "SIGINT")
+    done = {result.check_id for result in finished}
+    rest = [check for check in registry.CHECKS if check.id not in done][:3]
+    return finished + [stopped_result(check, token, started=index == 0) for index, check in enumerate(rest)]
+
+
+def _finished(check_id: str, status: Status, unreachable: str = "") -> Result:
+    check = next(check for check in registry.CHECKS if check.id == check_id)
+    return Result(check.id, check.title(), check.family, status, "found", "", 0.1, "", unreachable=unreachable)
+
+
+def test_past_the_deadline_the_verdict_is_an_issue_exit_1_never_validated() -> None:
+    results = _stopped_run(DEADLINE, [_finished("RDY001", Status.PASS), _finished("RDY002", Status.PASS)])
+    verdict = verdict_for(results)
+    assert (verdict.word, verdict.exit_code) == ("issue", EXIT_FAILED)
+    assert verdict.line.startswith("issue: the run's deadline passed: 3 of 5 checks did not finish")
+
+
+def test_a_finding_made_before_the_deadline_keeps_its_line_and_code() -> None:
+    failed = verdict_for(_stopped_run(DEADLINE, [_finished("RDY001", Status.PASS), _finished("RDY002", Status.FAIL)]))
+    assert (failed.exit_code, failed.line.split(":")[1].strip()) == (EXIT_FAILED, "RDY002 /health answers 200")
+    assert failed.line.endswith("(then the run's deadline passed: 3 of 5 checks did not finish)")
+    lost = verdict_for(_stopped_run(DEADLINE, [_finished("RDY001", Status.ERROR, unreachable="timeout")]))
+    assert lost.exit_code == 2 and lost.line.startswith("issue: server unreachable")
+
+
+def test_interrupted_the_verdict_is_130_with_the_verdict_so_far_whatever_the_fleet() -> None:
+    interrupted = verdict_for(_stopped_run(INTERRUPTED, [_finished("RDY001", Status.PASS)]))
+    assert interrupted.exit_code == EXIT_INTERRUPTED
+    assert interrupted.line == "issue: interrupted: 3 of 4 checks did not finish; so far: validated: 1 check passed"
+    unreachable = verdict_for([_finished("RDY001", Status.ERROR, unreachable="refused")])
+    assert combine([unreachable, interrupted]) is interrupted

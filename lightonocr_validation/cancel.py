@@ -105,16 +105,18 @@ class RequestBound:
         self._limit_at = 0.0
         self._connections: list[HTTPConnection] = []
         self._lock = threading.Lock()
+        self._outer: RequestBound | None = None  # a bound this one is nested in, restored on exit
 
     def __enter__(self) -> RequestBound:
         self.token.raise_if_stopped()  # no new request once the run is stopped
         self._limit_at = time.monotonic() + self.seconds + EXPIRY_SLACK_SECONDS
+        self._outer = getattr(_local, "bound", None)
         _local.bound = self
         _WATCHDOG.add(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        _local.bound = None
+        _local.bound = self._outer
         _WATCHDOG.remove(self)
 
     def attach(self, connection: HTTPConnection) -> None:

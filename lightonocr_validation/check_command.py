@@ -132,9 +132,10 @@ def auto_deadline(check: CheckSettings, pages: int) -> float:
     return check.timeout + rounds * min(check.timeout, check.page_seconds_max)
 
 
-def _pages_sent(user_pages: Sequence[UserPageInput]) -> int:
-    if user_pages:
-        return len(user_pages)
+def _pages_sent(chosen: Sequence[UserPageInput]) -> int:
+    """Pages a run sends: the user's (--pages), else the bundled samples' (rendered once, the run reuses them)."""
+    if chosen:
+        return len(chosen)
     try:
         return len(page_answers.sample_pages(str(samples.SAMPLES_DIR)))
     except (OSError, ValueError):

@@ -21,7 +21,7 @@ from lightonocr_validation.cancel import CancelToken
 from lightonocr_validation.errors import EXIT_INTERRUPTED
 
 AGAIN_LINE = "interrupted again: reports not written"
-FIRST_LINE = "interrupted: stopping, the reports follow (interrupt again to quit at once, without them)"
+FIRST_LINE = "interrupted: stopping, what finished is reported next (interrupt again to quit at once, without reports)"
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 

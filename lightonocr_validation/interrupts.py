@@ -42,8 +42,15 @@ class SignalGuard:
                 self._previous[number] = signal.signal(number, self._first)
         return self
 
+    @property
+    def outermost(self) -> bool:
+        """Python's own handlers were in place: the command is the process's, not nested in a task that
+        handles signals itself (`invoke tune` runs bench and must stop its server whatever comes)."""
+        defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
+        return all(self._previous.get(number) is handler for number, handler in defaults.items())
+
     def __exit__(self, *exc: object) -> None:
-        if self.token.is_set():
+        if self.token.is_set() and self.outermost:
             return  # the process is on its way out: a signal now still means "at once", not a traceback
         for number, handler in self._previous.items():
             signal.signal(number, handler)

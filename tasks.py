@@ -243,7 +243,7 @@ TARGET_HELP = {
     "port": "Port for a bare host name or IP (default: check.port, 8000).",
     "model": "Model id the server must list and requests name (default: model.served_name, else model.id).",
     "insecure": "Do not verify TLS certificates (warned about; prefer a CA bundle in the host profile).",
-    "timeout": "Seconds for one request (default: check.timeout).",
+    "timeout": "Seconds for one request in all, every byte of the answer included (default: check.timeout).",
 }
 REPLICAS_HELP = (
     "A fleet of N replicas: the servers at the host's port, port+1, ..., port+N-1 (as `invoke serve --replicas N` "
@@ -267,6 +267,8 @@ REPLICAS_HELP = (
         "report-md": "Write a Markdown report to this path.",
         "pages": "Grade your own pages in this folder instead of the bundled samples (see the guide's layouts).",
         "replicas": REPLICAS_HELP + " A verdict per replica, and the fleet's: validated only when every one is.",
+        "deadline": "Seconds the whole run may take; past it unfinished checks are errors, exit 1 (default: "
+        "check.deadline, auto: derived from the pages sent and --timeout).",
     },
     auto_shortflags=False,
 )
@@ -289,15 +291,19 @@ def check(
     timeout: float | None = None,
     pages: str | None = None,
     replicas: int | None = None,
+    deadline: str | None = None,
 ) -> None:
     """Validate a running server: every check, a verdict, and exit 0 (validated), 1 (issue) or 2 (unreachable)."""
     from lightonocr_validation.check_command import CheckOptions, list_checks, run_check
+    from lightonocr_validation.interrupts import leave_now_if_stuck
 
     if list:
         list_checks(console)
         return
     options = CheckOptions(
-        config=_config(c, "check", tiny=tiny, full_size=full_size, model=model, port=port, timeout=timeout),
+        config=_config(
+            c, "check", tiny=tiny, full_size=full_size, model=model, port=port, timeout=timeout, deadline=deadline
+        ),
         hosts=host or [],
         only=only or [],
         skip=skip or [],
@@ -310,6 +316,7 @@ def check(
         replicas=1 if replicas is None else config.flag_value("--replicas", replicas, int),
     )
     code = run_check(options, console=console, errors=errors)
+    leave_now_if_stuck(code)  # a stopped run's abandoned request may still be opening its connection
     if code:
         raise Exit(code=code)
 
@@ -351,6 +358,8 @@ def check(
         "the server gets N times them; needs --single-gpu.",
         "single-gpu": "A one-GPU bench result (--json) to set the fleet against: scaling efficiency = total pages/s "
         "/ (N x its pages/s).",
+        "deadline": "Seconds the whole run may take, a hard ceiling over the plan: past it the result keeps what "
+        "finished, marked partial, exit 1 (default: bench.deadline, 0: none).",
     },
     auto_shortflags=False,
 )
@@ -388,9 +397,11 @@ def bench(
     replicas: int | None = None,
     gpus: int | None = None,
     single_gpu: str | None = None,
+    deadline: str | None = None,
 ) -> None:
     """Load a running server: pages/s, latency and accuracy under load; exit 0, 1 (objective missed) or 2."""
     from lightonocr_validation.bench.command import BenchOptions, run_bench
+    from lightonocr_validation.interrupts import leave_now_if_stuck
 
     # Flags without a typed default arrive as text: read them here, so a typo is one line, not a traceback.
     concurrency, requests, warmup, max_tokens, gpus, seed, runs = (
@@ -419,6 +430,7 @@ def bench(
         timeout=timeout,
         max_concurrency=max_concurrency,
         gpu_hour_price=gpu_hour_price,
+        deadline=deadline,
     )
     options = BenchOptions(
         config=cfg,
@@ -448,6 +460,7 @@ def bench(
         single_gpu=Path(single_gpu) if single_gpu else None,
     )
     code = run_bench(options, console=console, errors=errors)
+    leave_now_if_stuck(code)  # a stopped run's abandoned request may still be opening its connection
     if code:
         raise Exit(code=code)
 

@@ -72,6 +72,9 @@ class Result:
     host: str = ""
     unreachable: str = ""  # as Outcome.unreachable
     skip_reason: SkipReason | None = None  # set by the runner when it skipped the check itself
+    # "deadline" or "interrupted" when the run was stopped before this check finished (its result is then
+    # not a finding about the server); "" when it ran to its end.
+    stopped: str = ""
 
 
 class Check:

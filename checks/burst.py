@@ -20,6 +20,7 @@ from checks import prometheus
 from checks.base import Check, Outcome
 from checks.page_answers import PageAnswer, PageInput, listing, one_line, page_answers, pages_of, send_page
 from lightonocr_validation.accuracy.metrics import ned
+from lightonocr_validation.cancel import Cancelled
 from lightonocr_validation.client import BadAnswer, Response, Unreachable
 from lightonocr_validation.context import CheckContext, RequestSettings
 from lightonocr_validation.shape import dig
@@ -120,7 +121,11 @@ def watching_load(ctx: CheckContext) -> Iterator[LoadPeaks]:
         while True:
             try:
                 reply = ctx.metrics()
-            except (Unreachable, BadAnswer):  # the burst's own replies say what went wrong
+            except (
+                Unreachable,
+                BadAnswer,
+                Cancelled,
+            ):  # the burst's own replies say what went wrong, or the run stopped
                 return
             if reply.status == 200:
                 peaks.note(prometheus.parse(reply.text))

@@ -52,7 +52,9 @@ class PRF002(Check):
             Budget(requests=perf.requests, warmup=perf.concurrency),
             stream=True,
             keep_text=False,  # timed, not graded: OCR003 grades the same pages
+            stop=ctx.client.cancel,  # the run's deadline and Ctrl-C reach the driver's own sessions
         )
+        ctx.client.cancel.raise_if_stopped()  # a point cut short is not a measurement
         seen = figures(point.records, point.duration_s, graded=False)
         p95 = (seen["e2e_s"] or {}).get("p95")
         ttft = (seen["ttft_s"] or {}).get("p50")

@@ -7,6 +7,7 @@ actions with their flags.
 from __future__ import annotations
 
 import dataclasses
+import math
 import platform
 import time
 from collections.abc import Mapping, Sequence
@@ -21,9 +22,18 @@ from rich.table import Table
 from checks import page_answers, registry
 from checks.page_answers import UserPageInput
 from lightonocr_validation import samples, targets, user_pages
-from lightonocr_validation.config import Config
+from lightonocr_validation.cancel import INTERRUPTED, CancelToken
+from lightonocr_validation.config import CheckSettings, Config
 from lightonocr_validation.context import RequestSettings, ServerFacts
-from lightonocr_validation.errors import EXIT_UNREACHABLE, UserError, os_cause, print_error, print_warning
+from lightonocr_validation.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_UNREACHABLE,
+    UserError,
+    os_cause,
+    print_error,
+    print_warning,
+)
+from lightonocr_validation.interrupts import SignalGuard
 from lightonocr_validation.redaction import Redactor, redacting
 from lightonocr_validation.report import console as console_report
 from lightonocr_validation.report.json_report import report_dict, write_json
@@ -35,6 +45,10 @@ from lightonocr_validation.verdict import combine, fleet_verdict, verdict_for
 
 TOOL_NAME = "lightonocr-validation"
 TOOL_VERSION = "0.1.0"
+# Request rounds a full run sends besides the page set (readiness, model, serving, determinism, the burst,
+# streaming, PRF002): measured, a run against a server that takes 1 s per request lasts 19-20 s with 13 pages
+# at 4 in flight (4 page rounds).
+FIXED_REQUEST_ROUNDS = 16
 INSECURE_WARNING = (
     "TLS certificates are not verified (--insecure): anyone on the path can read and change the traffic, "
     "the API key included"
@@ -93,15 +107,17 @@ def _run_check(options: CheckOptions, redactor: Redactor, *, console: Console, e
     if any(target.verify is False for target in resolved):
         print_warning(errors, INSECURE_WARNING)
     settings = RequestSettings.from_config(options.config, str(options.pages.resolve()) if options.pages else "")
+    deadline = options.config.check.deadline or auto_deadline(options.config.check, _pages_sent(pages))
+    cancel = CancelToken(deadline)
     started = time.time()
-    with console_report.LiveProgress(console) as progress:
-        runs = run_hosts(resolved, settings, selected, on_progress=progress, on_pages=progress.pages)
+    with SignalGuard(cancel), console_report.LiveProgress(console) as progress:
+        runs = run_hosts(resolved, settings, selected, on_progress=progress, on_pages=progress.pages, cancel=cancel)
     essential = frozenset(
         check.id for check in selected if check.essential and (check.essential_on_user_pages or not options.pages)
     )
     verdicts = [verdict_for(run.results, essential, registered=len(registry.CHECKS)) for run in runs]
     overall = combine(verdicts)
-    provenance = build_provenance(runs, settings, started)
+    provenance = build_provenance(runs, settings, started, deadline_s=deadline)
     if options.replicas > 1:
         overall = fleet_verdict(verdicts, [run.target.label for run in runs])
         provenance["fleet"] = {"replicas": options.replicas, "hosts": [public_url(t.label) for t in resolved]}
@@ -115,9 +131,31 @@ def _run_check(options: CheckOptions, redactor: Redactor, *, console: Console, e
             "score_min": options.config.check.pages_score_min,
             "cer_max": options.config.check.pages_cer_max,
         }
-    report = report_dict(runs, verdicts, overall, provenance)  # built and redacted once, for every renderer
+    # built and redacted once, for every renderer
+    report = report_dict(runs, verdicts, overall, provenance, stopped=cancel.reason or None)
     console_report.render_summary(console, report)
-    return max(overall.exit_code, write_reports(options, report, console=console, errors=errors))
+    written = write_reports(options, report, console=console, errors=errors)
+    if cancel.reason == INTERRUPTED:
+        return EXIT_INTERRUPTED  # whatever the verdict so far: a wrapper tells Ctrl-C from a finding by it
+    return max(overall.exit_code, written)
+
+
+def auto_deadline(check: CheckSettings, pages: int) -> float:
+    """check.deadline's "auto": one timeout for the request in flight, plus every request round of a full
+    run at the slowest pace a healthy server may have (PRF001's page_seconds_max, or the timeout when
+    shorter): the page set's rounds of page_concurrency pages, and FIXED_REQUEST_ROUNDS for the rest."""
+    rounds = FIXED_REQUEST_ROUNDS + math.ceil(pages / max(1, check.page_concurrency))
+    return check.timeout + rounds * min(check.timeout, check.page_seconds_max)
+
+
+def _pages_sent(chosen: Sequence[UserPageInput]) -> int:
+    """Pages a run sends: the user's (--pages), else the bundled samples' (rendered once, the run reuses them)."""
+    if chosen:
+        return len(chosen)
+    try:
+        return len(page_answers.sample_pages(str(samples.SAMPLES_DIR)))
+    except (OSError, ValueError):
+        return 0  # a broken sample set: its checks say so, and the run is short
 
 
 def resolve_fleet(hosts: Sequence[str], replicas: int, config: Config, insecure: bool) -> list[targets.Target]:
@@ -184,7 +222,9 @@ def tool_provenance() -> dict[str, str]:
     }
 
 
-def build_provenance(runs: Sequence[HostRun], settings: RequestSettings, started: float) -> dict[str, Any]:
+def build_provenance(
+    runs: Sequence[HostRun], settings: RequestSettings, started: float, *, deadline_s: float | None = None
+) -> dict[str, Any]:
     """What a reader needs to trust or reproduce the verdict: versions, model, sampling, samples, times.
 
     Each server's facts are what it answered to /version and /v1/models when a check asked (HostRun.facts);
@@ -203,6 +243,7 @@ def build_provenance(runs: Sequence[HostRun], settings: RequestSettings, started
         "finished": finished,
         "started_at": iso_utc(started),
         "finished_at": iso_utc(finished),
+        "deadline_s": deadline_s,
     }
 
 

@@ -13,6 +13,7 @@ so a hostile or broken server cannot fill the memory or the graders' time.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import json
 import socket
 import ssl
@@ -25,6 +26,7 @@ from urllib.parse import urlsplit
 import requests
 import urllib3
 
+from lightonocr_validation.cancel import Cancelled, CancelToken, RequestBound, WatchedAdapter
 from lightonocr_validation.errors import shorten
 from lightonocr_validation.redaction import Redactor
 
@@ -203,7 +205,8 @@ def configured_session(target: Target) -> requests.Session:
     session.trust_env = True  # proxies from the environment, as curl would
     # One pooled connection per request in flight: a burst keeps 64 pages in flight (SRV009), and
     # requests' default pool of 10 would drop the others' connections with a warning on stderr.
-    pooled = requests.adapters.HTTPAdapter(pool_connections=1, pool_maxsize=POOL_SIZE)
+    # Watched: a request's connection can be shut down when it passes its total time or the run is stopped.
+    pooled = WatchedAdapter(pool_connections=1, pool_maxsize=POOL_SIZE)
     session.mount("http://", pooled)
     session.mount("https://", pooled)
     headers = dict(target.headers)
@@ -220,8 +223,12 @@ def configured_session(target: Target) -> requests.Session:
 
 
 class VllmClient:
-    def __init__(self, target: Target) -> None:
+    """Every request is bounded in all by the target's timeout (not only per socket read, as requests does),
+    and abandoned at once when ``cancel`` is stopped: then it raises `Cancelled`, never `Unreachable`."""
+
+    def __init__(self, target: Target, cancel: CancelToken | None = None) -> None:
         self.target = target
+        self.cancel = cancel or CancelToken()
         self._session = configured_session(target)
 
     def close(self) -> None:
@@ -233,13 +240,13 @@ class VllmClient:
     def request(self, method: str, path: str, *, json_body: Any = None, timeout: float | None = None) -> Response:
         started = time.perf_counter()
         limit = timeout or self.target.timeout
-        try:
-            with self._session.request(method, self.url(path), json=json_body, timeout=limit, stream=True) as reply:
-                cap, basis = answer_cap(path, json_body)
-                data = b"".join(self._chunks(reply, path, cap, basis, started, limit))
-                text = data.decode(reply.encoding or "utf-8", errors="replace")
-        except requests.RequestException as error:
-            raise self._unreachable(error) from None
+        with (
+            self._bounded(limit),
+            self._session.request(method, self.url(path), json=json_body, timeout=limit, stream=True) as reply,
+        ):
+            cap, basis = answer_cap(path, json_body)
+            data = b"".join(self._chunks(reply, path, cap, basis, started, limit))
+            text = data.decode(reply.encoding or "utf-8", errors="replace")
         return Response(reply.status_code, text, time.perf_counter() - started, dict(reply.headers), path)
 
     def get(self, path: str, timeout: float | None = None) -> Response:
@@ -260,46 +267,42 @@ class VllmClient:
         usage: dict[str, Any] | None = None
         usage_last = False
         limit = self.target.timeout
-        try:
-            with self._session.post(self.url(path), json={**body, "stream": True}, stream=True, timeout=limit) as reply:
-                cap, basis = answer_cap(path, body, stream=True)
-                pieces = self._chunks(reply, path, cap, basis, started, limit)
-                if reply.status_code != 200:
-                    text = b"".join(pieces).decode("utf-8", errors="replace")
-                    error = Response(reply.status_code, text, 0.0, dict(reply.headers), path).error_message()
-                    return StreamResult(
-                        reply.status_code, 0, "", None, time.perf_counter() - started, None, False, error
-                    )
-                if "html" in reply.headers.get("Content-Type", "").lower():
-                    text = b"".join(pieces).decode("utf-8", errors="replace")
-                    reason = not_json_reason(path, 200, text, dict(reply.headers), ValueError("HTML"))
-                    raise NotJson(reason, 200)
-                for line in _sse_data_lines(_lines(pieces)):
-                    if line == "[DONE]":
-                        done = True
-                        break
-                    event = _event(line)
-                    usage_last = isinstance(event.get("usage"), dict)
-                    if usage_last:
-                        usage = event["usage"]
-                    choices = event.get("choices")
-                    for choice in choices if isinstance(choices, list) else []:
-                        if not isinstance(choice, dict):
-                            raise BadAnswer(
-                                "stream", f"the stream carried a choice that is not an object: {line[:80]!r}"
-                            )
-                        delta = choice.get("delta")
-                        content = delta.get("content") if isinstance(delta, dict) else None
-                        content = content if isinstance(content, str) else ""
-                        if content and first is None:
-                            first = time.perf_counter() - started
-                        parts.append(content)
-                        reason = choice.get("finish_reason")
-                        finish = reason if isinstance(reason, str) and reason else finish
-                    chunks += 1
-                status = reply.status_code
-        except requests.RequestException as error:
-            raise self._unreachable(error) from None
+        with (
+            self._bounded(limit),
+            self._session.post(self.url(path), json={**body, "stream": True}, stream=True, timeout=limit) as reply,
+        ):
+            cap, basis = answer_cap(path, body, stream=True)
+            pieces = self._chunks(reply, path, cap, basis, started, limit)
+            if reply.status_code != 200:
+                text = b"".join(pieces).decode("utf-8", errors="replace")
+                error = Response(reply.status_code, text, 0.0, dict(reply.headers), path).error_message()
+                return StreamResult(reply.status_code, 0, "", None, time.perf_counter() - started, None, False, error)
+            if "html" in reply.headers.get("Content-Type", "").lower():
+                text = b"".join(pieces).decode("utf-8", errors="replace")
+                reason = not_json_reason(path, 200, text, dict(reply.headers), ValueError("HTML"))
+                raise NotJson(reason, 200)
+            for line in _sse_data_lines(_lines(pieces)):
+                if line == "[DONE]":
+                    done = True
+                    break
+                event = _event(line)
+                usage_last = isinstance(event.get("usage"), dict)
+                if usage_last:
+                    usage = event["usage"]
+                choices = event.get("choices")
+                for choice in choices if isinstance(choices, list) else []:
+                    if not isinstance(choice, dict):
+                        raise BadAnswer("stream", f"the stream carried a choice that is not an object: {line[:80]!r}")
+                    delta = choice.get("delta")
+                    content = delta.get("content") if isinstance(delta, dict) else None
+                    content = content if isinstance(content, str) else ""
+                    if content and first is None:
+                        first = time.perf_counter() - started
+                    parts.append(content)
+                    reason = choice.get("finish_reason")
+                    finish = reason if isinstance(reason, str) and reason else finish
+                chunks += 1
+            status = reply.status_code
         return StreamResult(
             status, chunks, "".join(parts), first, time.perf_counter() - started, finish, done, "", usage, usage_last
         )
@@ -309,8 +312,40 @@ class VllmClient:
     ) -> Iterator[bytes]:
         return capped_pieces(reply, path, cap, basis, started, limit)
 
-    def _unreachable(self, error: requests.RequestException) -> Unreachable:
+    @contextlib.contextmanager
+    def _bounded(self, seconds: float) -> Iterator[RequestBound]:
+        """One request inside the run's token (its whole time bounded, abandoned when the run stops), its
+        failures named: a stop is `Cancelled` (not a finding), a connection's error is `Unreachable`."""
+        with self.cancel.bound(seconds) as bound:
+            try:
+                yield bound
+            except requests.RequestException as error:
+                raise self._failure(error, bound) from None
+            except BadAnswer as error:
+                raise self._answer_failure(error, bound) from None
+
+    def _failure(self, error: requests.RequestException, bound: RequestBound) -> BaseException:
+        """Why the request failed: the run was stopped (Cancelled), it ran past its total time, or the
+        connection's own error."""
+        if bound.cancelled:
+            return Cancelled(self.cancel.reason)
+        if bound.expired:
+            return too_slow(self.target, bound.seconds)
         return unreachable(self.target, error)
+
+    def _answer_failure(self, error: BadAnswer, bound: RequestBound) -> BaseException:
+        """A body cut by the watchdog is not the server's truncation: the run stopped, or the answer was still
+        coming when its time was up (a stall mid-answer: the server is up, answering too slowly)."""
+        if bound.cancelled:
+            return Cancelled(self.cancel.reason)
+        if bound.expired and error.kind == "truncated":
+            return BadAnswer(
+                "slow",
+                f"the server was still sending its answer after {bound.seconds:g} s, past the time one request "
+                "may take (--timeout): it stalls or drips its answer",
+                error.status,
+            )
+        return error
 
 
 def capped_pieces(
@@ -427,6 +462,16 @@ def _event(line: str) -> dict[str, Any]:
     if not isinstance(event, dict):
         raise BadAnswer("stream", f"the stream carried a data: line that is not a JSON object: {one_line(line, 80)!r}")
     return event
+
+
+def too_slow(target: Target, seconds: float) -> Unreachable:
+    """A request that was still unfinished after ``seconds`` in all (a server that answers byte by byte keeps
+    every single read under the timeout)."""
+    message = (
+        f"{target.label}: no complete answer within {seconds:g} s (--timeout bounds the whole request): "
+        "the server answers too slowly, or hangs"
+    )
+    return Unreachable("timeout", message.replace(target.api_key, "***") if target.api_key else message)
 
 
 def unreachable(target: Target, error: requests.RequestException) -> Unreachable:

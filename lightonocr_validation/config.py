@@ -23,6 +23,9 @@ from typing import Any
 from lightonocr_validation.errors import EXIT_USAGE, UserError
 from lightonocr_validation.settings import DEFAULTS
 
+# Seconds, 0 or more, where "auto" (read as 0) asks for the derived default: check.deadline, bench.deadline.
+AutoSeconds = typing.NewType("AutoSeconds", float)
+
 
 @dataclass(frozen=True)
 class ModelSettings:
@@ -92,6 +95,7 @@ class CheckSettings:
     host: str
     port: int
     timeout: float
+    deadline: AutoSeconds  # 0: derived from the pages sent (check_command.auto_deadline)
     hosts: Mapping[str, Mapping[str, Any]]  # host profiles: each a mapping here, its keys checked by targets.resolve
     api_key_env: str
     page_concurrency: int
@@ -122,6 +126,7 @@ class BenchSettings:
     page_seconds_max: float
     gpu_hour_price: float
     result_dir: str
+    deadline: AutoSeconds  # 0: no ceiling beyond the plan
     perf: PerfSettings
 
 
@@ -293,10 +298,16 @@ FLAG_KEYS: dict[str, dict[str, str]] = {
     "stop": {"timeout": "server.stop_timeout"},
     "tiny_model": {},
     # check --model is the id the server must list (what `serve --served-model-name` set), not weights.
-    "check": {"port": "check.port", "timeout": "check.timeout", "model": "model.served_name"},
+    "check": {
+        "port": "check.port",
+        "timeout": "check.timeout",
+        "model": "model.served_name",
+        "deadline": "check.deadline",
+    },
     "bench": {
         "port": "check.port",
         "timeout": "check.timeout",
+        "deadline": "bench.deadline",
         "model": "model.served_name",
         "max_concurrency": "bench.max_concurrency",
         "gpu_hour_price": "bench.gpu_hour_price",
@@ -397,6 +408,13 @@ def _value(hint: Any, value: Any, name: str, *, flag: bool, key: str = "") -> An
     true/false, yes/no, on/off or 1/0 for switches."""
     where = "" if flag else " (in invoke.yaml or its INVOKE_ variable)"
     origin = typing.get_origin(hint)
+    if hint is AutoSeconds:
+        if str(value).strip().lower() == "auto":
+            return 0.0
+        seconds = _value(float, value, name, flag=flag)
+        if not 0 <= seconds < float("inf"):
+            raise UserError(f"{name} {value!r} must be 0 (or auto) or more seconds: write e.g. {name} 600{where}")
+        return seconds
     if hint is bool:
         if isinstance(value, bool):
             return value

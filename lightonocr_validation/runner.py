@@ -5,16 +5,21 @@ The runner owns what checks must not do themselves: timing, turning an unexpecte
 weights when the served model is the random-weight tiny one. Hosts run concurrently (a fleet of replicas
 is checked in the time of the slowest); checks on one host run in registry order, one at a time, so a
 slow server is not flooded by its own validator.
+
+A run can be stopped (cancel.py: its deadline passed, or Ctrl-C): no check starts after that, the one in
+flight has its requests abandoned, and every selected check without a result gets one that says why
+(`Result.stopped`): a stopped run is reported with what finished, never as if the rest had passed.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from checks.base import Check, Outcome, Result, SkipReason, Status
+from lightonocr_validation.cancel import DEADLINE, Cancelled, CancelToken, run_until_stopped
 from lightonocr_validation.client import BadAnswer, Target, Unreachable, VllmClient, one_line
 from lightonocr_validation.context import CheckContext, RequestSettings, ServerFacts
 
@@ -42,23 +47,12 @@ def run_host(
     selected: Sequence[type[Check]],
     on_progress: ProgressCallback = lambda host, check, result: None,
     on_pages: PagesCallback | None = None,
+    cancel: CancelToken | None = None,
 ) -> HostRun:
-    started = time.time()
-    client = VllmClient(target)
-    context = CheckContext(client=client, settings=settings)
-    if on_pages is not None:
-        context.on_pages = lambda done, total: on_pages(target.label, done, total)
-    results: dict[str, Result] = {}
-    try:
-        for check_class in selected:
-            on_progress(target.label, check_class, None)
-            result = _run_one(check_class, context, results, target.label)
-            results[check_class.id] = result
-            on_progress(target.label, check_class, result)
-        facts = context.facts()
-    finally:
-        client.close()
-    return HostRun(target, tuple(results.values()), started, time.time(), facts)
+    cancel = cancel or CancelToken()
+    state = _HostState(target)
+    _run_checks(state, settings, selected, on_progress, on_pages, cancel)
+    return state.host_run(selected, cancel)
 
 
 def run_hosts(
@@ -67,18 +61,126 @@ def run_hosts(
     selected: Sequence[type[Check]],
     on_progress: ProgressCallback = lambda host, check, result: None,
     on_pages: PagesCallback | None = None,
+    cancel: CancelToken | None = None,
 ) -> list[HostRun]:
-    with ThreadPoolExecutor(max_workers=max(1, len(targets))) as pool:
-        futures = [pool.submit(run_host, t, settings, selected, on_progress, on_pages) for t in targets]
-        return [future.result() for future in futures]
+    """Every host at once, each in its own thread; the calling (main) thread waits, and stops ``cancel`` when
+    its deadline passes or on Ctrl-C (cancel.run_until_stopped). The hosts' results as far as they got."""
+    cancel = cancel or CancelToken()
+    states = [_HostState(target) for target in targets]
+
+    def every_host() -> None:
+        threads = [
+            threading.Thread(
+                target=_run_checks,
+                args=(state, settings, selected, on_progress, on_pages, cancel),
+                name=f"check-{state.target.label}",
+                daemon=True,  # a host stuck past the grace period must not keep the process alive
+            )
+            for state in states
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    run_until_stopped(every_host, cancel, "check-hosts")
+    return [state.host_run(selected, cancel) for state in states]
+
+
+@dataclass
+class _HostState:
+    """One host's results as they come in, readable by the main thread while the host's thread runs."""
+
+    target: Target
+    started: float = field(default_factory=time.time)
+    results: dict[str, Result] = field(default_factory=dict)
+    running: str = ""  # the id of the check in flight
+    facts: ServerFacts = field(default_factory=ServerFacts)
+    finished: float | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def host_run(self, selected: Sequence[type[Check]], cancel: CancelToken) -> HostRun:
+        with self.lock:
+            results = dict(self.results)
+            running, facts, finished = self.running, self.facts, self.finished
+        if cancel.is_set():
+            for check_class in selected:
+                if check_class.id not in results:
+                    results[check_class.id] = stopped_result(check_class, cancel, started=check_class.id == running)
+        ordered = tuple(results[c.id] for c in selected if c.id in results)
+        return HostRun(self.target, ordered, self.started, finished or time.time(), facts)
+
+
+def _run_checks(
+    state: _HostState,
+    settings: RequestSettings,
+    selected: Sequence[type[Check]],
+    on_progress: ProgressCallback,
+    on_pages: PagesCallback | None,
+    cancel: CancelToken,
+) -> None:
+    client = VllmClient(state.target, cancel=cancel)
+    context = CheckContext(client=client, settings=settings)
+    label = state.target.label
+    if on_pages is not None:
+        context.on_pages = lambda done, total: on_pages(label, done, total)
+    try:
+        for check_class in selected:
+            if cancel.is_set():
+                break  # the checks left get their "not run" result from host_run
+            with state.lock:
+                state.running = check_class.id
+            on_progress(label, check_class, None)
+            result = _run_one(check_class, context, state.results, label)
+            with state.lock:
+                state.results[check_class.id] = result
+                state.running = ""
+            on_progress(label, check_class, result)
+        facts = context.facts()
+        with state.lock:
+            state.facts = facts
+    except Cancelled:
+        pass  # stopped between two checks: host_run names what did not finish
+    finally:
+        client.close()
+        with state.lock:
+            state.finished = time.time()
+
+
+def stopped_result(check_class: type[Check], cancel: CancelToken, *, started: bool, seconds: float = 0.0) -> Result:
+    """A check the stopped run did not finish: an error when the deadline passed (the run could not prove the
+    server in the time given), a skip when interrupted (the user's choice, not a finding)."""
+    why = cancel.describe()
+    detail = f"not finished: {why} while it ran" if started else f"not run: {why} before it started"
+    status = Status.ERROR if cancel.reason == DEADLINE else Status.SKIP
+    return Result(
+        check_id=check_class.id,
+        title=check_class.title(),
+        family=check_class.family,
+        status=status,
+        detail=detail,
+        figure="",
+        seconds=seconds,
+        hint=DEADLINE_HINT if cancel.reason == DEADLINE and started else "",  # once, on the check it stopped
+        stopped=cancel.reason,
+    )
+
+
+DEADLINE_HINT = (
+    "Give the run more time (--deadline, check.deadline), or find why the server answers so slowly (see the "
+    "checks that finished, and the server's log)."
+)
 
 
 def _run_one(check_class: type[Check], ctx: CheckContext, done: dict[str, Result], host: str) -> Result:
     started = time.perf_counter()
     skip_reason, outcome = _runner_skip(check_class, ctx, done)
+    cancel = ctx.client.cancel
     if outcome is None:
         try:
             outcome = check_class().run(ctx)
+        except Cancelled:
+            return stopped_result(check_class, cancel, started=True, seconds=time.perf_counter() - started)
         except Unreachable as error:
             outcome = Outcome(Status.ERROR, f"the server stopped answering: {error}", unreachable=error.kind)
         except BadAnswer as error:  # the server answered, wrongly: a failure of the server, named
@@ -86,6 +188,9 @@ def _run_one(check_class: type[Check], ctx: CheckContext, done: dict[str, Result
         except Exception as error:  # a check's bug or an answer it did not expect: reported, never raised
             outcome = Outcome(Status.ERROR, one_line(f"{type(error).__name__}: {error}", 300))
     seconds = time.perf_counter() - started
+    if cancel.is_set() and outcome.status is not Status.PASS:
+        # Stopped while it ran, and it turned an abandoned request into a finding of its own: not one.
+        return stopped_result(check_class, cancel, started=True, seconds=seconds)
     hint = check_class.hint if outcome.status in (Status.FAIL, Status.ERROR) else ""
     return Result(
         check_id=check_class.id,

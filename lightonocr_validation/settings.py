@@ -53,6 +53,7 @@ DEFAULTS: dict[str, Any] = {
         "host": "127.0.0.1",
         "port": 8000,
         "timeout": 300.0,
+        "deadline": "auto",
         "hosts": {},
         "api_key_env": "VLLM_API_KEY",
         "page_concurrency": 4,
@@ -71,6 +72,7 @@ DEFAULTS: dict[str, Any] = {
         "page_seconds_max": 60.0,
         "gpu_hour_price": 0.0,
         "result_dir": ".cache/bench",
+        "deadline": 0,
         "perf": {"requests": 8, "concurrency": 2, "pages_per_s_min": 0.2, "p95_seconds_max": 60.0},
     },
     "tune": {
@@ -154,7 +156,17 @@ NOTES: dict[str, str] = {
     "sampling.max_tokens": "Sent with every page; more invites repetition loops.",
     "check.host": "Server `invoke check` checks without --host.",
     "check.port": "Port for a bare host name or IP (`--port`).",
-    "check.timeout": "Seconds for one request; a page on a cold server can take long.",
+    "check.timeout": (
+        "Seconds for one request in all (connecting, sending, every byte of the answer); a page on a cold "
+        "server can take long."
+    ),
+    "check.deadline": (
+        "Seconds the whole `invoke check` run may take (`--deadline`); past it no request starts, those in "
+        "flight are abandoned, the checks not finished are errors and the verdict is an issue (exit 1). "
+        "auto (or 0): timeout + (16 + ceil(pages / page_concurrency)) * min(timeout, page_seconds_max), with "
+        "pages the number of pages sent (13 samples: 25 min at the defaults): a server that answers every "
+        "request as fast as PRF001 allows finishes in time, a hanging one is given up on."
+    ),
     "check.hosts": (
         "Named remote servers for `invoke check --host NAME`; see docs/vllm-validation.md. Example: "
         '{"remote-gpu": {"url": "https://ocr.example.com", "api_key_env": "REMOTE_GPU_API_KEY"}}'
@@ -192,6 +204,11 @@ NOTES: dict[str, str] = {
     ),
     "bench.gpu_hour_price": "Price of one server-hour for the cost per 1000 pages; 0 leaves the cost out.",
     "bench.result_dir": "Where results go when --json is not given.",
+    "bench.deadline": (
+        "Seconds the whole `invoke bench` run may take (`--deadline`), a hard ceiling over the planned points; "
+        "past it the requests in flight are abandoned and the result is written with what finished, marked "
+        "partial (exit 1). 0: the plan's own length (each request is bounded by check.timeout)."
+    ),
     "bench.perf": (
         "`invoke check`'s PRF002: a short load of this many streamed pages at this concurrency (trained "
         "weights only) must answer every page, at least pages_per_s_min pages/s, with p95 under "

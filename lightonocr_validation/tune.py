@@ -29,6 +29,7 @@ from lightonocr_validation.bench.command import BenchOptions, run_bench
 from lightonocr_validation.client import BadAnswer, Target, Unreachable, VllmClient, one_line
 from lightonocr_validation.config import ModelSettings, ServerSettings
 from lightonocr_validation.diagnose import KnownFailure, diagnose
+from lightonocr_validation.errors import EXIT_INTERRUPTED
 from lightonocr_validation.tune_grid import BASELINE, Candidate
 
 EXIT_OK = 0
@@ -135,6 +136,8 @@ def measure(candidate: Candidate, options: TuneOptions, *, console: Console, err
         record["start_s"] = round(running.stages.reached.get("model", running.stages.elapsed), 1)
         console.print(f"ready after {record['start_s']:.0f} s; measuring", markup=False)
         code = run_bench(options.bench(bench_path), console=console, errors=errors)
+        if code == EXIT_INTERRUPTED:  # Ctrl-C or SIGTERM stopped the bench: stop the server, keep no half record
+            raise KeyboardInterrupt
         record["bench_exit_code"] = code
         if bench_path.is_file():
             record["bench_result"] = str(bench_path)

@@ -6,6 +6,10 @@
   the full-size one with `--load-format dummy`, on a GPU or not). The word stays for scripts that match it.
 - `issue: <cause>` (exit 1): a check failed or errored, or an essential question stayed open.
 - `issue: <cause>` (exit 2): the server could not be reached, or nothing ran.
+- A stopped run (its deadline passed, or Ctrl-C) is judged on the checks that finished, and is never
+  `validated`: past its deadline it is `issue` (exit 1: the server could not be proven in the time
+  given; a failure or an unreachable server found before keeps its own line and code); interrupted,
+  `issue: interrupted ...` with the verdict so far, and exit 130.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from dataclasses import dataclass
 
 from checks.base import Result, SkipReason, Status
 from lightonocr_validation.errors import EXIT_FAILED as EXIT_CHECK_FAILED
-from lightonocr_validation.errors import EXIT_OK, EXIT_UNREACHABLE
+from lightonocr_validation.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_UNREACHABLE
 
 __all__ = ["EXIT_CHECK_FAILED", "EXIT_OK", "EXIT_UNREACHABLE", "Verdict", "combine", "fleet_verdict", "verdict_for"]
 
@@ -33,6 +37,9 @@ def verdict_for(
     """The verdict of one host's results; `registered` (the suite's size) marks a partial selection as such."""
     if not results:
         return Verdict("issue", "issue: no check ran", EXIT_UNREACHABLE)
+    stopped = [r for r in results if r.stopped]
+    if stopped:
+        return _stopped_verdict(results, stopped, essential_ids)
     unreachable = next((r for r in results if r.unreachable), None)
     if unreachable is not None:
         return Verdict("issue", f"issue: server unreachable: {unreachable.detail}", EXIT_UNREACHABLE)
@@ -69,6 +76,22 @@ def verdict_for(
     return Verdict("validated", f"validated: {_checks(passed)} passed{partial}", EXIT_OK)
 
 
+def _stopped_verdict(results: Sequence[Result], stopped: Sequence[Result], essential_ids: frozenset[str]) -> Verdict:
+    finished = [r for r in results if not r.stopped]
+    so_far = verdict_for(finished, essential_ids) if finished else None
+    open_count = f"{len(stopped)} of {len(results)} checks did not finish"
+    if stopped[0].stopped == "interrupted":
+        line = f"issue: interrupted: {open_count}; so far: {so_far.line if so_far else 'no check finished'}"
+        return Verdict("issue", line, EXIT_INTERRUPTED)
+    if so_far is not None and so_far.word == "issue":  # a finding made before the deadline comes first
+        return Verdict(so_far.word, f"{so_far.line} (then the run's deadline passed: {open_count})", so_far.exit_code)
+    return Verdict(
+        "issue",
+        f"issue: the run's deadline passed: {open_count} (raise --deadline, or find why the server is slow)",
+        EXIT_CHECK_FAILED,
+    )
+
+
 def _checks(count: int) -> str:
     return f"{count} check" if count == 1 else f"{count} checks"
 
@@ -78,7 +101,10 @@ def combine(verdicts: Sequence[Verdict]) -> Verdict:
     if not verdicts:
         return Verdict("issue", "issue: no check ran", EXIT_UNREACHABLE)
     rank = {"validated": 0, "skip-no-gpu": 1, "issue": 2}
-    return max(verdicts, key=lambda v: (v.exit_code == EXIT_UNREACHABLE, rank[v.word], v.exit_code))
+    return max(
+        verdicts,
+        key=lambda v: (v.exit_code == EXIT_INTERRUPTED, v.exit_code == EXIT_UNREACHABLE, rank[v.word], v.exit_code),
+    )
 
 
 def fleet_verdict(verdicts: Sequence[Verdict], names: Sequence[str]) -> Verdict:

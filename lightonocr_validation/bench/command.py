@@ -30,12 +30,14 @@ from lightonocr_validation.bench.records import Load, PointRun
 from lightonocr_validation.bench.result import ResultBuilder, assemble, write_result
 from lightonocr_validation.bench.runner import Bench
 from lightonocr_validation.bench.scaling import SingleGpu
+from lightonocr_validation.cancel import INTERRUPTED, Cancelled, CancelToken, run_until_stopped
 from lightonocr_validation.check_command import INSECURE_WARNING, resolve_fleet, server_provenance, tool_provenance
 from lightonocr_validation.client import BadAnswer, Target, Unreachable, VllmClient
 from lightonocr_validation.config import Config
 from lightonocr_validation.context import ServerFacts
 from lightonocr_validation.errors import (
     EXIT_FAILED,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_UNREACHABLE,
     UserError,
@@ -44,6 +46,7 @@ from lightonocr_validation.errors import (
     print_warning,
     shorten,
 )
+from lightonocr_validation.interrupts import SignalGuard
 from lightonocr_validation.redaction import Redactor, redacting
 from lightonocr_validation.report.serialize import iso_utc
 from lightonocr_validation.shape import dig, typed
@@ -322,29 +325,29 @@ def _run_bench(options: BenchOptions, redactor: Redactor, *, console: Console, e
     )
     budget = per_gpu_budget(options, Budget(requests_per_point, options.duration, options.warmup))
     requests_per_point = budget.requests
+    cancel = CancelToken(options.config.bench.deadline or None)
     started = time.time()
     single: SingleGpu | None = single_file
-    if options.replicas > 1 and single is None:
-        single = _one_gpu_phase(options, servers, pages, bodies, budget, mode, objective, console)
-        console.print(f"phase 2 of 2: the fleet, {len(resolved)} replicas at once", markup=False)
-    with BenchProgress(console, requests_per_point) as progress:
-        bench = Bench(
-            targets=resolved,
-            pages=pages,
-            bodies=bodies,
-            budget=budget,
-            stream=options.stream,
-            runs=options.runs,
-            graded=graded,
-            load_defaults=Load(1, arrival=options.arrival, seed=options.seed),
-            on_record=progress.on_record,
-            on_point=progress.on_point,
-        )
-        try:
-            references, steps = _measure(bench, options, mode, graded, objective, scale=options.gpus or 1)
-        except KeyboardInterrupt:
-            bench.stop.set()
-            raise
+    with SignalGuard(cancel):  # both phases: the first Ctrl-C stops the run, what finished is kept
+        if options.replicas > 1 and single is None:
+            single = _one_gpu_phase(options, servers, pages, bodies, budget, mode, objective, console, cancel)
+            if not cancel.is_set():
+                console.print(f"phase 2 of 2: the fleet, {len(resolved)} replicas at once", markup=False)
+        with BenchProgress(console, requests_per_point) as progress:
+            bench = Bench(
+                targets=resolved,
+                pages=pages,
+                bodies=bodies,
+                budget=budget,
+                stream=options.stream,
+                runs=options.runs,
+                graded=graded,
+                load_defaults=Load(1, arrival=options.arrival, seed=options.seed),
+                on_record=progress.on_record,
+                on_point=progress.on_point,
+                stop=cancel,
+            )
+            references, steps = _measure_until_stopped(bench, options, mode, graded, objective, scale=options.gpus or 1)
     latency = objective or objectives.latency_only(options.config.bench.page_seconds_max)
     builder = ResultBuilder(
         graded=graded,
@@ -353,6 +356,7 @@ def _run_bench(options: BenchOptions, redactor: Redactor, *, console: Console, e
         references=references,
     )
     settings = _settings(options, mode, steps, pages, sampling(options), graded, note, latency, budget)
+    settings["deadline_s"] = options.config.bench.deadline or None
     hosts = [builder.host(target, steps) for target in resolved]
     fleet = builder.fleet(resolved, steps) if len(resolved) > 1 else None
     result = assemble(
@@ -362,12 +366,13 @@ def _run_bench(options: BenchOptions, redactor: Redactor, *, console: Console, e
         fleet=fleet,
         targets=resolved,
         scaling=scaling_of(options, single, (fleet or hosts[0])["summary"]["loads"]),
+        stopped=cancel.reason or None,
     )
     render_table(console, result)
     render_fleet(console, result)
     for warning in client_warnings(result):
         print_warning(errors, f"{warning}: the figures may be the client's limit")
-    code, line = verdict(result)
+    code, line = verdict(result) if not cancel.is_set() else stopped_verdict(result, cancel)
     console.print(line, markup=False, highlight=False, style="bold green" if code == EXIT_OK else "bold red")
     path = options.result_path or Path(options.config.bench.result_dir) / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
     try:
@@ -377,7 +382,9 @@ def _run_bench(options: BenchOptions, redactor: Redactor, *, console: Console, e
         return max(code, EXIT_UNREACHABLE)
     console.print(f"result: {path}", markup=False, soft_wrap=True)
     code = max(code, write_readers(options, result, console=console, errors=errors))
-    if baseline is not None:
+    if cancel.reason == INTERRUPTED:
+        return EXIT_INTERRUPTED  # a partial run is compared with no baseline
+    if baseline is not None and not cancel.is_set():
         code = max(code, compare_with(baseline, result, console=console, errors=errors))
     return code
 
@@ -434,9 +441,11 @@ def _one_gpu_phase(
     mode: str,
     objective: objectives.Objective | None,
     console: Console,
-) -> SingleGpu:
+    cancel: CancelToken,
+) -> SingleGpu | None:
     """Phase 1 of a replicas bench: the first replica that answered, alone, at the per-replica load: one GPU's
-    pages/s measured with the same pages, settings and client as the fleet right after."""
+    pages/s measured with the same pages, settings and client as the fleet right after. None when the run was
+    stopped (deadline, Ctrl-C) during it: a cut-short phase is no GPU's figure."""
     alone = next((s.target for s in servers if s.facts.vllm_version or s.facts.max_model_len), servers[0].target)
     console.print(f"phase 1 of 2: one GPU, {alone.label} alone, at the load each replica gets next", markup=False)
     with BenchProgress(console, budget.requests) as progress:
@@ -451,12 +460,11 @@ def _one_gpu_phase(
             load_defaults=Load(1, arrival=options.arrival, seed=options.seed),
             on_record=progress.on_record,
             on_point=progress.on_point,
+            stop=cancel,
         )
-        try:
-            _, steps = _measure(bench, options, mode, False, objective)
-        except KeyboardInterrupt:
-            bench.stop.set()
-            raise
+        _, steps = _measure_until_stopped(bench, options, mode, False, objective)
+    if cancel.is_set():
+        return None
     builder = ResultBuilder(graded=False, economics=lambda n: Economics(servers=n), objective=None, references={})
     return scaling.measured(alone.label, builder.host(alone, steps)["summary"]["loads"])
 
@@ -552,6 +560,45 @@ def compare_with(baseline: Mapping[str, Any], result: Mapping[str, Any], *, cons
     # A sweep compares dozens of figures: past a screenful, only those that moved are shown.
     console.print(render_comparison(comparison, only_changes=len(comparison.rows) > 40))
     return EXIT_OK if comparison.ok else EXIT_FAILED
+
+
+def _measure_until_stopped(
+    bench: Bench,
+    options: BenchOptions,
+    mode: str,
+    graded: bool,
+    objective: objectives.Objective | None,
+    scale: int = 1,
+) -> tuple[dict[str, PointRun], list[Step]]:
+    """Measure in a thread while the main thread, where signals arrive, watches the deadline and Ctrl-C
+    (cancel.run_until_stopped). Stopped, the points keep the requests that finished (in-flight ones are abandoned
+    and left out) and the loads not reached are dropped: the result holds what was measured."""
+    measured: dict[str, Any] = {}
+
+    def measure() -> None:
+        try:
+            measured["references"], measured["steps"] = _measure(bench, options, mode, graded, objective, scale=scale)
+        except Cancelled:
+            pass  # stopped: what was measured is in `bench`
+        except BaseException as error:  # a bug: raised in the main thread, as before the thread
+            measured["error"] = error
+
+    run_until_stopped(measure, bench.stop, "bench-measure")
+    if "error" in measured:
+        raise measured["error"]
+    if "steps" in measured:
+        return measured["references"], measured["steps"]
+    steps = [step for step in bench.measured if any(step.runs.values())]
+    return dict(bench.references), steps
+
+
+def stopped_verdict(result: Mapping[str, Any], cancel: CancelToken) -> tuple[int, str]:
+    """A stopped run's exit code and line: 130 interrupted, 1 past the deadline; what was kept is said."""
+    kept = sum(p["figures"]["completed"] for host in result["hosts"] for p in host["points"])
+    what = f"the result is partial: {kept} answered request(s) measured"
+    if cancel.reason == INTERRUPTED:
+        return EXIT_INTERRUPTED, f"issue: {cancel.describe()}: {what}"
+    return EXIT_FAILED, f"issue: {cancel.describe()}: {what} (raise --deadline, or find why the server is slow)"
 
 
 def _measure(

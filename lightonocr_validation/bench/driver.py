@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from lightonocr_validation.bench.pages import BenchPage
 from lightonocr_validation.bench.records import Load, PointRun, RequestRecord
 from lightonocr_validation.bench.transport import send
+from lightonocr_validation.cancel import CancelToken
 from lightonocr_validation.client import Target, configured_session
 
 CHAT_PATH = "/v1/chat/completions"
@@ -82,7 +83,7 @@ def run_point(
     keep_text: bool = True,
     run: int = 1,
     on_record: OnRecord = lambda host, load, record: None,
-    stop: threading.Event | None = None,
+    stop: CancelToken | None = None,
     on_clock_start: Callable[[], None] = lambda: None,
     share: tuple[int, int] = (0, 1),
 ) -> PointRun:
@@ -93,8 +94,11 @@ def run_point(
 
     ``share`` (k, n): this host is replica k of a fleet of n. In rate mode the fleet's arrivals are one stream
     of n times the rate, dealt round-robin as a load balancer would: this host sends arrivals k, k+n, ...,
-    so replicas take turns instead of all sending at the same moments."""
-    stop = stop or threading.Event()
+    so replicas take turns instead of all sending at the same moments.
+
+    When ``stop`` is stopped the workers send nothing more, the requests in flight are abandoned and left out:
+    the point holds the requests that finished."""
+    stop = stop or CancelToken()
     url = f"{target.base_url}{CHAT_PATH}"
     workers = load.concurrency
     offsets = _share_of_arrivals(load, budget, *share) if load.rate is not None else None
@@ -120,7 +124,9 @@ def run_point(
     def one(session, index: int, scheduled: float | None) -> None:
         page = pages[index % len(pages)]
         start = time.perf_counter() - clock["origin"]
-        exchange = send(session, target, url, bodies[page.label], stream=stream, keep_text=keep_text)
+        exchange = send(session, target, url, bodies[page.label], stream=stream, keep_text=keep_text, cancel=stop)
+        if exchange.abandoned:
+            return
         record = RequestRecord(page, start, exchange, scheduled)
         records[index] = record
         on_record(target.label, load, record)
@@ -130,8 +136,9 @@ def run_point(
         try:
             while not stop.is_set() and (index := next(warmups)) < warmup:
                 page = pages[index % len(pages)]
-                send(session, target, url, bodies[page.label], stream=stream, keep_text=False)
-                warmed.append(index)
+                warm = send(session, target, url, bodies[page.label], stream=stream, keep_text=False, cancel=stop)
+                if not warm.abandoned:
+                    warmed.append(index)
             barrier.wait()
             if offsets is not None:
                 while (item := due.get()) is not None and not stop.is_set():

@@ -247,10 +247,15 @@ def assemble(
     fleet: dict[str, Any] | None,
     targets: Sequence[Target],
     scaling: dict[str, Any] | None = None,
+    stopped: str | None = None,
 ) -> dict[str, Any]:
+    """``stopped``: why the run ended before its plan ("deadline", "interrupted"); the result is then partial:
+    the points hold the requests that finished, the loads not reached are absent."""
     result = {
         "schema": SCHEMA,
         "created": now_iso(),
+        "partial": stopped is not None,
+        "stopped": stopped,
         "provenance": dict(provenance),
         "settings": dict(settings),
         "hosts": list(hosts),

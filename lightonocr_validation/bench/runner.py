@@ -6,7 +6,6 @@ client's time and slow the figures, so a point's answers are graded once its las
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -17,6 +16,7 @@ from lightonocr_validation.bench.pages import BenchPage
 from lightonocr_validation.bench.plan import Step
 from lightonocr_validation.bench.records import Load, PointRun, RequestRecord
 from lightonocr_validation.bench.server_time import ServerTimeProbe
+from lightonocr_validation.cancel import CancelToken
 from lightonocr_validation.client import Target
 
 
@@ -42,20 +42,29 @@ class Bench:
     load_defaults: Load = field(default_factory=lambda: Load(1))  # arrival and seed of rate-mode loads
     on_record: OnRecord = lambda host, load, record: None
     on_point: Callable[[PointRun], None] = lambda point: None  # after each point, for the display
-    stop: threading.Event = field(default_factory=threading.Event)
+    # Stopped by the deadline or Ctrl-C: the point in progress keeps what finished, and `measure` then raises
+    # Cancelled; `measured` and `references` hold what there is to report.
+    stop: CancelToken = field(default_factory=CancelToken)
+    measured: list[Step] = field(default_factory=list)
+    references: dict[str, PointRun] = field(default_factory=dict)
 
     def measure(self, load: Load) -> Step:
+        self.stop.raise_if_stopped()
         load = replace(load, arrival=self.load_defaults.arrival, seed=self.load_defaults.seed)
         step = Step(load, {target.label: [] for target in self.targets})
+        self.measured.append(step)
         for run in range(1, self.runs + 1):
             for point in self._all_hosts(load, self.budget, run):
                 step.runs[point.host].append(point)
+            self.stop.raise_if_stopped()
         return step
 
     def reference(self) -> dict[str, PointRun]:
         """Each page once, one at a time, on every host: the accuracy the loaded points are compared with."""
         budget = Budget(requests=len(self.pages), warmup=0)
-        return {point.host: point for point in self._all_hosts(Load(1), budget, 0, report=False)}
+        self.references = {point.host: point for point in self._all_hosts(Load(1), budget, 0, report=False)}
+        self.stop.raise_if_stopped()
+        return self.references
 
     def _all_hosts(self, load: Load, budget: Budget, run: int, report: bool = True) -> list[PointRun]:
         def one(target: Target) -> PointRun:
@@ -75,7 +84,7 @@ class Bench:
                 on_clock_start=probe.start if report else lambda: None,
                 share=share,
             )
-            if report:
+            if report and not self.stop.is_set():  # a stopped run reports at once: no settling wait
                 point.server_time = probe.finish(expected=sum(record.ok for record in point.records))
             if self.graded:
                 grade_records(point.records)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import requests
 
+from lightonocr_validation.cancel import Cancelled, CancelToken
 from lightonocr_validation.client import (
     DEFAULT_CAP,
     BadAnswer,
@@ -26,6 +27,7 @@ from lightonocr_validation.client import (
     answer_cap,
     capped_pieces,
     one_line,
+    too_slow,
     unreachable,
 )
 from lightonocr_validation.shape import dig
@@ -59,6 +61,9 @@ class Exchange:
     gaps: list[float] = field(default_factory=list)
     client_s: float = 0.0
     error: str | None = None
+    # The run was stopped (deadline, Ctrl-C) while this request was in flight: it did not finish, and is left
+    # out of every figure rather than counted as a failure of the server.
+    abandoned: bool = False
 
     @property
     def ok(self) -> bool:
@@ -66,22 +71,44 @@ class Exchange:
 
 
 def send(
-    session: requests.Session, target: Target, url: str, body: bytes, *, stream: bool, keep_text: bool = True
+    session: requests.Session,
+    target: Target,
+    url: str,
+    body: bytes,
+    *,
+    stream: bool,
+    keep_text: bool = True,
+    cancel: CancelToken | None = None,
 ) -> Exchange:
     """Send ``body`` and time its answer. ``keep_text`` False: the answer's text is not needed (it is not graded),
-    so streamed token events are timed without being parsed."""
+    so streamed token events are timed without being parsed. The whole exchange is bounded by the target's
+    timeout, and abandoned when ``cancel`` stops (the session must be `configured_session`'s, whose
+    connections can be shut down)."""
     cpu_started = time.thread_time()
     started = time.perf_counter()
     exchange = Exchange()
+    bound = (cancel or CancelToken()).bound(target.timeout)
     try:
-        if stream:
-            _streamed(session, target, url, body, started, exchange, keep_text)
-        else:
-            _whole(session, target, url, body, exchange)
+        with bound:
+            if stream:
+                _streamed(session, target, url, body, started, exchange, keep_text)
+            else:
+                _whole(session, target, url, body, exchange)
+    except Cancelled:
+        exchange.abandoned = True
+        exchange.error = "abandoned: the run was stopped"
     except requests.RequestException as error:
-        exchange.error = str(unreachable(target, error))
+        if bound.cancelled:
+            exchange.abandoned = True
+            exchange.error = "abandoned: the run was stopped"
+        else:
+            exchange.error = str(too_slow(target, bound.seconds) if bound.expired else unreachable(target, error))
     except BadAnswer as error:  # cut short, too long, dripped: the server's fault, said in one line
-        exchange.error = one_line(str(error), 200)
+        if bound.cancelled:  # the watchdog shut the socket mid-body: the run's stop, not the server's fault
+            exchange.abandoned = True
+            exchange.error = "abandoned: the run was stopped"
+        else:
+            exchange.error = one_line(str(error), 200)
     except (ValueError, UnicodeDecodeError) as error:  # a body or an event that is not JSON
         exchange.error = f"malformed answer: {one_line(str(error), 120)}"
     exchange.e2e_s = time.perf_counter() - started

@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from checks.base import Check, Result, Status
-from lightonocr_validation.report.counts import FamilyCount, family_counts
+from lightonocr_validation.report.counts import FamilyCount, family_counts, partial_note
 from lightonocr_validation.report.serialize import public_url
 
 STATUS_STYLE = {Status.PASS: "green", Status.FAIL: "bold red", Status.SKIP: "yellow", Status.ERROR: "bold magenta"}
@@ -103,6 +103,9 @@ def render_summary(console: Console, report: Mapping[str, Any]) -> None:
     if several:
         for host in hosts:
             console.print(f"{host['host']}: {host['verdict']['line']}", markup=False, highlight=False)
+    note = partial_note(report)
+    if note:
+        console.print(Text(note, style="bold yellow"))
     overall = report["verdict"]
     style = "bold green" if overall["exit_code"] == 0 else "bold red"
     console.print(Text(overall["line"], style=style))

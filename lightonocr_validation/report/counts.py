@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 STATUSES = ("pass", "fail", "skip", "error")
 
@@ -42,3 +43,17 @@ def family_counts(results: Iterable[tuple[str, str]]) -> list[FamilyCount]:
 def family_line(counts: Iterable[FamilyCount]) -> str:
     """ "readiness 3/3 · model 2/2 · ocr 1/3": checks passed of those selected, per family."""
     return " · ".join(count.text for count in counts)
+
+
+STOPPED_WHY = {"deadline": "the run's deadline passed", "interrupted": "the run was interrupted (Ctrl-C or SIGTERM)"}
+
+
+def partial_note(report: Mapping[str, Any]) -> str:
+    """ "PARTIAL REPORT: the run was interrupted ...; 20 of 23 checks did not finish", or "" for a whole run:
+    the same words on the console, in the Markdown and in the JUnit properties."""
+    if not report.get("partial"):
+        return ""
+    checks = [check for host in report.get("hosts") or [] for check in host.get("checks", [])]
+    unfinished = sum(bool(check.get("stopped")) for check in checks)
+    why = STOPPED_WHY.get(str(report.get("stopped")), "the run stopped early")
+    return f"PARTIAL REPORT: {why}; {unfinished} of {len(checks)} checks did not finish"

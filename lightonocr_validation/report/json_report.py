@@ -23,12 +23,20 @@ DEFAULT_GENERATOR = "lightonocr-validation"
 
 
 def report_dict(
-    runs: Sequence[HostRun], verdicts: Sequence[Verdict], overall: Verdict, provenance: Mapping[str, Any]
+    runs: Sequence[HostRun],
+    verdicts: Sequence[Verdict],
+    overall: Verdict,
+    provenance: Mapping[str, Any],
+    stopped: str | None = None,
 ) -> dict[str, Any]:
-    """The report as plain JSON values, with every host's secrets (API key, credential headers) redacted."""
+    """The report as plain JSON values, with every host's secrets (API key, credential headers) redacted.
+    ``stopped``: why the run ended early ("deadline", "interrupted"), None when it ran to its end."""
     report = {
         "schema": SCHEMA_VERSION,
         "generated_by": _generator(provenance),
+        # A check of the selection without a finished result: the report is not the whole run.
+        "partial": any(r.stopped for run in runs for r in run.results),
+        "stopped": stopped,
         "verdict": _verdict(overall),
         "provenance": dict(provenance),
         "hosts": [_host(run, verdict) for run, verdict in zip(runs, verdicts, strict=True)],
@@ -79,6 +87,7 @@ def _host(run: HostRun, verdict: Verdict) -> dict[str, Any]:
                 "seconds": round(r.seconds, 4),
                 "unreachable": r.unreachable,
                 "skip_reason": r.skip_reason,
+                "stopped": r.stopped,
                 "data": r.data,
             }
             for r in run.results

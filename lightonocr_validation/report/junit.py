@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from lightonocr_validation.report.counts import status_counts
+from lightonocr_validation.report.counts import partial_note, status_counts
 from lightonocr_validation.report.files import write_text
 from lightonocr_validation.report.serialize import jsonable
 
@@ -74,6 +74,10 @@ def _properties(host: Mapping[str, Any], report: Mapping[str, Any]) -> Iterator[
     provenance = report.get("provenance") or {}
     server = next((s for s in provenance.get("servers", []) if s.get("host") == host.get("host")), {})
     yield "verdict", (report.get("verdict") or {}).get("line", "")
+    yield "partial", "true" if report.get("partial") else "false"
+    yield "stopped", _text(report.get("stopped"))
+    if report.get("partial"):
+        yield "partial_note", partial_note(report)
     yield "host_verdict", (host.get("verdict") or {}).get("line", "")
     yield "generated_by", report.get("generated_by", "")
     yield "vllm_version", _text(server.get("vllm_version"))

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from lightonocr_validation.report.counts import family_counts, family_line
+from lightonocr_validation.report.counts import family_counts, family_line, partial_note
 from lightonocr_validation.report.files import write_text
 from lightonocr_validation.report.serialize import jsonable
 
@@ -44,6 +44,10 @@ def _lines(report: Mapping[str, Any]) -> Iterator[str]:
     # The verdict is the first line: a CI job's summary or a chat preview shows it without opening the file.
     yield f"**{escape(verdict.get('line', 'no verdict'))}** (exit code {verdict.get('exit_code', '?')})"
     yield ""
+    note = partial_note(report)
+    if note:
+        yield f"> **{escape(note)}**"
+        yield ""
     checks = [check for host in hosts for check in host.get("checks", [])]
     if checks:
         yield escape(family_line(family_counts((c.get("family", ""), c.get("status", "")) for c in checks)))

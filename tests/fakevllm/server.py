@@ -22,6 +22,7 @@ import json
 import re
 import secrets
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
@@ -98,6 +99,10 @@ class Faults:
     # holding its slot `service_s` seconds; the others wait for a slot, as pages wait for a full GPU. 0: no limit.
     capacity: int = 0
     service_s: float = 0.0
+    hang: bool = False  # every POST is read and never answered (until the fake stops): a wedged engine
+    # > 0: every POST's answer (as recorded, with its Content-Length) goes out one byte at a time, this many
+    # seconds apart: each read is quick, the answer never ends in any sensible time (a slow-drip proxy)
+    drip: float = 0.0
 
 
 class FakeVllm:
@@ -129,6 +134,8 @@ class FakeVllm:
         self.slots = slots or (threading.Semaphore(self.faults.capacity) if self.faults.capacity else None)
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        # Set when the fake stops: lets go of the requests `hang` and `drip` hold.
+        self.released = threading.Event()
 
     @property
     def served_name(self) -> str:
@@ -153,6 +160,7 @@ class FakeVllm:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.released.set()
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
@@ -507,6 +515,11 @@ class _Server(ThreadingHTTPServer):
     # listen queue would then drop connections and the client would wait a second for TCP to retry.
     request_queue_size = 128
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # a client that hung up (a stopped run, a request past its time): no traceback on stderr
+        super().handle_error(request, client_address)
+
 
 class _Handler(BaseHTTPRequestHandler):
     # Keep-alive, like uvicorn. Every body, an SSE one included, is built whole before it is sent, so each
@@ -530,7 +543,13 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         headers = {key.lower(): value for key, value in self.headers.items()}
-        reply = self.server.fake.handle(method, self.path, headers, body)  # type: ignore[attr-defined]
+        fake = self.server.fake  # type: ignore[attr-defined]
+        if method == "POST" and fake.faults.hang:
+            fake.count("fake:hung_posts")
+            fake.released.wait()
+            self.close_connection = True
+            return
+        reply = fake.handle(method, self.path, headers, body)
         self.send_response(reply.status)
         if reply.content_type:
             self.send_header("Content-Type", reply.content_type)
@@ -539,7 +558,22 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self.send_header("Content-Length", str(len(reply.body)))
         self.end_headers()
+        if method == "POST" and fake.faults.drip:
+            self._drip(reply.body, fake)
+            return
         self.wfile.write(reply.body)
+
+    def _drip(self, body: bytes, fake: FakeVllm) -> None:
+        fake.count("fake:dripped_posts")
+        try:
+            for number in range(len(body)):
+                self.wfile.write(body[number : number + 1])
+                self.wfile.flush()
+                if fake.released.wait(fake.faults.drip):
+                    break
+        except OSError:  # the client gave up on the answer: what the fault is for
+            pass
+        self.close_connection = True
 
     def _send_events(self, reply: _Reply) -> None:
         self.send_header("Transfer-Encoding", "chunked")

@@ -23,7 +23,7 @@ from rich.console import Console
 from lightonocr_validation import cli, config
 from lightonocr_validation import serve as serving
 from lightonocr_validation.config import Config
-from lightonocr_validation.errors import EXIT_FAILED, EXIT_USAGE, UserError, print_error
+from lightonocr_validation.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, UserError, print_error
 from lightonocr_validation.hardware import describe, nvidia_gpus
 from lightonocr_validation.settings import DEFAULTS
 
@@ -580,7 +580,7 @@ def tune(
         raise UserError(
             f"interrupted: the server was stopped; what was measured is in {tuning.config_dir(out_dir)}, "
             f"and the same command measures the rest",
-            EXIT_FAILED,
+            EXIT_INTERRUPTED,
         ) from None
     if code:
         raise Exit(code=code)

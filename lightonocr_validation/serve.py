@@ -66,7 +66,20 @@ def build_command(model: ModelSettings, server: ServerSettings, extra: Sequence[
         command += ["--gpu-memory-utilization", _number(server.gpu_memory_utilization)]
     if server.max_model_len:
         command += ["--max-model-len", str(server.max_model_len)]
-    return command + [str(arg) for arg in (*server.extra_args, *extra)]
+    extra_args = [str(arg) for arg in (*server.extra_args, *extra)]
+    refuse_key_in_arguments(extra_args)
+    return command + extra_args
+
+
+def refuse_key_in_arguments(args: Sequence[str]) -> None:
+    """`--api-key K` would put the key in the process's arguments (`ps`, /proc, vLLM's logged args) and in the
+    pid file's recorded command line: refused, the variable vLLM reads instead is named."""
+    if any(arg == "--api-key" or arg.startswith("--api-key=") for arg in args):
+        raise UserError(
+            f"--api-key on vllm's command line is visible to every user of the machine (ps) and in its log: "
+            f"export {API_KEY_VARIABLE}=... instead (vLLM reads it, and check and bench send it)",
+            EXIT_USAGE,
+        )
 
 
 def _number(value: Any) -> str:

@@ -23,6 +23,7 @@ from lightonocr_validation.client import Target, VllmClient
 from lightonocr_validation.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UserError, print_warning
 from lightonocr_validation.fleet_serve import SINGLE, Plan, PlannedServer, check_ports_free
 from lightonocr_validation.pid_file import PidRecord, ServerRecord
+from lightonocr_validation.redaction import Redactor, redacting
 from lightonocr_validation.stop_command import guard_no_server_running
 
 
@@ -47,6 +48,16 @@ class Started:
 
 
 def run_serve(options: ServeOptions, *, console: Console, errors: Console) -> int:
+    """`invoke serve`; every line it prints (the servers' log tails included) goes through a redactor that
+    knows the API key the servers were given."""
+    with redacting(Redactor([options.api_key] if options.api_key else []), console, errors) as redactor:
+        try:
+            return _run_serve(options, console=console, errors=errors)
+        except UserError as error:  # printed by the task layer, after the consoles are restored
+            raise UserError(redactor(str(error)), error.code) from None
+
+
+def _run_serve(options: ServeOptions, *, console: Console, errors: Console) -> int:
     guard_no_server_running(options.pid_file, errors=errors)
     check_ports_free(options.plan)
     started: list[Started] = []

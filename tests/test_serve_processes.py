@@ -35,6 +35,7 @@ STAND_IN = textwrap.dedent(
     value = lambda flag: args[args.index(flag) + 1]
     port = int(value("--port"))
     if os.environ.get("STAND_IN_DIE_PORT") == str(port):
+        print("environment at the crash: VLLM_API_KEY=" + os.environ.get("VLLM_API_KEY", ""), flush=True)
         print("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB", flush=True)
         sys.exit(1)
     worker = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"
@@ -481,3 +482,28 @@ def test_a_vllm_that_is_a_wrapper_script_is_still_proven_and_stopped(env: dict[s
     stopped = run_invoke("stop", env=wrapped)
     assert stopped.returncode == 0 and stopped.stdout.startswith(f"stopped pid {server['pid']} "), stopped.stderr
     assert not any(alive(pid) for pid in _all_pids(state))
+
+
+def test_a_log_tail_that_holds_the_api_key_is_printed_redacted(env: dict[str, str], state: Path) -> None:
+    """A server that dies at start may have written its environment to its log: serve quotes the log's last
+    lines, never the key in them."""
+    secret = "sk-serve-secret-0123456789"
+    port = int(env["INVOKE_SERVER_PORT"])
+    result = run_invoke(
+        "serve", "--detach", "--device", "cpu", env={**env, "STAND_IN_DIE_PORT": str(port), "VLLM_API_KEY": secret}
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "  | environment at the crash: VLLM_API_KEY=(redacted)" in result.stderr
+    assert secret not in result.stdout + result.stderr
+    assert secret in (state / "vllm-serve.log").read_text(), "the stand-in did write it: the test proves the redaction"
+
+
+def test_a_key_on_vllms_command_line_is_refused_before_anything_starts(env: dict[str, str], state: Path) -> None:
+    secret = "sk-serve-secret-0123456789"
+    for words in (["--", "--api-key", secret], ["--", f"--api-key={secret}"]):
+        result = run_invoke("serve", "--dry-run", *words, env=env)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert _first_line(result.stderr).startswith("error: --api-key on vllm's command line is visible")
+        assert "export VLLM_API_KEY=" in result.stderr
+        assert secret not in result.stdout + result.stderr
+    assert not _infos(state), "nothing may start"

@@ -284,7 +284,7 @@ def test_sigterm_mid_measurement_stops_the_server_and_keeps_what_was_measured(
     finally:
         if tune.poll() is None:
             tune.kill()
-    assert tune.returncode == 1, stdout + stderr
+    assert tune.returncode == 130, stdout + stderr  # EXIT_INTERRUPTED: told apart from a failure
     assert stderr.strip().splitlines()[-1].startswith("error: interrupted: the server was stopped")
     assert "Traceback" not in stderr
     assert not any(alive(start["pid"]) for start in _starts(tmp_path))

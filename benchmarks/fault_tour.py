@@ -3,6 +3,7 @@
     python benchmarks/fault_tour.py             # every fault: a Markdown table, then the count handled well
     python benchmarks/fault_tour.py --only 13 14   # some rows (their numbers in the table)
     python benchmarks/fault_tour.py --list      # the rows, without running them
+    python benchmarks/fault_tour.py --verbose   # and each run's whole output on stderr
 
 Each row runs the stock `invoke` script of this environment as a subprocess from the checkout root, as a
 person types it, against something on 127.0.0.1 that goes wrong in one way: the hostile test server
@@ -16,8 +17,11 @@ a key given to vllm) in any output or report, in any written form; the first lin
 input, starts with `error:`; no process of the run left behind; and the fault's own facts (a stranger
 process still alive, reports marked partial, a wall time within the documented deadline, the words that
 name the cause). The table gives, per row, the exit code, the wall time, the first line the user sees and
-the line that names the cause (the verdict of a check or bench run, else the first error line), with ports
-shown as PORT, the temporary folder as $TMP and pids as PID. Figures are printed, never asserted.
+the line that names the cause (the first error line, else the verdict of a check or bench run), with ports
+shown as PORT, the temporary folder as $TMP, pids as PID and secrets by name. Some rows are sent a signal
+(Ctrl-C): their wall time says how long the run took after it. A case whose fault concerns one check runs
+that check alone (--only), with a small --timeout where a request hangs: the whole tour takes 2-3 minutes
+on two cores. Figures are printed, never asserted.
 """
 
 from __future__ import annotations
@@ -76,6 +80,11 @@ def cell(text: str, limit: int = 400) -> str:
     return text.replace("|", "\\|")
 
 
+def wall_cell(run: Run) -> str:
+    """The run's wall time; for a signalled run, the part after the (first) signal too."""
+    return f"{run.wall:.1f}" + (f" ({run.after_signal:.1f} after the signal)" if run.after_signal is not None else "")
+
+
 def code_cell(text: str) -> str:
     return f"`{cell(text)}`" if "`" not in text else cell(text)
 
@@ -128,7 +137,7 @@ def print_table(tour: Tour, rows: list[tuple[int, Case, Run, list[str]]], total:
         first, cause = tour.show(run.first_line()), tour.show(run.cause_line())
         print(
             f"| {number} | {item.group} | {cell(item.fault)} | {code_cell(tour.show(run.command))} | {run.code} "
-            f"| {run.wall:.1f} | {code_cell(first)} | {code_cell(cause) if cause != first else '(same)'} "
+            f"| {wall_cell(run)} | {code_cell(first)} | {code_cell(cause) if cause != first else '(same)'} "
             f"| {cell(tour.show(well))} |"
         )
     handled = sum(1 for *_, reasons in rows if not reasons)

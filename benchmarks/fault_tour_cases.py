@@ -64,6 +64,10 @@ def hostile_check(tour: Tour, folder: Path, switch: str, *flags: str, **options:
         return check_against(tour, folder, server.url, *flags)
 
 
+def port_of(url: str) -> int:
+    return int(url.rsplit(":", 1)[1])
+
+
 def report(folder: Path) -> dict[str, Any]:
     try:
         return json.loads((folder / "r.json").read_text(encoding="utf-8"))
@@ -138,7 +142,7 @@ def unknown_host(tour: Tour, folder: Path) -> Run:
 @case(HANDLED, "401: the server wants another key (fake vLLM with --api-key)", 1)
 def answer_401(tour: Tour, folder: Path) -> Run:
     with FakeVllm(api_key=SERVER_KEY) as fake:
-        tour.ports.add(fake.port or int(fake.url.rsplit(":", 1)[1]))
+        tour.ports.add(port_of(fake.url))
         run = check_against(tour, folder, fake.url)
     run.fact(run.says("API key"), "the API key is not named as the cause")
     return run
@@ -148,7 +152,7 @@ def scripted_check(tour: Tour, folder: Path, status: int) -> Run:
     with Scripted() as server:
         body = {"error": {"message": f"answer {status} to everything", "type": "Error", "code": status}}
         server.answer(status, {"Content-Type": "application/json"}, json.dumps(body).encode())
-        tour.ports.add(int(server.url.rsplit(":", 1)[1]))
+        tour.ports.add(port_of(server.url))
         run = check_against(tour, folder, server.url)
     run.fact(run.says(f"answered {status}"), f"the verdict does not name the {status}")
     return run
@@ -179,7 +183,7 @@ def killed_mid_run(tour: Tour, folder: Path) -> Run:
 @case(HANDLED, "unwritable report path (/proc)", 2)
 def report_in_proc(tour: Tour, folder: Path) -> Run:
     with FakeVllm() as fake:
-        tour.ports.add(int(fake.url.rsplit(":", 1)[1]))
+        tour.ports.add(port_of(fake.url))
         run = tour.invoke(["check", "--host", fake.url, "--only", "RDY001", "--report-json", "/proc/x.json"])
     run.fact(run.says("/proc/x.json"), "the report path is not named")
     return run
@@ -191,7 +195,7 @@ def report_under_a_file(tour: Tour, folder: Path) -> Run:
     blocker = folder / "taken"
     blocker.write_text("a file, not a folder\n")
     with FakeVllm() as fake:
-        tour.ports.add(int(fake.url.rsplit(":", 1)[1]))
+        tour.ports.add(port_of(fake.url))
         run = tour.invoke(["check", "--host", fake.url, "--only", "RDY001", "--report-json", f"{blocker}/r.json"])
     run.fact(run.says(f"{blocker}"), "the report path is not named")
     return run
@@ -232,7 +236,7 @@ def hanging_check(tour: Tour, folder: Path, *signals: int, flags: tuple[str, ...
     """`invoke check` against a fake whose POSTs hang; each signal sent once a page is in flight (and, after
     the first, once the run said it is stopping)."""
     with FakeVllm(Faults(hang=True)) as fake:
-        port = fake.url.rsplit(":", 1)[1]
+        port = str(port_of(fake.url))
         tour.ports.add(int(port))
         args = ["check", "--port", port, *flags]
         live = tour.start([*args, *tour.check_reports(folder)])
@@ -316,7 +320,7 @@ BENCH_LOAD = ["--max-tokens", "8", "--concurrency", "2", "--requests", "100000",
 @case(SAFETY, "Ctrl-C in `invoke bench`", 130)
 def ctrl_c_bench(tour: Tour, folder: Path) -> Run:
     with FakeVllm(Faults(delay=0.05)) as fake:
-        port = fake.url.rsplit(":", 1)[1]
+        port = str(port_of(fake.url))
         tour.ports.add(int(port))
         args = ["bench", "--port", port, *BENCH_LOAD, "--json", str(folder / "b.json")]
         live = tour.start(args)
@@ -541,31 +545,16 @@ def project_yaml(tour: Tour, text: str, args: list[str]) -> Run:
         (copy / "invoke.yaml").unlink()
 
 
-def in_copy(tour: Tour, args: list[str], shown: str) -> Run:
-    run = Run(shown)
-    return Live(tour, args, tour.env(), tour.checkout_copy()).finish(run)
-
-
 @case(TRACEBACKS, "a malformed invoke.yaml", 2, bad_input=True)
 def malformed_yaml(tour: Tour, folder: Path) -> Run:
-    copy = tour.checkout_copy()
-    (copy / "invoke.yaml").write_text("check:\n  port: [1\n", encoding="utf-8")
-    try:
-        run = in_copy(tour, ["check"], "invoke check   # invoke.yaml: 'check:\\n  port: [1\\n'")
-    finally:
-        (copy / "invoke.yaml").unlink()
-    run.fact(run.first_line().startswith("error: ") and "line" in run.first_line(), "the line is not named")
+    run = project_yaml(tour, "check:\n  port: [1\n", ["check"])
+    run.fact(run.says("invoke.yaml, line 3"), "the file and line are not named")
     return run
 
 
 @case(TRACEBACKS, "a non-numeric port in invoke.yaml", 2, bad_input=True)
 def yaml_port_abc(tour: Tour, folder: Path) -> Run:
-    copy = tour.checkout_copy()
-    (copy / "invoke.yaml").write_text("check:\n  port: abc\n", encoding="utf-8")
-    try:
-        run = in_copy(tour, ["check"], "invoke check   # invoke.yaml: 'check:\\n  port: abc\\n'")
-    finally:
-        (copy / "invoke.yaml").unlink()
+    run = project_yaml(tour, "check:\n  port: abc\n", ["check"])
     run.fact(run.says("check.port"), "the key is not named")
     return run
 
@@ -640,7 +629,7 @@ def unknown_flag(tour: Tour, folder: Path) -> Run:
 @case(WORDS, "MOD001's hint: the server lists another model name", 1)
 def mod001_hint(tour: Tour, folder: Path) -> Run:
     with FakeVllm(Faults(served_name="ocr-prod")) as fake:
-        tour.ports.add(int(fake.url.rsplit(":", 1)[1]))
+        tour.ports.add(port_of(fake.url))
         run = check_against(tour, folder, fake.url, "--only", "MOD001")
         _, detail = check_status(folder, "MOD001")
         hint = next((c.get("hint", "") for h in report(folder).get("hosts", []) for c in h["checks"]), "")
@@ -679,7 +668,7 @@ def pages_truncated(tour: Tour, folder: Path) -> Run:
     shutil.copy(ROOT / "samples" / "prose-01.md", pages / "letter.md")
     truncated_png(pages / "letter.png")
     with FakeVllm() as fake:
-        tour.ports.add(int(fake.url.rsplit(":", 1)[1]))
+        tour.ports.add(port_of(fake.url))
         run = bad_input(tour, ["check", "--host", fake.url, "--pages", str(pages)])
     run.fact(run.says(str(pages / "letter.png")), "the file is not named")
     return run
@@ -693,10 +682,9 @@ def sample_truncated(tour: Tour, folder: Path) -> Run:
     truncated_png(sample)
     try:
         with FakeVllm() as fake:
-            tour.ports.add(int(fake.url.rsplit(":", 1)[1]))
-            run = Live(tour, ["check", "--host", fake.url], tour.env(), copy).finish(
-                Run(f"invoke check --host {fake.url}   # samples/prose-01.png cut to a third")
-            )
+            tour.ports.add(port_of(fake.url))
+            shown = f"invoke check --host {fake.url}   # samples/prose-01.png cut to a third"
+            run = tour.invoke(["check", "--host", fake.url], cwd=copy, shown=shown)
     finally:
         sample.write_bytes(original)
     run.fact(run.says("prose-01.png"), "the file is not named")
@@ -761,7 +749,7 @@ def ctype(tour: Tour, folder: Path) -> Run:
 @case(ADDED, "`invoke bench` with a key the server refuses (docs: exit 2)", 2)
 def bench_401(tour: Tour, folder: Path) -> Run:
     with FakeVllm(api_key=SERVER_KEY) as fake:
-        port = fake.url.rsplit(":", 1)[1]
+        port = str(port_of(fake.url))
         tour.ports.add(int(port))
         run = tour.invoke(["bench", "--port", port, "--requests", "2", "--json", str(folder / "b.json")])
     run.written = tour.written(folder)
@@ -772,7 +760,7 @@ def bench_401(tour: Tour, folder: Path) -> Run:
 def host_with_port(tour: Tour, folder: Path, task: str, *flags: str) -> Run:
     """--host HOST:PORT, the form a person writes from a URL bar or another tool's docs; a healthy fake there."""
     with FakeVllm() as fake:
-        port = fake.url.rsplit(":", 1)[1]
+        port = str(port_of(fake.url))
         tour.ports.add(int(port))
         report_flags = tour.check_reports(folder) if task == "check" else ["--json", str(folder / "b.json")]
         args = [task, "--host", f"127.0.0.1:{port}", *flags]

@@ -66,6 +66,7 @@ class Run:
     code: int | None = None
     output: str = ""  # stdout and stderr merged in the order written, as a terminal shows them
     wall: float = 0.0
+    after_signal: float | None = None  # seconds from the first signal sent to the exit
     leftover: list[int] = field(default_factory=list)  # processes of the run's group alive after it ended
     written: list[Path] = field(default_factory=list)  # files the run wrote: no secret may be in them
     facts: list[tuple[bool, str]] = field(default_factory=list)  # (holds, what is wrong when it does not)
@@ -107,6 +108,7 @@ class Live:
             start_new_session=True,  # its group is its own: what it leaves behind is found by the group's id
         )
         tour.groups.append(self.process.pid)
+        self.signalled: float | None = None
         self.chunks: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
@@ -134,6 +136,7 @@ class Live:
     def signal(self, number: int) -> None:
         if self.process.poll() is None:
             os.kill(self.process.pid, number)
+            self.signalled = self.signalled or time.monotonic()
 
     def finish(self, run: Run, timeout: float = 120) -> Run:
         try:
@@ -142,7 +145,9 @@ class Live:
             run.fact(False, f"still running after {timeout:.0f} s: killed")
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
-        run.wall = time.monotonic() - self.started
+        ended = time.monotonic()
+        run.wall = ended - self.started
+        run.after_signal = ended - self.signalled if self.signalled else None
         self._reader.join(timeout=10)
         run.code = self.process.returncode
         run.output = self.output

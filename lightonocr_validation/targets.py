@@ -64,6 +64,11 @@ def _base_url(host: str, port: int) -> str:
             raise TargetError(
                 f"{host!r} is neither a host name nor a URL: add the scheme, http:// or https://"
             ) from None
+        if ":" in host:  # host:port (a bare IPv6 address was read above): the port would be doubled
+            name, _, given = host.rpartition(":")
+            raise TargetError(
+                f"{host!r} holds a port: write --host {name} --port {given}, or the URL http://{host}"
+            ) from None
         return f"http://{host}:{port}"
     return f"http://[{address}]:{port}" if address.version == 6 else f"http://{address}:{port}"
 

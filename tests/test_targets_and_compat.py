@@ -57,6 +57,14 @@ def test_a_profile_naming_an_unset_key_variable_says_which(monkeypatch: pytest.M
         _resolve("remote-gpu", {"remote-gpu": {"url": "https://x", "api_key_env": "REMOTE_GPU_KEY"}})
 
 
+@pytest.mark.parametrize("host", ["127.0.0.1:8001", "gpu-box:8001"])
+def test_a_host_with_a_port_is_refused_with_the_fix(host: str) -> None:
+    # Read as a host name, it became http://HOST:8001:8000: a raw ValueError in RDY001, a traceback with --replicas.
+    name = host.split(":")[0]
+    with pytest.raises(TargetError, match=f"write --host {name} --port 8001, or the URL http://{host}$"):
+        _resolve(host)
+
+
 @pytest.mark.parametrize(
     ("profile", "message"),
     [
@@ -65,6 +73,7 @@ def test_a_profile_naming_an_unset_key_variable_says_which(monkeypatch: pytest.M
         ({"url": "https://x", "colour": "red"}, "unknown keys"),
         ({"url": "https://x", "ca_bundle": "/no/such/ca.pem"}, "does not exist"),
         ({"url": "ftp://x"}, "is not an http"),
+        ({"url": "gpu-box:9000"}, "'gpu-box:9000' holds a port: write --host gpu-box --port 9000, or the URL"),
     ],
 )
 def test_bad_profiles_are_refused_with_the_fix(profile: dict, message: str) -> None:

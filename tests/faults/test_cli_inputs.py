@@ -49,6 +49,8 @@ def invoke_binary(*args: str, env: dict[str, str] | None = None) -> subprocess.C
         (["check", "--bogus"], {}, "error: check has no option --bogus: see invoke check --help"),
         (["check", "--port"], {}, "error: --port needs a value: write --port VALUE, see invoke check --help"),
         (["nosuchtask"], {}, "error: there is no task 'nosuchtask': see invoke --list"),
+        (["check", "--host", "127.0.0.1:8001", "--replicas", "2"], {}, "error: '127.0.0.1:8001' holds a port"),
+        (["bench", "--host", "127.0.0.1:8001"], {}, "error: '127.0.0.1:8001' holds a port: write --host 127.0.0.1"),
         (["check", "--port", "abc"], {}, "error: --port 'abc' is not a whole number"),
         (["check", "--port", "99999"], {}, "error: --port 99999 is out of range: write a number from 1 to 65535"),
         (["check", "--timeout", "-1"], {}, "error: --timeout -1 is out of range: write a number above 0"),

@@ -107,7 +107,8 @@ def _run_check(options: CheckOptions, redactor: Redactor, *, console: Console, e
     if any(target.verify is False for target in resolved):
         print_warning(errors, INSECURE_WARNING)
     settings = RequestSettings.from_config(options.config, str(options.pages.resolve()) if options.pages else "")
-    deadline = options.config.check.deadline or auto_deadline(options.config.check, _pages_sent(pages))
+    pages_sent = _pages_sent(pages)
+    deadline = options.config.check.deadline or auto_deadline(options.config.check, pages_sent)
     cancel = CancelToken(deadline)
     started = time.time()
     with SignalGuard(cancel), console_report.LiveProgress(console) as progress:
@@ -149,13 +150,15 @@ def auto_deadline(check: CheckSettings, pages: int) -> float:
 
 
 def _pages_sent(chosen: Sequence[UserPageInput]) -> int:
-    """Pages a run sends: the user's (--pages), else the bundled samples' (rendered once, the run reuses them)."""
+    """Pages a run sends: the user's (--pages), else the bundled samples', rendered here, before anything is
+    sent (once: the run reuses them). A sample file that cannot be read is input to the run, like a page of
+    --pages: one line naming the file and the fix, exit 2, not five checks blaming the server."""
     if chosen:
         return len(chosen)
     try:
         return len(page_answers.sample_pages(str(samples.SAMPLES_DIR)))
-    except (OSError, ValueError):
-        return 0  # a broken sample set: its checks say so, and the run is short
+    except samples.SampleError as error:
+        raise UserError(str(error)) from None
 
 
 def resolve_fleet(hosts: Sequence[str], replicas: int, config: Config, insecure: bool) -> list[targets.Target]:

@@ -426,7 +426,7 @@ def _value(hint: Any, value: Any, name: str, *, flag: bool, key: str = "") -> An
         number = _number(hint, value)
         if number is None:
             noun = "a whole number" if hint is int else "a number"
-            example = 4 if hint is int else 2.5
+            example = (8000 if name.endswith("port") else 4) if hint is int else 2.5
             raise UserError(f"{name} {_shown(value)} is not {noun}: write e.g. {name} {example}{where}", EXIT_USAGE)
         _check_range(RANGES.get(key), number, name, where)
         return number

@@ -27,14 +27,15 @@ EXIT_CODES: tuple[tuple[str, int, str], ...] = (
         "EXIT_FAILED",
         EXIT_FAILED,
         "serve: the server process exited, at start-up or later (its log's last lines are shown); check: a check "
-        "failed; bench: objective missed, a regression, or every request failed",
+        "failed (a key the server refuses included: MOD001 says so), or the run's --deadline passed; bench: "
+        "objective missed, a regression, or every request failed",
     ),
     (
         "EXIT_USAGE",
         EXIT_USAGE,
-        "bad input (a flag, an INVOKE_ variable, invoke.yaml, a page file; invoke's own parse errors too), a busy "
-        "port, a missing executable, a key the server refuses; check and bench: the server unreachable or gone "
-        "mid-run, nothing ran, a report not written",
+        "bad input (a flag, an INVOKE_ variable, invoke.yaml, a pid file, a page or sample file; invoke's own parse "
+        "errors too), a busy port, a missing executable; bench: a key the server refuses (nothing measured); check "
+        "and bench: the server unreachable or gone mid-run, nothing ran, a report not written",
     ),
     (
         "EXIT_INTERRUPTED",

@@ -5,6 +5,7 @@ person types), then the same cases in-process through the project's Program (cli
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 import os
 import signal
@@ -388,3 +389,28 @@ def test_every_numeric_flag_of_every_task_has_a_range(name: str) -> None:
         else:
             flag = "--" + parameter.replace("_", "-")
             assert flag in config.FLAG_RANGES, f"{name} {flag}: add it to config.FLAG_RANGES"
+
+
+def test_a_broken_bundled_sample_stops_check_before_anything_is_sent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bundled samples are input to the run, like --pages: a page that cannot be read is one line naming
+    the file and `invoke samples`, exit 2, before any request (not five failed checks blaming the server)."""
+    from rich.console import Console
+
+    from lightonocr_validation import samples
+    from lightonocr_validation.check_command import CheckOptions, run_check
+    from lightonocr_validation.errors import UserError
+    from tests.fakevllm.server import FakeVllm
+
+    root, broken = _broken_copy_of_samples(tmp_path)
+    monkeypatch.setattr(samples, "SAMPLES_DIR", root)
+    report = tmp_path / "r.json"
+    with FakeVllm() as fake:
+        options = CheckOptions(config=config.defaults(), hosts=[fake.url], report_json=report)
+        with pytest.raises(UserError) as raised:
+            run_check(options, console=Console(file=io.StringIO()), errors=Console(file=io.StringIO()))
+        assert fake.counters.get("vllm:prompt_tokens_total", 0) == 0, "no page may be sent"
+    assert raised.value.code == errors.EXIT_USAGE
+    assert str(raised.value).startswith(f"{broken}: the sample page cannot be read")
+    assert "`invoke samples`" in str(raised.value)

@@ -328,26 +328,13 @@ def _run_bench(options: BenchOptions, redactor: Redactor, *, console: Console, e
     cancel = CancelToken(options.config.bench.deadline or None)
     started = time.time()
     single: SingleGpu | None = single_file
+    phase = Phase(options, pages, bodies, budget, mode, objective, cancel)
     with SignalGuard(cancel):  # both phases: the first Ctrl-C stops the run, what finished is kept
         if options.replicas > 1 and single is None:
-            single = _one_gpu_phase(options, servers, pages, bodies, budget, mode, objective, console, cancel)
+            single = _one_gpu_phase(phase, servers, console)
             if not cancel.is_set():
                 console.print(f"phase 2 of 2: the fleet, {len(resolved)} replicas at once", markup=False)
-        with BenchProgress(console, requests_per_point) as progress:
-            bench = Bench(
-                targets=resolved,
-                pages=pages,
-                bodies=bodies,
-                budget=budget,
-                stream=options.stream,
-                runs=options.runs,
-                graded=graded,
-                load_defaults=Load(1, arrival=options.arrival, seed=options.seed),
-                on_record=progress.on_record,
-                on_point=progress.on_point,
-                stop=cancel,
-            )
-            references, steps = _measure_until_stopped(bench, options, mode, graded, objective, scale=options.gpus or 1)
+        references, steps = phase.measure(resolved, console, graded=graded, scale=options.gpus or 1)
     latency = objective or objectives.latency_only(options.config.bench.page_seconds_max)
     builder = ResultBuilder(
         graded=graded,
@@ -432,38 +419,49 @@ def ask_servers(resolved: Sequence[Target], options: BenchOptions, errors: Conso
     return servers
 
 
-def _one_gpu_phase(
-    options: BenchOptions,
-    servers: Sequence[Server],
-    pages: Sequence[BenchPage],
-    bodies: Mapping[str, bytes],
-    budget: Budget,
-    mode: str,
-    objective: objectives.Objective | None,
-    console: Console,
-    cancel: CancelToken,
-) -> SingleGpu | None:
+@dataclass(frozen=True)
+class Phase:
+    """What every measured phase of a run shares (the one-GPU phase of a fleet, then the fleet): the pages,
+    load, settings and the run's stop token."""
+
+    options: BenchOptions
+    pages: Sequence[BenchPage]
+    bodies: Mapping[str, bytes]
+    budget: Budget
+    mode: str
+    objective: objectives.Objective | None
+    cancel: CancelToken
+
+    def measure(
+        self, targets: Sequence[Target], console: Console, *, graded: bool, scale: int = 1
+    ) -> tuple[dict[str, PointRun], list[Step]]:
+        """A Bench over ``targets`` with its live progress, run until done or stopped."""
+        options = self.options
+        with BenchProgress(console, self.budget.requests) as progress:
+            bench = Bench(
+                targets=list(targets),
+                pages=self.pages,
+                bodies=self.bodies,
+                budget=self.budget,
+                stream=options.stream,
+                runs=options.runs,
+                graded=graded,
+                load_defaults=Load(1, arrival=options.arrival, seed=options.seed),
+                on_record=progress.on_record,
+                on_point=progress.on_point,
+                stop=self.cancel,
+            )
+            return _measure_until_stopped(bench, options, self.mode, graded, self.objective, scale=scale)
+
+
+def _one_gpu_phase(phase: Phase, servers: Sequence[Server], console: Console) -> SingleGpu | None:
     """Phase 1 of a replicas bench: the first replica that answered, alone, at the per-replica load: one GPU's
     pages/s measured with the same pages, settings and client as the fleet right after. None when the run was
     stopped (deadline, Ctrl-C) during it: a cut-short phase is no GPU's figure."""
     alone = next((s.target for s in servers if s.facts.vllm_version or s.facts.max_model_len), servers[0].target)
     console.print(f"phase 1 of 2: one GPU, {alone.label} alone, at the load each replica gets next", markup=False)
-    with BenchProgress(console, budget.requests) as progress:
-        bench = Bench(
-            targets=[alone],
-            pages=pages,
-            bodies=bodies,
-            budget=budget,
-            stream=options.stream,
-            runs=options.runs,
-            graded=False,
-            load_defaults=Load(1, arrival=options.arrival, seed=options.seed),
-            on_record=progress.on_record,
-            on_point=progress.on_point,
-            stop=cancel,
-        )
-        _, steps = _measure_until_stopped(bench, options, mode, False, objective)
-    if cancel.is_set():
+    _, steps = phase.measure([alone], console, graded=False)
+    if phase.cancel.is_set():
         return None
     builder = ResultBuilder(graded=False, economics=lambda n: Economics(servers=n), objective=None, references={})
     return scaling.measured(alone.label, builder.host(alone, steps)["summary"]["loads"])

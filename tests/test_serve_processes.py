@@ -41,8 +41,10 @@ STAND_IN = textwrap.dedent(
     worker = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"
     child = subprocess.Popen([sys.executable, "-c", worker])
     info = {{"pids": [os.getpid(), child.pid], "gpu": os.environ.get("CUDA_VISIBLE_DEVICES"), "argv": args}}
-    with open(os.path.join(os.environ["STAND_IN_DIR"], f"{{port}}.json"), "w") as out:
+    path = os.path.join(os.environ["STAND_IN_DIR"], f"{{port}}.json")
+    with open(path + ".part", "w") as out:  # written whole, then renamed: never read half-written
         json.dump(info, out)
+    os.replace(path + ".part", path)
     time.sleep(float(os.environ.get("STAND_IN_DELAY", "0.3")))
 
     class Handler(http.server.BaseHTTPRequestHandler):

@@ -33,8 +33,10 @@ STAND_IN_VLLM = textwrap.dedent(
     # A worker that ignores SIGTERM, as a stuck vLLM worker might: the stop must still end it.
     worker = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"
     child = subprocess.Popen([sys.executable, "-c", worker])
-    with open(os.environ["STAND_IN_PIDS"], "w") as out:
+    # Written whole, then renamed: the test polls for the file and must never read it half-written.
+    with open(os.environ["STAND_IN_PIDS"] + ".part", "w") as out:
         json.dump([os.getpid(), child.pid], out)
+    os.replace(os.environ["STAND_IN_PIDS"] + ".part", os.environ["STAND_IN_PIDS"])
     time.sleep(0.5)
 
     class Handler(http.server.BaseHTTPRequestHandler):

@@ -88,10 +88,7 @@ def run_check(options: CheckOptions, *, console: Console, errors: Console) -> in
     """`invoke check`; every line it prints goes through the run's redactor (keys, URL passwords, headers):
     what a server echoes back (a 401 body with the key, say) is redacted on the terminal as in the reports."""
     with redacting(Redactor(), console, errors) as redactor:
-        try:
-            return _run_check(options, redactor, console=console, errors=errors)
-        except UserError as error:  # printed by the task layer, after the consoles are restored
-            raise UserError(redactor(str(error)), error.code) from None
+        return _run_check(options, redactor, console=console, errors=errors)
 
 
 def _run_check(options: CheckOptions, redactor: Redactor, *, console: Console, errors: Console) -> int:

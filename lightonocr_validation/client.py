@@ -315,29 +315,22 @@ class VllmClient:
     @contextlib.contextmanager
     def _bounded(self, seconds: float) -> Iterator[RequestBound]:
         """One request inside the run's token (its whole time bounded, abandoned when the run stops), its
-        failures named: a stop is `Cancelled` (not a finding), a connection's error is `Unreachable`."""
+        failures named by `bound_failure`."""
         with self.cancel.bound(seconds) as bound:
             try:
                 yield bound
-            except requests.RequestException as error:
-                raise self._failure(error, bound) from None
-            except BadAnswer as error:
-                raise self._answer_failure(error, bound) from None
+            except (requests.RequestException, BadAnswer) as error:
+                raise bound_failure(self.target, error, bound) from None
 
-    def _failure(self, error: requests.RequestException, bound: RequestBound) -> BaseException:
-        """Why the request failed: the run was stopped (Cancelled), it ran past its total time, or the
-        connection's own error."""
-        if bound.cancelled:
-            return Cancelled(self.cancel.reason)
-        if bound.expired:
-            return too_slow(self.target, bound.seconds)
-        return unreachable(self.target, error)
 
-    def _answer_failure(self, error: BadAnswer, bound: RequestBound) -> BaseException:
-        """A body cut by the watchdog is not the server's truncation: the run stopped, or the answer was still
-        coming when its time was up (a stall mid-answer: the server is up, answering too slowly)."""
-        if bound.cancelled:
-            return Cancelled(self.cancel.reason)
+def bound_failure(target: Target, error: requests.RequestException | BadAnswer, bound: RequestBound) -> BaseException:
+    """Why a request sent inside ``bound`` failed, for the client and the bench's transport alike: the run was
+    stopped (`Cancelled`: not a finding); its time was up (a body cut by the watchdog is an answer still coming,
+    the server up but stalling, not the server's truncation; no answer at all is `too_slow`); else the error
+    itself (a bad answer, or the connection's `Unreachable`)."""
+    if bound.cancelled:
+        return Cancelled(bound.token.reason)
+    if isinstance(error, BadAnswer):
         if bound.expired and error.kind == "truncated":
             return BadAnswer(
                 "slow",
@@ -346,6 +339,9 @@ class VllmClient:
                 error.status,
             )
         return error
+    if bound.expired:
+        return too_slow(target, bound.seconds)
+    return unreachable(target, error)
 
 
 def capped_pieces(

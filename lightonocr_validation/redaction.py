@@ -21,6 +21,8 @@ from contextlib import contextmanager
 from typing import Any, TextIO
 from urllib.parse import quote, quote_plus, unquote, urlsplit
 
+from lightonocr_validation.errors import UserError
+
 # What a secret is replaced by: no Markdown or XML markup in it, so every report shows it as it is.
 REDACTED = "(redacted)"
 # A secret shorter than this is not searched for in free text: replacing a 3-letter key everywhere would
@@ -126,12 +128,15 @@ class RedactingFile:
 
 @contextmanager
 def redacting(redactor: Redactor, *consoles: Any) -> Iterator[Redactor]:
-    """Every byte the consoles write while the block runs goes through ``redactor``; restored afterwards."""
+    """Every byte the consoles write while the block runs goes through ``redactor``; restored afterwards. A
+    UserError leaving the block is re-raised redacted: the task layer prints it after the consoles are restored."""
     saved = [vars(console).get("_file") for console in consoles]
     for console in consoles:
         console.file = RedactingFile(console.file, redactor)
     try:
         yield redactor
+    except UserError as error:
+        raise UserError(redactor(str(error)), error.code) from None
     finally:
         for console, file in zip(consoles, saved, strict=True):
             console._file = file

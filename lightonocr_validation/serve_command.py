@@ -50,11 +50,8 @@ class Started:
 def run_serve(options: ServeOptions, *, console: Console, errors: Console) -> int:
     """`invoke serve`; every line it prints (the servers' log tails included) goes through a redactor that
     knows the API key the servers were given."""
-    with redacting(Redactor([options.api_key] if options.api_key else []), console, errors) as redactor:
-        try:
-            return _run_serve(options, console=console, errors=errors)
-        except UserError as error:  # printed by the task layer, after the consoles are restored
-            raise UserError(redactor(str(error)), error.code) from None
+    with redacting(Redactor([options.api_key] if options.api_key else []), console, errors):
+        return _run_serve(options, console=console, errors=errors)
 
 
 def _run_serve(options: ServeOptions, *, console: Console, errors: Console) -> int:

@@ -292,10 +292,7 @@ def mode_of(options: BenchOptions) -> str:
 def run_bench(options: BenchOptions, *, console: Console, errors: Console) -> int:
     """`invoke bench`; every line it prints goes through the run's redactor (keys, URL passwords, headers)."""
     with redacting(Redactor(), console, errors) as redactor:
-        try:
-            return _run_bench(options, redactor, console=console, errors=errors)
-        except UserError as error:  # printed by the task layer, after the consoles are restored
-            raise UserError(redactor(str(error)), error.code) from None
+        return _run_bench(options, redactor, console=console, errors=errors)
 
 
 def _run_bench(options: BenchOptions, redactor: Redactor, *, console: Console, errors: Console) -> int:

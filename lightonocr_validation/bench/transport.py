@@ -25,10 +25,9 @@ from lightonocr_validation.client import (
     Response,
     Target,
     answer_cap,
+    bound_failure,
     capped_pieces,
     one_line,
-    too_slow,
-    unreachable,
 )
 from lightonocr_validation.shape import dig
 
@@ -97,18 +96,15 @@ def send(
     except Cancelled:
         exchange.abandoned = True
         exchange.error = "abandoned: the run was stopped"
-    except requests.RequestException as error:
-        if bound.cancelled:
+    except (requests.RequestException, BadAnswer) as error:
+        failure = bound_failure(target, error, bound)
+        if isinstance(failure, Cancelled):  # the watchdog shut the socket: the run's stop, not the server's fault
             exchange.abandoned = True
             exchange.error = "abandoned: the run was stopped"
+        elif isinstance(failure, BadAnswer):  # cut short, too long, dripped: the server's fault, said in one line
+            exchange.error = one_line(str(failure), 200)
         else:
-            exchange.error = str(too_slow(target, bound.seconds) if bound.expired else unreachable(target, error))
-    except BadAnswer as error:  # cut short, too long, dripped: the server's fault, said in one line
-        if bound.cancelled:  # the watchdog shut the socket mid-body: the run's stop, not the server's fault
-            exchange.abandoned = True
-            exchange.error = "abandoned: the run was stopped"
-        else:
-            exchange.error = one_line(str(error), 200)
+            exchange.error = str(failure)
     except (ValueError, UnicodeDecodeError) as error:  # a body or an event that is not JSON
         exchange.error = f"malformed answer: {one_line(str(error), 120)}"
     exchange.e2e_s = time.perf_counter() - started

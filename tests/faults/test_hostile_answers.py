@@ -279,3 +279,24 @@ def test_the_shape_accessor_gives_none_where_the_shape_differs() -> None:
     assert typed(True, int) is None and typed(3, int) == 3 and typed("3", int, 0) == 0
     shapes = [kind(v) for v in (None, "s", [1, 2], {}, 1.5)]
     assert shapes == ["null", "a string", "a list of 2", "an object", "a number"]
+
+
+def test_an_answer_longer_than_max_tokens_can_make_is_refused_and_a_long_healthy_one_is_not() -> None:
+    """impossible_length both ways: a healthy reading that fills max_tokens with the widest text a trained
+    model writes (a misread ground truth, CJK and accented characters, reflowed) is kept and graded; a text
+    past max_tokens x LONGEST_TOKEN_BYTES, which no model can generate, is a problem and is not graded."""
+    import dataclasses
+
+    from checks.page_answers import PageAnswer, impossible_length, sample_pages
+    from lightonocr_validation.samples import SAMPLES_DIR
+
+    page = sample_pages(str(SAMPLES_DIR))[0]
+    reading = page.sample.ground_truth[0].replace("e", "c", 3).replace("\n\n", "\n") + "\n漢字のページ — àéîõü"
+    max_tokens = 4096
+    healthy_text = (reading * max_tokens)[: max_tokens * 4]  # every token 4 characters, many of them 3 bytes
+    healthy = PageAnswer(page, 200, 1.0, healthy_text, "length", 2377, max_tokens, "")
+    assert impossible_length(healthy, max_tokens) == healthy
+    broken = dataclasses.replace(healthy, text="x" * (max_tokens * 128 + 1))
+    judged = impossible_length(broken, max_tokens)
+    assert judged.text == "" and judged.problem.startswith(f"the text is {max_tokens * 128 + 1} bytes")
+    assert judged.problem.endswith("not graded")

@@ -139,7 +139,10 @@ FAST_TESTS = "not (e2e or vllm or oracle or system or slow)"
 @nox.session(python=VLLM["cpu_python"])
 def unit(session: nox.Session) -> None:
     """Run the fast tests, without vLLM, torch, olmOCR, Tesseract or Chromium (`nox -s tests` runs them all)."""
-    _install_once(session, [*RUNTIME, *BENCH, *nox.project.dependency_groups(PYPROJECT, "test")])
+    # The `samples` group too: the sample builder's tests (a byte-identical rebuild of samples/) are fast and
+    # need only its pinned Pillow, matplotlib and ReportLab; without them a fresh clone failed collecting them.
+    groups = nox.project.dependency_groups(PYPROJECT, "test", "samples")
+    _install_once(session, [*RUNTIME, *BENCH, *groups])
     session.run("python", "-m", "pytest", "-m", FAST_TESTS, *session.posargs)
 
 

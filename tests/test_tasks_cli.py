@@ -214,6 +214,21 @@ def test_check_against_a_closed_port_exits_2_with_the_cause(env: dict[str, str],
     assert json.loads(report.read_text())["verdict"]["exit_code"] == 2
 
 
+def test_verdict_and_error_lines_are_whole_on_a_narrow_pipe(env: dict[str, str]) -> None:
+    # Piped, rich folds at 80 columns (here 40): the table may fold, the verdict and `error:` lines may not,
+    # so that `invoke check | tail -1`, a CI log or grep gets the whole line.
+    narrow = {**env, "COLUMNS": "40"}
+    result = run_invoke("check", "--port", str(free_port()), env=narrow)
+    assert result.returncode == 2, result.stdout + result.stderr
+    last = result.stdout.strip().splitlines()[-1]
+    assert last.startswith("issue: server unreachable: ") and last.endswith("(not started, or still loading)"), last
+    assert len(last) > 80
+    refused = run_invoke("check", "--host", "ftp://example.com/a/long/path/that/does/not/fit", env=narrow)
+    assert refused.returncode == 2
+    assert refused.stderr.strip().splitlines() == [refused.stderr.strip()]
+    assert refused.stderr.startswith("error: ") and "write it as https://host[:port][/base/path]" in refused.stderr
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -357,7 +357,9 @@ def _run_bench(options: BenchOptions, redactor: Redactor, *, console: Console, e
     for warning in client_warnings(result):
         print_warning(errors, f"{warning}: the figures may be the client's limit")
     code, line = verdict(result) if not cancel.is_set() else stopped_verdict(result, cancel)
-    console.print(line, markup=False, highlight=False, style="bold green" if code == EXIT_OK else "bold red")
+    console.print(
+        line, markup=False, highlight=False, soft_wrap=True, style="bold green" if code == EXIT_OK else "bold red"
+    )
     path = options.result_path or Path(options.config.bench.result_dir) / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
     try:
         write_result(path, result)

@@ -229,6 +229,27 @@ def test_verdict_and_error_lines_are_whole_on_a_narrow_pipe(env: dict[str, str])
     assert refused.stderr.startswith("error: ") and "write it as https://host[:port][/base/path]" in refused.stderr
 
 
+def test_a_host_word_that_is_no_profile_is_one_line_before_any_check(env: dict[str, str]) -> None:
+    result = run_invoke("check", "--host", "remote-gpu", env=env)
+    assert result.returncode == 2
+    assert result.stdout == ""  # no check ran: before, 25 check lines ended with "does not resolve (DNS)"
+    assert result.stderr.strip().splitlines() == [
+        "error: --host remote-gpu is not a host profile (invoke.yaml's check.hosts defines none) and no host of "
+        "that name resolves: add check.hosts.remote-gpu with its url, api_key_env and ca_bundle to invoke.yaml, "
+        "as invoke.example.yaml shows (or run invoke -f invoke.example.yaml ...), or give a URL or an IP address"
+    ]
+
+
+def test_the_example_profile_reads_its_key_variable(env: dict[str, str]) -> None:
+    # The shipped example, used as it is: the profile is found, and its key variable is named when unset.
+    unset = {name: value for name, value in env.items() if name != "REMOTE_GPU_API_KEY"}
+    result = run_invoke("-f", "invoke.example.yaml", "check", "--host", "remote-gpu", env=unset)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.strip() == (
+        "error: the API key variable REMOTE_GPU_API_KEY is not set: export REMOTE_GPU_API_KEY=<the server's --api-key>"
+    )
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import ROOT, alive, free_port, run_invoke
+from tests.processes import ROOT, alive, free_port, run_invoke, signals_at_default
 
 STAND_IN_VLLM = textwrap.dedent(
     """\
@@ -104,6 +104,7 @@ def test_foreground_serve_stops_the_whole_tree_on_sigterm(env: dict[str, str], t
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=signals_at_default,
     )
     try:
         deadline = time.monotonic() + 60

@@ -615,7 +615,7 @@ def key_refusal(target: Target, status: int, path: str) -> tuple[str, str]:
     variable = target.api_key_env or "VLLM_API_KEY"
     if target.api_key:
         detail = f"{path} answered {status}: the server refused the API key read from {variable}"
-        hint = f"Put the server's --api-key in {variable}, the variable read for {target.label}."
+        hint = f"{variable} must hold the server's --api-key: it is the variable read for {target.label}."
     else:
         detail = f"{path} answered {status}: the server wants an API key, and none was sent ({variable} " + (
             f"{key_variable_state(variable)})"

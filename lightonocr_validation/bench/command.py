@@ -227,7 +227,7 @@ def ask_server(target: Target, model_name: str) -> Server:
         models = client.get("/v1/models", timeout=min(target.timeout, 30))
         if models.status in (401, 403):
             detail, hint = key_refusal(target, models.status, "/v1/models")
-            raise Unusable(f"{target.label}: {detail}: {hint}")
+            raise Unusable(f"{target.label}: {detail}: {hint.rstrip('.')}")
         if models.status != 200:
             raise Unusable(f"{target.label}: /v1/models answered HTTP {models.status}: {models.error_message()}")
         data = dig(models.json(), "data")

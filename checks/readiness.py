@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from checks.base import Check, Outcome, Status
+from checks.base import Check, Outcome, Status, refused_key
 from lightonocr_validation import compat
 from lightonocr_validation.client import Unreachable
 from lightonocr_validation.context import CheckContext
@@ -39,6 +39,8 @@ class RDY002(Check):
         reply = ctx.client.get("/health")
         if reply.status == 200:
             return Outcome.passed("200")
+        if reply.status in (401, 403):  # a gateway guarding /health too (vLLM leaves it open): not the engine
+            return refused_key(ctx, reply.status, "/health")
         return Outcome.failed(f"/health answered {reply.status}: {reply.error_message() or 'no body'}")
 
 

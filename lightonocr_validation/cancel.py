@@ -72,6 +72,12 @@ class CancelToken(threading.Event):
     def on_stop(self, listener: Callable[[], None]) -> None:
         self._listeners.append(listener)
 
+    def start_deadline(self, seconds: float | None) -> None:
+        """The run's deadline, counted from now: known only once the pages are read (the token exists before,
+        so that a Ctrl-C while they are read stops it too)."""
+        self.deadline_seconds = seconds
+        self._deadline_at = time.monotonic() + seconds if seconds else None
+
     def expire_if_due(self) -> None:
         if self._deadline_at is not None and time.monotonic() >= self._deadline_at:
             self.stop(DEADLINE)

@@ -20,8 +20,9 @@ from rich.console import Console
 from rich.table import Table
 
 from checks import page_answers, registry
+from checks.base import Check
 from checks.page_answers import UserPageInput
-from lightonocr_validation import samples, targets, user_pages
+from lightonocr_validation import interrupts, samples, targets, user_pages
 from lightonocr_validation.cancel import INTERRUPTED, CancelToken
 from lightonocr_validation.config import CheckSettings, Config
 from lightonocr_validation.context import RequestSettings, ServerFacts
@@ -41,7 +42,7 @@ from lightonocr_validation.report.junit import write_junit
 from lightonocr_validation.report.markdown import write_markdown
 from lightonocr_validation.report.serialize import iso_utc, public_url
 from lightonocr_validation.runner import HostRun, run_hosts
-from lightonocr_validation.verdict import combine, fleet_verdict, verdict_for
+from lightonocr_validation.verdict import combine, fleet_verdict, interrupted_before_any_check, verdict_for
 
 TOOL_NAME = "lightonocr-validation"
 TOOL_VERSION = "0.1.0"
@@ -86,45 +87,95 @@ def list_checks(console: Console) -> None:
 
 def run_check(options: CheckOptions, *, console: Console, errors: Console) -> int:
     """`invoke check`; every line it prints goes through the run's redactor (keys, URL passwords, headers):
-    what a server echoes back (a 401 body with the key, say) is redacted on the terminal as in the reports."""
-    with redacting(Redactor(), console, errors) as redactor:
-        return _run_check(options, redactor, console=console, errors=errors)
+    what a server echoes back (a 401 body with the key, say) is redacted on the terminal as in the reports.
+
+    Ctrl-C at any moment, from the first line to the last (one SignalGuard over all of it, and the hold of
+    interrupts.py before): before the run (a Ctrl-C held while invoke loaded, or one while the pages load or the
+    samples render), every check is "not run" and the reports asked for are written, marked partial; during
+    the run, what finished is reported; once the run is over, the verdict and the reports under way are
+    written whole. Each way: exit 130, and the verdict line says so."""
+    cancel = CancelToken()
+    with redacting(Redactor(), console, errors) as redactor, SignalGuard(cancel) as guard:
+        return _run_check(options, redactor, cancel, guard, console=console, errors=errors)
 
 
-def _run_check(options: CheckOptions, redactor: Redactor, *, console: Console, errors: Console) -> int:
-    try:
-        selected = registry.select(options.only, options.skip, options.tags)
-        hosts = options.hosts or [options.config.check.host]
-        resolved = resolve_fleet(list(dict.fromkeys(hosts)), options.replicas, options.config, options.insecure)
-    except (registry.SelectionError, targets.TargetError) as error:
-        raise UserError(str(error)) from None
-    for target in resolved:
-        redactor.add_target(target)
-    pages = _user_pages(options)
-    if any(target.verify is False for target in resolved):
-        print_warning(errors, INSECURE_WARNING)
-    settings = RequestSettings.from_config(options.config, str(options.pages.resolve()) if options.pages else "")
-    pages_sent = _pages_sent(pages)
-    deadline = options.config.check.deadline or auto_deadline(options.config.check, pages_sent)
-    cancel = CancelToken(deadline)
+def _run_check(
+    options: CheckOptions,
+    redactor: Redactor,
+    cancel: CancelToken,
+    guard: SignalGuard,
+    *,
+    console: Console,
+    errors: Console,
+) -> int:
     started = time.time()
-    with SignalGuard(cancel), console_report.LiveProgress(console) as progress:
-        runs = run_hosts(resolved, settings, selected, on_progress=progress, on_pages=progress.pages, cancel=cancel)
+    settings = RequestSettings.from_config(options.config, str(options.pages.resolve()) if options.pages else "")
+    selected: list[type[Check]] = []
+    resolved: list[targets.Target] = []
+    runs: list[HostRun] | None = None
+    pages: tuple[UserPageInput, ...] = ()
+    deadline: float | None = None
+    try:
+        if interrupts.held_signal():  # pressed while invoke loaded: held until now (interrupts.hold_signals)
+            cancel.stop(INTERRUPTED, interrupts.held_signal())
+        try:
+            selected = registry.select(options.only, options.skip, options.tags)
+            hosts = options.hosts or [options.config.check.host]
+            resolved = resolve_fleet(list(dict.fromkeys(hosts)), options.replicas, options.config, options.insecure)
+        except (registry.SelectionError, targets.TargetError) as error:
+            raise UserError(str(error)) from None
+        for target in resolved:
+            redactor.add_target(target)
+        if not cancel.is_set():  # reading the pages and rendering the samples take seconds: not once stopped
+            pages = _user_pages(options)
+            if any(target.verify is False for target in resolved):
+                print_warning(errors, INSECURE_WARNING)
+            deadline = options.config.check.deadline or auto_deadline(options.config.check, _pages_sent(pages))
+            cancel.start_deadline(deadline)
+            with console_report.LiveProgress(console) as progress:
+                runs = run_hosts(
+                    resolved, settings, selected, on_progress=progress, on_pages=progress.pages, cancel=cancel
+                )
+    except KeyboardInterrupt:  # before the run began (the run itself turns Ctrl-C into a stopped token)
+        cancel.stop(INTERRUPTED, cancel.signal_name or "SIGINT")
+    if runs is None:  # stopped before the run: every selected check of every host "not run: interrupted"
+        runs = run_hosts(resolved, settings, selected, cancel=cancel)
+    guard.finished()  # from here a first Ctrl-C lets the verdict and the reports be written whole
+    run = _Run(runs, selected, pages, settings, started, deadline, cancel)
+    return _report(options, run, console=console, errors=errors)
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What a run did, as far as it got: what the verdict and the reports are made of."""
+
+    runs: list[HostRun]
+    selected: Sequence[type[Check]]
+    pages: Sequence[UserPageInput]
+    settings: RequestSettings
+    started: float
+    deadline: float | None
+    cancel: CancelToken
+
+
+def _report(options: CheckOptions, run: _Run, *, console: Console, errors: Console) -> int:
+    """The verdict, the table and the reports asked for, from the runs as far as they got; the exit code."""
+    runs, selected, pages, cancel = run.runs, run.selected, run.pages, run.cancel
     essential = frozenset(
         check.id for check in selected if check.essential and (check.essential_on_user_pages or not options.pages)
     )
-    verdicts = [verdict_for(run.results, essential, registered=len(registry.CHECKS)) for run in runs]
-    overall = combine(verdicts)
-    provenance = build_provenance(runs, settings, started, deadline_s=deadline)
-    if options.replicas > 1:
-        overall = fleet_verdict(verdicts, [run.target.label for run in runs])
-        provenance["fleet"] = {"replicas": options.replicas, "hosts": [public_url(t.label) for t in resolved]}
+    verdicts = [verdict_for(host.results, essential, registered=len(registry.CHECKS)) for host in runs]
+    overall = combine(verdicts) if runs or cancel.reason != INTERRUPTED else interrupted_before_any_check()
+    provenance = build_provenance(runs, run.settings, run.started, deadline_s=run.deadline)
+    if options.replicas > 1 and runs:
+        overall = fleet_verdict(verdicts, [host.target.label for host in runs])
+        provenance["fleet"] = {"replicas": options.replicas, "hosts": [public_url(h.target.label) for h in runs]}
     if options.pages:
         provenance["samples_digest"] = None  # the bundled samples were not sent
         provenance["pages"] = {
             "dir": str(options.pages.resolve()),
             "layout": user_pages.layout_of(options.pages),
-            "pages": len(pages),
+            "pages": len(pages),  # none when stopped before they were read
             "tests": sum(len(page.user.tests) for page in pages),
             "score_min": options.config.check.pages_score_min,
             "cer_max": options.config.check.pages_cer_max,

@@ -33,12 +33,15 @@ from invoke.exceptions import AmbiguousEnvVar, Exit, ParseError, UncastableEnvVa
 from invoke.util import yaml
 from rich.console import Console
 
+from lightonocr_validation import interrupts
 from lightonocr_validation.errors import EXIT_INTERRUPTED, EXIT_USAGE, UserError, print_error
+from lightonocr_validation.interrupts import STOCK_NAMES
 from lightonocr_validation.settings import DEFAULTS
 
 # The top-level sections the project owns; invoke's own (run, tasks, sudo, ...) keep invoke's reading.
 PROJECT_SECTIONS = frozenset(DEFAULTS)
-STOCK_NAMES = ("invoke", "inv")
+# The task that takes a Ctrl-C held before it ran over itself (reports marked partial, every check not run).
+TAKES_HELD_SIGNAL = "check"
 
 errors = Console(stderr=True, highlight=False)
 
@@ -272,12 +275,19 @@ class Program(invoke.Program):
             auto_dash_names=self.config.tasks.auto_dash_names,
         )
 
+    def _execute(self) -> None:
+        """Hand a Ctrl-C held while tasks.py loaded and invoke parsed on: `invoke check` takes it over (its
+        SignalGuard replaces the hold, and it writes the reports asked for); any other task stops here, 130."""
+        if [context.name for context in self.tasks] != [TAKES_HELD_SIGNAL] and interrupts.release_signals():
+            raise KeyboardInterrupt
+        invoke.Program.execute(self)
+
     parse_core = _at_the_edge(invoke.Program.parse_core)
     parse_collection = _at_the_edge(invoke.Program.parse_collection)
     parse_tasks = _at_the_edge(invoke.Program.parse_tasks, parses_flags=True)
     parse_cleanup = _at_the_edge(invoke.Program.parse_cleanup)
     update_config = _at_the_edge(invoke.Program.update_config)
-    execute = _at_the_edge(invoke.Program.execute)
+    execute = _at_the_edge(_execute)
 
 
 _running = False  # set once the project's Program runs: a second import of tasks.py must not start another
@@ -285,10 +295,7 @@ _running = False  # set once the project's Program runs: a second import of task
 
 def launched_by_stock_invoke(argv: list[str]) -> bool:
     """`invoke ...`, `inv ...` or `python -m invoke ...`, and not already our Program."""
-    if _running or not argv:
-        return False
-    launcher = Path(argv[0])
-    return launcher.name in STOCK_NAMES or (launcher.name == "__main__.py" and launcher.parent.name == "invoke")
+    return not _running and interrupts.stock_invoke(argv)
 
 
 def hand_over(tasks_module: ModuleType, argv: list[str] | None = None) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import json
+import os
 import socket
 import ssl
 import time
@@ -104,6 +105,9 @@ class Target:
     base_url: str  # scheme://host:port[/base/path], no trailing slash
     name: str = ""  # what the user typed: a profile name, a host, a URL
     api_key: str = field(default="", repr=False)
+    # The environment variable the key was read from (a profile's api_key_env, else check.api_key_env), named
+    # when the server refuses: which variable to set is the fix, the key itself is never shown.
+    api_key_env: str = ""
     verify: bool | str = True  # False (--insecure) or a CA bundle path
     client_cert: str | tuple[str, str] | None = None
     headers: tuple[tuple[str, str], ...] = ()
@@ -595,3 +599,29 @@ def _exception_chain(error: BaseException) -> list[BaseException]:
 
 # A result's detail is one line: the one shortening helper, under the name the checks know.
 one_line = shorten
+
+
+def key_variable_state(variable: str) -> str:
+    """ "is not set" / "is empty" / "holds a key": what the variable the key is read from held (never the key)."""
+    value = os.environ.get(variable)
+    if value is None:
+        return "is not set"
+    return "is empty" if not value else "holds a key"
+
+
+def key_refusal(target: Target, status: int, path: str) -> tuple[str, str]:
+    """A 401 or 403 as (detail, hint): the variable the key was read from, and whether it held one, so that
+    the fix is the right variable, not the model name or the server log; the key itself is never shown."""
+    variable = target.api_key_env or "VLLM_API_KEY"
+    if target.api_key:
+        detail = f"{path} answered {status}: the server refused the API key read from {variable}"
+        hint = f"{variable} must hold the server's --api-key: it is the variable read for {target.label}."
+    else:
+        detail = f"{path} answered {status}: the server wants an API key, and none was sent ({variable} " + (
+            f"{key_variable_state(variable)})"
+        )
+        hint = (
+            f"export {variable}=<the server's --api-key>: {variable} is the variable read for {target.label} "
+            "(a check.hosts profile names its own in api_key_env, as invoke.example.yaml shows)."
+        )
+    return detail, hint

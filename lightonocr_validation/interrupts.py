@@ -5,6 +5,13 @@ The first signal raises KeyboardInterrupt in the main thread (signals reach no o
 finished, marked partial, and exits 130. From then on the reports are being written; a second signal means
 "now": one line on stderr and exit 130 at once, written with os.write and left by os._exit, since a
 signal handler may run while the main thread holds the console's lock or the interpreter is mid-cleanup.
+
+Before a task runs, while tasks.py imports its modules and invoke reads the configuration (seconds on a busy
+machine), a Ctrl-C is held (`hold_signals`): noted, not raised, because invoke's own Program would end a
+KeyboardInterrupt there with exit 1 and not a word. The project's Program hands it on when the task starts
+(`release_signals`): `invoke check` writes the reports asked for, every check "not run", and exits 130.
+
+Stdlib only at import: tasks.py imports this module first, so that the hold starts as early as it can.
 """
 
 from __future__ import annotations
@@ -14,15 +21,67 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from lightonocr_validation.cancel import CancelToken
 from lightonocr_validation.errors import EXIT_INTERRUPTED
+
+if TYPE_CHECKING:
+    from lightonocr_validation.cancel import CancelToken
 
 AGAIN_LINE = "interrupted again: reports not written"
 FIRST_LINE = "interrupted: stopping, what finished is reported next (interrupt again to quit at once, without reports)"
+HELD_LINE = "interrupted: stopping before the task starts (interrupt again to quit at once)"
+LATE_LINE = "interrupted: the checks had finished; their reports are written next (interrupt again to quit at once)"
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# The names the stock invoke program runs under; the project's Program takes its command line over (cli.py).
+STOCK_NAMES = ("invoke", "inv")
+# Python's own handlers: what a process that neither ignores a signal nor handles it itself has.
+PYTHON_HANDLERS: dict[int, Any] = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
+
+
+def stock_invoke(argv: list[str]) -> bool:
+    """`invoke ...`, `inv ...` or `python -m invoke ...`."""
+    if not argv:
+        return False
+    launcher = Path(argv[0])
+    return launcher.name in STOCK_NAMES or (launcher.name == "__main__.py" and launcher.parent.name == "invoke")
+
+
+_held: list[str] = []  # the signal held before the task ran ("SIGINT"), at most one
+
+
+def _hold(number: int, frame: FrameType | None) -> None:
+    if _held:
+        with contextlib.suppress(OSError):
+            os.write(2, b"interrupted again: stopped at once\n")
+        os._exit(EXIT_INTERRUPTED)
+    _held.append(signal.Signals(number).name)
+    with contextlib.suppress(OSError):
+        os.write(2, f"{HELD_LINE}\n".encode())
+
+
+def hold_signals(argv: list[str]) -> None:
+    """Hold Ctrl-C and SIGTERM until `release_signals`, when tasks.py is loaded by the stock invoke (not by a
+    test or the docs generator) in the main thread; a signal the process was started ignoring stays ignored."""
+    if not stock_invoke(argv) or threading.current_thread() is not threading.main_thread():
+        return
+    for number, python_default in PYTHON_HANDLERS.items():
+        if signal.getsignal(number) is python_default:
+            signal.signal(number, _hold)
+
+
+def release_signals() -> str:
+    """Python's handlers back where the hold was; the signal held meanwhile ("SIGINT"), or ""."""
+    for number, python_default in PYTHON_HANDLERS.items():
+        if signal.getsignal(number) is _hold:
+            signal.signal(number, python_default)
+    return held_signal()
+
+
+def held_signal() -> str:
+    return _held[0] if _held else ""
 
 
 class SignalGuard:
@@ -34,6 +93,9 @@ class SignalGuard:
         self.token = token
         self.again_line = again_line
         self._previous: dict[int, Any] = {}
+        # Set once the run is over (`finished`): a first signal then stops the token without raising, so that
+        # the verdict and the reports already under way are written whole.
+        self._late = False
         token.on_stop(self.stopped)
 
     def __enter__(self) -> SignalGuard:
@@ -46,8 +108,7 @@ class SignalGuard:
     def outermost(self) -> bool:
         """Python's own handlers were in place: the command is the process's, not nested in a task that
         handles signals itself (`invoke tune` runs bench and must stop its server whatever comes)."""
-        defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
-        return all(self._previous.get(number) is handler for number, handler in defaults.items())
+        return all(self._previous.get(number) in (handler, _hold) for number, handler in PYTHON_HANDLERS.items())
 
     def __exit__(self, *exc: object) -> None:
         if self.token.is_set() and self.outermost:
@@ -61,11 +122,20 @@ class SignalGuard:
         for number in self._previous:
             signal.signal(number, self._again)
 
+    def finished(self) -> None:
+        """The run is over: what is left is rendering and writing; a first signal no longer raises."""
+        self._late = True
+
     def _first(self, number: int, frame: FrameType | None) -> None:
         self.token.signal_name = signal.Signals(number).name
         self.stopped()  # before anything else: a second signal must never meet a default handler
         with contextlib.suppress(OSError):
-            os.write(2, f"{FIRST_LINE}\n".encode())
+            os.write(2, f"{LATE_LINE if self._late else FIRST_LINE}\n".encode())
+        if self._late:
+            from lightonocr_validation.cancel import INTERRUPTED  # loaded long since: the token is one
+
+            self.token.stop(INTERRUPTED, self.token.signal_name)
+            return
         raise KeyboardInterrupt
 
     def _again(self, number: int, frame: FrameType | None) -> None:

@@ -191,7 +191,7 @@ def _run_one(check_class: type[Check], ctx: CheckContext, done: dict[str, Result
     if cancel.is_set() and outcome.status is not Status.PASS:
         # Stopped while it ran, and it turned an abandoned request into a finding of its own: not one.
         return stopped_result(check_class, cancel, started=True, seconds=seconds)
-    hint = check_class.hint if outcome.status in (Status.FAIL, Status.ERROR) else ""
+    hint = (outcome.hint or check_class.hint) if outcome.status in (Status.FAIL, Status.ERROR) else ""
     return Result(
         check_id=check_class.id,
         title=check_class.title(),

@@ -10,12 +10,13 @@ from __future__ import annotations
 import dataclasses
 import ipaddress
 import os
+import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from lightonocr_validation.client import Target
+from lightonocr_validation.client import Target, key_variable_state
 from lightonocr_validation.config import CheckSettings
 
 PROFILE_KEYS = {
@@ -42,12 +43,46 @@ def resolve(host: str, check: CheckSettings, *, insecure: bool = False) -> Targe
         raise TargetError("--host is empty: give a host name, an IP address, a URL or a profile name")
     if host in profiles:
         return _from_profile(host, profiles[host], default_api_key_env, timeout, insecure)
+    base_url = _base_url(host, port)
+    if _looks_like_a_profile_name(host) and not _resolves(host):
+        raise TargetError(_no_such_profile(host, profiles))
     return Target(
-        base_url=_base_url(host, port),
+        base_url=base_url,
         name=host,
         api_key=_api_key(default_api_key_env, required=False),
+        api_key_env=default_api_key_env,
         verify=not insecure,
         timeout=timeout,
+    )
+
+
+def _looks_like_a_profile_name(host: str) -> bool:
+    """One word (`remote-gpu`): a profile's name as often as a host's. A dotted name, an address or a URL is
+    meant as a host, and keeps the DNS finding of RDY001 when it does not resolve."""
+    if "://" in host or "." in host or ":" in host:
+        return False
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return True
+    return False
+
+
+def _resolves(name: str) -> bool:
+    try:
+        socket.getaddrinfo(name, None)
+    except (socket.gaierror, UnicodeError):
+        return False
+    return True
+
+
+def _no_such_profile(host: str, profiles: Mapping[str, Any]) -> str:
+    """--host NAME that is neither a profile nor a host: said before any check runs, with how to write one."""
+    defined = f"defines {', '.join(sorted(profiles))}" if profiles else "defines none"
+    return (
+        f"--host {host} is not a host profile (invoke.yaml's check.hosts {defined}) and no host of that name "
+        f"resolves: add check.hosts.{host} with its url, api_key_env and ca_bundle to invoke.yaml, as "
+        f"invoke.example.yaml shows (or run invoke -f invoke.example.yaml ...), or give a URL or an IP address"
     )
 
 
@@ -106,6 +141,7 @@ def _from_profile(
         base_url=_base_url(str(profile["url"]), 0),
         name=name,
         api_key=_api_key(key_env, required=bool(profile.get("api_key_env"))),
+        api_key_env=key_env,
         verify=verify,
         client_cert=cert,
         headers=tuple((str(k), str(v)) for k, v in headers.items()),
@@ -116,7 +152,8 @@ def _from_profile(
 def _api_key(variable: str, *, required: bool) -> str:
     value = os.environ.get(variable, "")
     if required and not value:
-        raise TargetError(f"the API key variable {variable} is not set: export {variable}=<the server's --api-key>")
+        state = key_variable_state(variable)
+        raise TargetError(f"the API key variable {variable} {state}: export {variable}=<the server's --api-key>")
     return value
 
 

@@ -78,10 +78,10 @@ def _read(path: Path) -> Any:
             return json.loads(text)
         except ValueError as error:
             raise GridError(f"--grid {path}: not valid JSON ({error})") from None
-    try:
-        import yaml
-    except ImportError:
-        raise GridError(f"--grid {path}: reading YAML needs PyYAML (pip install pyyaml), or write JSON") from None
+    # invoke's own copy of PyYAML, the one that reads invoke.yaml: invoke is a runtime dependency, PyYAML is
+    # not (a fresh environment failed every YAML grid, and its test, for want of it).
+    from invoke.util import yaml
+
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as error:

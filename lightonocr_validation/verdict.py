@@ -76,6 +76,11 @@ def verdict_for(
     return Verdict("validated", f"validated: {_checks(passed)} passed{partial}", EXIT_OK)
 
 
+def interrupted_before_any_check() -> Verdict:
+    """Ctrl-C before a host was even named (its --host being resolved): nothing to judge, exit 130."""
+    return Verdict("issue", "issue: interrupted: no check ran", EXIT_INTERRUPTED)
+
+
 def _stopped_verdict(results: Sequence[Result], stopped: Sequence[Result], essential_ids: frozenset[str]) -> Verdict:
     finished = [r for r in results if not r.stopped]
     so_far = verdict_for(finished, essential_ids) if finished else None

@@ -66,11 +66,12 @@ def run_checks() -> Callable[..., CheckRun]:
         base_url: str,
         *,
         api_key: str = "",
+        api_key_env: str = "",
         selected: Sequence[type[Check]] = registry.CHECKS,
         timeout: float = 20.0,
         **settings: object,
     ) -> CheckRun:
-        target = Target(base_url=base_url, name="fake", api_key=api_key, timeout=timeout)
+        target = Target(base_url=base_url, name="fake", api_key=api_key, api_key_env=api_key_env, timeout=timeout)
         host_run = run_host(target, with_settings(**settings), selected)
         essential = frozenset(check.id for check in selected if check.essential)
         return CheckRun(host_run, verdict_for(host_run.results, essential))

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def signals_at_default() -> None:
+    """`preexec_fn` of a child a test will signal: SIGINT and SIGTERM back at their defaults. A suite launched
+    with SIGINT ignored (`nohup`, a script's background job) hands SIG_IGN down to every child, and Python then
+    installs no KeyboardInterrupt handler: the child would never notice the test's Ctrl-C."""
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, signal.SIG_DFL)
 
 
 def free_port() -> int:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import json
 import socket
+import threading
 from collections.abc import Iterator
 from dataclasses import asdict, replace
 
@@ -226,15 +229,73 @@ def test_api_key_is_sent_everywhere_and_never_reported(fake_vllm, run_checks) ->
     assert API_KEY not in _serialized(checked)
 
 
-@pytest.mark.parametrize("key", ["", "sk-wrong-key-987654"], ids=["no key", "wrong key"])
-def test_missing_or_wrong_api_key_fails_the_model_check_with_401(key, fake_vllm, run_checks) -> None:
+@pytest.mark.parametrize(
+    ("key", "variable", "said"),
+    [
+        ("", None, "none was sent (VLLM_API_KEY is not set)"),
+        ("", "", "none was sent (VLLM_API_KEY is empty)"),
+        ("sk-wrong-key-987654", "sk-wrong-key-987654", "the server refused the API key read from VLLM_API_KEY"),
+    ],
+    ids=["unset", "empty", "wrong key"],
+)
+def test_missing_or_wrong_api_key_fails_the_model_check_with_401(
+    key, variable, said, fake_vllm, run_checks, monkeypatch
+) -> None:
+    if variable is None:
+        monkeypatch.delenv("VLLM_API_KEY", raising=False)
+    else:
+        monkeypatch.setenv("VLLM_API_KEY", variable)
     fake = fake_vllm(api_key=API_KEY)
     checked = run_checks(fake.url, api_key=key)
     by_id = checked.by_id
     # vLLM leaves /health and /version open: readiness passes, the first /v1 call names the 401.
     assert [by_id[i].status for i in ("RDY001", "RDY002", "RDY003")] == [Status.PASS] * 3
-    assert by_id["MOD001"].status is Status.FAIL
-    assert "401" in by_id["MOD001"].detail and "API key" in by_id["MOD001"].detail
+    model = by_id["MOD001"]
+    assert model.status is Status.FAIL
+    assert model.detail.startswith("/v1/models answered 401: ") and model.detail.endswith(said), model.detail
+    # The fix is the variable, not the model name MOD001's own hint is about.
+    assert "VLLM_API_KEY" in model.hint and "served-model-name" not in model.hint
     assert (checked.verdict.word, checked.verdict.exit_code) == ("issue", EXIT_CHECK_FAILED)
+    assert said in checked.verdict.line
     serialized = _serialized(checked)
     assert API_KEY not in serialized and (not key or key not in serialized)
+
+
+def test_a_gateway_refusing_health_is_named_a_key_problem_not_the_engine(run_checks, monkeypatch) -> None:
+    # A gateway that guards /health too: RDY002's own hint (read the server log for the engine's error) would
+    # send the user to the wrong place; the variable read (a profile's api_key_env) is named instead.
+    monkeypatch.setenv("GATEWAY_KEY", "sk-gateway-wrong-55")
+    with _answering_everything(401) as url:
+        selected = registry.select(only=["RDY001", "RDY002"])
+        checked = run_checks(url, api_key="sk-gateway-wrong-55", api_key_env="GATEWAY_KEY", selected=selected)
+    health = checked.by_id["RDY002"]
+    assert health.status is Status.FAIL
+    assert health.detail == "/health answered 401: the server refused the API key read from GATEWAY_KEY"
+    assert "GATEWAY_KEY" in health.hint and "server log" not in health.hint
+    assert "sk-gateway-wrong-55" not in _serialized(checked)
+
+
+@contextlib.contextmanager
+def _answering_everything(status: int) -> Iterator[str]:
+    """A gateway in front of the server that answers every GET with ``status``, /health included."""
+
+    class Gateway(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b'{"error": "Unauthorized"}'
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()

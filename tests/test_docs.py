@@ -186,3 +186,20 @@ def test_missing_documents_are_written_from_their_templates(tmp_path: Path) -> N
     assert sorted(path.name for path in written) == ["accuracy.md", "checks.md", "sessions.md", "tasks.md"]
     assert docs_gen.check(ROOT, out=tmp_path) == []
     assert docs_gen.write(ROOT, out=tmp_path) == []
+
+
+def test_the_readme_shows_the_shipped_example_profile() -> None:
+    example = (ROOT / "invoke.example.yaml").read_text(encoding="utf-8")
+    assert f"```yaml\n{example}```" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_the_guides_key_story_quotes_what_the_checks_say(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The guide quotes MOD001's two 401 details; they must be the code's words, not a paraphrase that drifts.
+    from lightonocr_validation.client import Target, key_refusal
+
+    guide = (DOCS / "vllm-validation.md").read_text(encoding="utf-8")
+    monkeypatch.delenv("VLLM_API_KEY", raising=False)
+    unset, _ = key_refusal(Target("http://h:8000", api_key_env="VLLM_API_KEY"), 401, "/v1/models")
+    assert f"`{unset}`" in " ".join(guide.split())
+    wrong, _ = key_refusal(Target("https://x", api_key="sk-1", api_key_env="REMOTE_GPU_API_KEY"), 401, "/v1/models")
+    assert f"`... {wrong.split(': ', 1)[1]}`" in guide

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import invoke
+import pytest
 
 import tasks
 from checks import registry
@@ -23,6 +24,10 @@ from lightonocr_validation import config, diagnose, serve, tune_grid, wheelhouse
 from lightonocr_validation.docs_gen import sources
 from lightonocr_validation.docs_gen.tasks_doc import arguments, task_entries
 from tests.processes import ROOT
+
+# vLLM's argument classes are read from the installed vLLM: only the tests session has it (a fresh clone's
+# `nox -s unit` failed both tests on "vLLM is part of the test environment").
+pytestmark = pytest.mark.vllm
 
 FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9]*(?:-[a-z0-9]+)*")
 # Calls whose text reaches the user as an error or a warning.

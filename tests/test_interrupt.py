@@ -33,7 +33,7 @@ from lightonocr_validation.interrupts import AGAIN_LINE, FIRST_LINE
 from lightonocr_validation.runner import stopped_result
 from lightonocr_validation.verdict import combine, verdict_for
 from tests.fakevllm.server import MODEL, FakeVllm, Faults
-from tests.processes import ROOT, run_invoke
+from tests.processes import ROOT, run_invoke, signals_at_default
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -68,6 +68,7 @@ def _invoke(*args: str, cwd: Path) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=signals_at_default,  # the test's Ctrl-C must reach it however the suite was launched
     )
 
 

@@ -19,11 +19,12 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from lightonocr_validation import processes
-from tests.processes import ROOT, alive, free_port, run_invoke
+from tests.processes import ROOT, alive, free_port, run_invoke, signals_at_default
 
 pytestmark = pytest.mark.slow
 
@@ -225,6 +226,7 @@ class Foreground:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=signals_at_default,  # the test's Ctrl-C must reach it however the suite was launched
         )
         self.stdout: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -509,3 +511,43 @@ def test_a_key_on_vllms_command_line_is_refused_before_anything_starts(env: dict
         assert "export VLLM_API_KEY=" in result.stderr
         assert secret not in result.stdout + result.stderr
     assert not _infos(state), "nothing may start"
+
+
+def _sigint_ignored() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _sigint_disposition(preexec: Any) -> str:
+    """What a Python child started from a process that ignores SIGINT finds as its SIGINT handler."""
+    probe = "import signal; print(getattr(signal.getsignal(signal.SIGINT), '__name__', 'SIG_IGN'))"
+
+    def launched_ignoring() -> None:
+        _sigint_ignored()  # as nohup or a script's background job leaves it
+        if preexec is not None:
+            preexec()
+
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, preexec_fn=launched_ignoring, check=True
+    )
+    return out.stdout.strip()
+
+
+def test_a_child_the_tests_signal_gets_sigint_back_at_its_default() -> None:
+    # Inherited SIG_IGN: Python installs no KeyboardInterrupt handler, and a Ctrl-C test waits out its timeout.
+    assert _sigint_disposition(None) == "SIG_IGN"
+    assert _sigint_disposition(signals_at_default) == "default_int_handler"
+
+
+def test_the_ctrl_c_tests_pass_when_the_suite_is_launched_with_sigint_ignored() -> None:
+    # The suite itself under SIG_IGN, as `nohup nox -s tests` or `nox -s tests &` in a script runs it.
+    chosen = "test_ctrl_c_in_the_foreground_stops_the_group_and_exits_130"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"{__file__}::{chosen}"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        preexec_fn=_sigint_ignored,
+        timeout=170,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "1 passed" in result.stdout

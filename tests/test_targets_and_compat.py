@@ -9,7 +9,7 @@ import pytest
 
 from lightonocr_validation import compat
 from lightonocr_validation.config import defaults
-from lightonocr_validation.targets import TargetError, resolve
+from lightonocr_validation.targets import PROFILE_KEYS, TargetError, resolve
 
 
 def _resolve(host: str, profiles: dict | None = None, **kwargs: object):
@@ -20,7 +20,9 @@ def _resolve(host: str, profiles: dict | None = None, **kwargs: object):
 @pytest.mark.parametrize(
     ("host", "base_url"),
     [
-        ("remote-gpu", "http://remote-gpu:8000"),
+        ("localhost", "http://localhost:8000"),
+        # A dotted name is meant as a host: left to RDY001, whose finding names DNS, even when it does not resolve.
+        ("ocr.validation-host.invalid", "http://ocr.validation-host.invalid:8000"),
         ("10.1.2.3", "http://10.1.2.3:8000"),
         ("::1", "http://[::1]:8000"),
         ("https://ocr.example.com/base/path/", "https://ocr.example.com/base/path"),
@@ -29,6 +31,45 @@ def _resolve(host: str, profiles: dict | None = None, **kwargs: object):
 )
 def test_hosts_addresses_and_urls(host: str, base_url: str) -> None:
     assert _resolve(host).base_url == base_url
+
+
+@pytest.mark.parametrize(
+    ("profiles", "defined"),
+    [
+        ({}, "check.hosts defines none"),
+        ({"gpu-b": {"url": "https://b"}, "gpu-a": {"url": "https://a"}}, "defines gpu-a, gpu-b"),
+    ],
+)
+def test_a_word_that_is_neither_a_profile_nor_a_host_names_the_profiles(profiles: dict, defined: str) -> None:
+    # `remote-gpu` was sent to DNS, and 25 check lines later the verdict said it does not resolve; nothing said
+    # that it is meant to be a profile, or how to write one.
+    with pytest.raises(TargetError) as raised:
+        _resolve("remote-gpu", profiles)
+    message = str(raised.value)
+    assert message.startswith("--host remote-gpu is not a host profile (invoke.yaml's ")
+    assert defined in message and "check.hosts.remote-gpu" in message and "invoke.example.yaml" in message
+    assert "\n" not in message
+
+
+def test_the_shipped_example_profile_resolves_and_agrees_with_the_guide(monkeypatch: pytest.MonkeyPatch) -> None:
+    from invoke.util import yaml
+
+    from lightonocr_validation.docs_gen.guide import EXAMPLE_PROFILES
+
+    text = (Path(__file__).resolve().parents[1] / "invoke.example.yaml").read_text(encoding="utf-8")
+    profiles = yaml.safe_load(text)["check"]["hosts"]
+    example = profiles["remote-gpu"]
+    assert set(example) <= PROFILE_KEYS
+    guide = EXAMPLE_PROFILES["remote-gpu"]
+    assert {key: guide[key] for key in example} == example  # the same profile the guide shows
+    assert f"# ca_bundle: {guide['ca_bundle']}" in text  # shown, commented: a public certificate needs none
+    monkeypatch.setenv("REMOTE_GPU_API_KEY", "sk-example-1")
+    target = _resolve("remote-gpu", profiles)
+    assert (target.base_url, target.api_key_env, target.timeout) == (
+        "https://ocr.example.com",
+        "REMOTE_GPU_API_KEY",
+        120,
+    )
 
 
 def test_a_profile_wins_over_a_host_of_the_same_name(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -51,10 +92,23 @@ def test_a_profile_wins_over_a_host_of_the_same_name(monkeypatch: pytest.MonkeyP
     assert "sk-secret-123" not in repr(target)
 
 
-def test_a_profile_naming_an_unset_key_variable_says_which(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("REMOTE_GPU_KEY", raising=False)
-    with pytest.raises(TargetError, match="REMOTE_GPU_KEY is not set"):
+@pytest.mark.parametrize(("value", "state"), [(None, "is not set"), ("", "is empty")])
+def test_a_profile_naming_an_unset_key_variable_says_which(
+    monkeypatch: pytest.MonkeyPatch, value: str | None, state: str
+) -> None:
+    if value is None:
+        monkeypatch.delenv("REMOTE_GPU_KEY", raising=False)
+    else:
+        monkeypatch.setenv("REMOTE_GPU_KEY", value)
+    with pytest.raises(TargetError, match=f"REMOTE_GPU_KEY {state}: export REMOTE_GPU_KEY="):
         _resolve("remote-gpu", {"remote-gpu": {"url": "https://x", "api_key_env": "REMOTE_GPU_KEY"}})
+
+
+def test_the_target_names_the_variable_its_key_was_read_from(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REMOTE_GPU_KEY", "sk-1")
+    assert _resolve("https://ocr.example.com").api_key_env == "VLLM_API_KEY"
+    profiled = _resolve("remote-gpu", {"remote-gpu": {"url": "https://x", "api_key_env": "REMOTE_GPU_KEY"}})
+    assert profiled.api_key_env == "REMOTE_GPU_KEY" and profiled.api_key == "sk-1"
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1:8001", "gpu-box:8001"])

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import ROOT, alive, free_port, run_invoke
+from tests.processes import ROOT, alive, free_port, run_invoke, signals_at_default
 
 STAND_IN_VLLM = textwrap.dedent(
     """\
@@ -104,6 +104,7 @@ def test_foreground_serve_stops_the_whole_tree_on_sigterm(env: dict[str, str], t
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=signals_at_default,
     )
     try:
         deadline = time.monotonic() + 60
@@ -212,6 +213,42 @@ def test_check_against_a_closed_port_exits_2_with_the_cause(env: dict[str, str],
     assert result.returncode == 2, result.stdout + result.stderr
     assert "issue: server unreachable" in result.stdout and "connection refused" in result.stdout
     assert json.loads(report.read_text())["verdict"]["exit_code"] == 2
+
+
+def test_verdict_and_error_lines_are_whole_on_a_narrow_pipe(env: dict[str, str]) -> None:
+    # Piped, rich folds at 80 columns (here 40): the table may fold, the verdict and `error:` lines may not,
+    # so that `invoke check | tail -1`, a CI log or grep gets the whole line.
+    narrow = {**env, "COLUMNS": "40"}
+    result = run_invoke("check", "--port", str(free_port()), env=narrow)
+    assert result.returncode == 2, result.stdout + result.stderr
+    last = result.stdout.strip().splitlines()[-1]
+    assert last.startswith("issue: server unreachable: ") and last.endswith("(not started, or still loading)"), last
+    assert len(last) > 80
+    refused = run_invoke("check", "--host", "ftp://example.com/a/long/path/that/does/not/fit", env=narrow)
+    assert refused.returncode == 2
+    assert refused.stderr.strip().splitlines() == [refused.stderr.strip()]
+    assert refused.stderr.startswith("error: ") and "write it as https://host[:port][/base/path]" in refused.stderr
+
+
+def test_a_host_word_that_is_no_profile_is_one_line_before_any_check(env: dict[str, str]) -> None:
+    result = run_invoke("check", "--host", "remote-gpu", env=env)
+    assert result.returncode == 2
+    assert result.stdout == ""  # no check ran: before, 25 check lines ended with "does not resolve (DNS)"
+    assert result.stderr.strip().splitlines() == [
+        "error: --host remote-gpu is not a host profile (invoke.yaml's check.hosts defines none) and no host of "
+        "that name resolves: add check.hosts.remote-gpu with its url, api_key_env and ca_bundle to invoke.yaml, "
+        "as invoke.example.yaml shows (or run invoke -f invoke.example.yaml ...), or give a URL or an IP address"
+    ]
+
+
+def test_the_example_profile_reads_its_key_variable(env: dict[str, str]) -> None:
+    # The shipped example, used as it is: the profile is found, and its key variable is named when unset.
+    unset = {name: value for name, value in env.items() if name != "REMOTE_GPU_API_KEY"}
+    result = run_invoke("-f", "invoke.example.yaml", "check", "--host", "remote-gpu", env=unset)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.strip() == (
+        "error: the API key variable REMOTE_GPU_API_KEY is not set: export REMOTE_GPU_API_KEY=<the server's --api-key>"
+    )
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from lightonocr_validation.tune_grid import ENCODER_GRID, GridError, load_grid, parse_grid, select
-from tests.processes import ROOT, alive, free_port, run_invoke
+from tests.processes import ROOT, alive, free_port, run_invoke, signals_at_default
 
 STAND_IN_VLLM = textwrap.dedent(
     """\
@@ -272,6 +272,7 @@ def test_sigterm_mid_measurement_stops_the_server_and_keeps_what_was_measured(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=signals_at_default,
     )
     try:
         health = f"http://127.0.0.1:{env['INVOKE_SERVER_PORT']}/health"

@@ -32,7 +32,7 @@ from lightonocr_validation.bench.runner import Bench
 from lightonocr_validation.bench.scaling import SingleGpu
 from lightonocr_validation.cancel import INTERRUPTED, Cancelled, CancelToken, run_until_stopped
 from lightonocr_validation.check_command import INSECURE_WARNING, resolve_fleet, server_provenance, tool_provenance
-from lightonocr_validation.client import BadAnswer, Target, Unreachable, VllmClient
+from lightonocr_validation.client import BadAnswer, Target, Unreachable, VllmClient, key_refusal
 from lightonocr_validation.config import Config
 from lightonocr_validation.context import ServerFacts
 from lightonocr_validation.errors import (
@@ -226,10 +226,8 @@ def ask_server(target: Target, model_name: str) -> Server:
     try:
         models = client.get("/v1/models", timeout=min(target.timeout, 30))
         if models.status in (401, 403):
-            raise Unusable(
-                f"{target.label} refused the API key (HTTP {models.status}): export the variable the host's "
-                "profile names (default VLLM_API_KEY) with the server's --api-key"
-            )
+            detail, hint = key_refusal(target, models.status, "/v1/models")
+            raise Unusable(f"{target.label}: {detail}: {hint.rstrip('.')}")
         if models.status != 200:
             raise Unusable(f"{target.label}: /v1/models answered HTTP {models.status}: {models.error_message()}")
         data = dig(models.json(), "data")
@@ -357,7 +355,9 @@ def _run_bench(options: BenchOptions, redactor: Redactor, *, console: Console, e
     for warning in client_warnings(result):
         print_warning(errors, f"{warning}: the figures may be the client's limit")
     code, line = verdict(result) if not cancel.is_set() else stopped_verdict(result, cancel)
-    console.print(line, markup=False, highlight=False, style="bold green" if code == EXIT_OK else "bold red")
+    console.print(
+        line, markup=False, highlight=False, soft_wrap=True, style="bold green" if code == EXIT_OK else "bold red"
+    )
     path = options.result_path or Path(options.config.bench.result_dir) / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
     try:
         write_result(path, result)

@@ -6,7 +6,9 @@ rendered from the module that acts on it, so the guide cannot recommend what the
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -126,10 +128,12 @@ def _extra_failures() -> list[tuple[str, str, str]]:
             f"and --port; read the server log ({server['log_file']})",
         ),
         (
-            "HTTP 401 from the server (`Unauthorized`)",
-            "the server was started with --api-key and the request carries no key or another one",
-            f"export the key in the variable the host profile names in api_key_env (default {key_env}); "
-            "a key is never accepted as a flag",
+            "HTTP 401 or 403 from the server: MOD001 (or RDY002) says `the server wants an API key, and none "
+            "was sent (VARIABLE is not set)` or `the server refused the API key read from VARIABLE`",
+            "the server was started with --api-key (or sits behind a gateway) and the request carries no key "
+            "or another one",
+            f"export the key in the variable named there: the host profile's api_key_env, else {key_env} "
+            "(check.api_key_env); a key is never accepted as a flag",
         ),
         (
             "HTTP 404 `The model ... does not exist`",
@@ -278,17 +282,31 @@ def render_verdict_examples(root: Path) -> str:
         else result(check, Status.PASS)
         for check in checks
     ]
-    refusal = "connection refused at http://127.0.0.1:8000"
-    refused = [result(checks[0], Status.FAIL, refusal, unreachable="refused")]
     lines = [
         "# a GPU serving the trained weights, every check passed (exit 0)",
         verdict.verdict_for(healthy, essential).line,
         "# no GPU: the tiny random-weight model on vLLM's CPU build (exit 0)",
         verdict.verdict_for(tiny, essential).line,
         "# nothing listens at the address (exit 2)",
-        verdict.verdict_for(refused, essential).line,
+        closed_port_verdict(checks),
     ]
     return fenced("\n".join(lines), "text")
+
+
+def closed_port_verdict(checks: tuple[type[Any], ...]) -> str:
+    """The verdict line of `invoke check` (its default host) against a port where nothing listens, from a real
+    run of the checks: a socket bound here but not listening refuses the connection, as a closed port does.
+    The default host is a name without its port, so the line is the same whichever port was refused."""
+    from lightonocr_validation.context import RequestSettings
+    from lightonocr_validation.runner import run_host
+
+    loaded = config.defaults()
+    with socket.socket() as closed:
+        closed.bind((loaded.check.host, 0))
+        check = dataclasses.replace(loaded.check, port=closed.getsockname()[1], timeout=10.0)
+        target = targets.resolve(loaded.check.host, check)
+        run = run_host(target, RequestSettings.from_config(loaded), checks)
+    return verdict.verdict_for(run.results).line
 
 
 def render_troubleshooting() -> str:

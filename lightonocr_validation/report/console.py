@@ -100,15 +100,17 @@ def render_summary(console: Console, report: Mapping[str, Any]) -> None:
     counts = family_counts((c["family"], c["status"]) for host in hosts for c in host["checks"])
     if counts:
         console.print(_family_text(counts))
+    # Verdict lines are never wrapped (soft_wrap): rich folds at 80 columns when piped, and a log, CI or
+    # `| tail -1` must get the whole line; the table above may fold.
     if several:
         for host in hosts:
-            console.print(f"{host['host']}: {host['verdict']['line']}", markup=False, highlight=False)
+            console.print(f"{host['host']}: {host['verdict']['line']}", markup=False, highlight=False, soft_wrap=True)
     note = partial_note(report)
     if note:
-        console.print(Text(note, style="bold yellow"))
+        console.print(Text(note, style="bold yellow"), soft_wrap=True)
     overall = report["verdict"]
     style = "bold green" if overall["exit_code"] == 0 else "bold red"
-    console.print(Text(overall["line"], style=style))
+    console.print(Text(overall["line"], style=style), soft_wrap=True)
 
 
 def _rows(hosts: Sequence[Mapping[str, Any]]) -> list[tuple[Mapping[str, Any], Mapping[str, Any]]]:

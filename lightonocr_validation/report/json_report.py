@@ -35,7 +35,8 @@ def report_dict(
         "schema": SCHEMA_VERSION,
         "generated_by": _generator(provenance),
         # A check of the selection without a finished result: the report is not the whole run.
-        "partial": any(r.stopped for run in runs for r in run.results),
+        "partial": any(r.stopped for run in runs for r in run.results)
+        or (stopped is not None and not any(run.results for run in runs)),  # stopped before any host was named
         "stopped": stopped,
         "verdict": _verdict(overall),
         "provenance": dict(provenance),

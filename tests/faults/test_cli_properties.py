@@ -123,7 +123,7 @@ YAML_TREES = st.dictionaries(
 
 
 def _yaml(tree: dict[str, Any]) -> str:
-    import yaml
+    from invoke.util import yaml  # invoke's copy of PyYAML: the one the runtime reads invoke.yaml with
 
     return yaml.safe_dump(tree, allow_unicode=True)
 

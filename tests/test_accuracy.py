@@ -348,6 +348,7 @@ def test_parse_fact_accepts_every_olmocr_key() -> None:
         ({"type": "present", "text": "a", "case_sensitive": "no"}, "true or false"),
         ({"type": "present", "text": "a", "first_n": -1}, "non-negative integer"),
         ({"type": "math", "math": "  "}, "non-empty string 'math'"),
+        ({"type": "math", "math": "\\frac{1"}, "does not render in KaTeX: KaTeX parse error"),
         ({"type": "present", "text": "**  **"}, "non-empty string 'text'"),
     ],
 )
@@ -474,6 +475,8 @@ def test_first_difference_shows_expected_and_got() -> None:
         "lightonocr_validation.accuracy.fact_text",
         "lightonocr_validation.accuracy.fact_tables",
         "lightonocr_validation.accuracy.fact_math",
+        "lightonocr_validation.accuracy.katex_render",
+        "lightonocr_validation.accuracy.math_glyphs",
         "lightonocr_validation.accuracy.fact_baseline",
         "lightonocr_validation.pages",
     ],

@@ -312,7 +312,9 @@ def baseline_cases(rng: random.Random, count: int) -> list[Case]:
 
 
 def generate(seed: int = 20261129) -> list[Case]:
-    """Every generated case, the same ones for the same seed."""
+    """Every generated case, the same ones for the same seed (the math pairs last, so the others keep their ids)."""
+    from tests.math_pairs import math_pairs  # it builds its cases from Case, defined here
+
     rng = random.Random(seed)
     return [
         *presence_cases(rng, 220),
@@ -320,4 +322,5 @@ def generate(seed: int = 20261129) -> list[Case]:
         *table_cases(rng, 200),
         *math_cases(rng, 60),
         *baseline_cases(rng, 100),
+        *(pair.case for pair in math_pairs(rng)),
     ]

@@ -86,3 +86,28 @@ def math_present(math: str, text: str, dollars: bool = True) -> bool:
         return False
     closest = sorted(dict.fromkeys(found), key=lambda e: -fuzz.ratio(e, math))[:MAX_RENDERED]
     return any((got := formula(e)) is not None and contains(got, wanted) for e in closest)
+
+
+def shown(latex: str) -> str:
+    """The characters ``latex`` shows, in reading order (its glyphs without the layout), or ``latex`` itself
+    when KaTeX cannot render it.
+
+    >>> shown(r"\\left( \\dfrac{a}{b} \\right)^2"), shown(r"\\frac{1")
+    ('(ab)2', '\\\\frac{1')
+    """
+    tokens = formula(latex)
+    if tokens is None:
+        return latex
+    return "".join(token[0] for token in tokens if len(token) == 1 or token[1] == ":")  # glyphs, not layout
+
+
+def formulas_as_shown(text: str) -> str:
+    """``text`` with every equation (delimited as ``equations`` finds them) replaced by the characters it shows:
+    the prose around formulas compared by characters, and each formula by what it renders, whatever its notation.
+
+    >>> formulas_as_shown(r"so $E=mc^2$ and \\[ \\frac{1}{3} \\] hold")
+    'so  E=mc2  and  13  hold'
+    """
+    for pattern in (_PARENS, _BRACKETS, _DOUBLE_DOLLARS, _DOLLARS):
+        text = pattern.sub(lambda match: f" {shown(match.group(1).strip())} ", text)
+    return text

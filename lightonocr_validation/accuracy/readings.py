@@ -44,8 +44,9 @@ _MARKUP = re.compile(r"<[^>]*>|\\[A-Za-z]+|\\[()\[\]]|\$+|^\|[-:| ]+\|$", re.MUL
 _MATH = re.compile(r"\$\$(.+?)\$\$|\$([^$\n]+?)\$", re.DOTALL)
 _HTML_TABLE = re.compile(r"<table\b.*?</table\s*>", re.IGNORECASE | re.DOTALL)
 _MISREAD_KEEP = re.compile(f"{_MATH.pattern}|{_MARKUP.pattern}", re.DOTALL | re.MULTILINE)
-# Text a typography or emphasis change must leave alone: markup, and math as a whole.
-_KEEP = re.compile(r"\$\$.+?\$\$|\$[^$\n]+?\$|<[^>]*>|\\[A-Za-z]+", re.DOTALL)
+# Text a typography or emphasis change must leave alone: markup, and math as a whole, in every delimiter (the
+# formulas are bracketed before typography runs: an en dash in one is another formula).
+_KEEP = re.compile(r"\$\$.+?\$\$|\$[^$\n]+?\$|\\\[.+?\\\]|\\\(.+?\\\)|<[^>]*>|\\[A-Za-z]+", re.DOTALL)
 
 
 @dataclass(frozen=True)

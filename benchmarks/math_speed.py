@@ -44,7 +44,9 @@ def main() -> int:
     fact = parse_fact({"type": "math", "math": r"\frac{a}{b} + c^{2}"})
     worst = _seconds(lambda: check_fact(fact, hostile))
     print(f"KaTeX {katex_render.KATEX_VERSION} in QuickJS, loaded once per process: {load * 1000:.0f} ms")
-    print(f"math page ({facts} math facts + CER), every render new: {first * 1000:.0f} ms; cached: {again * 1000:.0f} ms")
+    print(
+        f"math page ({facts} math facts + CER), every render new: {first * 1000:.0f} ms; cached: {again * 1000:.0f} ms"
+    )
     print(f"one formula rendered (best of 20): {one * 1000:.2f} ms")
     print(f"a math fact against 5000 distinct equations ({MAX_RENDERED} rendered at most): {worst * 1000:.0f} ms")
     return 0

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from lightonocr_validation.accuracy import katex_render
 from lightonocr_validation.accuracy.engine import grade, overall_score, score_by_category, table_cell_score
+from lightonocr_validation.accuracy.fact_math import MAX_RENDERED
 from lightonocr_validation.accuracy.fact_text import MAX_CANDIDATE_STARTS
 from lightonocr_validation.accuracy.facts import Fact, check_fact, find, parse_fact
 from lightonocr_validation.accuracy.metrics import cer, first_difference, ned, wer
@@ -504,3 +506,69 @@ def test_a_late_first_match_is_still_chosen_as_the_best_of_its_group() -> None:
     noise = "abcd " * 6000
     assert find("abcdefgh", noise + "xabcdefgh", 1) == len(noise) + 1
     assert find("abcdefgh", noise + "abcdefgh", 1) == len(noise)
+
+
+@pytest.mark.parametrize(
+    ("written", "alike"),
+    [
+        (r"E=mc^2", True),
+        (r"E = m c^{2} \,", True),
+        (r"{E} = \mathit{m}c^{2}", True),
+        (r"E = mc^{3}", False),
+        (r"E = m^{2}c", False),
+        (r"E = mc_{2}", False),
+        (r"E = \sqrt{mc^{2}}", False),
+    ],
+)
+def test_math_fact_is_judged_as_it_renders(written: str, alike: bool) -> None:
+    fact = parse_fact({"type": "math", "math": "E = mc^{2}"})
+    assert check_fact(fact, f"The law ${written}$ holds.").passed is alike
+
+
+@pytest.mark.parametrize(
+    ("fact", "answer"),
+    [
+        (r"\frac{a}{b}", r"\dfrac{a}{b}"),
+        (r"\frac{1}{2}", r"\frac12"),
+        (r"\left( a + b \right)^{2}", r"(a+b)^2"),
+        (r"\operatorname{f}(x)", r"\text{f}(x)"),
+        (r"\mathrm{f}(x)", r"\operatorname{f}(x)"),
+        (r"f'(x)", r"f^{\prime}(x)"),
+        (r"\int_0^1 x \, dx", r"\int_{0}^{1}x\;\mathrm{d}x"),
+        (r"\sum_{i=1}^{n} i", r"\sum\limits_{i=1}^n i"),
+    ],
+)
+def test_math_fact_passes_every_notation_katex_renders_alike(fact: str, answer: str) -> None:
+    assert check_fact(parse_fact({"type": "math", "math": fact}), f"so \\[{answer}\\] holds").passed
+    assert check_fact(parse_fact({"type": "math", "math": answer}), f"so \\[{fact}\\] holds").passed
+
+
+@pytest.mark.parametrize(
+    ("fact", "answer"),
+    [
+        (r"\frac{1}{3}", r"\frac{3}{1}"),
+        (r"\sqrt{b^{2} - 4ac}", r"b^{2} - 4ac"),
+        (r"a + b", r"a - b"),
+        (r"\binom{n}{k}", r"\frac{n}{k}"),
+        (r"\mathbb{R}^{n}", r"R^{n}"),
+        (r"(a b)^{c}", r"a^{bc}"),
+    ],
+)
+def test_math_fact_fails_a_formula_that_renders_otherwise(fact: str, answer: str) -> None:
+    assert not check_fact(parse_fact({"type": "math", "math": fact}), f"so \\[{answer}\\] holds").passed
+
+
+def test_an_equation_katex_cannot_render_is_passed_over() -> None:
+    fact = parse_fact({"type": "math", "math": "x^2"})
+    assert not check_fact(fact, r"broken \(\frac{x^2\) here").passed
+    assert check_fact(fact, r"broken \(\frac{x^2\) then \(x^{2}\)").passed
+    assert katex_render.render("x" * (katex_render.MAX_SOURCE + 1)).error.startswith("longer than")
+
+
+def test_math_fact_renders_at_most_max_rendered_equations_the_closest_first() -> None:
+    # Deliberate bound (olmOCR renders them all): past MAX_RENDERED equations closer in spelling, the one that
+    # renders alike is not reached.
+    fact = parse_fact({"type": "math", "math": "a^{2} + b^{2} = c^{2}"})
+    decoys = " ".join(f"$a^{{2}} + b^{{2}} = c^{{{n}}}$" for n in range(3, 3 + MAX_RENDERED))
+    assert check_fact(fact, decoys.rsplit(" ", 1)[0] + " $a^2+b^2=c^2$").passed
+    assert not check_fact(fact, decoys + " $a^2+b^2=c^2$").passed

@@ -3,7 +3,8 @@
 Each case is an answer (the model's Markdown) and one fact in olmOCR-Bench's jsonl form. The generators aim at
 the boundaries: fuzzy near misses around ``max_diffs``, case, ``first_n``/``last_n`` windows, repeated
 occurrences for ``order``, pipe and HTML tables with spans, headings and empty cells, every math delimiter,
-currency and escaped dollars, looping endings and disallowed characters.
+currency and escaped dollars, looping endings and disallowed characters; last, the math pairs of math_pairs.py
+(formulas written in notation that renders alike or not).
 """
 
 from __future__ import annotations

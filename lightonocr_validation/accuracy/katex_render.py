@@ -23,6 +23,7 @@ KATEX_JS = VENDOR / "katex.min.js"
 KATEX_VERSION = "0.16.21"
 TIME_LIMIT_S = 2.0
 MAX_SOURCE = 20_000
+REQUIREMENT = "quickjs-ng>=0.17"  # as pyproject.toml lists it
 _MEMORY_LIMIT = 256 * 1024 * 1024
 
 # KaTeX's default strict mode warns through console.warn, which QuickJS does not define.
@@ -66,12 +67,16 @@ def render(latex: str) -> Rendering:
     """
     if len(latex) > MAX_SOURCE:
         return Rendering("", f"longer than {MAX_SOURCE} characters")
-    import quickjs
+    try:
+        import quickjs
 
+        katex = _katex()
+    except ImportError:  # an environment built before the dependency: one line naming the fix, not a traceback
+        return Rendering("", f"KaTeX runs in QuickJS, which is not installed: pip install '{REQUIREMENT}'")
     try:
         # No full garbage collection after each call (quickjs.Function's default): over KaTeX's heap it costs
         # some 70 ms a formula; QuickJS frees by reference counting and collects cycles on its own schedule.
-        mathml, error = json.loads(_katex()(latex, run_gc=False))
+        mathml, error = json.loads(katex(latex, run_gc=False))
     except quickjs.JSException as exc:  # the time or memory limit, not a KaTeX error
         return Rendering("", str(exc))
     return Rendering(mathml, error)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -572,3 +573,15 @@ def test_math_fact_renders_at_most_max_rendered_equations_the_closest_first() ->
     decoys = " ".join(f"$a^{{2}} + b^{{2}} = c^{{{n}}}$" for n in range(3, 3 + MAX_RENDERED))
     assert check_fact(fact, decoys.rsplit(" ", 1)[0] + " $a^2+b^2=c^2$").passed
     assert not check_fact(fact, decoys + " $a^2+b^2=c^2$").passed
+
+
+def test_without_quickjs_a_math_fact_is_refused_in_one_line_naming_the_requirement(monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "quickjs", None)  # an environment built before the dependency
+    katex_render._katex.cache_clear()
+    katex_render.render.cache_clear()
+    try:
+        with pytest.raises(ValueError, match=r"not installed: pip install 'quickjs-ng>=0\.17'"):
+            parse_fact({"type": "math", "math": "y^3"})
+    finally:
+        katex_render._katex.cache_clear()
+        katex_render.render.cache_clear()

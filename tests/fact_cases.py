@@ -3,7 +3,8 @@
 Each case is an answer (the model's Markdown) and one fact in olmOCR-Bench's jsonl form. The generators aim at
 the boundaries: fuzzy near misses around ``max_diffs``, case, ``first_n``/``last_n`` windows, repeated
 occurrences for ``order``, pipe and HTML tables with spans, headings and empty cells, every math delimiter,
-currency and escaped dollars, looping endings and disallowed characters.
+currency and escaped dollars, looping endings and disallowed characters; last, the math pairs of math_pairs.py
+(formulas written in notation that renders alike or not).
 """
 
 from __future__ import annotations
@@ -312,7 +313,9 @@ def baseline_cases(rng: random.Random, count: int) -> list[Case]:
 
 
 def generate(seed: int = 20261129) -> list[Case]:
-    """Every generated case, the same ones for the same seed."""
+    """Every generated case, the same ones for the same seed (the math pairs last, so the others keep their ids)."""
+    from tests.math_pairs import math_pairs  # it builds its cases from Case, defined here
+
     rng = random.Random(seed)
     return [
         *presence_cases(rng, 220),
@@ -320,4 +323,5 @@ def generate(seed: int = 20261129) -> list[Case]:
         *table_cases(rng, 200),
         *math_cases(rng, 60),
         *baseline_cases(rng, 100),
+        *(pair.case for pair in math_pairs(rng)),
     ]

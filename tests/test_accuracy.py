@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import doctest
 import importlib
+import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from lightonocr_validation.accuracy import katex_render
 from lightonocr_validation.accuracy.engine import grade, overall_score, score_by_category, table_cell_score
+from lightonocr_validation.accuracy.fact_math import MAX_RENDERED
 from lightonocr_validation.accuracy.fact_text import MAX_CANDIDATE_STARTS
 from lightonocr_validation.accuracy.facts import Fact, check_fact, find, parse_fact
 from lightonocr_validation.accuracy.metrics import cer, first_difference, ned, wer
@@ -348,6 +351,7 @@ def test_parse_fact_accepts_every_olmocr_key() -> None:
         ({"type": "present", "text": "a", "case_sensitive": "no"}, "true or false"),
         ({"type": "present", "text": "a", "first_n": -1}, "non-negative integer"),
         ({"type": "math", "math": "  "}, "non-empty string 'math'"),
+        ({"type": "math", "math": "\\frac{1"}, "does not render in KaTeX: KaTeX parse error"),
         ({"type": "present", "text": "**  **"}, "non-empty string 'text'"),
     ],
 )
@@ -474,6 +478,8 @@ def test_first_difference_shows_expected_and_got() -> None:
         "lightonocr_validation.accuracy.fact_text",
         "lightonocr_validation.accuracy.fact_tables",
         "lightonocr_validation.accuracy.fact_math",
+        "lightonocr_validation.accuracy.katex_render",
+        "lightonocr_validation.accuracy.math_glyphs",
         "lightonocr_validation.accuracy.fact_baseline",
         "lightonocr_validation.pages",
     ],
@@ -501,3 +507,74 @@ def test_a_late_first_match_is_still_chosen_as_the_best_of_its_group() -> None:
     noise = "abcd " * 6000
     assert find("abcdefgh", noise + "xabcdefgh", 1) == len(noise) + 1
     assert find("abcdefgh", noise + "abcdefgh", 1) == len(noise)
+
+
+@pytest.mark.parametrize(
+    ("written", "alike"),
+    [
+        (r"E=mc^2", True),
+        (r"E = m c^{2} \,", True),
+        (r"{E} = \mathit{m}c^{2}", True),
+        (r"E = mc^{3}", False),
+        (r"E = m^{2}c", False),
+        (r"E = mc_{2}", False),
+        (r"E = \sqrt{mc^{2}}", False),
+    ],
+)
+def test_math_fact_is_judged_as_it_renders(written: str, alike: bool) -> None:
+    fact = parse_fact({"type": "math", "math": "E = mc^{2}"})
+    assert check_fact(fact, f"The law ${written}$ holds.").passed is alike
+
+
+@pytest.mark.parametrize(
+    ("one", "other", "alike"),
+    [
+        (r"\frac{a}{b}", r"\dfrac{a}{b}", True),
+        (r"\frac{1}{2}", r"\frac12", True),
+        (r"\left( a + b \right)^{2}", r"(a+b)^2", True),
+        (r"\operatorname{f}(x)", r"\text{f}(x)", True),
+        (r"\mathrm{f}(x)", r"\operatorname{f}(x)", True),
+        (r"f'(x)", r"f^{\prime}(x)", True),
+        (r"\int_0^1 x \, dx", r"\int_{0}^{1}x\;\mathrm{d}x", True),
+        (r"\sum_{i=1}^{n} i", r"\sum\limits_{i=1}^n i", True),
+        (r"\frac{1}{3}", r"\frac{3}{1}", False),
+        (r"\sqrt{b^{2} - 4ac} + 1", r"b^{2} - 4ac + 1", False),
+        (r"a + b", r"a - b", False),
+        (r"\binom{n}{k}", r"\frac{n}{k}", False),
+        (r"\mathbb{R}^{n}", r"R^{n}", False),
+        (r"(a b)^{c}", r"a^{bc}", False),
+    ],
+)
+def test_math_fact_passes_a_notation_katex_renders_alike_and_fails_another_formula_both_ways(
+    one: str, other: str, alike: bool
+) -> None:
+    assert check_fact(parse_fact({"type": "math", "math": one}), f"so \\[{other}\\] holds").passed is alike
+    assert check_fact(parse_fact({"type": "math", "math": other}), f"so \\[{one}\\] holds").passed is alike
+
+
+def test_an_equation_katex_cannot_render_is_passed_over() -> None:
+    fact = parse_fact({"type": "math", "math": "x^2"})
+    assert not check_fact(fact, r"broken \(\frac{x^2\) here").passed
+    assert check_fact(fact, r"broken \(\frac{x^2\) then \(x^{2}\)").passed
+    assert katex_render.render("x" * (katex_render.MAX_SOURCE + 1)).error.startswith("longer than")
+
+
+def test_math_fact_renders_at_most_max_rendered_equations_the_closest_first() -> None:
+    # Deliberate bound (olmOCR renders them all): past MAX_RENDERED equations closer in spelling, the one that
+    # renders alike is not reached.
+    fact = parse_fact({"type": "math", "math": "a^{2} + b^{2} = c^{2}"})
+    decoys = " ".join(f"$a^{{2}} + b^{{2}} = c^{{{n}}}$" for n in range(3, 3 + MAX_RENDERED))
+    assert check_fact(fact, decoys.rsplit(" ", 1)[0] + " $a^2+b^2=c^2$").passed
+    assert not check_fact(fact, decoys + " $a^2+b^2=c^2$").passed
+
+
+def test_without_quickjs_a_math_fact_is_refused_in_one_line_naming_the_requirement(monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "quickjs", None)  # an environment built before the dependency
+    katex_render._katex.cache_clear()
+    katex_render.render.cache_clear()
+    try:
+        with pytest.raises(ValueError, match=r"not installed: pip install 'quickjs-ng>=0\.17'"):
+            parse_fact({"type": "math", "math": "y^3"})
+    finally:
+        katex_render._katex.cache_clear()
+        katex_render.render.cache_clear()

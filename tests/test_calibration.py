@@ -11,7 +11,8 @@ import pytest
 
 from checks.base import Status
 from lightonocr_validation.accuracy.calibration import calibrate, margins
-from lightonocr_validation.accuracy.engine import comparable_text
+from lightonocr_validation.accuracy.engine import comparable_text, grade
+from lightonocr_validation.accuracy.fact_math import formula, formulas_as_shown
 from lightonocr_validation.accuracy.metrics import cer
 from lightonocr_validation.accuracy.readings import BROKEN, CASES, HEALTHY, case, misread, pages_of
 from lightonocr_validation.samples import load_manifest
@@ -76,6 +77,45 @@ def test_layout_only_cases_change_the_markdown_but_not_the_compared_text() -> No
         readings = case(name).read(PAGES, 0)
         assert any(r.text != r.page.truth and mark in r.text for r in readings), name
         assert all(comparable_text(r.text) == comparable_text(r.page.truth) for r in readings), name
+
+
+MATH = next(p for p in PAGES if p.sample.expect == "latex")
+
+
+def _formulas(text: str) -> list[str]:
+    return [m.group(1) or m.group(2) for m in re.finditer(r"\$\$(.+?)\$\$|\$([^$\n]+?)\$", text, re.DOTALL)]
+
+
+def test_misreads_stay_out_of_formulas() -> None:
+    for seed in range(20):
+        read = misread(MATH.truth, 0.05, random.Random(seed))
+        assert read != MATH.truth and _formulas(read) == _formulas(MATH.truth)
+
+
+def test_math_respelled_rewrites_every_formula_and_keeps_what_each_renders() -> None:
+    truth = _formulas(MATH.truth)
+    for seed in range(20):
+        reading = next(r for r in case("math respelled").read(PAGES, seed) if r.page == MATH)
+        written = _formulas(reading.text)
+        assert len(written) == len(truth)
+        assert all(a != b for a, b in zip(written, truth, strict=True) if len(b) > 1), reading.text
+        assert [formula(w) for w in written] == [formula(t) for t in truth]
+        assert formulas_as_shown(reading.text) == formulas_as_shown(MATH.truth)
+
+
+@pytest.mark.parametrize("name", [c.name for c in BROKEN if c.by_facts])
+def test_a_formula_case_changes_one_formula_and_fails_the_page_by_its_math_fact(name: str) -> None:
+    truth = _formulas(MATH.truth)
+    facts = {f.math for f in MATH.sample.facts if f.type == "math"}
+    for seed in range(10):
+        reading = next(r for r in case(name).read(PAGES, seed) if r.page == MATH)
+        written = _formulas(reading.text)
+        changed = [t for t, w in zip(truth, written, strict=True) if formula(t) != formula(w)]
+        assert len(changed) == 1 and changed[0] in facts, (seed, written)
+        assert reading.broken and reading.text.replace(" ", "") != MATH.truth.replace(" ", "")
+        graded = grade(reading.text, MATH.sample)
+        assert not graded.passed and graded.cer <= MATH.sample.thresholds.cer_max  # the CER alone would pass it
+        assert f"missing equation '{changed[0]}'" in graded.reason, graded.reason
 
 
 def test_every_broken_case_breaks_some_page_and_every_text_page_has_broken_cases(cells) -> None:

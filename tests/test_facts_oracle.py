@@ -7,19 +7,33 @@ Run the figures with ``python benchmarks/facts_oracle.py``.
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from lightonocr_validation.accuracy.facts import check_fact, parse_fact
 from tests.fact_cases import Case, generate
 from tests.fact_oracle import chromium_path, disagreements, oracle_verdict, use_system_chromium
+from tests.math_pairs import math_pairs
 
 ESCAPED_DOLLAR = "we read LightOnOCR's escaped \\$ as a dollar; olmOCR keeps the backslash"
 DELIMITERS = "we read \\(x\\) as $x$ and \\[x\\] as $$x$$; olmOCR keeps the delimiters as written"
 CURRENCY = "a currency $ is not a math delimiter here; olmOCR pairs it with the equation's $ and misses the equation"
 SVG_GLYPHS = (
-    "olmOCR's rendered comparison skips glyphs KaTeX draws as SVG (the radical of \\sqrt), so \\sqrt{2} matches any "
-    "equation showing a 2 (here the currency '$2 and $' it took for one); we compare the LaTeX"
+    "olmOCR's rendered comparison skips glyphs KaTeX draws as SVG (the radical of \\sqrt, the arrow of \\vec), so "
+    "\\sqrt{2} matches any equation showing a 2 (here the currency '$2 and $' it took for one); we keep them"
 )
+NEIGHBOURS = (
+    "olmOCR falls back on glyphs, each tied only to neighbours within 5 px of its row or column, so what sits off "
+    "the row (an exponent, a subscript, a limit, a prime, an accent, a fraction's other part, a sign before a "
+    "fraction) goes unseen: E = m^{2}c passes for E = mc^{2}; we compare the layout"
+)
+SIZE = (
+    "the same glyphs drawn at another size or a few pixels lower (\\tfrac, \\bigl( or \\Big( for \\left(, a script "
+    "on an operator name in \\operatorname, \\mathrm or \\text): olmOCR's MathML and its 5 px neighbours part "
+    "them; we compare glyphs and layout"
+)
+FACES = "\\mathbb{R} is not R here (another symbol); olmOCR compares the characters only"
 
 # case id -> (our verdict, olmOCR's verdict, why)
 KNOWN_DIFFERENCES = {
@@ -40,8 +54,37 @@ KNOWN_DIFFERENCES = {
     "math-045": (True, False, CURRENCY),
     "math-056": (False, True, SVG_GLYPHS),
 }
+# The generated math pairs (tests/math_pairs.py, ids math-pNNN) where olmOCR judges otherwise, by cause.
+# fmt: off
+MATH_PAIR_DIFFERENCES = {
+    NEIGHBOURS: ((False, True), (
+        13, 14, 15, 16, 17, 37, 48, 49, 71, 84, 85, 97, 102, 115, 145, 155, 167, 178, 179, 194,
+        196, 197, 209, 212, 213, 223, 237, 240, 241, 243, 267, 279, 295, 298, 299,
+    )),
+    SVG_GLYPHS: ((False, True), (
+        20, 21, 46, 161, 280, 281,
+    )),
+    SIZE: ((True, False), (
+        44, 45, 124, 125, 230, 231, 232, 233, 234, 235, 263, 287, 289, 291,
+    )),
+    FACES: ((False, True), (
+        192, 193,
+    )),
+}
+# fmt: on
+KNOWN_DIFFERENCES |= {
+    f"math-p{n:03d}": (*verdicts, cause) for cause, (verdicts, pairs) in MATH_PAIR_DIFFERENCES.items() for n in pairs
+}
 # What a case must contain for its listed cause to be the true one.
-CAUSE_MARKS = {ESCAPED_DOLLAR: ("\\$",), DELIMITERS: ("\\(", "\\["), CURRENCY: ("$",), SVG_GLYPHS: ("\\sqrt",)}
+CAUSE_MARKS = {
+    ESCAPED_DOLLAR: ("\\$",),
+    DELIMITERS: ("\\(", "\\["),
+    CURRENCY: ("$",),
+    SVG_GLYPHS: ("\\sqrt", "\\vec"),
+    NEIGHBOURS: ("^", "_", "\\frac", "'", "\\binom", "\\hat"),
+    SIZE: ("\\tfrac", "\\bigl", "\\Big", "\\left", "\\operatorname", "\\mathrm", "\\text"),
+    FACES: ("\\mathbb",),
+}
 
 CASES = generate()
 
@@ -82,7 +125,15 @@ def test_math_agrees_with_olmocr_rendering_in_chromium_except_the_listed_differe
 def test_each_listed_difference_names_a_cause_the_case_shows() -> None:
     by_id = {c.id: c for c in CASES}
     for case_id, (_, _, cause) in KNOWN_DIFFERENCES.items():
-        assert any(mark in by_id[case_id].answer for mark in CAUSE_MARKS[cause]), case_id
+        shown = by_id[case_id].answer + str(by_id[case_id].fact.get("math", ""))
+        assert any(mark in shown for mark in CAUSE_MARKS[cause]), case_id
+
+
+def test_each_math_pair_is_judged_as_it_renders_both_ways() -> None:
+    pairs = math_pairs(random.Random(0))
+    assert len(pairs) >= 300 and {p.alike for p in pairs} == {True, False}
+    wrong = [p.case.id for p in pairs if _our_verdict(p.case) != p.alike]
+    assert not wrong
 
 
 # --- each deliberate difference on one readable case (olmOCR's math needs no browser on these: the fact

@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from lightonocr_validation.accuracy.fact_math import formulas_as_shown
 from lightonocr_validation.accuracy.facts import FactResult, check_fact
 from lightonocr_validation.accuracy.metrics import cer, first_difference, ned, wer
 from lightonocr_validation.accuracy.normalize import normalize_text, parse_tables
@@ -97,12 +98,18 @@ def grade(output: str, sample: Sample, page: int = 0) -> Grade:
     for that page holds (or the share ``facts_min`` of them, where a page sets one), the table cell accuracy
     reaches ``cells_min`` and, for a blank page, the output has at most ``max_chars`` characters. ``reason``
     lists the failures; for a passing page with differences it still shows the first one, and any fact
-    missed within ``facts_min``. docs/accuracy.md shows how the thresholds were calibrated.
+    missed within ``facts_min``. On a math page (``expect`` latex) the formulas are judged by its math facts, as
+    they render, and CER reads each formula as the characters it shows, so notation costs nothing.
+    docs/accuracy.md shows how the thresholds were calibrated.
     """
     if not 0 <= page < sample.page_count:
         raise IndexError(f"sample {sample.id!r} has {sample.page_count} page(s); page {page} does not exist")
-    reference = comparable_text(sample.ground_truth[page])
-    hypothesis = comparable_text(output)
+    if sample.expect == "latex":  # formulas are judged by math facts; CER reads each as the characters it shows
+        reference = comparable_text(formulas_as_shown(sample.ground_truth[page]))
+        hypothesis = comparable_text(formulas_as_shown(output))
+    else:
+        reference = comparable_text(sample.ground_truth[page])
+        hypothesis = comparable_text(output)
     limits = sample.thresholds
     c, w, n = cer(reference, hypothesis), wer(reference, hypothesis), ned(reference, hypothesis)
     facts = tuple(check_fact(fact, output) for fact in sample.facts if fact.page == page)

@@ -21,7 +21,8 @@ Types and their options:
     row, ...) is not checked, as in olmOCR. ``top_heading`` takes the best of the column's headings; failing
     those, the header-row cells above; failing any, the non-empty cells above (``left_heading`` likewise on
     the row). The layout, with olmOCR's colspan/rowspan behaviour, is described in ``fact_tables``.
-  * ``math`` ``math``: an equation of the answer is this LaTeX, or contains it (``fact_math``; no browser).
+  * ``math`` ``math``: an equation of the answer is this LaTeX, or renders with its glyphs among its own
+    (``fact_math``: KaTeX without a browser). The formula must render, as in olmOCR-Bench.
     ``ignore_dollar_delimited`` looks only at ``\(...\)`` and ``\[...\]``.
   * ``baseline``: not blank, no looping end, no disallowed characters; ``max_length`` makes it a blank-page
     check (``fact_baseline``). Options ``max_repeats``, ``check_disallowed_characters``,
@@ -33,7 +34,8 @@ olmOCR's metadata keys ``pdf``, ``id``, ``checked``, ``url`` are accepted and ig
 Deliberate differences from olmOCR-Bench (each shown by a test; the oracle test lists the generated cases):
   * ``\$`` in an answer is a dollar, and ``\(x\)`` / ``\[x\]`` read as ``$x$`` / ``$$x$$`` in text facts
     (``fact_text``): LightOnOCR writes them, olmOCR's ground truth does not;
-  * math without a browser, on canonical LaTeX, and a currency ``$`` is not a math delimiter (``fact_math``);
+  * math rendered by KaTeX without a browser, compared by glyphs and layout (a radical counts, a double-struck
+    letter is another symbol), and a currency ``$`` is not a math delimiter (``fact_math``);
   * a fuzzy search gives up after ``fact_text.MAX_CANDIDATE_STARTS`` candidate places and examines a group of
     overlapping matches over at most ``MAX_GROUP_STARTS`` starts, so hostile multi-megabyte answers take
     seconds, not minutes; ordinary answers never reach either bound;
@@ -49,7 +51,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from lightonocr_validation.accuracy.fact_baseline import baseline_problem
-from lightonocr_validation.accuracy.fact_math import math_present
+from lightonocr_validation.accuracy.fact_math import math_present, render_error
 from lightonocr_validation.accuracy.fact_tables import FactTable, fact_tables
 from lightonocr_validation.accuracy.fact_text import (
     cell_similarity,
@@ -191,9 +193,11 @@ def parse_fact(raw: Mapping[str, object]) -> Fact:
             **common,
         )
     if kind == "math":
-        return Fact(
-            "math", math=text_of("math"), ignore_dollar_delimited=flag_of("ignore_dollar_delimited", False), **common
-        )
+        math = text_of("math")
+        error = render_error(math)
+        if error:
+            raise ValueError(f"math fact {math!r} does not render in KaTeX: {error}")
+        return Fact("math", math=math, ignore_dollar_delimited=flag_of("ignore_dollar_delimited", False), **common)
     return Fact(
         "baseline",
         max_length=count_of("max_length", None),

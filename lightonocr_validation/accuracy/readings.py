@@ -8,7 +8,11 @@ differ from it the way a real reading does. Each `Case` turns every page's groun
   added, tables as Markdown pipe tables, math between ``\\(``/``\\[``, typographic punctuation;
 - broken cases (`BROKEN`) make the differences a broken server makes: five times as many confusions,
   accents stripped, tables flattened, LaTeX read out as words, the end of the page lost, another page's
-  text, every fourth page empty.
+  text, every fourth page empty; and one formula that renders otherwise (an exponent, a sign, a term, a
+  fraction turned over, a radical lost: `readings_math`), which only the page's math facts can catch.
+
+Healthy readings write every formula in notation that renders alike (`readings_math.respell`), and their
+misread characters stay in the prose: a misread inside a formula makes another formula.
 
 A broken transform that does not change a page (no accent to strip on an English page) leaves that page
 out of the case: it is reported as not applicable rather than counted as a separated broken reading.
@@ -26,6 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from lightonocr_validation.accuracy.engine import comparable_text, reference_tables
+from lightonocr_validation.accuracy.readings_math import BREAKS, respell
 from lightonocr_validation.samples import Sample
 
 HEALTHY_MISREAD_RATE = 0.01
@@ -38,8 +43,10 @@ CONFUSIONS = (("rn", "m"), ("m", "rn"), ("l", "1"), ("1", "l"), ("O", "0"), ("0"
 _MARKUP = re.compile(r"<[^>]*>|\\[A-Za-z]+|\\[()\[\]]|\$+|^\|[-:| ]+\|$", re.MULTILINE)
 _MATH = re.compile(r"\$\$(.+?)\$\$|\$([^$\n]+?)\$", re.DOTALL)
 _HTML_TABLE = re.compile(r"<table\b.*?</table\s*>", re.IGNORECASE | re.DOTALL)
-# Text a typography or emphasis change must leave alone: markup, and math as a whole.
-_KEEP = re.compile(r"\$\$.+?\$\$|\$[^$\n]+?\$|<[^>]*>|\\[A-Za-z]+", re.DOTALL)
+_MISREAD_KEEP = re.compile(f"{_MATH.pattern}|{_MARKUP.pattern}", re.DOTALL | re.MULTILINE)
+# Text a typography or emphasis change must leave alone: markup, and math as a whole, in every delimiter (the
+# formulas are bracketed before typography runs: an en dash in one is another formula).
+_KEEP = re.compile(r"\$\$.+?\$\$|\$[^$\n]+?\$|\\\[.+?\\\]|\\\(.+?\\\)|<[^>]*>|\\[A-Za-z]+", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,7 @@ class Case:
     healthy: bool
     what: str
     read: Callable[[list[Page], int], list[Reading]]
+    by_facts: bool = False  # broken, but caught by a fact, not by the CER bound: one formula changed
 
 
 def _rng(seed: int, case: str, page: Page) -> random.Random:
@@ -94,10 +102,11 @@ def _free_positions(text: str, pattern: re.Pattern[str] = _MARKUP) -> list[bool]
 
 def misread(text: str, rate: float, rng: random.Random, *, at_least: bool = False) -> str:
     """Apply OCR confusions at random places until they cost ``rate`` of the page's characters in edits
-    (rounded down, or up with ``at_least``); markup is never touched."""
+    (rounded down, or up with ``at_least``); markup is never touched, nor a formula (a misread inside one makes
+    another formula: the formula cases below do that)."""
     size = len(comparable_text(text))
     budget = math.ceil(rate * size) if at_least else math.floor(rate * size)
-    free = _free_positions(text)
+    free = _free_positions(text, _MISREAD_KEEP)
     candidates = [
         (i, wrong, right)
         for wrong, right in CONFUSIONS
@@ -209,6 +218,18 @@ def math_brackets(text: str, rng: random.Random) -> str:
     return _MATH.sub(bracket, text)
 
 
+def respell_math(text: str, rng: random.Random) -> str:
+    """Every formula in another notation that renders alike (``readings_math.respell``)."""
+
+    def rewrite(match: re.Match[str]) -> str:
+        display = match.group(1) is not None
+        latex = match.group(1) if display else match.group(2)
+        mark = "$$" if display else "$"
+        return f"{mark}{respell(latex, rng)}{mark}"
+
+    return _MATH.sub(rewrite, text)
+
+
 def typography(text: str, rng: random.Random) -> str:
     """Typographic apostrophes and quotes, en dashes, no-break hyphens and spaces, an ellipsis."""
 
@@ -223,7 +244,7 @@ def typography(text: str, rng: random.Random) -> str:
 
 def combined(text: str, rng: random.Random) -> str:
     text = misread(text, HEALTHY_MISREAD_RATE, rng)
-    for change in (pipe_tables, math_brackets, relevel, emphasize, typography, reflow):
+    for change in (pipe_tables, respell_math, math_brackets, relevel, emphasize, typography, reflow):
         text = change(text, rng)
     return text
 
@@ -263,6 +284,25 @@ def latex_words(text: str, rng: random.Random) -> str:
         return re.sub(r" +", " ", expr).strip()
 
     return _MATH.sub(words, text)
+
+
+def one_formula(change: Callable[[str, random.Random], str | None]) -> PageChange:
+    """A page change that changes one formula of the page (seeded), leaving the page as it is where ``change``
+    finds nothing to change in any formula."""
+
+    def page_change(text: str, rng: random.Random) -> str:
+        spans = []
+        for match in _MATH.finditer(text):
+            group = 1 if match.group(1) is not None else 2
+            changed = change(match.group(group), rng)
+            if changed is not None:
+                spans.append((match.start(group), match.end(group), changed))
+        if not spans:
+            return text
+        start, end, changed = rng.choice(spans)
+        return text[:start] + changed + text[end:]
+
+    return page_change
 
 
 def lose_tail(text: str, rng: random.Random) -> str:
@@ -325,6 +365,11 @@ def _cases() -> list[Case]:
         ("emphasis added", "a few words as `*word*` or `**word**`", emphasize),
         ("pipe tables", "tables as Markdown pipe tables", pipe_tables),
         ("math brackets", "math as `\\(…\\)` and `\\[…\\]` instead of `$…$` and `$$…$$`", math_brackets),
+        (
+            "math respelled",
+            "every formula in notation that renders alike (`mc^2`, `\\dfrac`, `\\left(`, `\\,`)",
+            respell_math,
+        ),
         ("typography", "typographic quotes, dashes, no-break spaces", typography),
         ("all healthy at once", "every change above, 1 % misread included", combined),
     ]
@@ -337,6 +382,10 @@ def _cases() -> list[Case]:
     ]
     cases = [Case(name, True, what, _each_page(name, change, True)) for name, what, change in healthy]
     cases += [Case(name, False, what, _each_page(name, change, False)) for name, what, change in broken]
+    cases += [
+        Case(name, False, what, _each_page(name, one_formula(change), False), by_facts=True)
+        for name, (what, change) in BREAKS.items()
+    ]
     cases.append(Case("another page's text", False, "each page answered with the next page's text", _another_page))
     cases.append(Case("every fourth page empty", False, "pages 4, 8, 12 empty, the rest healthy", _every_fourth_empty))
     return cases

@@ -9,7 +9,6 @@ from checks.page_answers import answered, listing, one_line, page_answers
 from checks.user_set import grade_user_set
 from lightonocr_validation.accuracy.engine import grade, overall_score, score_by_category
 from lightonocr_validation.context import CheckContext
-from lightonocr_validation.pages import expected_prompt_tokens
 
 
 class OCR001(Check):
@@ -66,7 +65,7 @@ class OCR002(Check):
             return Outcome.skipped("no page answer reported usage.prompt_tokens")
         wrong = []
         for answer in counted:
-            expected = expected_prompt_tokens(answer.page.width, answer.page.height)
+            expected = ctx.profile.prompt_tokens(answer.page.width, answer.page.height)
             if answer.prompt_tokens != expected:
                 wrong.append((answer, expected))
         figure = f"{len(counted) - len(wrong)}/{len(counted)} pages"
@@ -76,11 +75,15 @@ class OCR002(Check):
             return Outcome.failed(
                 f"{len(wrong)} page(s) counted differently; {answer.page.label} "
                 f"({answer.page.width}x{answer.page.height}): {answer.prompt_tokens} prompt tokens, expected "
-                f"{expected} (12 + ceil(W/28) * ceil(H/28))",
+                f"{expected} ({ctx.profile.prompt_tokens_rule()}, {ctx.profile.name})",
                 figure=figure,
                 **data,
             )
-        return Outcome.passed("every page counted as 12 + ceil(W/28) * ceil(H/28) prompt tokens", figure=figure, **data)
+        return Outcome.passed(
+            f"every page counted as {ctx.profile.prompt_tokens_rule()} prompt tokens ({ctx.profile.name})",
+            figure=figure,
+            **data,
+        )
 
 
 class OCR003(Check):

@@ -27,9 +27,18 @@ class VersionRule:
     fix: str = ""
     # Requirements installed beside vLLM, for both the CUDA and the CPU builds.
     pins: tuple[str, ...] = ()
+    # The model architectures the rule concerns (model_profiles.ARCHITECTURES): the Pixtral import break hits
+    # the 1B checkpoints of every generation, not the Qwen3.5-based LightOnOCR-3-0.8B and -4B.
+    architectures: frozenset[str] = frozenset({"pixtral", "qwen3_5"})
 
     def covers(self, version: tuple[int, int, int]) -> bool:
         return self.first <= version <= self.last
+
+    def applies_to(self, architecture: str) -> bool:
+        return architecture in self.architectures
+
+
+PIXTRAL_ONLY = frozenset({"pixtral"})
 
 
 RULES: tuple[VersionRule, ...] = (
@@ -54,12 +63,13 @@ RULES: tuple[VersionRule, ...] = (
         "the newest vLLM on torch 2.11.0",
         "pin transformers==5.16.0 (seen working on an H200, 2026-11-29)",
         pins=("transformers==5.16.0",),
+        architectures=PIXTRAL_ONLY,
     ),
     VersionRule(
         (0, 27, 1),
         (0, 27, 1),
         "avoid",
-        "compiled mode makes LightOnOCR loop until max_tokens (LightOn)",
+        "compiled mode makes every LightOnOCR (generations 1 to 3) loop until max_tokens (LightOn)",
         "use another release, or serve with --enforce-eager",
     ),
     VersionRule(
@@ -67,8 +77,10 @@ RULES: tuple[VersionRule, ...] = (
         (0, 30, 0),
         "pin",
         "with transformers >= 5.17 the server dies: ImportError: cannot import name 'PixtralRotaryEmbedding'",
-        "pin transformers==5.16.1 (the pair LightOn's repository tests with vLLM 0.30.0)",
+        "pin transformers==5.16.1 (the pair LightOn's repository tests with vLLM 0.30.0; it serves "
+        "LightOnOCR-3-0.8B and -4B too)",
         pins=("transformers==5.16.1",),
+        architectures=PIXTRAL_ONLY,
     ),
     VersionRule(
         (0, 32, 0),
@@ -88,9 +100,13 @@ def parse_version(text: str) -> tuple[int, int, int]:
     return major, minor, patch
 
 
-def rule_for(version: str) -> VersionRule | None:
+def rule_for(version: str, architecture: str = "") -> VersionRule | None:
+    """The rule covering `version`; with `architecture`, only a rule that concerns it (model_profiles)."""
     parsed = parse_version(version)
-    return next((rule for rule in RULES if rule.covers(parsed)), None)
+    return next(
+        (rule for rule in RULES if rule.covers(parsed) and (not architecture or rule.applies_to(architecture))),
+        None,
+    )
 
 
 def install_pins(version: str) -> list[str]:

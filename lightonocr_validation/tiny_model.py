@@ -171,8 +171,11 @@ def _bytes_to_unicode() -> dict[int, str]:
     return mapping
 
 
-def full_size_vocabulary() -> tuple[dict[str, int], list[tuple[str, str]]]:
-    """A byte-level BPE vocabulary of the real size: bytes, whole words, filler; the special ids left free."""
+def full_size_vocabulary(
+    special_ids: dict[str, int] = REAL_SPECIAL_IDS, size: int = FULL_VOCAB_SIZE, extra_words: tuple[str, ...] = ()
+) -> tuple[dict[str, int], list[tuple[str, str]]]:
+    """A byte-level BPE vocabulary of the real size: bytes, whole words, filler; the special ids left free
+    (LightOnOCR-2's Qwen3 layout by default; tiny_qwen35 passes Qwen3.5's)."""
     import itertools
 
     alphabet = _bytes_to_unicode()
@@ -185,7 +188,7 @@ def full_size_vocabulary() -> tuple[dict[str, int], list[tuple[str, str]]]:
 
     for byte in range(256):
         add(alphabet[byte])
-    for word in WHOLE_WORDS:
+    for word in (*WHOLE_WORDS, *extra_words):
         encoded = "".join(alphabet[byte] for byte in word.encode("utf-8"))
         for end in range(2, len(encoded) + 1):
             if encoded[:end] not in vocab:
@@ -194,7 +197,7 @@ def full_size_vocabulary() -> tuple[dict[str, int], list[tuple[str, str]]]:
     # Filler up to the first special id: tokens no merge produces (encoding never emits them) that still
     # decode to bytes, so that random weights sampling any id give text.
     letters = [alphabet[byte] for byte in range(ord("a"), ord("z") + 1)] + [alphabet[byte] for byte in range(128, 256)]
-    first_special = min(REAL_SPECIAL_IDS.values())
+    first_special = min(special_ids.values())
     for length in (3, 4):
         for combination in itertools.product(letters, repeat=length):
             if len(vocab) >= first_special:
@@ -202,11 +205,14 @@ def full_size_vocabulary() -> tuple[dict[str, int], list[tuple[str, str]]]:
             add("".join(combination))
     # The special tokens sit in the model's vocabulary at their real ids; declaring them added tokens then
     # keeps those ids (an added token new to the vocabulary would get the next id after the last one).
-    vocab.update(REAL_SPECIAL_IDS)
-    # Rows after the special tokens, up to the embedding's size.
-    next_id = max(REAL_SPECIAL_IDS.values()) + 1
+    vocab.update(special_ids)
+    # Rows between and after the special tokens, up to the embedding's size.
+    used = set(special_ids.values())
+    next_id = first_special
     for combination in itertools.product(letters, repeat=5):
-        if next_id >= FULL_VOCAB_SIZE:
+        while next_id in used:
+            next_id += 1
+        if next_id >= size:
             break
         token = "".join(combination)
         if token not in vocab:
@@ -233,7 +239,7 @@ def build_full_size_tokenizer(out_dir: Path) -> int:
 
 
 def _write_tokenizer_config(out_dir: Path) -> None:
-    _write_json(
+    write_json(
         out_dir / "tokenizer_config.json",
         {
             "tokenizer_class": "PreTrainedTokenizerFast",
@@ -249,7 +255,7 @@ def _write_tokenizer_config(out_dir: Path) -> None:
 
 
 def build_processor_files(out_dir: Path) -> None:
-    _write_json(
+    write_json(
         out_dir / "preprocessor_config.json",
         {
             "image_processor_type": "PixtralImageProcessorFast",
@@ -266,7 +272,7 @@ def build_processor_files(out_dir: Path) -> None:
             "size": {"longest_edge": VISION_DIMENSIONS["image_size"]},
         },
     )
-    _write_json(
+    write_json(
         out_dir / "processor_config.json",
         {
             "processor_class": "PixtralProcessor",
@@ -298,8 +304,8 @@ def build_weights(out_dir: Path, vocab_size: int, image_token_id: int, eos_id: i
     _check_weight_names(out_dir)
     # LightOnOCR-2-1B ships a Mistral3 config naming the LightOnOCR architecture; vLLM resolves the model
     # class from that name, so the file on disk must say the same, whatever transformers wrote.
-    _write_json(out_dir / "config.json", _mistral3_config(text, image_token_id))
-    _write_json(
+    write_json(out_dir / "config.json", _mistral3_config(text, image_token_id))
+    write_json(
         out_dir / "generation_config.json",
         {"eos_token_id": eos_id, "pad_token_id": pad_id, "bos_token_id": None},
     )
@@ -382,8 +388,8 @@ def build_full_size(out_dir: Path) -> dict:
     # As save_pretrained records it. Without it transformers takes the folder for an old Mistral tokenizer and
     # warns that its regex needs fixing.
     config["transformers_version"] = transformers.__version__
-    _write_json(out_dir / "config.json", config)
-    _write_json(
+    write_json(out_dir / "config.json", config)
+    write_json(
         out_dir / "generation_config.json",
         {"eos_token_id": eos_id, "pad_token_id": pad_id, "bos_token_id": None},
     )
@@ -417,7 +423,7 @@ def count_parameters(out_dir: Path) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def _write_json(path: Path, data: dict) -> None:
+def write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 

@@ -159,6 +159,16 @@ def profile_for(model_name: str, config: Mapping[str, Any] | Any | None = None, 
     raise ProfileError(unknown_message(model_name, root, profiles))
 
 
+def serve_args(profile: ModelProfile, max_model_len: int) -> tuple[str, ...]:
+    """The profile's extra `vllm serve` flags, less its --max-model-len when server.max_model_len sets one
+    (build_command adds that one, and two would leave vLLM to take the last)."""
+    args = list(profile.serve_args)
+    if max_model_len and "--max-model-len" in args:
+        index = args.index("--max-model-len")
+        del args[index : index + 2]
+    return tuple(args)
+
+
 def named(name: str, config: Mapping[str, Any] | Any | None = None) -> ModelProfile:
     """The profile called `name` (`--model-profile NAME`); ProfileError listing the names when there is none."""
     return _named(table(config), name, f"{FLAG} {name}")

@@ -181,10 +181,10 @@ NOTES: dict[str, str] = {
         "error asking for this setting, never a guess."
     ),
     "model_profiles": (
-        "One row per LightOnOCR generation and size: its hub id, generation, architecture (pixtral or qwen3_5), "
-        "the longest edge pages are rendered to, its extra `vllm serve` flags, its sampling (empty: the "
-        "`sampling` section), the chat_template_kwargs every request sends, its modes, and other names that say "
-        "it. The guide's model table is rendered from it."
+        "One row per LightOnOCR generation and size (the guide's Models table): hub_id, generation, architecture "
+        "(pixtral or qwen3_5), longest_edge (px pages are rendered to), serve_args (extra `vllm serve` flags), "
+        "sampling ({}: the `sampling` section), chat_template_kwargs (sent with every request), modes, aliases "
+        "(other names that say the model)."
     ),
     "model.weights": (
         '"trained" for the real weights; "random" for the tiny random-weight model, whose output is noise, so'

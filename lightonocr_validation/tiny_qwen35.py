@@ -18,7 +18,8 @@ Where each full-size figure comes from (no LightOnOCR-3 config.json was readable
 - the processor (min 65,536 / max 16,777,216 pixels, mean/std 0.5) is Qwen3-VL's published one, GUESSED
   to be unchanged in LightOnOCR-3 (LightOn: "the model applies no further resizing").
 
-Run with the vLLM environment's interpreter: ``python -m lightonocr_validation.tiny_model OUT --architecture qwen3_5``.
+Run with the vLLM environment's interpreter: ``python -m lightonocr_validation.tiny_model OUT --model-profile
+LightOnOCR-3-4B`` (``--full-size`` for the real shapes).
 """
 
 from __future__ import annotations
@@ -150,7 +151,7 @@ _REAL_LINEAR = {
     "rope_parameters": _REAL_ROPE,
 }
 FULL_SIZE = {
-    "0.8B": {
+    "LightOnOCR-3-0.8B": {
         "text": {
             **_REAL_LINEAR,
             "hidden_size": 1024,
@@ -162,7 +163,7 @@ FULL_SIZE = {
         },
         "vision": {**VISION_DIMENSIONS, "depth": 12, "hidden_size": 768, "intermediate_size": 3072, "num_heads": 12},
     },
-    "4B": {
+    "LightOnOCR-3-4B": {
         "text": {
             **_REAL_LINEAR,
             "hidden_size": 2560,
@@ -330,8 +331,8 @@ def build(out_dir: Path) -> dict:
     return {"path": str(out_dir), "parameters": parameters, "bytes": size, "image_token_id": ids[IMAGE_TOKEN]}
 
 
-def build_full_size(out_dir: Path, size: str) -> dict:
-    """Write LightOnOCR-3-`size`'s configuration, tokenizer and processor with no weights (vLLM's dummy load)."""
+def build_full_size(out_dir: Path, profile: str) -> dict:
+    """Write `profile`'s configuration, tokenizer and processor with no weights (vLLM's dummy load)."""
     import transformers
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -339,7 +340,7 @@ def build_full_size(out_dir: Path, size: str) -> dict:
         stale.unlink()  # a tiny model's weights must not pass for these
     build_full_size_tokenizer(out_dir)
     build_processor_files(out_dir)
-    shapes = FULL_SIZE[size]
+    shapes = FULL_SIZE[profile]
     config = _config({**shapes["text"], "vocab_size": FULL_VOCAB_SIZE}, shapes["vision"], REAL_SPECIAL_IDS)
     config["transformers_version"] = transformers.__version__
     common.write_json(out_dir / "config.json", config)

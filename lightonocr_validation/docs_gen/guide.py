@@ -12,7 +12,7 @@ from typing import Any
 
 from lightonocr_validation import compat, config, cpu_repairs, diagnose, hardware, serve, settings, targets, verdict
 from lightonocr_validation import tiny_model as tiny_checkpoint
-from lightonocr_validation.docs_gen import sources
+from lightonocr_validation.docs_gen import models_doc, sources
 from lightonocr_validation.docs_gen.markdown import NONE, code, fenced, rst_to_markdown, table, value
 from lightonocr_validation.docs_gen.markers import empty_block
 
@@ -314,6 +314,7 @@ def render_compatibility() -> str:
             rule.summary,
             rule.fix or NONE,
             ", ".join(code(pin) for pin in rule.pins) or NONE,
+            "every LightOnOCR" if rule.applies_to("qwen3_5") else "the 1B (Pixtral-based) of every generation",
         )
         for rule in compat.RULES
     ]
@@ -325,7 +326,7 @@ def render_compatibility() -> str:
         "in the last column, which nox installs beside it; `avoid`: known to break LightOnOCR (check RDY003 "
         "fails on it). Releases not listed have no known problem."
     )
-    return lead + "\n\n" + table(["vLLM", "Status", "What is known", "Fix", "Installed beside it"], rows)
+    return lead + "\n\n" + table(["vLLM", "Status", "What is known", "Fix", "Installed beside it", "Models"], rows)
 
 
 def render_cpu_repairs() -> str:
@@ -375,4 +376,6 @@ def blocks(root: Path) -> dict[str, str]:
         "cpu-repairs": render_cpu_repairs(),
         "cpu-env": render_cpu_env(),
         "tiny-model": render_tiny_model(),
+        "models": models_doc.render_models(),
+        "tiny-model-qwen35": models_doc.render_tiny_qwen35(),
     }

@@ -59,7 +59,10 @@ class MOD002(Check):
 
     family = "model"
     failure = "Large pages are refused with 400 (prompt too long) or their text is cut short."
-    hint = "Serve with --max-model-len of at least the needed length (8192 is the usual choice), or lower max_tokens."
+    hint = (
+        "Serve with --max-model-len of at least the needed length (8192 is the usual choice for LightOnOCR-2; "
+        "LightOn serves LightOnOCR-3 with 16384, or 18000 for its 2048 px pages), or lower max_tokens."
+    )
     requires = ("MOD001",)
 
     def run(self, ctx: CheckContext) -> Outcome:

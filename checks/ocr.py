@@ -54,8 +54,9 @@ class OCR002(Check):
         "the wrong processor config, image size or model revision, and worse text."
     )
     hint = (
-        "Serve the model's own preprocessor_config.json (longest_edge 1540, patch 14, merge 2) and do not "
-        "resize pages in a proxy; send PNGs at most 1540 px on the longest side."
+        "Serve the model's own preprocessor_config.json (LightOnOCR-1, -2 and -3-1B: Pixtral, longest_edge 1540, "
+        "patch 14, merge 2; LightOnOCR-3-0.8B and -4B: Qwen3.5, patch 16, merge 2, pages taken as sent) and do "
+        "not resize pages in a proxy; check that the model profile is the served model's (--model-profile)."
     )
     requires = ("MOD001",)
 
@@ -93,7 +94,8 @@ class OCR003(Check):
     failure = "The served model misreads documents: wrong weights, chat template, preprocessing or sampling."
     hint = (
         "Compare the first failing page's output with its ground truth (samples/); serve the model card's "
-        "way (no system or text prompt, temperature 0.2, top_p 0.9) with the official checkpoint."
+        "way (no system or text prompt, the profile's sampling: temperature 0.2, top_p 0.9 for LightOnOCR-2) "
+        "with the official checkpoint."
     )
     requires = ("OCR001",)
     needs_trained_weights = True

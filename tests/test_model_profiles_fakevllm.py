@@ -17,7 +17,7 @@ from lightonocr_validation.client import Target
 from lightonocr_validation.config import apply_flags, defaults
 from lightonocr_validation.context import RequestSettings
 from lightonocr_validation.runner import run_host
-from tests.fakevllm.server import FakeVllm
+from tests.fakevllm.server import FakeVllm, Faults
 
 ROOT = Path(__file__).parent.parent
 PROMPT_CHECKS = tuple(
@@ -79,3 +79,12 @@ def test_prompt_tokens_are_judged_by_the_profiles_processor(architecture: str, p
     status, detail = statuses["OCR002"]
     assert (status == "pass") is passes, detail
     assert profile in detail
+
+
+@pytest.mark.parametrize(("profile", "passes"), [("LightOnOCR-2-1B", True), ("LightOnOCR-3-4B", False)])
+def test_the_context_needed_is_the_profiles_largest_page(profile: str, passes: bool) -> None:
+    """--max-model-len 8192 holds a 1540 px page and 4096 tokens (7,133), not a 2048 px one (8,206)."""
+    with FakeVllm(Faults(max_model_len=8192), model="ocr", architecture="qwen3_5") as fake:
+        status, detail = _statuses(fake, "ocr", profile)["MOD002"]
+    assert (status == "pass") is passes, detail
+    assert str(model_profiles.named(profile).largest_page_tokens()) in detail

@@ -40,7 +40,7 @@ class RequestSettings:
         """The settings for `config`'s model; its profile told by its name (or config.json) unless given
         (check_command asks the server first where the name does not say: ProfileError when nothing does)."""
         chosen = profile or profile_for(config.model.served, config)
-        sampling = Sampling(**{key: chosen.sampling[key] for key in ("temperature", "top_p", "max_tokens")})
+        sampling = Sampling(**chosen.sampling)
         return cls(config.model, sampling, config.check, config.bench.perf, pages_dir, chosen)
 
     @property

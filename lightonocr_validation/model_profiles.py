@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,30 @@ QWEN35_FACTOR, QWEN35_MIN_PIXELS, QWEN35_MAX_PIXELS = 32, 65_536, 16_777_216
 QWEN35_OVERHEAD = 14
 
 
+@dataclass(frozen=True)
+class ProfileSampling(Mapping[str, Any]):
+    """A profile's sampling: read as a mapping (`sampling["temperature"]`, `dict(sampling)`) or by attribute
+    (`sampling.temperature`), as config.Sampling is."""
+
+    temperature: float
+    top_p: float
+    max_tokens: int
+
+    def __getitem__(self, key: str) -> Any:
+        if key not in SAMPLING_KEYS:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(SAMPLING_KEYS)
+
+    def __len__(self) -> int:
+        return len(SAMPLING_KEYS)
+
+
+SAMPLING_KEYS = ("temperature", "top_p", "max_tokens")
+
+
 class ProfileError(UserError):
     """No profile for the model, or a profile row that is not well formed: one line, exit 2."""
 
@@ -55,7 +79,7 @@ class ModelProfile:
     architecture: str  # "pixtral" or "qwen3_5"
     longest_edge: int  # pages are rendered (never upscaled) to this many px on their longest side
     serve_args: tuple[str, ...]  # extra `vllm serve` flags beyond the image limit and the two caches
-    sampling: Mapping[str, Any]  # temperature, top_p, max_tokens sent with every page
+    sampling: ProfileSampling  # temperature, top_p, max_tokens sent with every page (a Mapping)
     chat_template_kwargs: Mapping[str, Any]  # sent with every request when not empty
     modes: frozenset[str]  # {"plain"} or {"plain", "grounding"}
     aliases: tuple[str, ...] = ()  # other names that say this model (lowercase substrings)
@@ -246,7 +270,7 @@ def _rows_and_sampling(config: Any) -> tuple[Mapping[str, Any], Mapping[str, Any
         sampling = config.get("sampling", DEFAULTS["sampling"])
     else:
         rows = config.model_profiles
-        sampling = {key: getattr(config.sampling, key) for key in ("temperature", "top_p", "max_tokens")}
+        sampling = {key: getattr(config.sampling, key) for key in SAMPLING_KEYS}
     return rows, sampling
 
 
@@ -262,7 +286,7 @@ def _profile(name: str, row: Mapping[str, Any], sampling: Mapping[str, Any]) -> 
             architecture=architecture,
             longest_edge=int(row["longest_edge"]),
             serve_args=tuple(str(arg) for arg in row["serve_args"]),
-            sampling={**sampling, **dict(row.get("sampling") or {})},
+            sampling=_sampling({**sampling, **dict(row.get("sampling") or {})}),
             chat_template_kwargs=dict(row.get("chat_template_kwargs") or {}),
             modes=modes,
             aliases=tuple(str(alias).lower() for alias in row.get("aliases") or ()),
@@ -276,6 +300,14 @@ def _profile(name: str, row: Mapping[str, Any], sampling: Mapping[str, Any]) -> 
     if profile.longest_edge < 28:
         raise ProfileError(f"{where}.longest_edge {profile.longest_edge} is too small: LightOnOCR reads 1540 or 2048")
     return profile
+
+
+def _sampling(values: Mapping[str, Any]) -> ProfileSampling:
+    """The row's sampling over the `sampling` section's, typed (a value of the wrong type: ValueError)."""
+    for key in ("temperature", "top_p", "max_tokens"):
+        if isinstance(values[key], bool) or not isinstance(values[key], int | float):
+            raise ValueError(f"sampling.{key} is {values[key]!r}, not a number")
+    return ProfileSampling(float(values["temperature"]), float(values["top_p"]), int(values["max_tokens"]))
 
 
 def default() -> ModelProfile:

@@ -49,6 +49,7 @@ def test_the_qwen35_profiles_send_what_lighton_documents() -> None:
         )
         assert dict(profile.chat_template_kwargs) == {"enable_thinking": False}
         assert dict(profile.sampling) == {"temperature": 0.1, "top_p": 1.0, "max_tokens": 4096}
+        assert (profile.sampling.temperature, profile.sampling["top_p"]) == (0.1, 1.0)  # read either way
     assert model_profiles.named("LightOnOCR-3-1B", CONFIG).serve_args == ("--max-model-len", "16384")
 
 
@@ -127,6 +128,7 @@ def test_a_profile_row_that_is_not_one_is_refused_in_one_line() -> None:
         ("modes", ["ocr"], "must be plain"),
         ("longest_edge", 0, "too small"),
         ("generation", "three", "is not a profile row"),
+        ("sampling", {"temperature": "hot"}, "sampling.temperature is 'hot', not a number"),
     ):
         broken = {**rows, "LightOnOCR-3-4B": {**rows["LightOnOCR-3-4B"], key: value}}
         with pytest.raises(ProfileError, match=says):

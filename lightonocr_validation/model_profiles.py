@@ -169,8 +169,8 @@ def profile_for(model_name: str, config: Mapping[str, Any] | Any | None = None, 
     config.json; the server's `root` for it (`root`, from /v1/models). ProfileError when none tells."""
     profiles = table(config)
     chosen = _configured_name(config)
-    if chosen:
-        return _named(profiles, chosen, f"{FLAG} {chosen}")
+    if chosen:  # from --model-profile, invoke.yaml, or --tiny/--full-size (the profile they were built for)
+        return _named(profiles, chosen, f"model.profile {chosen!r}")
     for text, how in ((model_name, "name"), (root, "the server's /v1/models root")):
         found = by_name(profiles, text)
         if found is not None:

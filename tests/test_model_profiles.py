@@ -89,7 +89,8 @@ def test_a_model_nothing_tells_is_one_error_asking_for_the_flag_never_a_guess(tm
 
 def test_the_flag_wins_and_a_wrong_name_lists_the_right_ones() -> None:
     chosen = config.apply_flags(CONFIG, "check", Path("."), model_profile="lightonocr-3-4b")
-    assert profile_for("lightonai/LightOnOCR-2-1B", chosen).name == "LightOnOCR-3-4B"
+    found = profile_for("lightonai/LightOnOCR-2-1B", chosen)
+    assert (found.name, found.matched_by) == ("LightOnOCR-3-4B", "model.profile 'lightonocr-3-4b'")
     with pytest.raises(ProfileError, match="'LightOnOCR-5' is not a model profile: use one of LightOnOCR-1B-1025"):
         profile_for("x", config.apply_flags(CONFIG, "check", Path("."), model_profile="LightOnOCR-5"))
 

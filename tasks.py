@@ -28,16 +28,28 @@ from typing import Any
 from invoke import Collection, Context, Exit, task
 from rich.console import Console
 
-from lightonocr_validation import cli, config
+from lightonocr_validation import cli, config, model_profiles
 from lightonocr_validation import serve as serving
 from lightonocr_validation.config import Config
-from lightonocr_validation.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, UserError, print_error
+from lightonocr_validation.errors import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    UserError,
+    print_error,
+    print_warning,
+)
 from lightonocr_validation.hardware import describe, nvidia_gpus
 from lightonocr_validation.settings import DEFAULTS
 
 ROOT = Path(__file__).resolve().parent
 console = Console(stderr=False, highlight=False)
 errors = Console(stderr=True, highlight=False)
+# --model-profile, as serve, check, bench, tune and tiny-model take it (the names are model_profiles' rows).
+MODEL_PROFILE_HELP = (
+    f"Which LightOnOCR the model is: {', '.join(DEFAULTS['model_profiles'])} (default: model.profile, else told "
+    "by the model's name, a folder's config.json or the server's /v1/models root)."
+)
 
 
 def _user_errors(body: Callable[..., None]) -> Callable[..., None]:
@@ -98,6 +110,7 @@ def _remainder_args(remainder: str, argv: list[str] | None = None) -> list[str]:
         "profile": "Extra vllm flags from server.profiles: card (none) or tuned (default: server.profile).",
         "replicas": "Serve N GPUs as N servers: GPU i (CUDA_VISIBLE_DEVICES), port PORT+i, log per port.",
         "data-parallel-size": "Serve N GPUs as one server with vLLM's --data-parallel-size N (one port).",
+        "model-profile": MODEL_PROFILE_HELP,
     },
     auto_shortflags=False,
 )
@@ -117,8 +130,12 @@ def serve(
     profile: str | None = None,
     replicas: int | None = None,
     data_parallel_size: int | None = None,
+    model_profile: str | None = None,
 ) -> None:
     """Serve LightOnOCR with the model card's vllm serve command; arguments after -- go to vllm.
+
+    The model's profile (told by its name, or --model-profile) adds its own flags: LightOnOCR-3's
+    --max-model-len, and for the Qwen3.5-based 0.8B and 4B the chat template's enable_thinking false.
 
     Ctrl-C (or SIGTERM) stops every server's process group, gracefully then killed after
     server.stop_timeout, and exits 130; a second Ctrl-C kills them at once. A server that dies at start
@@ -139,9 +156,15 @@ def serve(
         port=port,
         timeout=timeout,
         profile=profile,
+        model_profile=model_profile,
     )
-    local = cfg.tiny_model if tiny else cfg.full_size_model if full_size else None
-    extra = [*cfg.server.profile_args(), *_remainder_args(getattr(c, "remainder", ""))]
+    local = config.local_model(cfg, tiny=tiny, full_size=full_size)
+    chosen = _profile_to_serve(cfg)
+    extra = [
+        *(model_profiles.serve_args(chosen, cfg.server.max_model_len) if chosen else ()),
+        *cfg.server.profile_args(),
+        *_remainder_args(getattr(c, "remainder", "")),
+    ]
     if local is not None:
         extra = [*local.serve_args, *extra]
     visible = os.environ.get(fleet_serve.DEVICES_VARIABLE)
@@ -165,8 +188,10 @@ def serve(
     if resolved == "cpu":
         env = {**cfg.cpu.env, **env}
     if local is not None and not (Path(cfg.model.id) / "config.json").is_file():
-        tiny_model(c, full_size=full_size)
+        tiny_model(c, full_size=full_size, model_profile=local.profile)
     errors.print(f"device: {resolved} ({describe(nvidia_gpus())})", markup=False)
+    if chosen is not None:
+        errors.print(f"model profile: {chosen.describe()}", markup=False)
     options = ServeOptions(
         plan=plan,
         model_name=cfg.model.served,
@@ -181,6 +206,25 @@ def serve(
     code = run_serve(options, console=console, errors=errors)
     if code:
         raise Exit(code=code)
+
+
+def _profile_to_serve(cfg: Config) -> model_profiles.ModelProfile | None:
+    """The profile of the model to serve, told by its id, its served name or its folder's config.json; None
+    when nothing tells it (a folder of Pixtral-based weights under a name of its own): it is then served with the
+    model card's flags, as before profiles, and said so; `invoke check` asks for --model-profile before any
+    verdict. A --model-profile that names no profile stays an error."""
+    try:
+        return model_profiles.profile_for(cfg.model.id, cfg, root=cfg.model.served)
+    except model_profiles.ProfileError:
+        if cfg.model.profile:
+            raise
+        names = ", ".join(cfg.model_profiles)
+        print_warning(
+            errors,
+            f"no model profile tells what {cfg.model.id!r} (served as {cfg.model.served!r}) is: serving with the model "
+            f"card's flags alone; for a LightOnOCR-3 checkpoint pass --model-profile NAME (one of {names})",
+        )
+        return None
 
 
 def _stop_on_sigterm() -> None:
@@ -213,22 +257,31 @@ def stop(c: Context, timeout: float | None = None) -> None:
 
 @task(
     help={
-        "out": "Folder to write the checkpoint into (default: tiny_model.path, full_size_model.path).",
-        "full-size": "LightOnOCR-2-1B's real dimensions and tokenizer ids, no weights: for --load-format dummy.",
+        "out": "Folder to write the checkpoint into (default: tiny_model.path, full_size_model.path; a suffix "
+        "for another profile's).",
+        "full-size": "The profile's real dimensions and tokenizer ids, no weights: for --load-format dummy.",
+        "model-profile": "Whose architecture: " + MODEL_PROFILE_HELP,
     },
+    auto_shortflags=False,
 )
 @_user_errors
-def tiny_model(c: Context, out: str | None = None, full_size: bool = False) -> None:
-    """Build the random-weight tiny model with LightOnOCR-2-1B's architecture (needs torch, transformers)."""
-    cfg = _config(c, "tiny_model")
-    target = Path(out) if out else (ROOT / (cfg.full_size_model if full_size else cfg.tiny_model).path).resolve()
+def tiny_model(c: Context, out: str | None = None, full_size: bool = False, model_profile: str | None = None) -> None:
+    """Build the random-weight tiny model with LightOnOCR's architecture (needs torch, transformers).
+
+    Pixtral-based (LightOnOCR-1B-1025, -2-1B, -3-1B) by default; Qwen3.5-based with --model-profile
+    LightOnOCR-3-0.8B or -3-4B. With --full-size, that profile's real shapes and no weights."""
+    cfg = _config(c, "tiny_model", model_profile=model_profile)
+    local = config.local_model(cfg, tiny=not full_size, full_size=full_size)
+    assert local is not None
+    target = Path(out) if out else (ROOT / local.path).resolve()
     result = c.run(
         f"{shlex.quote(sys.executable)} -m lightonocr_validation.tiny_model {shlex.quote(str(target))}"
-        + (" --full-size" if full_size else ""),
+        + (" --full-size" if full_size else "")
+        + f" --model-profile {shlex.quote(local.profile)}",
         warn=True,
         hide="stdout",
     )
-    kind = "full-size model" if full_size else "tiny model"
+    kind = f"{local.profile} full-size model" if full_size else f"{local.architecture} tiny model"
     if not result.ok:
         raise UserError(f"the {kind} could not be built into {target} (see above)", EXIT_USAGE)
     console.print(f"{kind}: {result.stdout.strip()}", markup=False)
@@ -277,6 +330,7 @@ REPLICAS_HELP = (
         "replicas": REPLICAS_HELP + " A verdict per replica, and the fleet's: validated only when every one is.",
         "deadline": "Seconds the whole run may take; past it unfinished checks are errors, exit 1 (default: "
         "check.deadline, auto: derived from the pages sent and --timeout).",
+        "model-profile": MODEL_PROFILE_HELP,
     },
     auto_shortflags=False,
 )
@@ -300,6 +354,7 @@ def check(
     pages: str | None = None,
     replicas: int | None = None,
     deadline: str | None = None,
+    model_profile: str | None = None,
 ) -> None:
     """Validate a running server: every check, a verdict, and exit 0 (validated), 1 (issue) or 2 (unreachable)."""
     from lightonocr_validation.check_command import CheckOptions, list_checks, run_check
@@ -310,7 +365,15 @@ def check(
         return
     options = CheckOptions(
         config=_config(
-            c, "check", tiny=tiny, full_size=full_size, model=model, port=port, timeout=timeout, deadline=deadline
+            c,
+            "check",
+            tiny=tiny,
+            full_size=full_size,
+            model=model,
+            port=port,
+            timeout=timeout,
+            deadline=deadline,
+            model_profile=model_profile,
         ),
         hosts=host or [],
         only=only or [],
@@ -368,6 +431,7 @@ def check(
         "/ (N x its pages/s).",
         "deadline": "Seconds the whole run may take, a hard ceiling over the plan: past it the result keeps what "
         "finished, marked partial, exit 1 (default: bench.deadline, 0: none).",
+        "model-profile": MODEL_PROFILE_HELP,
     },
     auto_shortflags=False,
 )
@@ -406,6 +470,7 @@ def bench(
     gpus: int | None = None,
     single_gpu: str | None = None,
     deadline: str | None = None,
+    model_profile: str | None = None,
 ) -> None:
     """Load a running server: pages/s, latency and accuracy under load; exit 0, 1 (objective missed) or 2."""
     from lightonocr_validation.bench.command import BenchOptions, run_bench
@@ -439,6 +504,7 @@ def bench(
         max_concurrency=max_concurrency,
         gpu_hour_price=gpu_hour_price,
         deadline=deadline,
+        model_profile=model_profile,
     )
     options = BenchOptions(
         config=cfg,
@@ -492,6 +558,7 @@ def bench(
         "warmup": "Warm-up requests before measuring (default: one per request in flight).",
         "out": "Folder for the records, logs, bench results and tune.json (default: tune.out).",
         "start-timeout": "Seconds one configuration may take to become ready (default: tune.start_timeout).",
+        "model-profile": MODEL_PROFILE_HELP,
     },
     auto_shortflags=False,
 )
@@ -513,6 +580,7 @@ def tune(
     warmup: int | None = None,
     out: str | None = None,
     start_timeout: float | None = None,
+    model_profile: str | None = None,
 ) -> None:
     """Serve each configuration of a grid in turn, bench it, stop it: the best flags and their gain over the card's."""
     config.flag_choice("--device", device, config.DEVICES)
@@ -536,14 +604,17 @@ def tune(
         requests=requests,
         start_timeout=start_timeout,
         out=out,
+        model_profile=model_profile,
     )
     try:
         candidates = load_grid(cfg.tune.grid)
         selected = select(candidates, [name.strip() for item in only or [] for name in item.split(",") if name.strip()])
     except GridError as error:
         raise UserError(str(error), EXIT_USAGE) from None
-    local = cfg.tiny_model if tiny else cfg.full_size_model if full_size else None
+    local = config.local_model(cfg, tiny=tiny, full_size=full_size)
+    chosen = _profile_to_serve(cfg)
     model_args = [*local.serve_args] if local is not None else []
+    model_args += model_profiles.serve_args(chosen, cfg.server.max_model_len) if chosen else ()
     resolved = _resolve_device(device)
     env = dict(cfg.server.env)
     if resolved == "cpu":
@@ -565,7 +636,7 @@ def tune(
     out_dir = Path(out) if out else ROOT / cfg.tune.out
     validate(bench_options(out_dir / "bench" / "-"))
     if local is not None and not (Path(cfg.model.id) / "config.json").is_file():
-        tiny_model(c, full_size=full_size)
+        tiny_model(c, full_size=full_size, model_profile=local.profile)
     guard_no_server_running(ROOT / cfg.server.pid_file, errors=errors)
     errors.print(f"device: {resolved} ({describe(nvidia_gpus())})", markup=False)
     options = tuning.TuneOptions(

@@ -64,7 +64,9 @@ def main() -> int:
             configured = defaults()
             config = replace(
                 configured,
-                model=ModelSettings(id="lightonocr-instant", served_name="", weights="random"),
+                model=ModelSettings(
+                    id="lightonocr-instant", served_name="", weights="random", profile="LightOnOCR-2-1B"
+                ),
                 sampling=Sampling(temperature=0.0, top_p=1.0, max_tokens=args.tokens),
             )
             options = BenchOptions(config=config, hosts=[target.base_url], stream=stream, max_tokens=args.tokens)

@@ -42,6 +42,8 @@ def bench(args: argparse.Namespace, port: int, result: Path, *extra: str) -> dic
         str(port),
         "--model",
         MODEL,
+        "--model-profile",  # the stand-in's name says no model: its pages are LightOnOCR-2's
+        "LightOnOCR-2-1B",
         "--max-tokens",
         "16",
         "--page",

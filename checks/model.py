@@ -5,10 +5,6 @@ from __future__ import annotations
 from checks.base import Check, Outcome, refused_key
 from lightonocr_validation.client import BadAnswer
 from lightonocr_validation.context import CheckContext
-from lightonocr_validation.pages import LONGEST_SIDE, expected_prompt_tokens
-
-# The largest page LightOnOCR can be given: a square at 1540 px, 12 + 3025 prompt tokens.
-LARGEST_PAGE_TOKENS = expected_prompt_tokens(LONGEST_SIDE, LONGEST_SIDE)
 
 
 class MOD001(Check):
@@ -58,25 +54,29 @@ class MOD002(Check):
 
     family = "model"
     failure = "Large pages are refused with 400 (prompt too long) or their text is cut short."
-    hint = "Serve with --max-model-len of at least the needed length (8192 is the usual choice), or lower max_tokens."
+    hint = (
+        "Serve with --max-model-len of at least the needed length (8192 is the usual choice for LightOnOCR-2; "
+        "LightOn serves LightOnOCR-3 with 16384, or 18000 for its 2048 px pages), or lower max_tokens."
+    )
     requires = ("MOD001",)
 
     def run(self, ctx: CheckContext) -> Outcome:
         max_model_len = ctx.max_model_len()
         if max_model_len is None:
             return Outcome.skipped("/v1/models gives no max_model_len: the context length cannot be judged")
-        needed = LARGEST_PAGE_TOKENS + ctx.settings.sampling.max_tokens
+        largest = ctx.profile.largest_page_tokens()
+        needed = largest + ctx.settings.sampling.max_tokens
         data = {"max_model_len": max_model_len, "needed": needed}
         if max_model_len < needed:
             return Outcome.failed(
-                f"max_model_len {max_model_len} < {needed} = {LARGEST_PAGE_TOKENS} tokens for the largest "
+                f"max_model_len {max_model_len} < {needed} = {largest} tokens for the largest "
                 f"page "
                 f"+ max_tokens {ctx.settings.sampling.max_tokens}",
                 figure=str(max_model_len),
                 **data,
             )
         return Outcome.passed(
-            f"{max_model_len} >= {needed} ({LARGEST_PAGE_TOKENS} for the largest page + "
+            f"{max_model_len} >= {needed} ({largest} for the largest page + "
             f"max_tokens {ctx.settings.sampling.max_tokens})",
             figure=str(max_model_len),
             **data,

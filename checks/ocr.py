@@ -9,7 +9,6 @@ from checks.page_answers import answered, listing, one_line, page_answers
 from checks.user_set import grade_user_set
 from lightonocr_validation.accuracy.engine import grade, overall_score, score_by_category
 from lightonocr_validation.context import CheckContext
-from lightonocr_validation.pages import expected_prompt_tokens
 
 
 class OCR001(Check):
@@ -55,8 +54,9 @@ class OCR002(Check):
         "the wrong processor config, image size or model revision, and worse text."
     )
     hint = (
-        "Serve the model's own preprocessor_config.json (longest_edge 1540, patch 14, merge 2) and do not "
-        "resize pages in a proxy; send PNGs at most 1540 px on the longest side."
+        "Serve the model's own preprocessor_config.json (LightOnOCR-1, -2 and -3-1B: Pixtral, longest_edge 1540, "
+        "patch 14, merge 2; LightOnOCR-3-0.8B and -4B: Qwen3.5, patch 16, merge 2, pages taken as sent) and do "
+        "not resize pages in a proxy; check that the model profile is the served model's (--model-profile)."
     )
     requires = ("MOD001",)
 
@@ -66,7 +66,7 @@ class OCR002(Check):
             return Outcome.skipped("no page answer reported usage.prompt_tokens")
         wrong = []
         for answer in counted:
-            expected = expected_prompt_tokens(answer.page.width, answer.page.height)
+            expected = ctx.profile.prompt_tokens(answer.page.width, answer.page.height)
             if answer.prompt_tokens != expected:
                 wrong.append((answer, expected))
         figure = f"{len(counted) - len(wrong)}/{len(counted)} pages"
@@ -76,11 +76,15 @@ class OCR002(Check):
             return Outcome.failed(
                 f"{len(wrong)} page(s) counted differently; {answer.page.label} "
                 f"({answer.page.width}x{answer.page.height}): {answer.prompt_tokens} prompt tokens, expected "
-                f"{expected} (12 + ceil(W/28) * ceil(H/28))",
+                f"{expected} ({ctx.profile.prompt_tokens_rule()}, {ctx.profile.name})",
                 figure=figure,
                 **data,
             )
-        return Outcome.passed("every page counted as 12 + ceil(W/28) * ceil(H/28) prompt tokens", figure=figure, **data)
+        return Outcome.passed(
+            f"every page counted as {ctx.profile.prompt_tokens_rule()} prompt tokens ({ctx.profile.name})",
+            figure=figure,
+            **data,
+        )
 
 
 class OCR003(Check):
@@ -90,7 +94,8 @@ class OCR003(Check):
     failure = "The served model misreads documents: wrong weights, chat template, preprocessing or sampling."
     hint = (
         "Compare the first failing page's output with its ground truth (samples/); serve the model card's "
-        "way (no system or text prompt, temperature 0.2, top_p 0.9) with the official checkpoint."
+        "way (no system or text prompt, the profile's sampling: temperature 0.2, top_p 0.9 for LightOnOCR-2) "
+        "with the official checkpoint."
     )
     requires = ("OCR001",)
     needs_trained_weights = True

@@ -18,7 +18,7 @@ from typing import Any
 from lightonocr_validation.client import LONGEST_TOKEN_BYTES, BadAnswer, Response
 from lightonocr_validation.client import one_line as client_one_line
 from lightonocr_validation.context import CheckContext
-from lightonocr_validation.pages import png_data_url
+from lightonocr_validation.pages import LONGEST_SIDE, png_data_url
 from lightonocr_validation.samples import SAMPLES_DIR, Sample, load_manifest
 from lightonocr_validation.user_pages import UserPage, load_pages
 
@@ -40,8 +40,9 @@ class UserPageInput:
     """A page of the user's set (``invoke check --pages``), read like a sample page. It is rendered when it
     is sent, not kept: a set such as olmOCR-Bench's 1400 pages would hold gigabytes of PNG."""
 
-    def __init__(self, user: UserPage, cer_max: float) -> None:
+    def __init__(self, user: UserPage, cer_max: float, longest: int = LONGEST_SIDE) -> None:
         self.user = user
+        self.longest = longest  # the model profile's page size
         self.sample = user.as_sample(cer_max)
         self.page = 0  # the Sample holds this one page
         self._size: tuple[int, int] | None = None
@@ -52,7 +53,7 @@ class UserPageInput:
 
     @property
     def data_url(self) -> str:
-        image = self.user.image()
+        image = self.user.image(self.longest)
         self._size = image.size
         return png_data_url(image)
 
@@ -66,7 +67,7 @@ class UserPageInput:
 
     def _rendered_size(self) -> tuple[int, int]:
         if self._size is None:
-            self._size = self.user.image().size
+            self._size = self.user.image(self.longest).size
         return self._size
 
 
@@ -88,33 +89,34 @@ class PageAnswer:
 _RENDER_LOCK = threading.Lock()
 
 
-def sample_pages(root: str) -> tuple[PageInput, ...]:
-    """Every page of the sample set at ``root``, rendered and encoded once per process (the samples do not
-    change while a run lasts, and a fleet of hosts shares them)."""
+def sample_pages(root: str, longest: int = LONGEST_SIDE) -> tuple[PageInput, ...]:
+    """Every page of the sample set at ``root`` at ``longest`` px (the model profile's page size), rendered
+    and encoded once per process (the samples do not change while a run lasts, and a fleet shares them)."""
     with _RENDER_LOCK:
-        return _render_pages(root)
+        return _render_pages(root, longest)
 
 
 @functools.cache
-def _render_pages(root: str) -> tuple[PageInput, ...]:
+def _render_pages(root: str, longest: int) -> tuple[PageInput, ...]:
     inputs: list[PageInput] = []
     for sample in load_manifest(Path(root)):
-        for number, image in enumerate(sample.pages()):
+        for number, image in enumerate(sample.pages(longest)):
             inputs.append(PageInput(sample, number, image.width, image.height, png_data_url(image)))
     return tuple(inputs)
 
 
 @functools.cache
-def user_pages(folder: str, cer_max: float) -> tuple[UserPageInput, ...]:
+def user_pages(folder: str, cer_max: float, longest: int = LONGEST_SIDE) -> tuple[UserPageInput, ...]:
     """The user's pages at ``folder``, loaded once per process (hosts of a fleet share them)."""
-    return tuple(UserPageInput(page, cer_max) for page in load_pages(Path(folder)))
+    return tuple(UserPageInput(page, cer_max, longest) for page in load_pages(Path(folder)))
 
 
 def pages_of(ctx: CheckContext) -> tuple[PageInput | UserPageInput, ...]:
+    longest = ctx.profile.longest_edge
     if ctx.settings.pages_dir:
         with _RENDER_LOCK:
-            return user_pages(ctx.settings.pages_dir, ctx.settings.check.pages_cer_max)
-    return sample_pages(str(ctx.samples_root or SAMPLES_DIR))
+            return user_pages(ctx.settings.pages_dir, ctx.settings.check.pages_cer_max, longest)
+    return sample_pages(str(ctx.samples_root or SAMPLES_DIR), longest)
 
 
 def image_content(data_url: str) -> list[dict[str, Any]]:

@@ -60,7 +60,7 @@ class RDY003(Check):
         body = reply.json()  # NotJson (an HTML page, ...) is a failed check with its reason
         version = str(body.get("version", "")) if isinstance(body, dict) else ""
         try:
-            rule = compat.rule_for(version)
+            rule = compat.rule_for(version, ctx.profile.architecture)
             supported = compat.is_supported(version)
         except ValueError:
             return Outcome.skipped(f"/version gave {version!r}, not a release number")

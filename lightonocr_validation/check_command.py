@@ -22,8 +22,9 @@ from rich.table import Table
 from checks import page_answers, registry
 from checks.base import Check
 from checks.page_answers import UserPageInput
-from lightonocr_validation import interrupts, samples, targets, user_pages
+from lightonocr_validation import interrupts, model_profiles, samples, targets, user_pages
 from lightonocr_validation.cancel import INTERRUPTED, CancelToken
+from lightonocr_validation.client import BadAnswer, Unreachable, VllmClient
 from lightonocr_validation.config import CheckSettings, Config
 from lightonocr_validation.context import RequestSettings, ServerFacts
 from lightonocr_validation.errors import (
@@ -109,7 +110,8 @@ def _run_check(
     errors: Console,
 ) -> int:
     started = time.time()
-    settings = RequestSettings.from_config(options.config, str(options.pages.resolve()) if options.pages else "")
+    pages_dir = str(options.pages.resolve()) if options.pages else ""
+    settings: RequestSettings | None = None
     selected: list[type[Check]] = []
     resolved: list[targets.Target] = []
     runs: list[HostRun] | None = None
@@ -126,11 +128,14 @@ def _run_check(
             raise UserError(str(error)) from None
         for target in resolved:
             redactor.add_target(target)
-        if not cancel.is_set():  # reading the pages and rendering the samples take seconds: not once stopped
-            pages = _user_pages(options)
+        if not cancel.is_set():  # the profile may ask the server; the pages take seconds: not once stopped
+            profile = resolve_profile(options.config, resolved[0])
+            settings = RequestSettings.from_config(options.config, pages_dir, profile=profile)
+            pages = _user_pages(options, profile.longest_edge)
             if any(target.verify is False for target in resolved):
                 print_warning(errors, INSECURE_WARNING)
-            deadline = options.config.check.deadline or auto_deadline(options.config.check, _pages_sent(pages))
+            pages_sent = _pages_sent(pages, profile.longest_edge)
+            deadline = options.config.check.deadline or auto_deadline(options.config.check, pages_sent)
             cancel.start_deadline(deadline)
             with console_report.LiveProgress(console) as progress:
                 runs = run_hosts(
@@ -138,6 +143,8 @@ def _run_check(
                 )
     except KeyboardInterrupt:  # before the run began (the run itself turns Ctrl-C into a stopped token)
         cancel.stop(INTERRUPTED, cancel.signal_name or "SIGINT")
+    if settings is None:  # stopped before the profile was known: the reports name the default model's
+        settings = RequestSettings.from_config(options.config, pages_dir, profile=model_profiles.default())
     if runs is None:  # stopped before the run: every selected check of every host "not run: interrupted"
         runs = run_hosts(resolved, settings, selected, cancel=cancel)
     guard.finished()  # from here a first Ctrl-C lets the verdict and the reports be written whole
@@ -197,14 +204,46 @@ def auto_deadline(check: CheckSettings, pages: int) -> float:
     return check.timeout + rounds * min(check.timeout, check.page_seconds_max)
 
 
-def _pages_sent(chosen: Sequence[UserPageInput]) -> int:
+def resolve_profile(config: Config, target: targets.Target) -> model_profiles.ModelProfile:
+    """The model profile of the run: `--model-profile`, else the name the server is asked for (a hub id, or a
+    full-size model's name), else the `root` the server's /v1/models gives for that name (the folder or hub id
+    it loaded). Neither telling is one line asking for `--model-profile` (exit 2): no guess becomes a verdict.
+    Asked once per run; a fleet serves one model."""
+    name = config.model.served
+    try:
+        return model_profiles.profile_for(name, config)
+    except model_profiles.ProfileError:
+        pass
+    root, trouble = served_root(target, name)
+    try:
+        return model_profiles.profile_for(name, config, root=root)
+    except model_profiles.ProfileError as error:
+        raise model_profiles.ProfileError(f"{error}{trouble}") from None
+
+
+def served_root(target: targets.Target, name: str) -> tuple[str, str]:
+    """The `root` /v1/models lists for the model `name` ("" when not listed), and why it could not be asked."""
+    client = VllmClient(dataclasses.replace(target, timeout=min(target.timeout, 30.0)))
+    try:
+        reply = client.get("/v1/models")
+        data = reply.json().get("data") if reply.status == 200 else None
+    except (Unreachable, BadAnswer, ValueError, AttributeError) as error:
+        return "", f" (the server could not be asked: {error})"
+    finally:
+        client.close()
+    listed = [entry for entry in data or [] if isinstance(entry, dict) and entry.get("id") == name]
+    root = listed[0].get("root") if listed else None
+    return (root, "") if isinstance(root, str) else ("", "")
+
+
+def _pages_sent(chosen: Sequence[UserPageInput], longest: int) -> int:
     """Pages a run sends: the user's (--pages), else the bundled samples', rendered here, before anything is
     sent (once: the run reuses them). A sample file that cannot be read is input to the run, like a page of
     --pages: one line naming the file and the fix, exit 2, not five checks blaming the server."""
     if chosen:
         return len(chosen)
     try:
-        return len(page_answers.sample_pages(str(samples.SAMPLES_DIR)))
+        return len(page_answers.sample_pages(str(samples.SAMPLES_DIR), longest))
     except samples.SampleError as error:
         raise UserError(str(error)) from None
 
@@ -220,7 +259,7 @@ def resolve_fleet(hosts: Sequence[str], replicas: int, config: Config, insecure:
     return [targets.resolve(host, config.check, insecure=insecure) for host in hosts]
 
 
-def _user_pages(options: CheckOptions) -> tuple[UserPageInput, ...]:
+def _user_pages(options: CheckOptions, longest: int) -> tuple[UserPageInput, ...]:
     """Load and validate ``--pages`` before anything is sent: a bad folder is a usage error (exit 2)."""
     if options.pages is None:
         return ()
@@ -230,7 +269,7 @@ def _user_pages(options: CheckOptions) -> tuple[UserPageInput, ...]:
     if check.pages_cer_max < 0:
         raise UserError(f"check.pages_cer_max is {check.pages_cer_max}; give a non-negative CER")
     try:
-        return page_answers.user_pages(str(options.pages.resolve()), check.pages_cer_max)
+        return page_answers.user_pages(str(options.pages.resolve()), check.pages_cer_max, longest)
     except user_pages.PagesError as error:
         raise UserError(str(error)) from None
 
@@ -288,6 +327,7 @@ def build_provenance(
         "model": settings.model_name,
         "weights": settings.model.weights,
         "sampling": dataclasses.asdict(settings.sampling),
+        "profile": settings.model_profile.provenance(),
         "samples_digest": _samples_digest(),
         "servers": servers,
         "started": started,

@@ -32,6 +32,7 @@ class ModelSettings:
     id: str  # what `vllm serve` loads: a hub id or a local checkpoint folder
     served_name: str  # the id the server lists and requests name; "" = id
     weights: str  # "trained" or "random"
+    profile: str = ""  # a row of model_profiles (--model-profile); "" = told by the name or config.json
 
     @property
     def served(self) -> str:
@@ -162,6 +163,8 @@ class LocalModelSettings:
 @dataclass(frozen=True)
 class Config:
     model: ModelSettings
+    # name -> row; typed and checked by model_profiles.table, which every task goes through
+    model_profiles: Mapping[str, Mapping[str, Any]]
     server: ServerSettings
     cpu: CpuSettings
     sampling: Sampling
@@ -294,15 +297,17 @@ FLAG_KEYS: dict[str, dict[str, str]] = {
         "model": "model.id",
         "served_model_name": "model.served_name",
         "profile": "server.profile",
+        "model_profile": "model.profile",
     },
     "stop": {"timeout": "server.stop_timeout"},
-    "tiny_model": {},
+    "tiny_model": {"model_profile": "model.profile"},
     # check --model is the id the server must list (what `serve --served-model-name` set), not weights.
     "check": {
         "port": "check.port",
         "timeout": "check.timeout",
         "model": "model.served_name",
         "deadline": "check.deadline",
+        "model_profile": "model.profile",
     },
     "bench": {
         "port": "check.port",
@@ -311,6 +316,7 @@ FLAG_KEYS: dict[str, dict[str, str]] = {
         "model": "model.served_name",
         "max_concurrency": "bench.max_concurrency",
         "gpu_hour_price": "bench.gpu_hour_price",
+        "model_profile": "model.profile",
     },
     # tune serves like serve (its --port binds) and measures like bench, with tune.* as the load.
     "tune": {
@@ -323,6 +329,7 @@ FLAG_KEYS: dict[str, dict[str, str]] = {
         "requests": "tune.requests",
         "start_timeout": "tune.start_timeout",
         "out": "tune.out",
+        "model_profile": "model.profile",
     },
 }
 
@@ -334,10 +341,15 @@ def apply_flags(
     in FLAG_KEYS[task]. A flag's bad value is one line naming the flag (exit 2)."""
     if tiny and full_size:
         raise UserError("--tiny and --full-size name two different models: choose one", EXIT_USAGE)
-    local = config.tiny_model if tiny else config.full_size_model if full_size else None
+    local = local_model(config, tiny=tiny, full_size=full_size, profile=flags.get("model_profile"))
     if local is not None:
         # Its path is relative to the repository, and `vllm serve` runs from anywhere: made absolute here.
-        model = ModelSettings(id=str((root / local.path).resolve()), served_name=local.served_name, weights="random")
+        model = ModelSettings(
+            id=str((root / local.path).resolve()),
+            served_name=local.served_name,
+            weights="random",
+            profile=local.profile,
+        )
         config = dataclasses.replace(config, model=model)
     if task in ("serve", "tune") and flags.get("model"):
         # serve --model X serves X under its own name unless --served-model-name says otherwise.
@@ -356,6 +368,41 @@ def apply_flags(
         typed = _value(hints[key], value, "--" + name.replace("_", "-"), flag=True, key=keys[name])
         config = dataclasses.replace(config, **{section: dataclasses.replace(current, **{key: typed})})
     return config
+
+
+@dataclass(frozen=True)
+class LocalModel:
+    """The tiny or full-size model of one profile: where it is built, the name it is served as."""
+
+    path: str
+    served_name: str
+    serve_args: tuple[str, ...]
+    profile: str  # the row of model_profiles it stands for
+    architecture: str
+    full_size: bool
+
+
+def local_model(config: Config, *, tiny: bool, full_size: bool, profile: str | None = None) -> LocalModel | None:
+    """The model `--tiny` or `--full-size` names, for the profile chosen (`--model-profile`, model.profile, else
+    the default LightOnOCR-2-1B, whose folders and names are tiny_model.* and full_size_model.* as they are).
+
+    A tiny model is one per architecture (a suffix for qwen3_5); a full-size one per profile, served under a
+    name that says the profile (lightonocr-3-4b-random-weights), so a check finds its profile by the name."""
+    from lightonocr_validation import model_profiles
+    from lightonocr_validation.settings import DEFAULT_MODEL_PROFILE
+
+    if not (tiny or full_size):
+        return None
+    name = (profile or config.model.profile or DEFAULT_MODEL_PROFILE).strip()
+    chosen = model_profiles.named(name, config)
+    settings = config.tiny_model if tiny else config.full_size_model
+    path, served = settings.path, settings.served_name
+    if tiny and chosen.architecture != "pixtral":
+        path, served = f"{path}-{chosen.architecture}", f"{served}-{chosen.architecture}"
+    if full_size and chosen.name != DEFAULT_MODEL_PROFILE:
+        slug = chosen.name.lower()
+        path, served = f"{path}-{slug.removeprefix('lightonocr-')}", f"{slug}-random-weights"
+    return LocalModel(path, served, settings.serve_args, chosen.name, chosen.architecture, full_size)
 
 
 def flag_value(flag: str, value: Any, kind: type[int] | type[float]) -> Any:

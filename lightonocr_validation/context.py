@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from lightonocr_validation.client import BadAnswer, Response, VllmClient
 from lightonocr_validation.config import CheckSettings, Config, ModelSettings, PerfSettings, Sampling
+from lightonocr_validation.model_profiles import ModelProfile, profile_for
 from lightonocr_validation.shape import kind
 
 T = TypeVar("T")
@@ -30,10 +31,17 @@ class RequestSettings:
     # `invoke check --pages DIR`: the user's own pages replace the bundled samples (lightonocr_validation/
     # user_pages.py); "" sends the samples. A user set is validated by its overall score, not per page.
     pages_dir: str = ""
+    # Which LightOnOCR the server serves (model_profiles.py): page size, prompt tokens, modes. `sampling`
+    # above is this profile's, so every reader of it sends what the model is meant to get.
+    profile: ModelProfile | None = None
 
     @classmethod
-    def from_config(cls, config: Config, pages_dir: str = "") -> RequestSettings:
-        return cls(config.model, config.sampling, config.check, config.bench.perf, pages_dir)
+    def from_config(cls, config: Config, pages_dir: str = "", profile: ModelProfile | None = None) -> RequestSettings:
+        """The settings for `config`'s model; its profile told by its name (or config.json) unless given
+        (check_command asks the server first where the name does not say: ProfileError when nothing does)."""
+        chosen = profile or profile_for(config.model.served, config)
+        sampling = Sampling(**chosen.sampling)
+        return cls(config.model, sampling, config.check, config.bench.perf, pages_dir, chosen)
 
     @property
     def model_name(self) -> str:
@@ -43,6 +51,15 @@ class RequestSettings:
     @property
     def random_weights(self) -> bool:
         return self.model.random_weights
+
+    @property
+    def model_profile(self) -> ModelProfile:
+        """The profile, LightOnOCR-2-1B's (the default model's) when the settings were built without one."""
+        if self.profile is None:
+            from lightonocr_validation.model_profiles import default
+
+            return default()
+        return self.profile
 
 
 @dataclass(frozen=True)
@@ -65,6 +82,11 @@ class CheckContext:
     on_pages: Callable[[int, int], None] | None = None
     _memo: dict[str, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def profile(self) -> ModelProfile:
+        """Which LightOnOCR this server serves: the page size, prompt tokens, sampling and modes checks expect."""
+        return self.settings.model_profile
 
     def memo(self, key: str, compute: Callable[[], T]) -> T:
         """Compute `key` once per context; later checks get the same answer (or the same exception)."""
@@ -137,6 +159,12 @@ class CheckContext:
             "temperature": self.settings.sampling.temperature,
             "top_p": self.settings.sampling.top_p,
             "max_tokens": self.settings.sampling.max_tokens,
+            # generation 3's Qwen3.5-based models: no thinking preamble (empty, and not sent, for the others)
+            **(
+                {"chat_template_kwargs": dict(self.profile.chat_template_kwargs)}
+                if self.profile.chat_template_kwargs
+                else {}
+            ),
             **overrides,
         }
 

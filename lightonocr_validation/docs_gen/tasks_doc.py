@@ -201,10 +201,14 @@ def render_exit_codes(tasks_module: Any) -> str:
     )
 
 
+# Tables of rows: each row is one leaf (the model profiles: the guide's Models table shows their columns).
+ROW_TABLES = (("model_profiles",),)
+
+
 def _leaves(data: dict[str, Any], path: tuple[str, ...] = ()) -> Iterator[tuple[tuple[str, ...], Any]]:
     """Configuration leaves in settings' order; an empty mapping is a leaf (filled in invoke.yaml)."""
     for key, item in data.items():
-        if isinstance(item, dict) and item:
+        if isinstance(item, dict) and item and path not in ROW_TABLES:
             yield from _leaves(item, (*path, key))
         else:
             yield (*path, key), item

@@ -117,8 +117,14 @@ class FakeVllm:
         known_pages: dict[str, str] | None = None,
         port: int = 0,  # 0: a free port; a stand-in `vllm serve` binds the --port it was given
         slots: threading.Semaphore | None = None,  # another fake's: two addresses in front of one engine
+        # The served checkpoint's processor ("pixtral": LightOnOCR-1/2 and -3-1B; "qwen3_5": LightOnOCR-3-0.8B
+        # and -4B) and the folder or hub id vLLM loaded, which /v1/models lists as `root` ("": `model`).
+        architecture: str = "pixtral",
+        root: str = "",
     ) -> None:
         self.port = port
+        self.architecture = architecture
+        self.root = root
         self.faults = faults or Faults()
         self.model = model
         self.api_key = api_key
@@ -226,6 +232,17 @@ class FakeVllm:
                 if not self.engine_dead:  # a dead engine's gauges stay as they were when it died
                     self._set_gauge("vllm:num_requests_running", self._in_flight)
 
+    def _image_prompt_tokens(self, decoded: list[tuple[int, int, Any]]) -> int:
+        """The template's tokens and the images' as the served processor counts them: Pixtral fits the page to
+        its longest edge; Qwen3.5 takes it as sent, in 32 px cells, and opens an empty thought (14 tokens)."""
+        if self.architecture == "qwen3_5":
+            from lightonocr_validation.model_profiles import QWEN35_OVERHEAD, qwen35_image_tokens
+
+            return QWEN35_OVERHEAD + sum(qwen35_image_tokens(w, h) for w, h, _ in decoded)
+        return PROMPT_OVERHEAD_TOKENS + sum(
+            expected_image_tokens(w, h, longest=self.faults.resize_longest) for w, h, _ in decoded
+        )
+
     def _set_gauge(self, name: str, value: float) -> None:
         with self._lock:
             self.counters[name] = value
@@ -233,7 +250,8 @@ class FakeVllm:
     def _models(self, _: bytes) -> _Reply:
         listing = json.loads(_recorded("models")["body"])
         entry = listing["data"][0]
-        entry.update(id=self.served_name, root=self.served_name, max_model_len=self.faults.max_model_len)
+        # vLLM lists the folder or hub id it loaded as `root`, whatever name it serves it under.
+        entry.update(id=self.served_name, root=self.root or self.model, max_model_len=self.faults.max_model_len)
         return _json(200, listing)
 
     def _metrics(self, _: bytes) -> _Reply:
@@ -285,11 +303,7 @@ class FakeVllm:
             if self.faults.corrupt_image_status == 400:
                 return _Reply(400, _recorded("corrupt_image")["body"].encode(), "application/json")
             return _error(self.faults.corrupt_image_status, "Internal Server Error", "InternalServerError", None)
-        prompt_tokens = (
-            PROMPT_OVERHEAD_TOKENS
-            + sum(len(t.encode()) for t in texts)
-            + sum(expected_image_tokens(w, h, longest=self.faults.resize_longest) for w, h, _ in decoded)
-        )
+        prompt_tokens = sum(len(t.encode()) for t in texts) + self._image_prompt_tokens(decoded)
         limit = self.faults.max_model_len
         max_tokens = request.get("max_tokens") or request.get("max_completion_tokens")
         if self.faults.enforce_max_tokens and isinstance(max_tokens, int) and max_tokens > limit:

@@ -33,7 +33,9 @@ from lightonocr_validation.errors import (
     print_error,
     print_warning,
 )
+from lightonocr_validation.grounding.mode import checks_for_mode
 from lightonocr_validation.interrupts import SignalGuard
+from lightonocr_validation.model_profiles import profile_for
 from lightonocr_validation.redaction import Redactor, redacting
 from lightonocr_validation.report import console as console_report
 from lightonocr_validation.report.json_report import report_dict, write_json
@@ -72,6 +74,9 @@ class CheckOptions:
     pages: Path | None = None
     # `--replicas N`: the servers at the host's port, port+1, ...: each its verdict, and the fleet's.
     replicas: int = 1
+    # `--mode plain|grounding`: only the plain-mode checks, or only the grounding ones (and what they
+    # require); "" runs both (a model without grounding skips those checks, saying so).
+    mode: str = ""
 
 
 def list_checks(console: Console) -> None:
@@ -94,6 +99,8 @@ def run_check(options: CheckOptions, *, console: Console, errors: Console) -> in
 def _run_check(options: CheckOptions, redactor: Redactor, *, console: Console, errors: Console) -> int:
     try:
         selected = registry.select(options.only, options.skip, options.tags)
+        served = options.config.model.served
+        selected = checks_for_mode(selected, options.mode, profile_for(served), served)
         hosts = options.hosts or [options.config.check.host]
         resolved = resolve_fleet(list(dict.fromkeys(hosts)), options.replicas, options.config, options.insecure)
     except (registry.SelectionError, targets.TargetError) as error:

@@ -365,6 +365,8 @@ def check(
         "/ (N x its pages/s).",
         "deadline": "Seconds the whole run may take, a hard ceiling over the plan: past it the result keeps what "
         "finished, marked partial, exit 1 (default: bench.deadline, 0: none).",
+        "mode": "plain (default) or grounding: every request asks for LightOnOCR-3's grounding mode (the image plus "
+        "`grounding`) and every answer is judged as a grounding answer (blocks, boxes, labels, text).",
     },
     auto_shortflags=False,
 )
@@ -403,6 +405,7 @@ def bench(
     gpus: int | None = None,
     single_gpu: str | None = None,
     deadline: str | None = None,
+    mode: str = "plain",
 ) -> None:
     """Load a running server: pages/s, latency and accuracy under load; exit 0, 1 (objective missed) or 2."""
     from lightonocr_validation.bench.command import BenchOptions, run_bench
@@ -463,6 +466,7 @@ def bench(
         replicas=1 if replicas is None else config.flag_value("--replicas", replicas, int),
         gpus=gpus,
         single_gpu=Path(single_gpu) if single_gpu else None,
+        request_mode=mode,
     )
     code = run_bench(options, console=console, errors=errors)
     leave_now_if_stuck(code)  # a stopped run's abandoned request may still be opening its connection

@@ -156,3 +156,13 @@ def test_invoke_check_mode_grounding_refuses_a_generation_2_model_in_one_line() 
 def test_invoke_check_mode_must_be_a_known_mode() -> None:
     result = run_invoke("check", "--mode", "layout", env={**os.environ, "NO_COLOR": "1"})
     assert result.returncode == 2 and "--mode 'layout' is not one of plain, grounding" in result.stderr
+
+
+def test_own_pages_text_is_graded_by_their_own_tests_both_ways(tmp_path, fake_vllm, run_checks) -> None:
+    folder = _own_pages(tmp_path / "a")
+    (folder / "prose.facts.jsonl").write_text('{"type": "present", "text": "Margaret Innes"}\n', encoding="utf-8")
+    healthy = run_checks(fake_vllm(model=GEN3).url, served_name=GEN3, selected=SELECTED, pages_dir=str(folder))
+    assert healthy.by_id["GRD005"].status is Status.PASS
+    broken = fake_vllm(Faults(grounding="missing"), model=GEN3)
+    checked = run_checks(broken.url, served_name=GEN3, selected=SELECTED, pages_dir=str(folder))
+    assert checked.by_id["GRD005"].status is Status.FAIL and "prose.png" in checked.by_id["GRD005"].detail

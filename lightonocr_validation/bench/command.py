@@ -7,6 +7,7 @@ benchmark: unlike `vllm bench serve`, never 0 then); 2 bad input, or a server th
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -46,7 +47,15 @@ from lightonocr_validation.errors import (
     print_warning,
     shorten,
 )
+from lightonocr_validation.grounding.mode import (
+    GROUNDING,
+    MODES,
+    grounding_content,
+    grounding_overrides,
+    require_grounding,
+)
 from lightonocr_validation.interrupts import SignalGuard
+from lightonocr_validation.model_profiles import profile_for
 from lightonocr_validation.redaction import Redactor, redacting
 from lightonocr_validation.report.serialize import iso_utc
 from lightonocr_validation.shape import dig, typed
@@ -87,6 +96,9 @@ class BenchOptions:
     replicas: int = 1
     gpus: int | None = None
     single_gpu: Path | None = None
+    # `--mode grounding`: every request asks for LightOnOCR-3's grounding mode (the image plus "grounding",
+    # the profile's sampling and chat_template_kwargs), and every answer is judged as a grounding answer.
+    request_mode: str = "plain"
     # Where pages come from: the bundled samples unless another source (a folder of pages) is given.
     page_source: Callable[[], Iterable[BenchPage]] = bench_pages.sample_pages
 
@@ -127,6 +139,10 @@ def validate(options: BenchOptions) -> objectives.Objective | None:
     if options.requests is not None and options.duration is not None:
         raise UserError("--requests and --duration both end a point: give one of them")
     _validate_fleet(options)
+    if options.request_mode not in MODES:
+        raise UserError(f"--mode {options.request_mode!r} is not one of {', '.join(MODES)}")
+    if options.request_mode == GROUNDING:
+        require_grounding(profile_for(options.config.model.served), options.config.model.served)
     if options.arrival not in ARRIVALS:
         raise UserError(f"--arrival {options.arrival!r} is not one of {', '.join(ARRIVALS)}")
     if options.arrival != "constant" and options.rate is None:
@@ -162,14 +178,22 @@ def _validate_fleet(options: BenchOptions) -> None:
 
 
 def request_body(page: BenchPage, options: BenchOptions) -> bytes:
-    """A page's request the model card's way (the image and nothing else), sampling sent explicitly."""
+    """A page's request the model card's way (the image and nothing else), sampling sent explicitly; in
+    grounding mode the text ``grounding`` after the image, and the profile's chat template arguments."""
+    content: list[dict[str, Any]] = [{"type": "image_url", "image_url": {"url": page.data_url}}]
+    extra: dict[str, Any] = {}
+    if options.request_mode == GROUNDING:
+        content = grounding_content(page.data_url)
+        extra = grounding_overrides(profile_for(options.config.model.served))
+        extra.pop("temperature"), extra.pop("top_p")  # sampling(options) says them, --temperature first
     body: dict[str, Any] = {
         "model": options.config.model.served,
-        "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": page.data_url}}]}],
+        "messages": [{"role": "user", "content": content}],
         "temperature": sampling(options)["temperature"],
         "top_p": sampling(options)["top_p"],
         "max_tokens": sampling(options)["max_tokens"],
         "stream": options.stream,
+        **extra,
     }
     if options.stream:
         body["stream_options"] = {"include_usage": True}
@@ -180,6 +204,9 @@ def request_body(page: BenchPage, options: BenchOptions) -> bytes:
 
 def sampling(options: BenchOptions) -> dict[str, Any]:
     configured = options.config.sampling
+    if options.request_mode == GROUNDING:  # LightOn's sampling for the model, as the grounding checks send
+        profiled = profile_for(options.config.model.served).sampling
+        configured = dataclasses.replace(configured, temperature=profiled.temperature, top_p=profiled.top_p)
     return {
         "temperature": options.temperature if options.temperature is not None else configured.temperature,
         "top_p": configured.top_p,
@@ -443,6 +470,7 @@ class Phase:
                 stream=options.stream,
                 runs=options.runs,
                 graded=graded,
+                grounding=options.request_mode == GROUNDING,
                 load_defaults=Load(1, arrival=options.arrival, seed=options.seed),
                 on_record=progress.on_record,
                 on_point=progress.on_point,
@@ -640,6 +668,7 @@ def _settings(
     first = next((run for step in steps for runs in step.runs.values() for run in runs), None)
     return {
         "mode": mode,
+        "request_mode": options.request_mode,
         "concurrencies": sorted({step.load.concurrency for step in steps}),
         "rate": options.rate,
         "arrival": options.arrival,

@@ -57,6 +57,16 @@ def grounding_overrides(profile: ModelProfile) -> dict[str, Any]:
 MODES = ("plain", GROUNDING)
 
 
+def require_grounding(profile: ModelProfile, model_name: str) -> None:
+    """An explicit ``--mode grounding`` for a model without the mode: one line, exit 2, before any request."""
+    if not grounding_supported(profile):
+        raise UserError(
+            f"--mode grounding: {no_grounding(profile, model_name)}; drop --mode grounding, or name a "
+            "LightOnOCR-3 server's model with --model lightonai/LightOnOCR-3-...",
+            EXIT_USAGE,
+        )
+
+
 def checks_for_mode(
     selected: Sequence[type[Check]], mode: str, profile: ModelProfile, model_name: str
 ) -> list[type[Check]]:
@@ -67,12 +77,7 @@ def checks_for_mode(
         return list(selected)
     if mode == "plain":
         return [check for check in selected if check.family != GROUNDING]
-    if not grounding_supported(profile):
-        raise UserError(
-            f"--mode grounding: {no_grounding(profile, model_name)}; drop --mode grounding, or check a "
-            "LightOnOCR-3 server with --model lightonai/LightOnOCR-3-...",
-            EXIT_USAGE,
-        )
+    require_grounding(profile, model_name)
     wanted = {check.id for check in selected if check.family == GROUNDING}
     by_id = {check.id: check for check in selected}
     pending = list(wanted)

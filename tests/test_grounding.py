@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from lightonocr_validation.grounding import blocks, boxes
@@ -62,10 +60,9 @@ def test_every_documented_label_is_accepted():
         "x" * (blocks.MAX_CHARS + 10),  # past the size bound
     ],
 )
-def test_a_hostile_answer_is_refused_in_bounded_time(answer):
-    started = time.process_time()
+def test_a_hostile_answer_is_refused_and_what_is_kept_is_bounded(answer):
+    # Its time is printed by benchmarks/grounding_parse.py, not asserted here.
     g = parse(answer)
-    assert time.process_time() - started < 10  # linear scans: a second or two on a slow core
     assert g.format_problem()
     assert len(g.blocks) <= blocks.MAX_MARKERS and len(g.unparsed) <= blocks.SHOWN
 

@@ -205,8 +205,8 @@ def request_body(page: BenchPage, options: BenchOptions) -> bytes:
 def sampling(options: BenchOptions) -> dict[str, Any]:
     configured = options.config.sampling
     if options.request_mode == GROUNDING:  # LightOn's sampling for the model, as the grounding checks send
-        profiled = profile_for(options.config.model.served).sampling
-        configured = dataclasses.replace(configured, temperature=profiled.temperature, top_p=profiled.top_p)
+        profiled = grounding_overrides(profile_for(options.config.model.served))
+        configured = dataclasses.replace(configured, temperature=profiled["temperature"], top_p=profiled["top_p"])
     return {
         "temperature": options.temperature if options.temperature is not None else configured.temperature,
         "top_p": configured.top_p,

@@ -47,7 +47,7 @@ def grounding_content(data_url: str) -> list[dict[str, Any]]:
 def grounding_overrides(profile: ModelProfile) -> dict[str, Any]:
     """What a grounding request sends beyond the plain one: the profile's sampling and chat template
     arguments (``enable_thinking: false`` for the Qwen3.5-based checkpoints)."""
-    overrides: dict[str, Any] = {"temperature": profile.sampling.temperature, "top_p": profile.sampling.top_p}
+    overrides: dict[str, Any] = {key: _sampled(profile.sampling, key) for key in ("temperature", "top_p")}
     kwargs: Mapping[str, Any] = profile.chat_template_kwargs or {}
     if kwargs:
         overrides["chat_template_kwargs"] = dict(kwargs)
@@ -87,3 +87,8 @@ def checks_for_mode(
                 wanted.add(required)
                 pending.append(required)
     return [check for check in selected if check.id in wanted]
+
+
+def _sampled(sampling: Any, key: str) -> Any:
+    """A sampling value of the profile, whether its sampling is a settings object or a mapping."""
+    return sampling[key] if isinstance(sampling, Mapping) else getattr(sampling, key)

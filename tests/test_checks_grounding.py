@@ -49,6 +49,7 @@ BROKEN = {
     "missing": (("GRD005", "GRD006"), "CER"),
     "whole_page": (("GRD006",), "lie on a true block"),
     "wrong_labels": (("GRD006",), "labels agree"),
+    "unknown_labels": (("GRD004", "GRD006"), "not documented"),
 }
 
 
@@ -166,3 +167,8 @@ def test_own_pages_text_is_graded_by_their_own_tests_both_ways(tmp_path, fake_vl
     broken = fake_vllm(Faults(grounding="missing"), model=GEN3)
     checked = run_checks(broken.url, served_name=GEN3, selected=SELECTED, pages_dir=str(folder))
     assert checked.by_id["GRD005"].status is Status.FAIL and "prose.png" in checked.by_id["GRD005"].detail
+
+
+def test_a_mode_that_leaves_no_check_is_one_line() -> None:
+    result = run_invoke("check", "--mode", "plain", "--tag", "grounding", env={**os.environ, "NO_COLOR": "1"})
+    assert result.returncode == 2 and result.stderr.startswith("error: --mode plain leaves no check")

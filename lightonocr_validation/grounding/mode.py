@@ -76,7 +76,7 @@ def checks_for_mode(
     if not mode:
         return list(selected)
     if mode == "plain":
-        return [check for check in selected if check.family != GROUNDING]
+        return _some(mode, [check for check in selected if check.family != GROUNDING])
     require_grounding(profile, model_name)
     wanted = {check.id for check in selected if check.family == GROUNDING}
     by_id = {check.id: check for check in selected}
@@ -86,7 +86,13 @@ def checks_for_mode(
             if required not in wanted and required in by_id:
                 wanted.add(required)
                 pending.append(required)
-    return [check for check in selected if check.id in wanted]
+    return _some(mode, [check for check in selected if check.id in wanted])
+
+
+def _some(mode: str, checks: list[type[Check]]) -> list[type[Check]]:
+    if not checks:
+        raise UserError(f"--mode {mode} leaves no check of the selection to run: loosen --only, --skip or --tag")
+    return checks
 
 
 def _sampled(sampling: Any, key: str) -> Any:

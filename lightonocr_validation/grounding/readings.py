@@ -179,6 +179,12 @@ CASES: tuple[Case, ...] = (
             }
         ),
     ),
+    Case(
+        "unknown_labels",
+        False,
+        "labels outside LightOn's set (paragraph, heading, ...)",
+        _labels({"text": "paragraph", "title": "heading", "section": "heading", "list": "bullets", "table": "grid"}),
+    ),
     Case("no_markers", False, "the plain-mode answer: no marker at all", lambda pieces, size, rng: pieces),
 )
 HEALTHY = tuple(case for case in CASES if case.healthy)

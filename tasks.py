@@ -327,6 +327,8 @@ REPLICAS_HELP = (
         "junit": "Write JUnit XML for CI systems to this path.",
         "report-md": "Write a Markdown report to this path.",
         "pages": "Grade your own pages in this folder instead of the bundled samples (see the guide's layouts).",
+        "mode": "plain or grounding: only that mode's checks (grounding: LightOnOCR-3 only). Default: both, "
+        "the grounding checks skipping for a model without the mode.",
         "replicas": REPLICAS_HELP + " A verdict per replica, and the fleet's: validated only when every one is.",
         "deadline": "Seconds the whole run may take; past it unfinished checks are errors, exit 1 (default: "
         "check.deadline, auto: derived from the pages sent and --timeout).",
@@ -355,9 +357,11 @@ def check(
     replicas: int | None = None,
     deadline: str | None = None,
     model_profile: str | None = None,
+    mode: str | None = None,
 ) -> None:
     """Validate a running server: every check, a verdict, and exit 0 (validated), 1 (issue) or 2 (unreachable)."""
     from lightonocr_validation.check_command import CheckOptions, list_checks, run_check
+    from lightonocr_validation.grounding.mode import MODES
     from lightonocr_validation.interrupts import leave_now_if_stuck
 
     if list:
@@ -385,6 +389,7 @@ def check(
         insecure=insecure,
         pages=Path(pages) if pages else None,
         replicas=1 if replicas is None else config.flag_value("--replicas", replicas, int),
+        mode=config.flag_choice("--mode", mode, MODES) if mode else "",
     )
     code = run_check(options, console=console, errors=errors)
     leave_now_if_stuck(code)  # a stopped run's abandoned request may still be opening its connection
@@ -432,6 +437,8 @@ def check(
         "deadline": "Seconds the whole run may take, a hard ceiling over the plan: past it the result keeps what "
         "finished, marked partial, exit 1 (default: bench.deadline, 0: none).",
         "model-profile": MODEL_PROFILE_HELP,
+        "mode": "plain (default) or grounding: every request asks for LightOnOCR-3's grounding mode (the image plus "
+        "`grounding`) and every answer is judged as a grounding answer (blocks, boxes, labels, text).",
     },
     auto_shortflags=False,
 )
@@ -471,6 +478,7 @@ def bench(
     single_gpu: str | None = None,
     deadline: str | None = None,
     model_profile: str | None = None,
+    mode: str = "plain",
 ) -> None:
     """Load a running server: pages/s, latency and accuracy under load; exit 0, 1 (objective missed) or 2."""
     from lightonocr_validation.bench.command import BenchOptions, run_bench
@@ -532,6 +540,7 @@ def bench(
         replicas=1 if replicas is None else config.flag_value("--replicas", replicas, int),
         gpus=gpus,
         single_gpu=Path(single_gpu) if single_gpu else None,
+        request_mode=mode,
     )
     code = run_bench(options, console=console, errors=errors)
     leave_now_if_stuck(code)  # a stopped run's abandoned request may still be opening its connection

@@ -31,6 +31,7 @@ class SkipReason(enum.StrEnum):
 
     PREREQUISITE = "prerequisite"  # a check it requires did not pass
     RANDOM_WEIGHTS = "random_weights"  # it judges text, and the served model's weights are random
+    NOT_APPLICABLE = "not_applicable"  # the served model has no such mode (grounding for LightOnOCR-2)
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,12 @@ class Check:
     @classmethod
     def title(cls) -> str:
         return (inspect.getdoc(cls) or cls.__name__).splitlines()[0].rstrip(".")
+
+    @classmethod
+    def not_applicable(cls, ctx: CheckContext) -> str:
+        """Why this check does not apply to the served model ("" when it does): the runner skips it with this
+        reason before anything else (a LightOnOCR-2 model has no grounding mode, random weights or not)."""
+        return ""
 
     def run(self, ctx: CheckContext) -> Outcome:
         raise NotImplementedError

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -124,9 +125,15 @@ def image_content(data_url: str) -> list[dict[str, Any]]:
     return [{"type": "image_url", "image_url": {"url": data_url}}]
 
 
-def send_page(ctx: CheckContext, page: PageInput | UserPageInput, **overrides: Any) -> PageAnswer:
-    """The page's answer; one the server cut short, made too long or sent as HTML is an answer with a problem."""
-    body = ctx.chat_body(image_content(page.data_url), **overrides)
+def send_page(
+    ctx: CheckContext,
+    page: PageInput | UserPageInput,
+    content: Callable[[str], list[dict[str, Any]]] = image_content,
+    **overrides: Any,
+) -> PageAnswer:
+    """The page's answer; one the server cut short, made too long or sent as HTML is an answer with a problem.
+    ``content`` builds the message from the page's data URL (a grounding request adds its text)."""
+    body = ctx.chat_body(content(page.data_url), **overrides)
     try:
         reply = ctx.client.post("/v1/chat/completions", body)
     except BadAnswer as error:
@@ -203,6 +210,13 @@ def _completion_fields(body: Any) -> tuple[str, str | None, int | None, int | No
 
 def page_answers(ctx: CheckContext) -> tuple[PageAnswer, ...]:
     """Every sample page's answer, sent once per context with a few requests in flight."""
+    return sent_pages(ctx, "page_answers", lambda page: send_page(ctx, page))
+
+
+def sent_pages(
+    ctx: CheckContext, key: str, send_one: Callable[[PageInput | UserPageInput], PageAnswer]
+) -> tuple[PageAnswer, ...]:
+    """Every page sent with ``send_one``, once per context under ``key``, with a few requests in flight."""
 
     def send_all() -> tuple[PageAnswer, ...]:
         pages = pages_of(ctx)
@@ -211,7 +225,7 @@ def page_answers(ctx: CheckContext) -> tuple[PageAnswer, ...]:
 
         def send(page: PageInput | UserPageInput) -> PageAnswer:
             nonlocal done
-            answer = send_page(ctx, page)
+            answer = send_one(page)
             if ctx.on_pages is not None:
                 with progress:
                     done += 1
@@ -221,7 +235,7 @@ def page_answers(ctx: CheckContext) -> tuple[PageAnswer, ...]:
         with ThreadPoolExecutor(max_workers=max(1, ctx.settings.check.page_concurrency)) as pool:
             return tuple(pool.map(send, pages))
 
-    return ctx.memo("page_answers", send_all)
+    return ctx.memo(key, send_all)
 
 
 def answered(ctx: CheckContext) -> list[PageAnswer]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from checks import burst, degeneration, determinism, load, model, ocr, performance, readiness, serving
+from checks import burst, degeneration, determinism, grounding, load, model, ocr, performance, readiness, serving
 from checks.base import Check
 
 CHECKS: tuple[type[Check], ...] = (
@@ -17,6 +17,12 @@ CHECKS: tuple[type[Check], ...] = (
     ocr.OCR001,
     ocr.OCR002,
     ocr.OCR003,
+    grounding.GRD001,
+    grounding.GRD002,
+    grounding.GRD003,
+    grounding.GRD004,
+    grounding.GRD005,
+    grounding.GRD006,
     degeneration.DEG001,
     degeneration.DEG002,
     degeneration.DEG003,

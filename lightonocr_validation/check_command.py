@@ -35,6 +35,7 @@ from lightonocr_validation.errors import (
     print_error,
     print_warning,
 )
+from lightonocr_validation.grounding.mode import checks_for_mode
 from lightonocr_validation.interrupts import SignalGuard
 from lightonocr_validation.redaction import Redactor, redacting
 from lightonocr_validation.report import console as console_report
@@ -74,6 +75,9 @@ class CheckOptions:
     pages: Path | None = None
     # `--replicas N`: the servers at the host's port, port+1, ...: each its verdict, and the fleet's.
     replicas: int = 1
+    # `--mode plain|grounding`: only the plain-mode checks, or only the grounding ones (and what they
+    # require); "" runs both (a model without grounding skips those checks, saying so).
+    mode: str = ""
 
 
 def list_checks(console: Console) -> None:
@@ -130,6 +134,7 @@ def _run_check(
             redactor.add_target(target)
         if not cancel.is_set():  # the profile may ask the server; the pages take seconds: not once stopped
             profile = resolve_profile(options.config, resolved[0])
+            selected = checks_for_mode(selected, options.mode, profile, options.config.model.served)
             settings = RequestSettings.from_config(options.config, pages_dir, profile=profile)
             pages = _user_pages(options, profile.longest_edge)
             if any(target.verify is False for target in resolved):

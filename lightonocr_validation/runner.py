@@ -212,6 +212,9 @@ def _runner_skip(
     check_class: type[Check], ctx: CheckContext, done: dict[str, Result]
 ) -> tuple[SkipReason | None, Outcome | None]:
     """The runner's own reason not to run a check, and the skip it records; (None, None) to run it."""
+    reason = check_class.not_applicable(ctx)
+    if reason:
+        return SkipReason.NOT_APPLICABLE, Outcome.skipped(reason)
     for required in check_class.requires:
         previous = done.get(required)
         if previous is None:

@@ -13,6 +13,7 @@ import pypdfium2 as pdfium
 from PIL import Image, UnidentifiedImageError
 
 from lightonocr_validation.accuracy.facts import Fact, parse_fact
+from lightonocr_validation.grounding.boxes import TrueBlock, read_true_blocks
 from lightonocr_validation.pages import LONGEST_SIDE, fit_longest_side, to_rgb
 
 SAMPLES_DIR = Path(__file__).resolve().parent.parent / "samples"
@@ -68,6 +69,9 @@ class Sample:
     facts: tuple[Fact, ...] = ()
     license: str = ""
     lang: str = "en"
+    # Where each block of a one-page sample is drawn (grounding's ground truth); None where it is not known
+    # (a PDF, typeset by ReportLab).
+    blocks: tuple[TrueBlock, ...] | None = None
 
     @property
     def page_count(self) -> int:
@@ -226,6 +230,14 @@ def _sample(root: Path, manifest: Path, raw: object, index: int) -> Sample:
     lang = raw.get("lang", "en")
     if not isinstance(lang, str) or not lang:
         raise _fail(where, f"'lang' is {lang!r}", 'use an ISO 639-1 code such as "en" or "fr"')
+    blocks = None
+    if "blocks" in raw:
+        if pages != 1:
+            raise _fail(where, "'blocks' on a sample of several pages", "give blocks for one-page samples only")
+        try:
+            blocks = read_true_blocks(raw["blocks"])
+        except ValueError as exc:
+            raise _fail(where, str(exc), "rebuild the samples with `invoke samples`") from None
     return Sample(
         id=sample_id,
         category=str(raw["category"]),
@@ -237,6 +249,7 @@ def _sample(root: Path, manifest: Path, raw: object, index: int) -> Sample:
         facts=tuple(facts),
         license=str(raw["license"]),
         lang=lang,
+        blocks=blocks,
     )
 
 

@@ -12,7 +12,10 @@ Two layouts are read (docs/vllm-validation.md, "Your own pages", describes them 
   ``NAME.p<N>.md`` (N from 1) for page N of a PDF, and/or facts in ``NAME.facts.jsonl`` (one fact a line) or
   ``NAME.facts.json`` (a list), in the fact format of samples/manifest.json (``page`` 0-based). Every page
   needs a ``.md`` or a fact. A ``.md`` page is one test of category ``text`` (graded by CER); a fact is a
-  test whose category is its type.
+  test whose category is its type. A page may also say where its blocks are, for LightOnOCR-3's grounding
+  mode: ``NAME.blocks.json`` (``NAME.p<N>.blocks.json`` for page N of a PDF), a list of
+  ``{"label": "text", "box": [x1, y1, x2, y2], "text": "..."}`` with the box in per mille of the page, as
+  samples/manifest.json writes the bundled pages' blocks. olmOCR-Bench's layout has no boxes.
 
 ``load_pages(folder)`` returns the pages, each with its tests and a way to render its image as LightOn's
 client does; it needs nothing of the check machinery, so a benchmark can send the same pages. Any problem
@@ -24,13 +27,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pypdfium2 as pdfium
 from PIL import Image, UnidentifiedImageError
 
 from lightonocr_validation.accuracy.facts import FACT_TYPES, Fact, parse_fact
+from lightonocr_validation.grounding.boxes import TrueBlock, read_true_blocks
 from lightonocr_validation.pages import LONGEST_SIDE, fit_longest_side, to_rgb
 from lightonocr_validation.samples import PDFIUM_LOCK, Sample, Thresholds, render_pdf_page
 
@@ -42,6 +46,7 @@ BASELINE_CATEGORY = "baseline"
 # Keys of an olmOCR-Bench test line that say where the test applies or how it was made, not what it checks.
 OLMOCR_LOCATION_KEYS = ("pdf", "page", "id")
 OLMOCR_METADATA_KEYS = ("checked", "url")
+BLOCKS_SUFFIX = ".blocks.json"
 _PAGE_MD = re.compile(r"^(?P<stem>.+)\.p(?P<number>[1-9][0-9]*)$")
 
 
@@ -71,6 +76,7 @@ class UserPage:
     page: int
     ground_truth: str | None  # the .md text, when one was given
     tests: tuple[PageTest, ...]
+    blocks: tuple[TrueBlock, ...] | None = None  # where its blocks are (NAME.blocks.json), when given
 
     @property
     def is_pdf(self) -> bool:
@@ -114,6 +120,7 @@ class UserPage:
             ground_truth=(self.ground_truth or "",),
             ground_truth_files=(),
             thresholds=Thresholds(cer_max=cer_max, max_chars=min(limits) if limits else None),
+            blocks=self.blocks,
         )
 
 
@@ -240,6 +247,7 @@ class _Document:
     pages: int
     markdown: dict[int, Path]
     facts: list[tuple[Fact, str]]
+    blocks: dict[int, tuple[TrueBlock, ...]] = field(default_factory=dict)
 
 
 def _folder_pages(root: Path) -> list[UserPage]:
@@ -259,7 +267,9 @@ def _folder_pages(root: Path) -> list[UserPage]:
             documents[path.stem] = _Document(path, 1, {}, [])
     for path in files:
         name = path.name
-        if name.endswith((".facts.jsonl", ".facts.json")):
+        if name.endswith(BLOCKS_SUFFIX):
+            _attach_blocks(documents, path)
+        elif name.endswith((".facts.jsonl", ".facts.json")):
             stem = name.rsplit(".facts.", 1)[0]
             _document_for(documents, stem, path).facts.extend(_facts_file(path, documents[stem].pages))
         elif path.suffix.lower() == ".md":
@@ -302,6 +312,29 @@ def _attach_markdown(documents: dict[str, _Document], path: Path) -> None:
     _document_for(documents, stem, path)  # raises: a .md without its image
 
 
+def _attach_blocks(documents: dict[str, _Document], path: Path) -> None:
+    """``NAME.blocks.json`` (or ``NAME.p<N>.blocks.json``): the page's true blocks, read and checked."""
+    stem = path.name[: -len(BLOCKS_SUFFIX)]
+    per_page = _PAGE_MD.match(stem)
+    if stem in documents and documents[stem].pages == 1:
+        document, page = documents[stem], 0
+    elif per_page and per_page["stem"] in documents and int(per_page["number"]) <= documents[per_page["stem"]].pages:
+        document, page = documents[per_page["stem"]], int(per_page["number"]) - 1
+    elif stem in documents:
+        raise PagesError(f"{path}: {documents[stem].path.name} has several pages; name it {stem}.p1{BLOCKS_SUFFIX} ...")
+    else:
+        _document_for(documents, per_page["stem"] if per_page else stem, path)  # raises: no page for it
+        raise PagesError(f"{path}: the page number is past the PDF's pages; fix it")
+    try:
+        document.blocks[page] = read_true_blocks(json.loads(path.read_text(encoding="utf-8")))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise PagesError(
+            f'{path}: not valid JSON ({error}); write [{{"label": ..., "box": [...], "text": ...}}]'
+        ) from None
+    except ValueError as error:
+        raise PagesError(f"{path}: {error}") from None
+
+
 def _facts_file(path: Path, pages: int) -> list[tuple[Fact, str]]:
     if path.suffix == ".jsonl":
         lines = list(_jsonl_lines(path))
@@ -340,7 +373,7 @@ def _document_pages(document: _Document, root: Path) -> Iterable[UserPage]:
             )
         label = document.path.name if document.pages == 1 else f"{document.path.name} p{page + 1}"
         text = md.read_text(encoding="utf-8") if md is not None else None
-        yield UserPage(label, document.path, page, text, tuple(tests))
+        yield UserPage(label, document.path, page, text, tuple(tests), document.blocks.get(page))
 
 
 # --- shared ----------------------------------------------------------------------------------------------

@@ -25,8 +25,13 @@ SETTINGS = RequestSettings.from_config(CONFIG)
 
 
 def with_settings(settings: RequestSettings = SETTINGS, **changes: Any) -> RequestSettings:
-    """``settings`` changed: ``weights=``, ``perf=``, ``pages_dir=``, a sampling key, or any check.* key."""
-    model = replace(settings.model, weights=changes.pop("weights", settings.model.weights))
+    """``settings`` changed: ``weights=``, ``served_name=``, ``perf=``, ``pages_dir=``, a sampling key, or any
+    check.* key."""
+    model = replace(
+        settings.model,
+        weights=changes.pop("weights", settings.model.weights),
+        served_name=changes.pop("served_name", settings.model.served_name),
+    )
     named = {key: changes.pop(key) for key in ("perf", "pages_dir") if key in changes}
     sampled = {key: changes.pop(key) for key in ("temperature", "top_p", "max_tokens") if key in changes}
     sampling = replace(settings.sampling, **sampled)

@@ -20,6 +20,8 @@ from lightonocr_validation.runner import RANDOM_WEIGHTS_REASON
 from lightonocr_validation.verdict import EXIT_CHECK_FAILED, EXIT_OK, EXIT_UNREACHABLE
 from tests.conftest import SETTINGS
 from tests.fakevllm.server import Faults
+from tests.test_checks_grounding import BROKEN as GROUNDING_BROKEN
+from tests.test_checks_grounding import GEN3
 
 PERF = SETTINGS.perf  # PRF002's load as configured
 
@@ -28,7 +30,11 @@ API_KEY = "sk-fake-0123456789abcdef"
 
 def test_a_healthy_server_passes_every_check(fake_vllm, run_checks) -> None:
     checked = run_checks(fake_vllm().url)
-    assert {r.check_id: r.status for r in checked.run.results} == {c.id: Status.PASS for c in registry.CHECKS}
+    # LightOnOCR-2 has no grounding mode: those checks skip, saying so, and are not essential.
+    grounding = {c.id for c in registry.CHECKS if c.family == "grounding"}
+    expected = {c.id: Status.SKIP if c.id in grounding else Status.PASS for c in registry.CHECKS}
+    assert {r.check_id: r.status for r in checked.run.results} == expected
+    assert all("generation 2" in checked.by_id[i].detail for i in grounding)
     assert (checked.verdict.word, checked.verdict.exit_code) == ("validated", EXIT_OK)
     by_id = checked.by_id
     assert by_id["MOD001"].data["max_model_len"] == 16384
@@ -113,6 +119,8 @@ def test_each_fault_is_caught_by_its_check(fault, fake_vllm, run_checks) -> None
 
 def test_every_check_has_a_fault_or_test_that_makes_it_fail() -> None:
     caught = {check_id for _, catchers, _, _ in FAULTS.values() for check_id in catchers}
+    # The grounding checks, against a LightOnOCR-3 fake (tests/test_checks_grounding.py).
+    caught |= {check_id for catchers, _ in GROUNDING_BROKEN.values() for check_id in catchers} | {"GRD001"}
     uncaught = {c.id for c in registry.CHECKS} - caught - {"RDY001"}  # RDY001: the unreachable test below
     assert not uncaught
 
@@ -182,7 +190,9 @@ def test_random_weights_skip_text_checks_and_give_skip_no_gpu(faults, fake_vllm,
     checked = run_checks(fake_vllm(faults).url, weights="random")
     for check in registry.CHECKS:
         result = checked.by_id[check.id]
-        if check.needs_trained_weights:
+        if check.family == "grounding":  # LightOnOCR-2: no grounding mode, random weights or not
+            assert result.skip_reason is SkipReason.NOT_APPLICABLE, check.id
+        elif check.needs_trained_weights:
             assert (result.status, result.detail) == (Status.SKIP, RANDOM_WEIGHTS_REASON), check.id
             assert result.skip_reason is SkipReason.RANDOM_WEIGHTS, check.id
         else:
@@ -220,8 +230,9 @@ def _serialized(checked) -> str:
 
 
 def test_api_key_is_sent_everywhere_and_never_reported(fake_vllm, run_checks) -> None:
-    fake = fake_vllm(api_key=API_KEY)
-    checked = run_checks(fake.url, api_key=API_KEY)
+    # A LightOnOCR-3 model, so the grounding requests too are sent with the key.
+    fake = fake_vllm(api_key=API_KEY, model=GEN3)
+    checked = run_checks(fake.url, api_key=API_KEY, served_name=GEN3)
     assert all(r.status is Status.PASS for r in checked.run.results), [
         (r.check_id, r.detail) for r in checked.run.results if r.status is not Status.PASS
     ]

@@ -54,6 +54,12 @@ from lightonocr_validation.errors import (
     print_warning,
     shorten,
 )
+from lightonocr_validation.grounding.mode import (
+    GROUNDING,
+    MODES,
+    grounding_content,
+    require_grounding,
+)
 from lightonocr_validation.interrupts import SignalGuard
 from lightonocr_validation.model_profiles import ModelProfile, profile_for
 from lightonocr_validation.redaction import Redactor, redacting
@@ -96,6 +102,9 @@ class BenchOptions:
     replicas: int = 1
     gpus: int | None = None
     single_gpu: Path | None = None
+    # `--mode grounding`: every request asks for LightOnOCR-3's grounding mode (the image plus "grounding",
+    # the profile's sampling and chat_template_kwargs), and every answer is judged as a grounding answer.
+    request_mode: str = "plain"
     # Where pages come from: the bundled samples unless another source (a folder of pages) is given.
     page_source: Callable[[], Iterable[BenchPage]] = bench_pages.sample_pages
     # Which LightOnOCR is served (model_profiles.py): set by run_bench from --model-profile, the name or the
@@ -143,6 +152,8 @@ def validate(options: BenchOptions) -> objectives.Objective | None:
     if options.requests is not None and options.duration is not None:
         raise UserError("--requests and --duration both end a point: give one of them")
     _validate_fleet(options)
+    if options.request_mode not in MODES:
+        raise UserError(f"--mode {options.request_mode!r} is not one of {', '.join(MODES)}")
     if options.arrival not in ARRIVALS:
         raise UserError(f"--arrival {options.arrival!r} is not one of {', '.join(ARRIVALS)}")
     if options.arrival != "constant" and options.rate is None:
@@ -178,10 +189,14 @@ def _validate_fleet(options: BenchOptions) -> None:
 
 
 def request_body(page: BenchPage, options: BenchOptions) -> bytes:
-    """A page's request the model card's way (the image and nothing else), sampling sent explicitly."""
+    """A page's request the model card's way (the image and nothing else), sampling sent explicitly; in
+    grounding mode the text ``grounding`` after the image, and the profile's chat template arguments."""
+    content: list[dict[str, Any]] = [{"type": "image_url", "image_url": {"url": page.data_url}}]
+    if options.request_mode == GROUNDING:  # the profile's sampling and chat template arguments apply as in plain
+        content = grounding_content(page.data_url)
     body: dict[str, Any] = {
         "model": options.config.model.served,
-        "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": page.data_url}}]}],
+        "messages": [{"role": "user", "content": content}],
         "temperature": sampling(options)["temperature"],
         "top_p": sampling(options)["top_p"],
         "max_tokens": sampling(options)["max_tokens"],
@@ -326,6 +341,8 @@ def _run_bench(options: BenchOptions, redactor: Redactor, *, console: Console, e
     for target in resolved:
         redactor.add_target(target)
     options = dataclasses.replace(options, profile=options.profile or resolve_profile(options.config, resolved[0]))
+    if options.request_mode == GROUNDING:  # a model without the mode is refused before any page is sent
+        require_grounding(options.model_profile, options.config.model.served)
     pages = prepare_pages(options)  # rendered and encoded here, before any clock starts
     if any(target.verify is False for target in resolved):
         print_warning(errors, INSECURE_WARNING)
@@ -470,6 +487,7 @@ class Phase:
                 stream=options.stream,
                 runs=options.runs,
                 graded=graded,
+                grounding=options.request_mode == GROUNDING,
                 load_defaults=Load(1, arrival=options.arrival, seed=options.seed),
                 on_record=progress.on_record,
                 on_point=progress.on_point,
@@ -667,6 +685,7 @@ def _settings(
     first = next((run for step in steps for runs in step.runs.values() for run in runs), None)
     return {
         "mode": mode,
+        "request_mode": options.request_mode,
         "concurrencies": sorted({step.load.concurrency for step in steps}),
         "rate": options.rate,
         "arrival": options.arrival,

@@ -18,13 +18,19 @@ from lightonocr_validation.bench.records import Load, PointRun, RequestRecord
 from lightonocr_validation.bench.server_time import ServerTimeProbe
 from lightonocr_validation.cancel import CancelToken
 from lightonocr_validation.client import Target
+from lightonocr_validation.grounding.judge import judge
 
 
-def grade_records(records: Sequence[RequestRecord]) -> None:
-    """Mark each answered page that has ground truth as accurate or not (its sample's thresholds) with its CER."""
+def grade_records(records: Sequence[RequestRecord], grounding: bool = False) -> None:
+    """Mark each answered page that has ground truth as accurate or not (its sample's thresholds) with its CER.
+    A grounding answer is accurate when it passes every grounding judgement (format, boxes, labels, text)."""
     for record in records:
         sample = record.page.sample
         if not record.ok or sample is None:
+            continue
+        if grounding:
+            judged = judge(record.exchange.text, sample, record.page.page)
+            record.accurate, record.cer = judged.passed, judged.text.cer
             continue
         verdict = grade(record.exchange.text, sample, record.page.page)
         record.accurate, record.cer = verdict.passed, verdict.cer
@@ -39,6 +45,7 @@ class Bench:
     stream: bool
     runs: int = 1
     graded: bool = True
+    grounding: bool = False  # the requests ask for grounding: answers are judged as grounding answers
     load_defaults: Load = field(default_factory=lambda: Load(1))  # arrival and seed of rate-mode loads
     on_record: OnRecord = lambda host, load, record: None
     on_point: Callable[[PointRun], None] = lambda point: None  # after each point, for the display
@@ -87,7 +94,7 @@ class Bench:
             if report and not self.stop.is_set():  # a stopped run reports at once: no settling wait
                 point.server_time = probe.finish(expected=sum(record.ok for record in point.records))
             if self.graded:
-                grade_records(point.records)
+                grade_records(point.records, self.grounding)
             for record in point.records:
                 record.exchange.text = ""  # the result keeps timings, not outputs
             if report:

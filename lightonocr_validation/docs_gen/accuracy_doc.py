@@ -8,7 +8,8 @@ from pathlib import Path
 
 from lightonocr_validation.accuracy.calibration import SEEDS, Cell, Margin, calibrate, margins
 from lightonocr_validation.accuracy.readings import CASES
-from lightonocr_validation.docs_gen.markdown import code, table
+from lightonocr_validation.docs_gen import grounding_doc
+from lightonocr_validation.docs_gen.markdown import case_page_table, code, table
 from lightonocr_validation.docs_gen.markers import empty_block
 from lightonocr_validation.samples import load_manifest, samples_digest
 
@@ -32,6 +33,14 @@ TEMPLATE = f"""# How a page is graded
 ## Margins
 
 {empty_block("margins")}
+
+## Grounding
+
+{empty_block("grounding-cases")}
+
+{empty_block("grounding-calibration")}
+
+{empty_block("grounding-margins")}
 """
 
 
@@ -63,17 +72,7 @@ def cases_table() -> str:
 def calibration_table(cells: Sequence[Cell]) -> str:
     """Cases down, pages across; each cell the verdict and CER (characters on the blank page) of the seed
     closest to the wrong side, marked when any seed was judged wrongly."""
-    pages = list(dict.fromkeys(cell.page.label for cell in cells))
-    cases = list(dict.fromkeys(cell.case.name for cell in cells))
-    by_key = {(cell.case.name, cell.page.label): cell for cell in cells}
-    rows = []
-    for name in cases:
-        row = [name]
-        for label in pages:
-            cell = by_key[(name, label)]
-            row.append(cell.show() + ("" if cell.right else " **wrong**"))
-        rows.append(row)
-    return table(["case", *pages], rows)
+    return case_page_table(cells, lambda cell: cell.page.label)
 
 
 def margin_table(found: Sequence[Margin]) -> str:
@@ -123,4 +122,5 @@ def blocks(root: Path) -> dict[str, str]:
         "cases": cases_table(),
         "calibration": seeds + "\n\n" + calibration_table(cells),
         "margins": margin_table(margins(cells)),
+        **grounding_doc.blocks(root),
     }

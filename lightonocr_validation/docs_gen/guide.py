@@ -268,6 +268,9 @@ def render_verdict_examples(root: Path) -> str:
     """The verdict lines verdict.py prints for the registered checks, from synthetic results."""
     from checks.base import Result, SkipReason, Status
     from lightonocr_validation.docs_gen.checks_doc import registered
+    from lightonocr_validation.grounding.mode import GROUNDING, grounding_supported
+    from lightonocr_validation.model_profiles import profile_for
+    from lightonocr_validation.settings import DEFAULTS
 
     checks = registered(root)
     essential = frozenset(check.id for check in checks if check.essential)
@@ -275,13 +278,19 @@ def render_verdict_examples(root: Path) -> str:
     def result(check: type[Any], status: Status, detail: str = "ok", **typed: Any) -> Result:
         return Result(check.id, check.title(), check.family, status, detail, "", 0.0, check.hint, **typed)
 
-    healthy = [result(check, Status.PASS) for check in checks]
-    tiny = [
-        result(check, Status.SKIP, "random weights", skip_reason=SkipReason.RANDOM_WEIGHTS)
-        if check.needs_trained_weights
-        else result(check, Status.PASS)
-        for check in checks
-    ]
+    # The default model (LightOnOCR-2-1B) has no grounding mode: those checks skip, not applicable.
+    default = DEFAULTS["model"]["id"]
+    no_mode = {c.id for c in checks if c.family == GROUNDING and not grounding_supported(profile_for(default))}
+
+    def outcome(check: type[Any], weights_random: bool) -> Result:
+        if check.id in no_mode:
+            return result(check, Status.SKIP, "no grounding mode", skip_reason=SkipReason.NOT_APPLICABLE)
+        if weights_random and check.needs_trained_weights:
+            return result(check, Status.SKIP, "random weights", skip_reason=SkipReason.RANDOM_WEIGHTS)
+        return result(check, Status.PASS)
+
+    healthy = [outcome(check, False) for check in checks]
+    tiny = [outcome(check, True) for check in checks]
     lines = [
         "# a GPU serving the trained weights, every check passed (exit 0)",
         verdict.verdict_for(healthy, essential).line,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 # What an empty table cell shows; an escape, since ruff flags a literal en dash as ambiguous.
@@ -41,3 +41,19 @@ def fenced(text: str, language: str = "") -> str:
 def rst_to_markdown(text: str) -> str:
     """Docstrings use reStructuredText's double backticks; Markdown wants single ones."""
     return text.replace("``", "`")
+
+
+def case_page_table(cells: Sequence[Any], page_of: Callable[[Any], str]) -> str:
+    """Cases down, pages across (``page_of`` names a cell's page); each cell its ``show()``, marked when any
+    seed was judged wrongly (``right`` false). The grounding calibration's table is drawn the same way."""
+    pages = list(dict.fromkeys(page_of(cell) for cell in cells))
+    cases = list(dict.fromkeys(cell.case.name for cell in cells))
+    by_key = {(cell.case.name, page_of(cell)): cell for cell in cells}
+    rows = []
+    for name in cases:
+        row = [name]
+        for label in pages:
+            cell = by_key[(name, label)]
+            row.append(cell.show() + ("" if cell.right else " **wrong**"))
+        rows.append(row)
+    return table(["case", *pages], rows)

@@ -15,6 +15,7 @@ from lightonocr_validation.samples import MANIFEST_NAME, SCHEMA_VERSION
 from lightonocr_validation.samples_build.manifest import fact_entry
 from lightonocr_validation.samples_build.pdf import pdf_bytes
 from lightonocr_validation.samples_build.raster import raster_page
+from lightonocr_validation.samples_build.regions import Region, true_blocks
 from lightonocr_validation.samples_build.source import SOURCE_DIR, PageSource, SourceError, markdown, read_sources
 
 # The libraries whose output is in the committed bytes (pinned in pyproject's `samples` group).
@@ -61,6 +62,7 @@ def build_samples(out_dir: Path, source_dir: Path = SOURCE_DIR) -> list[Path]:
     for page in pages:
         texts = ground_truth(page)
         _check_facts(page, texts, source_dir)
+        blocks: list[dict[str, object]] | None = None  # a PDF's blocks are ReportLab's to place: not recorded
         if page.layout == "pdf":
             file = out_dir / f"{page.id}.pdf"
             title = page.sections[0][0].text if page.sections[0] else page.id
@@ -69,7 +71,10 @@ def build_samples(out_dir: Path, source_dir: Path = SOURCE_DIR) -> list[Path]:
         else:
             file = out_dir / f"{page.id}.png"
             # Greyscale PNG keeps text crisp at a quarter of RGB's size; the sender converts to RGB.
-            raster_page(page).save(file, format="PNG", optimize=True)
+            found: list[Region] = []
+            image = raster_page(page, found)
+            image.save(file, format="PNG", optimize=True)
+            blocks = true_blocks(found, image.size)
             gt_names = [f"{page.id}.md"]
         written.append(file)
         for name, text in zip(gt_names, texts, strict=True):
@@ -86,6 +91,8 @@ def build_samples(out_dir: Path, source_dir: Path = SOURCE_DIR) -> list[Path]:
                 "facts": [fact_entry(fact) for fact in page.facts],
                 "lang": page.lang,
                 "license": index.license,
+                # Where each block is (grounding mode's ground truth): label, box in per mille, text.
+                **({} if blocks is None else {"blocks": blocks}),
             }
         )
     text = json.dumps({"schema": SCHEMA_VERSION, "samples": entries}, indent=2, ensure_ascii=False) + "\n"

@@ -11,7 +11,8 @@ from pathlib import Path
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageFont
 
 from lightonocr_validation.samples_build.math_render import render
-from lightonocr_validation.samples_build.source import Block, PageSource
+from lightonocr_validation.samples_build.regions import LABELS, Region, record, rotate
+from lightonocr_validation.samples_build.source import Block, PageSource, block_markdown
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 # Every DejaVu face used here (Serif, Sans, Sans Mono, regular and bold) is in this Debian package.
@@ -145,14 +146,24 @@ def draw_table(image: Image.Image, rows: Sequence[Sequence[str]], x: int, y: flo
     return bottom
 
 
-def draw_blocks(image: Image.Image, blocks: Sequence[Block], x: int, y: float, width: int, style: Style) -> float:
-    """Draw blocks top to bottom in a column ``width`` wide starting at (x, y); returns the y reached."""
+def draw_blocks(
+    image: Image.Image,
+    blocks: Sequence[Block],
+    x: int,
+    y: float,
+    width: int,
+    style: Style,
+    found: list[Region] | None = None,
+) -> float:
+    """Draw blocks top to bottom in a column ``width`` wide starting at (x, y); returns the y reached. Each
+    block's region goes into ``found`` when given (regions.py)."""
     draw = ImageDraw.Draw(image)
     line = style.size * style.leading
     body = font(style.body, style.size)
     for i, block in enumerate(blocks):
         if i:
             y += line * (0.25 if block.kind == "li" and blocks[i - 1].kind == "li" else style.gap)
+        top = y
         if block.kind in ("h1", "h2"):
             size = style.h1 if block.kind == "h1" else style.h2
             y = draw_paragraph(image, block.text, x, y, width, font(style.bold, size), size * 1.35)
@@ -169,6 +180,7 @@ def draw_blocks(image: Image.Image, blocks: Sequence[Block], x: int, y: float, w
             y += line * 0.3
             image.paste(INK, (round(x + (width - formula.width) / 2), round(y)), formula.ink)
             y += formula.ink.height + line * 0.3
+        record(found, image, LABELS[block.kind], block_markdown(block), (x, top, x + width, y))
     return y
 
 
@@ -179,47 +191,66 @@ def new_page(page: PageSource, default: str = "letter") -> Image.Image:
     return Image.new("L", PAPERS[page.setting("paper", default)], PAPER)
 
 
-def page_layout(page: PageSource) -> Image.Image:
+def blank_layout(page: PageSource, found: list[Region] | None = None) -> Image.Image:
+    return new_page(page)
+
+
+def page_layout(page: PageSource, found: list[Region] | None = None) -> Image.Image:
     image = new_page(page)
-    draw_blocks(image, [b for s in page.sections for b in s], MARGIN, MARGIN, image.width - 2 * MARGIN, Style.of(page))
+    blocks = [b for s in page.sections for b in s]
+    draw_blocks(image, blocks, MARGIN, MARGIN, image.width - 2 * MARGIN, Style.of(page), found)
     return image
 
 
-def columns_layout(page: PageSource) -> Image.Image:
+def columns_layout(page: PageSource, found: list[Region] | None = None) -> Image.Image:
     """The first section spans the page; the next two are its left and right columns, with a rule between."""
     image, style = new_page(page), Style.of(page)
     title, left, right = page.sections
     width = image.width - 2 * MARGIN
-    top = draw_blocks(image, title, MARGIN, MARGIN, width, style) + 30
+    top = draw_blocks(image, title, MARGIN, MARGIN, width, style, found) + 30
     gutter = 60
     column = (width - gutter) // 2
     rule_x = MARGIN + column + gutter // 2
     bottom = max(
-        draw_blocks(image, left, MARGIN, top, column, style),
-        draw_blocks(image, right, MARGIN + column + gutter, top, column, style),
+        draw_blocks(image, left, MARGIN, top, column, style, found),
+        draw_blocks(image, right, MARGIN + column + gutter, top, column, style, found),
     )
     ImageDraw.Draw(image).line([(rule_x, top), (rule_x, bottom)], fill=140, width=1)
     return image
 
 
-def headers_footers_layout(page: PageSource) -> Image.Image:
+def _text(image: Image.Image, xy: tuple[float, float], text: str, face, fill: int) -> tuple[float, float, float, float]:
+    """Draw ``text`` at ``xy`` (top left) and return the box Pillow says it covers."""
+    draw = ImageDraw.Draw(image)
+    draw.text(xy, text, font=face, fill=fill)
+    return draw.textbbox(xy, text, font=face)
+
+
+def headers_footers_layout(page: PageSource, found: list[Region] | None = None) -> Image.Image:
     image = new_page(page)
     draw = ImageDraw.Draw(image)
     small = font("DejaVuSans.ttf", 18)
     left, right, footer = page.setting("header_left", ""), page.setting("header_right", ""), page.setting("footer", "")
-    draw.text((MARGIN, 60), left, font=small, fill=70)
-    draw.text((image.width - MARGIN - small.getlength(right), 60), right, font=small, fill=70)
+    record(found, image, "header", left, _text(image, (MARGIN, 60), left, small, 70))
+    right_box = _text(image, (image.width - MARGIN - small.getlength(right), 60), right, small, 70)
+    record(found, image, "header", right, right_box)
     draw.line([(MARGIN, 90), (image.width - MARGIN, 90)], fill=120, width=1)
-    draw_blocks(image, page.sections[0], MARGIN, 150, image.width - 2 * MARGIN, Style.of(page))
-    draw.text(((image.width - small.getlength(footer)) / 2, image.height - 80), footer, font=small, fill=70)
+    draw_blocks(image, page.sections[0], MARGIN, 150, image.width - 2 * MARGIN, Style.of(page), found)
+    footer_box = _text(image, ((image.width - small.getlength(footer)) / 2, image.height - 80), footer, small, 70)
+    # "Page 14" is a page number to LightOn's labels; another running footer is a footer.
+    label = "page_number" if re.fullmatch(r"(?i)(page\s*)?\d+", footer.strip()) else "footer"
+    record(found, image, label, footer, footer_box)
     return image
 
 
-def receipt_layout(page: PageSource) -> Image.Image:
-    """A till roll: centred lines, ``label | amount`` rows, ``---`` rules, ``# `` title, ``**bold**``."""
+def receipt_layout(page: PageSource, found: list[Region] | None = None) -> Image.Image:
+    """A till roll: centred lines, ``label | amount`` rows, ``---`` rules, ``# `` title, ``**bold**``.
+
+    Its blocks: the title, then each run of lines between rules as one text block."""
     image = new_page(page, "receipt")
     draw = ImageDraw.Draw(image)
     left, right, y = 56, image.width - 56, 120.0
+    lines: list[Region] = []
     for raw in page.body.strip().splitlines():
         bold = "**" in raw
         text = raw.replace("**", "")
@@ -228,28 +259,44 @@ def receipt_layout(page: PageSource) -> Image.Image:
             y += 18
             draw.line([(left, y), (right, y)], fill=INK, width=2)
             y += 22
+            _receipt_block(found, image, lines)
         elif text.startswith("# "):
             title = font("DejaVuSansMono-Bold.ttf", 32)
-            draw.text(((image.width - title.getlength(text[2:])) / 2, y), text[2:], font=title, fill=INK)
+            box = _text(image, ((image.width - title.getlength(text[2:])) / 2, y), text[2:], title, INK)
+            record(found, image, "title", text[2:], box)
             y += 46
         elif " | " in text:
             label, value = text.split(" | ", 1)
-            draw.text((left, y), label, font=face, fill=INK)
-            draw.text((right - face.getlength(value), y), value, font=face, fill=INK)
+            first = _text(image, (left, y), label, face, INK)
+            last = _text(image, (right - face.getlength(value), y), value, face, INK)
+            lines.append(Region("text", f"{label} {value}", (first[0], first[1], last[2], max(first[3], last[3]))))
             y += 36
         else:
-            draw.text(((image.width - face.getlength(text)) / 2, y), text, font=face, fill=INK)
+            box = _text(image, ((image.width - face.getlength(text)) / 2, y), text, face, INK)
+            lines.append(Region("text", text, box))
             y += 34
+    _receipt_block(found, image, lines)
     return image
 
 
-def scan_layout(page: PageSource) -> Image.Image:
+def _receipt_block(found: list[Region] | None, image: Image.Image, lines: list[Region]) -> None:
+    """The lines read since the last rule, as one text block; ``lines`` is emptied."""
+    if lines:
+        box = (min(r.box[0] for r in lines), lines[0].box[1], max(r.box[2] for r in lines), lines[-1].box[3])
+        record(found, image, "text", "\n".join(r.text for r in lines), box)
+    lines.clear()
+
+
+def scan_layout(page: PageSource, found: list[Region] | None = None) -> Image.Image:
     """A clean page made to look photocopied: slight rotation, softened ink, grey paper, dust specks.
 
-    Noise is sparse on purpose: dense per-pixel noise would make the PNG incompressible.
+    Noise is sparse on purpose: dense per-pixel noise would make the PNG incompressible. The blocks are found
+    on the clean page and turned with it.
     """
     rng = random.Random(page.setting("seed", 0))
-    clean = page_layout(page)
+    clean = page_layout(page, found)
+    if found is not None:
+        rotate(found, clean.size, page.setting("angle", 1.5))
     scanned = clean.rotate(page.setting("angle", 1.5), resample=Image.Resampling.BICUBIC, fillcolor=PAPER)
     scanned = scanned.filter(ImageFilter.GaussianBlur(0.5))
     scanned = scanned.point(lambda v: 10 + v * 228 // 255)  # grey paper: ink stays dark, white becomes 238
@@ -274,9 +321,10 @@ LAYOUTS = {
     "headers-footers": headers_footers_layout,
     "receipt": receipt_layout,
     "scan": scan_layout,
-    "blank": new_page,
+    "blank": blank_layout,
 }
 
 
-def raster_page(page: PageSource) -> Image.Image:
-    return LAYOUTS[page.layout](page)
+def raster_page(page: PageSource, found: list[Region] | None = None) -> Image.Image:
+    """The page's image; with ``found``, the region of each block it drew is added to it."""
+    return LAYOUTS[page.layout](page, found)

@@ -32,6 +32,9 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
+from lightonocr_validation.grounding.boxes import TrueBlock
+from lightonocr_validation.grounding.mode import PROMPT as GROUNDING_PROMPT
+from lightonocr_validation.grounding.readings import case as grounding_case
 from lightonocr_validation.pages import PROMPT_OVERHEAD_TOKENS, expected_image_tokens, to_rgb
 from lightonocr_validation.samples import Sample, load_manifest
 
@@ -103,6 +106,9 @@ class Faults:
     # > 0: every POST's answer (as recorded, with its Content-Length) goes out one byte at a time, this many
     # seconds apart: each read is quick, the answer never ends in any sensible time (a slow-drip proxy)
     drip: float = 0.0
+    # How a grounding request (the image plus the text "grounding") is answered: a case of
+    # lightonocr_validation/grounding/readings.py ("exact", "jitter", ..., "pixels", "whole_page", "no_markers").
+    grounding: str = "exact"
 
 
 class FakeVllm:
@@ -389,6 +395,8 @@ class FakeVllm:
         if sample is not None:
             label = sample.id if sample.page_count == 1 else f"{sample.id} p{page + 1}"
             text = faults.readings.get(label, text)
+        if texts == [GROUNDING_PROMPT]:
+            text = _grounded(faults.grounding, sample.blocks if sample else None, text, images[0][:2])
         finish = "stop"
         if sample is not None and sample.expect == "empty" and faults.blank_text:
             text = faults.blank_text
@@ -637,6 +645,19 @@ def _metric_key(line: str) -> str:
     name = line.split("{", 1)[0].split(" ", 1)[0]
     reason = re.search(r'finished_reason="([^"]*)"', line)
     return f"{name}/{reason.group(1)}" if reason and name == "vllm:request_success_total" else name
+
+
+def _grounded(case_name: str, truth: tuple[TrueBlock, ...] | None, text: str, size: tuple[int, int]) -> str:
+    """LightOnOCR-3's grounding answer for a page: its true blocks as the case writes them; a page whose blocks
+    are not known (a PDF page, a user's page) gets its paragraphs stacked down the page as text blocks."""
+    if truth is None:
+        paragraphs = [part.strip() for part in text.split("\n\n") if part.strip()]
+        step = 900 // max(1, len(paragraphs))
+        truth = tuple(
+            TrueBlock("text", (100, 50 + n * step, 900, 50 + (n + 1) * step - 5), part)
+            for n, part in enumerate(paragraphs)
+        )
+    return grounding_case(case_name).answer(truth, size, 0)
 
 
 def _content(messages: Any) -> tuple[list[str], list[str]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -14,6 +15,7 @@ from checks.base import Check, Result
 from lightonocr_validation.client import Target
 from lightonocr_validation.config import apply_flags, defaults
 from lightonocr_validation.context import RequestSettings
+from lightonocr_validation.model_profiles import ProfileError, profile_for
 from lightonocr_validation.runner import HostRun, run_host
 from lightonocr_validation.verdict import Verdict, verdict_for
 from tests.fakevllm.server import MODEL, FakeVllm, Faults
@@ -25,14 +27,17 @@ SETTINGS = RequestSettings.from_config(CONFIG)
 
 
 def with_settings(settings: RequestSettings = SETTINGS, **changes: Any) -> RequestSettings:
-    """``settings`` changed: ``weights=``, ``served_name=``, ``perf=``, ``pages_dir=``, a sampling key, or any
-    check.* key."""
+    """``settings`` changed: ``weights=``, ``served_name=``, ``perf=``, ``pages_dir=``, ``profile=``, a sampling
+    key, or any check.* key. A new ``served_name`` brings its model's profile, unless ``profile=`` gives one."""
+    if "served_name" in changes and "profile" not in changes:
+        with contextlib.suppress(ProfileError):  # a name no profile knows keeps the settings' profile
+            changes["profile"] = profile_for(changes["served_name"])
     model = replace(
         settings.model,
         weights=changes.pop("weights", settings.model.weights),
         served_name=changes.pop("served_name", settings.model.served_name),
     )
-    named = {key: changes.pop(key) for key in ("perf", "pages_dir") if key in changes}
+    named = {key: changes.pop(key) for key in ("perf", "pages_dir", "profile") if key in changes}
     sampled = {key: changes.pop(key) for key in ("temperature", "top_p", "max_tokens") if key in changes}
     sampling = replace(settings.sampling, **sampled)
     return replace(settings, model=model, sampling=sampling, check=replace(settings.check, **changes), **named)

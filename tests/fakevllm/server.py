@@ -32,6 +32,7 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
+from lightonocr_validation import model_profiles
 from lightonocr_validation.grounding.boxes import TrueBlock
 from lightonocr_validation.grounding.mode import PROMPT as GROUNDING_PROMPT
 from lightonocr_validation.grounding.readings import case as grounding_case
@@ -708,9 +709,11 @@ def _pixel_digest(image: Image.Image) -> str:
 
 @functools.cache
 def _sample_index() -> dict[str, tuple[Sample, int]]:
-    """Pixel digest of every sample page -> (sample, page): how the fake recognises a page it can read."""
+    """Pixel digest of every sample page -> (sample, page): how the fake recognises a page it can read, at each
+    page size a model profile renders to (1540 px for Pixtral-based LightOnOCR, 2048 for Qwen3.5-based ones)."""
     return {
         _pixel_digest(to_rgb(image)): (sample, number)
         for sample in load_manifest()
-        for number, image in enumerate(sample.pages())
+        for longest in sorted({profile.longest_edge for profile in model_profiles.table().values()})
+        for number, image in enumerate(sample.pages(longest))
     }

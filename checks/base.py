@@ -29,6 +29,7 @@ class SkipReason(enum.StrEnum):
 
     PREREQUISITE = "prerequisite"  # a check it requires did not pass
     RANDOM_WEIGHTS = "random_weights"  # it judges text, and the served model's weights are random
+    SERVER_GONE = "server_gone"  # an earlier check judged the server gone (lightonocr_validation/liveness.py)
 
 
 @dataclass(frozen=True)

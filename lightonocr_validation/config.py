@@ -123,6 +123,7 @@ class BenchSettings:
     requests: int
     max_concurrency: int
     min_gain: float
+    max_error_rate: float
     page_seconds_max: float
     gpu_hour_price: float
     result_dir: str
@@ -236,6 +237,7 @@ RANGES: dict[str, Range] = {
     "bench.requests": AT_LEAST_ONE,
     "bench.max_concurrency": AT_LEAST_ONE,
     "bench.min_gain": NOT_NEGATIVE,
+    "bench.max_error_rate": SHARE,
     "bench.page_seconds_max": POSITIVE,
     "bench.gpu_hour_price": NOT_NEGATIVE,
     "bench.perf.requests": AT_LEAST_ONE,
@@ -311,6 +313,7 @@ FLAG_KEYS: dict[str, dict[str, str]] = {
         "model": "model.served_name",
         "max_concurrency": "bench.max_concurrency",
         "gpu_hour_price": "bench.gpu_hour_price",
+        "max_error_rate": "bench.max_error_rate",
     },
     # tune serves like serve (its --port binds) and measures like bench, with tune.* as the load.
     "tune": {

@@ -24,7 +24,7 @@ from lightonocr_validation import cli, config
 from lightonocr_validation import serve as serving
 from lightonocr_validation.config import Config
 from lightonocr_validation.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, UserError, print_error
-from lightonocr_validation.hardware import describe, nvidia_gpus
+from lightonocr_validation.hardware import describe, nvidia_gpus, this_cpu
 from lightonocr_validation.settings import DEFAULTS
 
 ROOT = Path(__file__).resolve().parent
@@ -153,6 +153,8 @@ def serve(
     resolved = _resolve_device(device)
     if resolved == "cuda":
         fleet_serve.check_gpus(plan, nvidia_gpus(), visible)
+    else:
+        fleet_serve.check_cpu(plan, this_cpu())
     env = dict(cfg.server.env)
     if resolved == "cpu":
         env = {**cfg.cpu.env, **env}
@@ -360,6 +362,8 @@ def check(
         "/ (N x its pages/s).",
         "deadline": "Seconds the whole run may take, a hard ceiling over the plan: past it the result keeps what "
         "finished, marked partial, exit 1 (default: bench.deadline, 0: none).",
+        "max-error-rate": "Share of a host's requests that may fail before the run fails, exit 1 (default: "
+        "bench.max_error_rate, 0.05; 0: none may). A server gone mid-run stops the run, exit 2 (docs/bench.md).",
     },
     auto_shortflags=False,
 )
@@ -398,6 +402,7 @@ def bench(
     gpus: int | None = None,
     single_gpu: str | None = None,
     deadline: str | None = None,
+    max_error_rate: float | None = None,
 ) -> None:
     """Load a running server: pages/s, latency and accuracy under load; exit 0, 1 (objective missed) or 2."""
     from lightonocr_validation.bench.command import BenchOptions, run_bench
@@ -431,6 +436,7 @@ def bench(
         max_concurrency=max_concurrency,
         gpu_hour_price=gpu_hour_price,
         deadline=deadline,
+        max_error_rate=max_error_rate,
     )
     options = BenchOptions(
         config=cfg,

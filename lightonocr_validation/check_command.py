@@ -101,6 +101,8 @@ def _run_check(options: CheckOptions, redactor: Redactor, *, console: Console, e
     for target in resolved:
         redactor.add_target(target)
     pages = _user_pages(options)
+    for page in _unread_pages(options):
+        print_warning(errors, f"page left out: {page.line()}")
     if any(target.verify is False for target in resolved):
         print_warning(errors, INSECURE_WARNING)
     settings = RequestSettings.from_config(options.config, str(options.pages.resolve()) if options.pages else "")
@@ -167,6 +169,13 @@ def resolve_fleet(hosts: Sequence[str], replicas: int, config: Config, insecure:
     if replicas != 1:
         return targets.resolve_replicas(hosts[0], config.check, replicas, insecure=insecure)
     return [targets.resolve(host, config.check, insecure=insecure) for host in hosts]
+
+
+def _unread_pages(options: CheckOptions) -> tuple[user_pages.Unread, ...]:
+    """The pages of ``--pages`` left out because they cannot be read (after `_user_pages` loaded the set)."""
+    if options.pages is None:
+        return ()
+    return page_answers.user_page_set(str(options.pages.resolve()), options.config.check.pages_cer_max)[1]
 
 
 def _user_pages(options: CheckOptions) -> tuple[UserPageInput, ...]:

@@ -88,7 +88,8 @@ def _remainder_args(remainder: str, argv: list[str] | None = None) -> list[str]:
         "dry-run": "Print the vllm serve command and exit.",
         "timeout": "Seconds to wait for readiness (default: server.startup_timeout).",
         "profile": "Extra vllm flags from server.profiles: card (none) or tuned (default: server.profile).",
-        "replicas": "Serve N GPUs as N servers: GPU i (CUDA_VISIBLE_DEVICES), port PORT+i, log per port.",
+        "replicas": "Serve N GPUs as N servers: GPU i (CUDA_VISIBLE_DEVICES), port PORT+i, log per port. On the "
+        "CPU, at most one server a core with 3.5 GB of memory each; more is refused before anything starts.",
         "data-parallel-size": "Serve N GPUs as one server with vLLM's --data-parallel-size N (one port).",
     },
     auto_shortflags=False,

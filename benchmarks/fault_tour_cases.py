@@ -903,14 +903,10 @@ def check_hang(tour: Tour, folder: Path, timeout: int) -> Run:
     return run
 
 
-@case(FAULTS, "check: every POST hangs, --timeout 3: one timeout, then nothing waits", 2)
-def check_hang_3(tour: Tour, folder: Path) -> Run:
-    return check_hang(tour, folder, 3)
-
-
-@case(FAULTS, "check: every POST hangs, --timeout 10", 2)
-def check_hang_10(tour: Tour, folder: Path) -> Run:
-    return check_hang(tour, folder, 10)
+for _timeout in (3, 10):
+    case(FAULTS, f"check: every POST hangs, --timeout {_timeout}: one timeout, then nothing waits", 2)(
+        lambda tour, folder, timeout=_timeout: check_hang(tour, folder, timeout)
+    )
 
 
 @case(FAULTS, "check: a server slow on one page (4 s, --timeout 2) is not judged gone", 2)

@@ -229,7 +229,7 @@ class VllmClient:
     def __init__(self, target: Target, cancel: CancelToken | None = None, watch: Any = None) -> None:
         self.target = target
         self.cancel = cancel or CancelToken()
-        # A liveness.HostWatch: told of every request that got no answer; once it judges the server gone, no
+        # A liveness.HostWatch: told whether each request got an answer; once it judges the server gone, no
         # request is sent and those in flight are dropped (None: no judgement, every request waits).
         self.watch = watch
         self._session = configured_session(target)
@@ -325,7 +325,12 @@ class VllmClient:
             try:
                 yield bound
             except (requests.RequestException, BadAnswer) as error:
-                raise bound_failure(self.target, error, bound) from None
+                failure = bound_failure(self.target, error, bound)
+                if isinstance(failure, BadAnswer) and self.watch is not None:
+                    self.watch.answered()  # it answered, wrongly
+                raise failure from None
+            if self.watch is not None:
+                self.watch.answered()
 
 
 def bound_failure(target: Target, error: requests.RequestException | BadAnswer, bound: RequestBound) -> BaseException:

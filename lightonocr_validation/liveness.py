@@ -2,7 +2,8 @@
 on it: `invoke check` does not run the checks left, `invoke bench` stops sending. A dead or wedged server then
 costs one --timeout, not one per request.
 
-The rule (docs/tasks.md, "A server gone mid-run"):
+The rule (docs/tasks.md, "A server gone mid-run"), once the server has answered something (a server that never
+answered is unreachable, said by the request that found it, and the checks that need it are skipped already):
 
 - gone: a request fails without any HTTP answer (connection refused, reset or closed before a status line)
   and a probe, GET /health bounded by PROBE_SECONDS, gets no answer either: the process is dead or the host
@@ -34,20 +35,29 @@ GONE_KIND = "gone"
 class HostWatch:
     """One server's liveness as a run's requests see it. `gone` is "" while it may still answer, else why not."""
 
-    def __init__(self, target: Target, model: str, on_gone: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self, target: Target, model: str, on_gone: Callable[[], None] = lambda: None, *, answered: bool = False
+    ) -> None:
         self.target = target
         self.model = model  # the served model's id: the one-token probe must reach the engine, not a 404
+        self.has_answered = answered  # True once any request got an HTTP answer: only then can it be "gone"
         self.gone = ""
         self.during = ""  # what the run was doing when the server was judged gone (a check's id), for the report
         self._lock = threading.Lock()
         self._probe_lock = threading.Lock()
         self._on_gone = on_gone
 
+    def answered(self) -> None:
+        """A request got an HTTP answer (any status)."""
+        self.has_answered = True
+
     def failed(self, error: Unreachable) -> Unreachable:
         """A request got no HTTP answer; returns what to report for it: the judgement once the server is judged
         gone (by this failure or an earlier one), else the failure itself."""
         if self.gone:
             return self.unreachable()
+        if not self.has_answered:
+            return error
         if error.kind == "timeout":
             if not self._answers(self._one_token):
                 self._judge(
@@ -97,4 +107,5 @@ class HostWatch:
                 return False
             finally:
                 session.close()
+        self.answered()
         return True

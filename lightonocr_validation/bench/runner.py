@@ -58,7 +58,9 @@ class Bench:
     def __post_init__(self) -> None:
         for target in self.targets:
             if target.label not in self.unwatched:
-                self.watches.setdefault(target.label, HostWatch(target, self.model, self._stop_when_all_gone))
+                # It answered /v1/models before the run (bench/command.py's ask_server): a failure now is mid-run.
+                watch = HostWatch(target, self.model, self._stop_when_all_gone, answered=True)
+                self.watches.setdefault(target.label, watch)
 
     def _stop_when_all_gone(self) -> None:
         if all(watch.gone for watch in self.watches.values()):

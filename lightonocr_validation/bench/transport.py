@@ -86,7 +86,7 @@ def send(
     """Send ``body`` and time its answer. ``keep_text`` False: the answer's text is not needed (it is not graded),
     so streamed token events are timed without being parsed. The whole exchange is bounded by the target's
     timeout, and abandoned when ``cancel`` stops (the session must be `configured_session`'s, whose
-    connections can be shut down). ``watch`` (liveness.HostWatch) is told of a request without an answer; a
+    connections can be shut down). ``watch`` (liveness.HostWatch) is told whether the server answered; a
     request in flight when it judges the server gone is abandoned, like one the run's stop cut."""
     cpu_started = time.thread_time()
     started = time.perf_counter()
@@ -113,6 +113,8 @@ def send(
             exchange.error = str(failure)
     except (ValueError, UnicodeDecodeError) as error:  # a body or an event that is not JSON
         exchange.error = f"malformed answer: {one_line(str(error), 120)}"
+    if watch is not None and exchange.status:
+        watch.answered()
     exchange.e2e_s = time.perf_counter() - started
     exchange.client_s = time.thread_time() - cpu_started
     return exchange

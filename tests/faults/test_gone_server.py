@@ -34,7 +34,7 @@ def timed_out(target: Target) -> Unreachable:
 def test_a_server_that_answers_nothing_is_judged_hung() -> None:
     with FakeVllm(Faults(hang=True)) as fake:
         target = Target(fake.url, timeout=2)
-        watch = HostWatch(target, MODEL)
+        watch = HostWatch(target, MODEL, answered=True)
         reported = watch.failed(timed_out(target))
         assert watch.gone.startswith("judged hung: a request got no answer within 2 s (--timeout)")
         assert reported.kind == "gone" and "nor did a one-token request within 2 s" in str(reported)
@@ -44,23 +44,32 @@ def test_a_server_that_answers_nothing_is_judged_hung() -> None:
 def test_a_server_slow_on_one_page_is_not_judged() -> None:
     with FakeVllm() as fake:  # answers the one-token probe at once, as vLLM batches it beside a slow page
         target = Target(fake.url, timeout=2)
-        watch = HostWatch(target, MODEL)
+        watch = HostWatch(target, MODEL, answered=True)
         error = timed_out(target)
         assert watch.failed(error) is error and watch.failed(error) is error and not watch.gone
 
 
 def test_a_dead_server_is_judged_gone() -> None:
     target = Target(f"http://127.0.0.1:{free_port()}", timeout=5)  # nothing listens: /health is refused too
-    watch = HostWatch(target, MODEL)
+    watch = HostWatch(target, MODEL, answered=True)
     reported = watch.failed(Unreachable("refused", f"{target.label}: connection refused"))
     assert watch.gone == "judged gone: connection refused, and /health does not answer either"
     assert reported.kind == "gone"
 
 
+def test_a_server_that_never_answered_is_unreachable_not_gone() -> None:
+    target = Target(f"http://127.0.0.1:{free_port()}", timeout=5)
+    watch = HostWatch(target, MODEL)  # nothing answered yet: the request that failed says how it is unreachable
+    error = Unreachable("refused", f"{target.label}: connection refused")
+    assert watch.failed(error) is error and not watch.gone
+    watch.answered()
+    assert watch.failed(error).kind == "gone"  # once it answered, the same failure is a server gone
+
+
 def test_one_reset_connection_while_health_answers_is_not_judged() -> None:
     with Hostile("reset") as server:  # POSTs are reset; GET /health answers
         target = Target(server.url, timeout=5)
-        watch = HostWatch(target, MODEL)
+        watch = HostWatch(target, MODEL, answered=True)
         error = Unreachable("connection", f"{target.label}: the server reset the connection without answering")
         assert watch.failed(error) is error and not watch.gone
 

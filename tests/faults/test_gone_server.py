@@ -1,6 +1,8 @@
 """A server that stops answering mid-run: judged gone once (lightonocr_validation/liveness.py), and the rest of
 the run stops waiting on it; a server merely slow on one page, or refusing one connection, is never judged.
-Every case against real sockets: the fake vLLM (tests/fakevllm) and the hostile server (tests/faults/hostile.py).
+And a stream broken mid-way (the server cut it, or Ctrl-C's watchdog shut the socket) is a failed or abandoned
+request, never urllib3's exception. Every case against real sockets: the fake vLLM (tests/fakevllm) and the
+hostile server (tests/faults/hostile.py).
 """
 
 from __future__ import annotations
@@ -184,3 +186,44 @@ def test_bench_ends_with_exit_2_when_the_server_is_killed_mid_run(tmp_path: Path
     figures = result["hosts"][0]["points"][0]["figures"]
     assert result["stopped"] == "server_gone" and figures["completed"] > 0
     assert figures["errors"] <= 8  # the requests that met the dead server before it was judged: few
+
+
+# --- a stream broken mid-way --------------------------------------------------------------------------------------
+
+
+def stream_body() -> bytes:
+    body = {"model": MODEL, "messages": [{"role": "user", "content": "OK"}], "max_tokens": 8, "stream": True}
+    return json.dumps(body).encode()
+
+
+def test_a_stream_cut_mid_way_is_a_failed_request_not_a_transport_exception() -> None:
+    from lightonocr_validation.bench.transport import send
+    from lightonocr_validation.client import configured_session
+
+    for server, cut in ((Hostile("truncated"), True), (FakeVllm(), False)):
+        with server:
+            target = Target(server.url, timeout=10)
+            session = configured_session(target)
+            exchange = send(session, target, f"{server.url}/v1/chat/completions", stream_body(), stream=True)
+            session.close()
+        assert (exchange.error is not None) is cut, exchange.error
+        assert not cut or "cut its" in exchange.error
+
+
+def test_ctrl_c_mid_stream_exits_130_with_the_partial_result(tmp_path: Path) -> None:
+    with FakeVllm(Faults(token_delay=0.01)) as fake:  # 64 events an answer: the signal lands mid-stream
+        args = ["bench", "--host", fake.url, "--max-tokens", "64", "--concurrency", "2", "--requests", "100000"]
+        env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "300"}
+        process = subprocess.Popen(
+            [str(INVOKE), *args, "--warmup", "0", "--json", str(tmp_path / "b.json")],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        answered = lambda: sum(v for k, v in fake.counters.items() if k.startswith("vllm:request_success_total/"))  # noqa: E731
+        while answered() < 6 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        process.send_signal(signal.SIGINT)
+        output = process.communicate(timeout=60)[0]
+    assert process.returncode == 130 and "Traceback" not in output and "ProtocolError" not in output
+    result = json.loads((tmp_path / "b.json").read_text(encoding="utf-8"))
+    assert (result["partial"], result["stopped"]) == (True, "interrupted")

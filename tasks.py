@@ -39,7 +39,7 @@ from lightonocr_validation.errors import (
     print_error,
     print_warning,
 )
-from lightonocr_validation.hardware import describe, nvidia_gpus
+from lightonocr_validation.hardware import describe, nvidia_gpus, this_cpu
 from lightonocr_validation.settings import DEFAULTS
 
 ROOT = Path(__file__).resolve().parent
@@ -108,7 +108,8 @@ def _remainder_args(remainder: str, argv: list[str] | None = None) -> list[str]:
         "dry-run": "Print the vllm serve command and exit.",
         "timeout": "Seconds to wait for readiness (default: server.startup_timeout).",
         "profile": "Extra vllm flags from server.profiles: card (none) or tuned (default: server.profile).",
-        "replicas": "Serve N GPUs as N servers: GPU i (CUDA_VISIBLE_DEVICES), port PORT+i, log per port.",
+        "replicas": "Serve N GPUs as N servers: GPU i (CUDA_VISIBLE_DEVICES), port PORT+i, log per port. On the "
+        "CPU, at most one server a core with 3.5 GB of memory each; more is refused before anything starts.",
         "data-parallel-size": "Serve N GPUs as one server with vLLM's --data-parallel-size N (one port).",
         "model-profile": MODEL_PROFILE_HELP,
     },
@@ -184,6 +185,8 @@ def serve(
     resolved = _resolve_device(device)
     if resolved == "cuda":
         fleet_serve.check_gpus(plan, nvidia_gpus(), visible)
+    else:
+        fleet_serve.check_cpu(plan, this_cpu())
     env = dict(cfg.server.env)
     if resolved == "cpu":
         env = {**cfg.cpu.env, **env}
@@ -439,6 +442,8 @@ def check(
         "model-profile": MODEL_PROFILE_HELP,
         "mode": "plain (default) or grounding: every request asks for LightOnOCR-3's grounding mode (the image plus "
         "`grounding`) and every answer is judged as a grounding answer (blocks, boxes, labels, text).",
+        "max-error-rate": "Share of a host's requests that may fail before the run fails, exit 1 (default: "
+        "bench.max_error_rate, 0.05; 0: none may). A server gone mid-run stops the run, exit 2 (docs/bench.md).",
     },
     auto_shortflags=False,
 )
@@ -479,6 +484,7 @@ def bench(
     deadline: str | None = None,
     model_profile: str | None = None,
     mode: str = "plain",
+    max_error_rate: float | None = None,
 ) -> None:
     """Load a running server: pages/s, latency and accuracy under load; exit 0, 1 (objective missed) or 2."""
     from lightonocr_validation.bench.command import BenchOptions, run_bench
@@ -513,6 +519,7 @@ def bench(
         gpu_hour_price=gpu_hour_price,
         deadline=deadline,
         model_profile=model_profile,
+        max_error_rate=max_error_rate,
     )
     options = BenchOptions(
         config=cfg,

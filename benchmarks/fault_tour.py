@@ -1,4 +1,4 @@
-"""Tour every fault and bad input of issue 12 against the real command line, and print the closing note's table.
+"""Tour every fault and bad input of issues 12 and 18 against the real command line, and print the closing note's table.
 
     python benchmarks/fault_tour.py             # every fault: a Markdown table, then the count handled well
     python benchmarks/fault_tour.py --only 13 14   # some rows (their numbers in the table)
@@ -20,8 +20,12 @@ name the cause). The table gives, per row, the exit code, the wall time, the fir
 the line that names the cause (the first error line, else the verdict of a check or bench run), with ports
 shown as PORT, the temporary folder as $TMP, pids as PID and secrets by name. Some rows are sent a signal
 (Ctrl-C): their wall time says how long the run took after it. A case whose fault concerns one check runs
-that check alone (--only), with a small --timeout where a request hangs: the whole tour takes 2-3 minutes
-on two cores. Figures are printed, never asserted.
+that check alone (--only), with a small --timeout where a request hangs: the whole tour takes 4-5 minutes
+on two cores. Issue 18's rows add a server killed or hung under `invoke bench` and `invoke check` (the
+result's own facts: how many requests met the dead server, the wall time against one --timeout and the
+probe), hostile `--pages` (the one 10,000 px page's peak RSS is measured and bounded), `serve --replicas 999`,
+and the first-touch rows built on branch firsttouch (they pass once it is merged). Figures are printed, never
+asserted.
 """
 
 from __future__ import annotations

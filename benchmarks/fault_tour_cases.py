@@ -1,4 +1,4 @@
-"""The faults of issue 12 (and a few found on the way), each a function that plays it and states its facts.
+"""The faults of issues 12 and 18 (and a few found on the way), each a function that plays it and states its facts.
 
 Grouped as the issue groups them; `CASES` keeps the order, which numbers the table's rows. Each case
 returns the `Run` of the command a person would type, with the facts particular to that fault (the
@@ -14,17 +14,20 @@ import shlex
 import shutil
 import signal
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import certifi
-from fault_tour_runs import PASSWORD, RAW_ERRORS, REPORT_NAMES, ROOT, SERVER_KEY, VLLM_KEY, Live, Run, Tour
+from fault_tour_runs import PASSWORD, RAW_ERRORS, REPORT_NAMES, ROOT, SERVER_KEY, VERDICT, VLLM_KEY, Live, Run, Tour
 
 from lightonocr_validation.interrupts import AGAIN_LINE, FIRST_LINE
+from lightonocr_validation.liveness import PROBE_SECONDS
 from tests.fakevllm.server import FakeVllm, Faults
 from tests.faults.hostile import Hostile, Scripted, self_signed_bundle
+from tests.faults.test_hostile_pages import blank_png
 from tests.processes import alive, free_ports
 
 # --- the faults -----------------------------------------------------------------------------------------------
@@ -788,3 +791,255 @@ def host_port_bench(tour: Tour, folder: Path) -> Run:
 @case(ADDED, "an unknown task (invoke nosuchtask)", 2, bad_input=True)
 def unknown_task(tour: Tour, folder: Path) -> Run:
     return bad_input(tour, ["nosuchtask"])
+
+
+# Issue 18: bench, check and --pages under faults (branch faults).
+FAULTS = "issue 18: faults"
+
+
+def child_fake_answered(port: int) -> float:
+    """Completions a fake in another process (Tour.child_fake) has answered, read from its /metrics."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
+            text = reply.read().decode()
+    except OSError:
+        return 0.0
+    return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(SUCCESS_METRIC))
+
+
+SUCCESS_METRIC = "vllm:request_success_total{"
+
+
+def bench_result(folder: Path) -> dict[str, Any]:
+    try:
+        return json.loads((folder / "b.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def bench_killed(tour: Tour, folder: Path, *budget: str) -> Run:
+    """`invoke bench` against a fake in its own process, SIGKILLed 6 s into the measurement."""
+    port = tour.port()
+    server = tour.child_fake(port, delay=0.0)
+    args = ["bench", "--port", str(port), *budget, "--max-tokens", "8", "--warmup", "0"]
+    live = tour.start([*args, "--json", str(folder / "b.json")])
+    measuring = live.wait_for(lambda: child_fake_answered(port) >= 1)
+    time.sleep(6)
+    server.kill()
+    server.wait()
+    run = live.finish(Run("invoke " + shlex.join(args) + "   # the server SIGKILLed 6 s into the measurement"))
+    run.fact(measuring, "the bench never measured")
+    run.written = tour.written(folder)
+    result = bench_result(folder)
+    figures = [point["figures"] for host in result.get("hosts", []) for point in host["points"]]
+    errors = sum(f["errors"] for f in figures)
+    run.fact(run.cause_line().startswith("issue: the server stopped answering mid-run"), "the cause is not named")
+    run.fact(result.get("stopped") == "server_gone", "the result is not marked stopped: server_gone")
+    run.fact(sum(f["completed"] for f in figures) > 0, "nothing measured before the kill")
+    run.fact(errors <= 16, f"{errors} requests sent to the dead server (stop sending once it is judged gone)")
+    return run
+
+
+@case(FAULTS, "bench: the server SIGKILLed 6 s into --duration 30", 2)
+def bench_killed_duration(tour: Tour, folder: Path) -> Run:
+    run = bench_killed(tour, folder, "--duration", "30")
+    run.fact(run.wall < 30, f"{run.wall:.0f} s: the run went on for its 30 s")
+    return run
+
+
+@case(FAULTS, "bench: the server SIGKILLed 6 s into --requests 3000", 2)
+def bench_killed_requests(tour: Tour, folder: Path) -> Run:
+    return bench_killed(tour, folder, "--requests", "3000")
+
+
+@case(FAULTS, "bench: Ctrl-C while streamed answers arrive (a fast server)", 130)
+def ctrl_c_streamed_bench(tour: Tour, folder: Path) -> Run:
+    with FakeVllm(Faults(token_delay=0.01)) as fake:  # each answer a stream of 64 events: Ctrl-C lands mid-stream
+        port = str(port_of(fake.url))
+        tour.ports.add(int(port))
+        load = ["--max-tokens", "64", "--concurrency", "2", "--requests", "100000", "--warmup", "0"]
+        args = ["bench", "--port", port, *load, "--json", str(folder / "b.json")]
+        live = tour.start(args)
+        answered = lambda: sum(v for k, v in fake.counters.items() if k.startswith("vllm:request_success_total/"))  # noqa: E731
+        measuring = live.wait_for(lambda: answered() >= 6)
+        live.signal(signal.SIGINT)
+        run = live.finish(Run("invoke " + shlex.join(args) + "   # Ctrl-C mid-stream after 6 answers"))
+    run.fact(measuring, "the bench never got 6 answers")
+    run.written = tour.written(folder)
+    result = bench_result(folder)
+    run.fact(result.get("partial") is True and result.get("stopped") == "interrupted", "b.json is not marked partial")
+    no_raw_errors(run)
+    return run
+
+
+@case(FAULTS, "bench: every POST hangs, --requests 8 --timeout 3", 2)
+def bench_hang(tour: Tour, folder: Path) -> Run:
+    with FakeVllm(Faults(hang=True)) as fake:
+        port = str(port_of(fake.url))
+        tour.ports.add(int(port))
+        args = ["bench", "--port", port, "--requests", "8", "--timeout", "3"]
+        run = tour.invoke([*args, "--json", str(folder / "b.json")], shown="invoke " + shlex.join(args))
+        hung = fake.counters.get("fake:hung_posts", 0)
+    run.written = tour.written(folder)
+    run.fact(run.cause_line().startswith("issue: the server stopped answering mid-run (judged hung"), "not named")
+    run.fact(hung <= 2, f"{hung:.0f} POSTs sent to the hung server: one request and the probe are enough")
+    bound = 3 + PROBE_SECONDS
+    run.fact(run.wall <= bound + SLACK_S, f"{run.wall:.0f} s, past one timeout and the probe ({bound:g} s)")
+    return run
+
+
+def check_hang(tour: Tour, folder: Path, timeout: int) -> Run:
+    with FakeVllm(Faults(hang=True)) as fake:
+        tour.ports.add(port_of(fake.url))
+        run = check_against(tour, folder, fake.url, "--timeout", str(timeout))
+        hung = fake.counters.get("fake:hung_posts", 0)
+    unreachable_verdict(run)
+    run.fact(run.says(f"judged hung: a request got no answer within {timeout} s"), "the judgement is not named")
+    skipped = [c for h in report(folder).get("hosts", []) for c in h["checks"] if c.get("skip_reason") == "server_gone"]
+    run.fact(len(skipped) >= 15, f"{len(skipped)} checks skipped as not run once the server was judged hung")
+    run.fact(hung <= 5, f"{hung:.0f} POSTs sent: OCR001's pages in flight and the probe are enough")
+    bound = timeout + PROBE_SECONDS
+    run.fact(run.wall <= bound + SLACK_S, f"{run.wall:.0f} s, past one timeout and the probe ({bound:g} s)")
+    return run
+
+
+for _timeout in (3, 10):
+    case(FAULTS, f"check: every POST hangs, --timeout {_timeout}: one timeout, then nothing waits", 2)(
+        lambda tour, folder, timeout=_timeout: check_hang(tour, folder, timeout)
+    )
+
+
+@case(FAULTS, "check: a server slow on one page (4 s, --timeout 2) is not judged gone", 2)
+def check_slow_page(tour: Tour, folder: Path) -> Run:
+    with FakeVllm(Faults(slow_sample="prose-01", slow_seconds=4)) as fake:
+        tour.ports.add(port_of(fake.url))
+        run = check_against(tour, folder, fake.url, "--timeout", "2", "--only", "OCR001,SRV006,SRV007")
+    run.fact("judged" not in run.output, "the slow server was judged gone")
+    run.fact(check_status(folder, "SRV007")[0] == "pass", "the checks after the slow page did not run")
+    return run
+
+
+def pages_check(tour: Tour, folder: Path, pages: Path, *flags: str) -> Run:
+    with FakeVllm() as fake:
+        tour.ports.add(port_of(fake.url))
+        return check_against(tour, folder, fake.url, "--pages", str(pages), *flags)
+
+
+def receipt_and(folder: Path) -> Path:
+    """A folder of pages holding a readable page (the receipt sample), for the hostile one to sit beside."""
+    pages = folder / "pages"
+    pages.mkdir()
+    shutil.copy(ROOT / "samples" / "receipt-01.png", pages / "receipt.png")
+    shutil.copy(ROOT / "samples" / "receipt-01.md", pages / "receipt.md")
+    return pages
+
+
+def left_out(run: Run, folder: Path, name: str, words: str) -> None:
+    line = next((line for line in run.lines() if line.startswith("warning: page left out:") and name in line), "")
+    run.fact(words in line, f"no `warning: page left out:` line naming {name} and `{words}`")
+    status, _ = check_status(folder, "OCR001")
+    run.fact(status == "pass", "the readable page was not judged")
+
+
+@case(FAULTS, "--pages: a Latin-1 .md beside a PNG (and a good page)", 1)
+def pages_latin1(tour: Tour, folder: Path) -> Run:
+    pages = receipt_and(folder)
+    shutil.copy(ROOT / "samples" / "prose-01.png", pages / "letter.png")
+    (pages / "letter.md").write_bytes("Réunion du comité, été 2024\n".encode("latin-1"))
+    run = pages_check(tour, folder, pages, "--only", "OCR001,OCR003")
+    left_out(run, folder, "letter.md", "not UTF-8 (byte 0xe9")
+    run.fact(run.says("iconv -f latin1 -t utf-8 letter.md"), "the fix is not given")
+    return run
+
+
+@case(FAULTS, "--pages: a 40,000 x 40,000 px PNG (and a good page)", 1)
+def pages_bomb(tour: Tour, folder: Path) -> Run:
+    pages = receipt_and(folder)
+    blank_png(pages / "bomb.png", 40_000, 40_000)
+    (pages / "bomb.md").write_text("x\n", encoding="utf-8")
+    run = pages_check(tour, folder, pages, "--only", "OCR001,OCR003")
+    left_out(run, folder, "bomb.png", "40000 x 40000 px, above the 150 Mpx a page may have (checked before decoding)")
+    run.command += f"   # bomb.png: {(pages / 'bomb.png').stat().st_size // 1000} KB on disk"
+    return run
+
+
+# A folder of ordinary scans must never take a machine down: one 10,000 px page, the whole check, within this.
+BIG_PAGE_RSS_MAX = 1_500_000_000
+
+
+@case(FAULTS, "--pages: one 10,000 x 10,000 px page with an empty .md (the whole check, SRV009 included)", 1)
+def pages_big(tour: Tour, folder: Path) -> Run:
+    pages = folder / "pages"
+    pages.mkdir()
+    blank_png(pages / "big.png", 10_000, 10_000)
+    (pages / "big.md").write_text("", encoding="utf-8")
+    with FakeVllm() as fake:
+        tour.ports.add(port_of(fake.url))
+        args = ["check", "--host", fake.url, "--pages", str(pages)]
+        run, peak = tour.invoke_measured([*args, *tour.check_reports(folder)], folder)
+    run.command = "invoke " + shlex.join(args) + f"   # peak RSS {peak / 1e9:.2f} GB"
+    run.written = tour.written(folder)
+    run.fact(0 < peak <= BIG_PAGE_RSS_MAX, f"peak RSS {peak / 1e9:.2f} GB, past {BIG_PAGE_RSS_MAX / 1e9:g} GB")
+    run.fact(check_status(folder, "SRV009")[0] == "pass", "SRV009's burst of the page did not pass")
+    run.fact(VERDICT.match(run.cause_line()) is not None, "no verdict")
+    return run
+
+
+@case(FAULTS, "`invoke serve --replicas 999` on the CPU (stand-in vllm)", 2, bad_input=True)
+def serve_999(tour: Tour, folder: Path) -> Run:
+    env = tour.stand_in(folder)
+    run = bad_input(tour, ["serve", "--device", "cpu", "--replicas", "999"], env)
+    run.fact(run.first_line().startswith("error: --replicas 999 on the CPU: this machine runs at most"), "no bound")
+    run.fact(run.says("lower --replicas to"), "the fix is not named")
+    run.fact(not list((folder / "stand-in").glob("*.json")), "a server was started")
+    run.fact(not list(folder.glob("vllm-serve*.log")), "server logs were written")
+    return run
+
+
+# Issue 18's first touch: built on branch firsttouch; these rows pass once it is merged.
+FIRST_TOUCH = "issue 18: first touch (branch firsttouch)"
+
+
+@case(FIRST_TOUCH, "`invoke check --host remote-gpu` without a profile", 2, bad_input=True)
+def remote_gpu_no_profile(tour: Tour, folder: Path) -> Run:
+    copy = tour.checkout_copy()
+    run = bad_input(tour, ["check", "--host", "remote-gpu"], cwd=copy)
+    run.fact(run.says("invoke.yaml"), "invoke.yaml (where profiles are written) is not named")
+    run.fact("does not resolve (DNS)" not in run.output, "answered as a DNS failure")
+    return run
+
+
+@case(FIRST_TOUCH, "a 401 with the key variable unset (VLLM_API_KEY not set)", 1)
+def answer_401_unset(tour: Tour, folder: Path) -> Run:
+    with FakeVllm(api_key=SERVER_KEY) as fake:
+        tour.ports.add(port_of(fake.url))
+        env = {k: v for k, v in tour.env().items() if k != "VLLM_API_KEY"}
+        run = check_against(tour, folder, fake.url, env=env)
+    run.command = "env -u VLLM_API_KEY " + run.command
+    run.fact("VLLM_API_KEY is not set" in run.cause_line(), "the verdict does not name the variable read, unset")
+    return run
+
+
+@case(FIRST_TOUCH, "Ctrl-C in the first second of `invoke check`", 130)
+def ctrl_c_first_second(tour: Tour, folder: Path) -> Run:
+    with FakeVllm() as fake:
+        tour.ports.add(port_of(fake.url))
+        args = ["check", "--host", fake.url]
+        live = tour.start([*args, *tour.check_reports(folder)])
+        time.sleep(0.5)
+        live.signal(signal.SIGINT)
+        run = live.finish(Run("invoke " + shlex.join(args) + "   # Ctrl-C 0.5 s after the start"))
+    run.written = tour.written(folder)
+    partial_reports(run, folder, "interrupted")
+    return run
+
+
+@case(FIRST_TOUCH, "the verdict line piped at 80 columns (COLUMNS=80)", 2)
+def verdict_80_columns(tour: Tour, folder: Path) -> Run:
+    args = ["check", "--host", "nosuchhost.invalid"]
+    shown = "invoke " + shlex.join(args) + " | cat   # COLUMNS=80"
+    run = tour.invoke([*args, *tour.check_reports(folder)], env=tour.env(COLUMNS="80"), shown=shown)
+    verdict = run.cause_line()
+    run.fact(verdict.startswith("issue: server unreachable") and verdict.endswith("give an IP address or URL"),
+             "the verdict is not one whole line")  # fmt: skip
+    return run

@@ -48,6 +48,11 @@ REPORT_NAMES = ("r.json", "r.xml", "r.md")
 # What the product's pieces must never show the user (the raw exceptions issue 12 found).
 RAW_ERRORS = ("IncompleteRead", "JSONDecodeError", "AttributeError", "ConnectionResetError", "KeyError", "ValueError:")
 VERDICT = re.compile(r"^(validated|skip-no-gpu|issue:)")
+# Runs its arguments and writes their peak RSS (KiB, Linux's ru_maxrss) to the file named first; same exit code.
+PEAK_RSS = (
+    "import resource, subprocess, sys; code = subprocess.call(sys.argv[2:]); "
+    "open(sys.argv[1], 'w').write(str(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)); sys.exit(code)"
+)
 
 # The fake's and the hostile server's handler threads fail to write once the client stops reading (a capped
 # answer, a stopped run): expected here, and socketserver would print each such traceback on this stderr.
@@ -95,10 +100,10 @@ class Run:
 class Live:
     """`invoke ARGS` running in its own process group, its merged output read as it comes."""
 
-    def __init__(self, tour: Tour, args: list[str], env: dict[str, str], cwd: Path) -> None:
+    def __init__(self, tour: Tour, args: list[str], env: dict[str, str], cwd: Path, wrapper: list[str]) -> None:
         self.started = time.monotonic()
         self.process = subprocess.Popen(
-            [str(INVOKE), *args],
+            [*wrapper, str(INVOKE), *args],
             cwd=cwd,
             env=env,
             stdout=subprocess.PIPE,
@@ -206,13 +211,28 @@ class Tour:
         base |= {"INVOKE_SERVER_PID_FILE": str(self.folder / "no-server.pid")}
         return base | {"VLLM_API_KEY": KEY, "NO_COLOR": "1", "COLUMNS": "400", "PYTHONUNBUFFERED": "1"} | extra
 
-    def invoke(self, args: list[str], *, env: dict[str, str] | None = None, cwd: Path = ROOT, shown: str = "") -> Run:
+    def invoke(
+        self,
+        args: list[str],
+        *,
+        env: dict[str, str] | None = None,
+        cwd: Path = ROOT,
+        shown: str = "",
+        wrapper: list[str] | None = None,
+    ) -> Run:
         run = Run(shown or "invoke " + shlex.join(args))
-        live = Live(self, args, env or self.env(), cwd)
+        live = Live(self, args, env or self.env(), cwd, wrapper or [])
         return live.finish(run)
 
     def start(self, args: list[str], *, env: dict[str, str] | None = None, cwd: Path = ROOT) -> Live:
-        return Live(self, args, env or self.env(), cwd)
+        return Live(self, args, env or self.env(), cwd, [])
+
+    def invoke_measured(self, args: list[str], folder: Path) -> tuple[Run, int]:
+        """`invoke ARGS` and its peak resident memory in bytes (the largest of the processes it waited for,
+        itself included: getrusage's RUSAGE_CHILDREN of a parent that only runs it)."""
+        peak = folder / "peak-rss-kib"
+        run = self.invoke(args, wrapper=[sys.executable, "-c", PEAK_RSS, str(peak)])
+        return run, int(peak.read_text()) * 1024 if peak.is_file() else 0
 
     def check_reports(self, folder: Path) -> list[str]:
         """The flags that write `invoke check`'s three reports into ``folder``."""

@@ -32,6 +32,7 @@ class SkipReason(enum.StrEnum):
     PREREQUISITE = "prerequisite"  # a check it requires did not pass
     RANDOM_WEIGHTS = "random_weights"  # it judges text, and the served model's weights are random
     NOT_APPLICABLE = "not_applicable"  # the served model has no such mode (grounding for LightOnOCR-2)
+    SERVER_GONE = "server_gone"  # an earlier check judged the server gone (lightonocr_validation/liveness.py)
 
 
 @dataclass(frozen=True)

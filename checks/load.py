@@ -53,8 +53,11 @@ class PRF002(Check):
             stream=True,
             keep_text=False,  # timed, not graded: OCR003 grades the same pages
             stop=ctx.client.cancel,  # the run's deadline and Ctrl-C reach the driver's own sessions
+            watch=ctx.client.watch,  # and a server judged gone stops it (liveness.py)
         )
         ctx.client.cancel.raise_if_stopped()  # a point cut short is not a measurement
+        if ctx.client.watch is not None:
+            ctx.client.watch.raise_if_gone()
         seen = figures(point.records, point.duration_s, graded=False)
         p95 = (seen["e2e_s"] or {}).get("p95")
         ttft = (seen["ttft_s"] or {}).get("p50")

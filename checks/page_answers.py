@@ -7,6 +7,7 @@ costs one request per page, not one per page per check.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import functools
 import threading
@@ -21,7 +22,7 @@ from lightonocr_validation.client import one_line as client_one_line
 from lightonocr_validation.context import CheckContext
 from lightonocr_validation.pages import LONGEST_SIDE, png_data_url
 from lightonocr_validation.samples import SAMPLES_DIR, Sample, load_manifest
-from lightonocr_validation.user_pages import UserPage, load_pages
+from lightonocr_validation.user_pages import Unread, UserPage, load_page_set
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,13 @@ class PageInput:
 
 
 class UserPageInput:
-    """A page of the user's set (``invoke check --pages``), read like a sample page. It is rendered when it
-    is sent, not kept: a set such as olmOCR-Bench's 1400 pages would hold gigabytes of PNG."""
+    """A page of the user's set (``invoke check --pages``), read like a sample page.
+
+    Memory is bounded whatever the pages: a page is decoded once, scaled once to the size it is sent at, and
+    only its encoded payload is kept, in a cache of PAYLOADS_KEPT pages shared by the set (olmOCR-Bench's 1400
+    pages would hold gigabytes of PNG); one page is decoded at a time (a 10,000 px scan takes hundreds of MB
+    while it is decoded), and the threads that want the same page at once (a burst of 64) wait for the one
+    that renders it rather than each decoding it."""
 
     def __init__(self, user: UserPage, cer_max: float, longest: int = LONGEST_SIDE) -> None:
         self.user = user
@@ -54,9 +60,7 @@ class UserPageInput:
 
     @property
     def data_url(self) -> str:
-        image = self.user.image(self.longest)
-        self._size = image.size
-        return png_data_url(image)
+        return _payload(self)
 
     @property
     def width(self) -> int:
@@ -68,8 +72,31 @@ class UserPageInput:
 
     def _rendered_size(self) -> tuple[int, int]:
         if self._size is None:
-            self._size = self.user.image(self.longest).size
+            _payload(self)
+        assert self._size is not None
         return self._size
+
+
+# The encoded pages kept (PNG at 1540 px: 1-4 MB each), least recently sent dropped first.
+PAYLOADS_KEPT = 16
+_PAYLOADS: collections.OrderedDict[tuple[str, int, int], str] = collections.OrderedDict()
+_DECODE_LOCK = threading.Lock()  # one page decoded at a time: the payload cache is read and filled under it
+
+
+def _payload(page: UserPageInput) -> str:
+    key = (str(page.user.file), page.user.page, page.longest)
+    with _DECODE_LOCK:
+        payload = _PAYLOADS.get(key)
+        if payload is None:
+            image = page.user.image(page.longest)
+            page._size = image.size
+            payload = png_data_url(image)
+            del image  # the bitmap goes now: only the payload is kept
+            _PAYLOADS[key] = payload
+            while len(_PAYLOADS) > PAYLOADS_KEPT:
+                _PAYLOADS.popitem(last=False)
+        _PAYLOADS.move_to_end(key)
+        return payload
 
 
 @dataclass(frozen=True)
@@ -106,10 +133,19 @@ def _render_pages(root: str, longest: int) -> tuple[PageInput, ...]:
     return tuple(inputs)
 
 
-@functools.cache
 def user_pages(folder: str, cer_max: float, longest: int = LONGEST_SIDE) -> tuple[UserPageInput, ...]:
-    """The user's pages at ``folder``, loaded once per process (hosts of a fleet share them)."""
-    return tuple(UserPageInput(page, cer_max, longest) for page in load_pages(Path(folder)))
+    """The user's pages at ``folder`` that can be read, loaded once per process (hosts of a fleet share them)."""
+    return user_page_set(folder, cer_max, longest)[0]
+
+
+@functools.cache
+def user_page_set(
+    folder: str, cer_max: float, longest: int = LONGEST_SIDE
+) -> tuple[tuple[UserPageInput, ...], tuple[Unread, ...]]:
+    """The user's pages at ``folder``, and those left out because they cannot be read (each with its reason),
+    sent at ``longest`` px (the model profile's page size)."""
+    pages, unread = load_page_set(Path(folder))
+    return tuple(UserPageInput(page, cer_max, longest) for page in pages), tuple(unread)
 
 
 def pages_of(ctx: CheckContext) -> tuple[PageInput | UserPageInput, ...]:

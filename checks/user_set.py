@@ -9,7 +9,7 @@ go into the check's data, hence into the JSON, Markdown and JUnit reports.
 from __future__ import annotations
 
 from checks.base import Outcome
-from checks.page_answers import UserPageInput, one_line, page_answers
+from checks.page_answers import UserPageInput, one_line, page_answers, user_page_set
 from lightonocr_validation.accuracy.set_score import TestResult, grade_page, score_set
 from lightonocr_validation.context import CheckContext
 
@@ -42,12 +42,21 @@ def grade_user_set(ctx: CheckContext) -> Outcome:
         },
         "results": [result.as_dict() for result in results],
     }
+    unread = user_page_set(ctx.settings.pages_dir, ctx.settings.check.pages_cer_max, ctx.profile.longest_edge)[1]
+    data["unread"] = [{"file": str(page.file), "reason": page.reason} for page in unread]
     weakest = min(scored.categories, key=lambda category: category.interval.score)
     summary = (
         f"{scored.passed}/{scored.tests} tests passed over {len(answers)} pages; score {overall.score:.1%} "
         f"(95% CI {overall.low:.1%}-{overall.high:.1%}, mean of {len(scored.categories)} categories); "
         f"weakest: {weakest.category} {weakest.interval.score:.1%}"
     )
+    if unread:  # the score covers the pages read: the set is not judged whole, so it cannot pass
+        return Outcome.failed(
+            f"{len(unread)} of {len(answers) + len(unread)} pages could not be read and were left out: "
+            f"{one_line(unread[0].line(), 300)}; the others: {summary}",
+            figure=figure,
+            **data,
+        )
     if overall.score < minimum:
         first = next(result for result in results if not result.passed)
         return Outcome.failed(

@@ -30,6 +30,8 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 DEADLINE = "deadline"
 INTERRUPTED = "interrupted"
+# `invoke bench`: every server was judged gone (liveness.py): nothing is left to send to.
+SERVER_GONE = "server_gone"
 # How often the watchdog looks at the requests in flight, and the main thread at the deadline.
 TICK_SECONDS = 0.1
 # A request's total limit is given this much past its timeout, so that a server silent from the start is
@@ -89,25 +91,30 @@ class CancelToken(threading.Event):
         if self.is_set():
             raise Cancelled(self.reason)
 
-    def bound(self, seconds: float) -> RequestBound:
-        """Watch the request(s) this thread sends in the block: abandoned when stopped or after ``seconds``."""
-        return RequestBound(self, seconds)
+    def bound(self, seconds: float, watch: Any = None) -> RequestBound:
+        """Watch the request(s) this thread sends in the block: abandoned when stopped or after ``seconds``, or
+        dropped once ``watch`` (a liveness.HostWatch of the server asked) judges the server gone."""
+        return RequestBound(self, seconds, watch)
 
     def describe(self) -> str:
         """ "the run's deadline (60 s) passed" / "interrupted (SIGINT)", for details and verdict lines."""
         if self.reason == DEADLINE:
             return f"the run's deadline ({self.deadline_seconds:g} s) passed"
+        if self.reason == SERVER_GONE:
+            return "the server was judged gone mid-run"
         return f"interrupted ({self.signal_name})" if self.signal_name else "interrupted"
 
 
 class RequestBound:
     """One request's time limit in all (connect, send, every byte of the answer) and its link to the token."""
 
-    def __init__(self, token: CancelToken, seconds: float) -> None:
+    def __init__(self, token: CancelToken, seconds: float, watch: Any = None) -> None:
         self.token = token
         self.seconds = seconds
+        self.watch = watch
         self.expired = False
         self.cancelled = False
+        self.dropped = False  # the server was judged gone while this request waited: no use waiting on
         self._limit_at = 0.0
         self._connections: list[HTTPConnection] = []
         self._lock = threading.Lock()
@@ -128,7 +135,7 @@ class RequestBound:
     def attach(self, connection: HTTPConnection) -> None:
         with self._lock:
             self._connections.append(connection)
-        if self.expired or self.cancelled:
+        if self.expired or self.cancelled or self.dropped:
             _shut(connection)
 
     def check(self, now: float) -> None:
@@ -136,6 +143,8 @@ class RequestBound:
         was still being opened has a socket only later)."""
         if self.token.is_set():
             self.cancelled = True
+        elif self.watch is not None and self.watch.gone:
+            self.dropped = True
         elif now >= self._limit_at:
             self.expired = True
         else:

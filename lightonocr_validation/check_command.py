@@ -137,6 +137,8 @@ def _run_check(
             selected = checks_for_mode(selected, options.mode, profile, options.config.model.served)
             settings = RequestSettings.from_config(options.config, pages_dir, profile=profile)
             pages = _user_pages(options, profile.longest_edge)
+            for page in _unread_pages(options, profile.longest_edge):
+                print_warning(errors, f"page left out: {page.line()}")
             if any(target.verify is False for target in resolved):
                 print_warning(errors, INSECURE_WARNING)
             pages_sent = _pages_sent(pages, profile.longest_edge)
@@ -262,6 +264,13 @@ def resolve_fleet(hosts: Sequence[str], replicas: int, config: Config, insecure:
     if replicas != 1:
         return targets.resolve_replicas(hosts[0], config.check, replicas, insecure=insecure)
     return [targets.resolve(host, config.check, insecure=insecure) for host in hosts]
+
+
+def _unread_pages(options: CheckOptions, longest: int) -> tuple[user_pages.Unread, ...]:
+    """The pages of ``--pages`` left out because they cannot be read (after `_user_pages` loaded the set)."""
+    if options.pages is None:
+        return ()
+    return page_answers.user_page_set(str(options.pages.resolve()), options.config.check.pages_cer_max, longest)[1]
 
 
 def _user_pages(options: CheckOptions, longest: int) -> tuple[UserPageInput, ...]:

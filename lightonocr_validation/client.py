@@ -230,9 +230,12 @@ class VllmClient:
     """Every request is bounded in all by the target's timeout (not only per socket read, as requests does),
     and abandoned at once when ``cancel`` is stopped: then it raises `Cancelled`, never `Unreachable`."""
 
-    def __init__(self, target: Target, cancel: CancelToken | None = None) -> None:
+    def __init__(self, target: Target, cancel: CancelToken | None = None, watch: Any = None) -> None:
         self.target = target
         self.cancel = cancel or CancelToken()
+        # A liveness.HostWatch: told whether each request got an answer; once it judges the server gone, no
+        # request is sent and those in flight are dropped (None: no judgement, every request waits).
+        self.watch = watch
         self._session = configured_session(target)
 
     def close(self) -> None:
@@ -320,20 +323,30 @@ class VllmClient:
     def _bounded(self, seconds: float) -> Iterator[RequestBound]:
         """One request inside the run's token (its whole time bounded, abandoned when the run stops), its
         failures named by `bound_failure`."""
-        with self.cancel.bound(seconds) as bound:
+        if self.watch is not None:
+            self.watch.raise_if_gone()
+        with self.cancel.bound(seconds, self.watch) as bound:
             try:
                 yield bound
             except (requests.RequestException, BadAnswer) as error:
-                raise bound_failure(self.target, error, bound) from None
+                failure = bound_failure(self.target, error, bound)
+                if isinstance(failure, BadAnswer) and self.watch is not None:
+                    self.watch.answered()  # it answered, wrongly
+                raise failure from None
+            if self.watch is not None:
+                self.watch.answered()
 
 
 def bound_failure(target: Target, error: requests.RequestException | BadAnswer, bound: RequestBound) -> BaseException:
     """Why a request sent inside ``bound`` failed, for the client and the bench's transport alike: the run was
     stopped (`Cancelled`: not a finding); its time was up (a body cut by the watchdog is an answer still coming,
     the server up but stalling, not the server's truncation; no answer at all is `too_slow`); else the error
-    itself (a bad answer, or the connection's `Unreachable`)."""
+    itself (a bad answer, or the connection's `Unreachable`). A request without an answer is told to the bound's
+    watch (liveness.HostWatch), which may judge the server gone and answer with that judgement instead."""
     if bound.cancelled:
         return Cancelled(bound.token.reason)
+    if bound.dropped:  # the server was judged gone while this request waited (liveness.py)
+        return bound.watch.unreachable()
     if isinstance(error, BadAnswer):
         if bound.expired and error.kind == "truncated":
             return BadAnswer(
@@ -343,9 +356,8 @@ def bound_failure(target: Target, error: requests.RequestException | BadAnswer, 
                 error.status,
             )
         return error
-    if bound.expired:
-        return too_slow(target, bound.seconds)
-    return unreachable(target, error)
+    failure = too_slow(target, bound.seconds) if bound.expired else unreachable(target, error)
+    return bound.watch.failed(failure) if bound.watch is not None else failure
 
 
 def capped_pieces(

@@ -124,6 +124,7 @@ class BenchSettings:
     requests: int
     max_concurrency: int
     min_gain: float
+    max_error_rate: float
     page_seconds_max: float
     gpu_hour_price: float
     result_dir: str
@@ -239,6 +240,7 @@ RANGES: dict[str, Range] = {
     "bench.requests": AT_LEAST_ONE,
     "bench.max_concurrency": AT_LEAST_ONE,
     "bench.min_gain": NOT_NEGATIVE,
+    "bench.max_error_rate": SHARE,
     "bench.page_seconds_max": POSITIVE,
     "bench.gpu_hour_price": NOT_NEGATIVE,
     "bench.perf.requests": AT_LEAST_ONE,
@@ -317,6 +319,7 @@ FLAG_KEYS: dict[str, dict[str, str]] = {
         "max_concurrency": "bench.max_concurrency",
         "gpu_hour_price": "bench.gpu_hour_price",
         "model_profile": "model.profile",
+        "max_error_rate": "bench.max_error_rate",
     },
     # tune serves like serve (its --port binds) and measures like bench, with tune.* as the load.
     "tune": {

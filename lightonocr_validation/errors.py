@@ -28,7 +28,7 @@ EXIT_CODES: tuple[tuple[str, int, str], ...] = (
         EXIT_FAILED,
         "serve: the server process exited, at start-up or later (its log's last lines are shown); check: a check "
         "failed (a key the server refuses included: MOD001 says so), or the run's --deadline passed; bench: "
-        "objective missed, a regression, or every request failed",
+        "objective missed, a regression, or more than --max-error-rate of a host's requests failed",
     ),
     (
         "EXIT_USAGE",

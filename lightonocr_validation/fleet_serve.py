@@ -24,7 +24,7 @@ from pathlib import Path
 from lightonocr_validation import serve as serving
 from lightonocr_validation.config import ModelSettings, ServerSettings
 from lightonocr_validation.errors import EXIT_USAGE, UserError
-from lightonocr_validation.hardware import Gpu, describe
+from lightonocr_validation.hardware import CPU_SERVER_BYTES, Cpu, Gpu, cpu_servers_max, describe
 
 SINGLE, REPLICAS, DATA_PARALLEL = "single", "replicas", "data-parallel"
 DEVICES_VARIABLE = "CUDA_VISIBLE_DEVICES"
@@ -149,6 +149,24 @@ def check_gpus(plan: Plan, gpus: Sequence[Gpu], visible: str | None) -> None:
     raise UserError(
         f"{flag} {plan.size} needs {plan.size} GPUs, this machine has {usable} usable ({seen}): "
         f"lower {flag}, or use --device cpu for a stand-in",
+        EXIT_USAGE,
+    )
+
+
+def check_cpu(plan: Plan, cpu: Cpu) -> None:
+    """Refuse (exit 2) a fleet of CPU servers this machine cannot run: a core each, and CPU_SERVER_BYTES of
+    memory each (hardware.py). Checked before anything starts: 999 servers started to find out is 999 too many."""
+    if plan.size == 1:
+        return
+    most = cpu_servers_max(cpu)
+    if plan.size <= most:
+        return
+    flag = "--replicas" if plan.mode == REPLICAS else "--data-parallel-size"
+    memory = f"{cpu.memory_bytes / 2**30:.0f} GiB of memory" if cpu.memory_bytes else "unknown memory"
+    raise UserError(
+        f"{flag} {plan.size} on the CPU: this machine runs at most {most} CPU vLLM server(s) ({cpu.cores} "
+        f"core(s), {memory}; each needs a core and {CPU_SERVER_BYTES / 1e9:g} GB): lower {flag} to {most} or "
+        "fewer, or serve on GPUs (--device cuda)",
         EXIT_USAGE,
     )
 

@@ -118,7 +118,10 @@ class SignalGuard:
         self._previous.clear()
 
     def stopped(self) -> None:
-        """The run is stopping (any reason): the next signal exits at once."""
+        """The run is stopping (any reason): the next signal exits at once. Handlers can be set from the main
+        thread only; a stop from another thread (a bench whose servers were all judged gone) is met by `_first`."""
+        if threading.current_thread() is not threading.main_thread():
+            return
         for number in self._previous:
             signal.signal(number, self._again)
 
@@ -127,6 +130,8 @@ class SignalGuard:
         self._late = True
 
     def _first(self, number: int, frame: FrameType | None) -> None:
+        if self.token.is_set():  # already stopping, for another reason, from another thread: this is "now"
+            self._again(number, frame)
         self.token.signal_name = signal.Signals(number).name
         self.stopped()  # before anything else: a second signal must never meet a default handler
         with contextlib.suppress(OSError):

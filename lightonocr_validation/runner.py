@@ -2,7 +2,8 @@
 
 The runner owns what checks must not do themselves: timing, turning an unexpected exception into an
 `error` result, skipping a check whose prerequisites did not pass, and skipping checks that need trained
-weights when the served model is the random-weight tiny one. Hosts run concurrently (a fleet of replicas
+weights when the served model is the random-weight tiny one, and skipping every check left once the server
+has been judged gone (liveness.py: dead, or hung past --timeout). Hosts run concurrently (a fleet of replicas
 is checked in the time of the slowest); checks on one host run in registry order, one at a time, so a
 slow server is not flooded by its own validator.
 
@@ -16,12 +17,13 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from checks.base import Check, Outcome, Result, SkipReason, Status
 from lightonocr_validation.cancel import DEADLINE, Cancelled, CancelToken, run_until_stopped
 from lightonocr_validation.client import BadAnswer, Target, Unreachable, VllmClient, one_line
 from lightonocr_validation.context import CheckContext, RequestSettings, ServerFacts
+from lightonocr_validation.liveness import GONE_KIND, HostWatch
 
 # Called when a check starts (result None) and when it ends, for a live display.
 ProgressCallback = Callable[[str, type[Check], Result | None], None]
@@ -119,7 +121,7 @@ def _run_checks(
     on_pages: PagesCallback | None,
     cancel: CancelToken,
 ) -> None:
-    client = VllmClient(state.target, cancel=cancel)
+    client = VllmClient(state.target, cancel=cancel, watch=HostWatch(state.target, settings.model_name))
     context = CheckContext(client=client, settings=settings)
     label = state.target.label
     if on_pages is not None:
@@ -132,6 +134,7 @@ def _run_checks(
                 state.running = check_class.id
             on_progress(label, check_class, None)
             result = _run_one(check_class, context, state.results, label)
+            result = _judged_during(result, client.watch)
             with state.lock:
                 state.results[check_class.id] = result
                 state.running = ""
@@ -145,6 +148,17 @@ def _run_checks(
         client.close()
         with state.lock:
             state.finished = time.time()
+
+
+def _judged_during(result: Result, watch: HostWatch | None) -> Result:
+    """The result of the check during which the server was judged gone: its detail names the judgement (the
+    verdict quotes it), and the checks left name the check (`_runner_skip`)."""
+    if watch is None or not watch.gone or watch.during:
+        return result
+    watch.during = result.check_id
+    if not result.unreachable:
+        return result
+    return replace(result, detail=f"the server stopped answering: {watch.unreachable()}", unreachable=GONE_KIND)
 
 
 def stopped_result(check_class: type[Check], cancel: CancelToken, *, started: bool, seconds: float = 0.0) -> Result:
@@ -215,6 +229,12 @@ def _runner_skip(
     reason = check_class.not_applicable(ctx)
     if reason:
         return SkipReason.NOT_APPLICABLE, Outcome.skipped(reason)
+    if ctx.client.watch is not None and ctx.client.watch.gone:
+        # Judged gone by an earlier check's requests (liveness.py): this one would only wait out its timeouts.
+        during = ctx.client.watch.during or "an earlier check"
+        return SkipReason.SERVER_GONE, Outcome(
+            Status.SKIP, f"not run: the server was judged gone during {during}", unreachable=GONE_KIND
+        )
     for required in check_class.requires:
         previous = done.get(required)
         if previous is None:

@@ -138,6 +138,7 @@ DEFAULTS: dict[str, Any] = {
         "requests": 64,
         "max_concurrency": 256,
         "min_gain": 0.05,
+        "max_error_rate": 0.05,
         "page_seconds_max": 60.0,
         "gpu_hour_price": 0.0,
         "result_dir": ".cache/bench",
@@ -280,6 +281,12 @@ NOTES: dict[str, str] = {
     "bench.requests": "Measured requests per load point (warm-up requests come on top and are not counted).",
     "bench.max_concurrency": "A sweep doubles the concurrency up to this...",
     "bench.min_gain": "... while pages/s rises by at least this share from one load to the next.",
+    "bench.max_error_rate": (
+        "`--max-error-rate`: the share of a host's measured requests that may fail (no answer, an HTTP error, a "
+        "broken or cut answer) before the run fails, exit 1; 0: any failed request fails it. As AIPerf fails a "
+        "run with too many failed requests and GuideLLM stops on an error rate: figures over failures are not "
+        "the server's."
+    ),
     "bench.page_seconds_max": (
         "Without --slo, a page counts in (accurate) goodput when it came back within this many seconds."
     ),

@@ -17,15 +17,19 @@ Two layouts are read (docs/vllm-validation.md, "Your own pages", describes them 
   ``{"label": "text", "box": [x1, y1, x2, y2], "text": "..."}`` with the box in per mille of the page, as
   samples/manifest.json writes the bundled pages' blocks. olmOCR-Bench's layout has no boxes.
 
-``load_pages(folder)`` returns the pages, each with its tests and a way to render its image as LightOn's
-client does; it needs nothing of the check machinery, so a benchmark can send the same pages. Any problem
-is a ``PagesError`` whose message is one line naming the file (and line) and the fix.
+``load_page_set(folder)`` returns the pages, each with its tests and a way to render its image as LightOn's
+client does, and the pages that cannot be read, each with a one-line reason (a ``.md`` that is not UTF-8, an
+image past PAGE_PIXELS_MAX pixels, a file that does not decode): those are left out and the others judged.
+``load_pages`` is the strict form (a benchmark's pages: any unread page is an error). It needs nothing of the
+check machinery. A problem of the folder itself is a ``PagesError`` whose message is one line naming the file
+(and line) and the fix.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,10 +52,29 @@ OLMOCR_LOCATION_KEYS = ("pdf", "page", "id")
 OLMOCR_METADATA_KEYS = ("checked", "url")
 BLOCKS_SUFFIX = ".blocks.json"
 _PAGE_MD = re.compile(r"^(?P<stem>.+)\.p(?P<number>[1-9][0-9]*)$")
+# The most pixels a page image may have, read from its header before anything is decoded. A page is sent at
+# 1540 px on its longest side, so no page needs more; decoding one takes 3 bytes a pixel (150 Mpx: 450 MB),
+# and a small file can announce far more (a 40,000 x 40,000 px PNG of 276 KB would take 4.8 GB). 150 Mpx holds
+# an A0 sheet scanned at 300 dpi (9933 x 14043 px).
+PAGE_PIXELS_MAX = 150_000_000
+# Pillow warns past its own 89 Mpx and refuses past 179 Mpx; PAGE_PIXELS_MAX is the bound here, named in the
+# page's reason, so Pillow's warning (printed on stderr mid-run) is not wanted.
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 
 class PagesError(ValueError):
     """The folder of pages cannot be graded; the message is one line naming the file and the fix."""
+
+
+@dataclass(frozen=True)
+class Unread:
+    """A page left out of the set: its file and why, one line with the fix."""
+
+    file: Path
+    reason: str
+
+    def line(self) -> str:
+        return f"{self.file}: {self.reason}"
 
 
 @dataclass(frozen=True)
@@ -132,13 +155,26 @@ def layout_of(folder: Path) -> str:
 
 
 def load_pages(folder: Path | str) -> list[UserPage]:
-    """Every page of ``folder`` that has ground truth, with its tests, in a stable order (file, page)."""
+    """Every page of ``folder``, strictly: a page that cannot be read is a PagesError (a benchmark sends them all)."""
+    pages, unread = load_page_set(folder)
+    if unread:
+        raise PagesError(unread[0].line())
+    return pages
+
+
+def load_page_set(folder: Path | str) -> tuple[list[UserPage], list[Unread]]:
+    """Every page of ``folder`` that has ground truth, with its tests, in a stable order (file, page), and the
+    pages that cannot be read (left out, each with its reason). None readable is a PagesError."""
     root = Path(folder)
     if not root.exists():
         raise PagesError(f"{root}: no such folder; give --pages a folder of pages with their ground truth")
     if not root.is_dir():
         raise PagesError(f"{root}: not a folder; give --pages the folder that holds the pages")
-    pages = _olmocr_pages(root) if layout_of(root) == OLMOCR_BENCH else _folder_pages(root)
+    unread: list[Unread] = []
+    pages = _olmocr_pages(root) if layout_of(root) == OLMOCR_BENCH else _folder_pages(root, unread)
+    if not pages and unread:
+        more = f" (and {len(unread) - 1} other page(s) cannot be read)" if len(unread) > 1 else ""
+        raise PagesError(f"{unread[0].line()}{more}")
     if not pages and any(root.glob("*.jsonl")):
         raise PagesError(f"{root}: *.jsonl tests but no pdfs/ folder; put olmOCR-Bench's PDFs in {root / 'pdfs'}")
     if not pages and (root / "pdfs").is_dir():
@@ -148,7 +184,7 @@ def load_pages(folder: Path | str) -> list[UserPage]:
             f"{root}: no page with ground truth; put images or PDFs there with NAME.md or NAME.facts.jsonl "
             f"beside each, or olmOCR-Bench's *.jsonl beside its pdfs/ folder"
         )
-    return pages
+    return pages, unread
 
 
 def _page_count(path: Path, shown: str) -> int:
@@ -163,16 +199,40 @@ def _page_count(path: Path, shown: str) -> int:
             document.close()
 
 
-def _check_image(path: Path) -> None:
-    """The whole image decoded once before anything is sent: verify() alone misses a corrupt compressed stream,
-    and a page that fails mid-run is a failed check where a usage error (exit 2, naming the file) is due."""
+def _image_problem(path: Path) -> str:
+    """Why the image cannot be a page ("" when it can). Its size is read from the header first, against
+    PAGE_PIXELS_MAX; then the whole image is decoded once before anything is sent (verify() alone misses a
+    corrupt compressed stream, and a page that fails mid-run would be a failed check of the server)."""
     try:
-        with Image.open(path) as image:
+        with Image.open(path) as image:  # the header only
+            width, height = image.size
+            if width * height > PAGE_PIXELS_MAX:
+                return _too_many_pixels(f"{width} x {height} px")
             image.verify()
         with Image.open(path) as image:
             image.load()
+    except Image.DecompressionBombError as error:  # past Pillow's own bound, which it checks on the header
+        return _too_many_pixels(_announced_size(path, error))
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise PagesError(f"{path}: not a readable image ({error}); replace it or remove it") from None
+        return f"not a readable image ({error}); replace it or remove it"
+    return ""
+
+
+def _too_many_pixels(size: str) -> str:
+    return (
+        f"{size}, above the {PAGE_PIXELS_MAX / 1e6:.0f} Mpx a page may have (checked before decoding): scale it "
+        "down (it is sent at 1540 px on its longest side), e.g. to 300 dpi"
+    )
+
+
+def _announced_size(path: Path, error: Exception) -> str:
+    """The size a file announces: a PNG's header read here, else the pixel count Pillow's refusal names."""
+    with open(path, "rb") as file:
+        head = file.read(24)
+    if head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR":
+        return f"{int.from_bytes(head[16:20], 'big')} x {int.from_bytes(head[20:24], 'big')} px"
+    found = re.search(r"\((\d+) pixels\)", str(error))
+    return f"{int(found[1]):,} pixels" if found else "more pixels than Pillow reads"
 
 
 # --- olmOCR-Bench's layout -------------------------------------------------------------------------------
@@ -248,9 +308,10 @@ class _Document:
     markdown: dict[int, Path]
     facts: list[tuple[Fact, str]]
     blocks: dict[int, tuple[TrueBlock, ...]] = field(default_factory=dict)
+    problem: str = ""  # why its image cannot be read: the page is left out with this reason
 
 
-def _folder_pages(root: Path) -> list[UserPage]:
+def _folder_pages(root: Path, unread: list[Unread]) -> list[UserPage]:
     files = sorted(path for path in root.iterdir() if path.is_file() and not path.name.startswith("."))
     documents: dict[str, _Document] = {}
     for path in files:
@@ -263,8 +324,7 @@ def _folder_pages(root: Path) -> list[UserPage]:
         if suffix == ".pdf":
             documents[path.stem] = _Document(path, _page_count(path, str(path)), {}, [])
         else:
-            _check_image(path)
-            documents[path.stem] = _Document(path, 1, {}, [])
+            documents[path.stem] = _Document(path, 1, {}, [], problem=_image_problem(path))
     for path in files:
         name = path.name
         if name.endswith(BLOCKS_SUFFIX):
@@ -276,7 +336,14 @@ def _folder_pages(root: Path) -> list[UserPage]:
             _attach_markdown(documents, path)
     pages: list[UserPage] = []
     for document in documents.values():
-        pages.extend(_document_pages(document, root))
+        if document.problem:
+            unread.append(Unread(document.path, document.problem))
+            continue
+        for page in _document_pages(document, root):
+            if isinstance(page, Unread):
+                unread.append(page)
+            else:
+                pages.append(page)
     return pages
 
 
@@ -356,7 +423,7 @@ def _facts_file(path: Path, pages: int) -> list[tuple[Fact, str]]:
     return facts
 
 
-def _document_pages(document: _Document, root: Path) -> Iterable[UserPage]:
+def _document_pages(document: _Document, root: Path) -> Iterable[UserPage | Unread]:
     for page in range(document.pages):
         md = document.markdown.get(page)
         tests = []
@@ -372,8 +439,23 @@ def _document_pages(document: _Document, root: Path) -> Iterable[UserPage]:
                 f'"page": {page} in {document.path.stem}.facts.jsonl'
             )
         label = document.path.name if document.pages == 1 else f"{document.path.name} p{page + 1}"
-        text = md.read_text(encoding="utf-8") if md is not None else None
+        try:
+            text = md.read_text(encoding="utf-8") if md is not None else None
+        except UnicodeDecodeError as error:
+            assert md is not None
+            yield Unread(md, _not_utf8(md, error))
+            continue
         yield UserPage(label, document.path, page, text, tuple(tests), document.blocks.get(page))
+
+
+def _not_utf8(path: Path, error: UnicodeDecodeError) -> str:
+    """The reason a ground truth that is not UTF-8 is left out: the byte, where, the likely encoding, the fix."""
+    byte = error.object[error.start : error.start + 1].hex()
+    return (
+        f"not UTF-8 (byte 0x{byte} at offset {error.start}: Latin-1 or Windows-1252, most likely): save "
+        f"it as UTF-8, e.g. iconv -f latin1 -t utf-8 {path.name} > {path.stem}.utf8 && mv {path.stem}.utf8 "
+        f"{path.name}"
+    )
 
 
 # --- shared ----------------------------------------------------------------------------------------------

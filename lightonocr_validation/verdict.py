@@ -5,7 +5,12 @@
   judge OCR text were skipped because the served model has random weights (the tiny model without a GPU, or
   the full-size one with `--load-format dummy`, on a GPU or not). The word stays for scripts that match it.
 - `issue: <cause>` (exit 1): a check failed or errored, or an essential question stayed open.
-- `issue: <cause>` (exit 2): the server could not be reached, or nothing ran.
+- `issue: <cause>` (exit 2): the server could not be reached, or nothing ran, or it was judged gone mid-run
+  (lightonocr_validation/liveness.py): after it answered, a request got no HTTP answer (refused, reset,
+  closed) and GET /health none either within 3 s, or a request got no answer within --timeout and a one-token
+  request none within 3 s either (a wedged engine: its /health may still answer). The check in flight says
+  so, and the checks left are not run (skipped, `server_gone`): a dead or hung server costs one --timeout,
+  not one per check. A server merely slow on one page answers the one-token request and is not judged.
 - A stopped run (its deadline passed, or Ctrl-C) is judged on the checks that finished, and is never
   `validated`: past its deadline it is `issue` (exit 1: the server could not be proven in the time
   given; a failure or an unreachable server found before keeps its own line and code); interrupted,

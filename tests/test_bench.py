@@ -37,7 +37,8 @@ PAGE_COUNT = 13  # pages of the bundled sample set
 def bench(tmp_path: Path, *urls: str, **overrides: Any) -> tuple[int, dict[str, Any] | None, str]:
     """Run `invoke bench`'s body in-process against ``urls``; the exit code, the result JSON and the output."""
     path = tmp_path / "result.json"
-    settings = {key: overrides.pop(key) for key in ("max_concurrency", "gpu_hour_price") if key in overrides}
+    keys = ("max_concurrency", "gpu_hour_price", "max_error_rate")
+    settings = {key: overrides.pop(key) for key in keys if key in overrides}
     config = apply_flags(CONFIG, "bench", ROOT, timeout=20.0, **settings)
     options = BenchOptions(config=config, hosts=list(urls), result_path=path, **{"requests": 13, **overrides})
     out = io.StringIO()
@@ -224,9 +225,9 @@ def test_a_healthy_reading_is_accurate_under_load_and_a_broken_one_is_not(fake_v
 
 
 def test_errors_and_truncations_are_counted_apart(fake_vllm, tmp_path: Path) -> None:
-    code, result, _ = bench(tmp_path, fake_vllm(Faults(fail_sample="table-01")).url, requests=26)
+    code, result, _ = bench(tmp_path, fake_vllm(Faults(fail_sample="table-01")).url, requests=26, max_error_rate=0.1)
     figures = result["hosts"][0]["points"][0]["figures"]
-    assert code == EXIT_OK  # some requests failing is a figure, not a failed run
+    assert code == EXIT_OK  # failures within --max-error-rate are a figure, not a failed run
     assert figures["errors"] == 2 and figures["error_rate"] == pytest.approx(2 / 26)
     failed = [r for r in result["hosts"][0]["points"][0]["requests"] if r["error"]]
     assert {r["page"] for r in failed} == {"table-01"} and {r["status"] for r in failed} == {500}
@@ -234,6 +235,15 @@ def test_errors_and_truncations_are_counted_apart(fake_vllm, tmp_path: Path) -> 
     truncated = bench(tmp_path, fake_vllm(Faults(truncate=True)).url, requests=13)[1]
     figures = truncated["hosts"][0]["points"][0]["figures"]
     assert figures["truncation_rate"] == 1.0 and figures["errors"] == 0
+
+
+def test_an_error_rate_above_the_bound_fails_the_run(fake_vllm, tmp_path: Path) -> None:
+    url = fake_vllm(Faults(fail_sample="table-01")).url  # 2 of 26 requests answered HTTP 500: 7.7 %
+    code, result, output = bench(tmp_path, url, requests=26)  # bench.max_error_rate's default, 0.05
+    assert code == EXIT_CHECK_FAILED and result is not None and result["settings"]["max_error_rate"] == 0.05
+    assert "issue: 2 of 26 requests to" in output and "(7.7%, above --max-error-rate 0.05): HTTP 500" in output
+    assert bench(tmp_path, url, requests=26, max_error_rate=0.08)[0] == EXIT_OK  # 7.7 % is within 8 %
+    assert bench(tmp_path, fake_vllm().url, requests=13, max_error_rate=0.0)[0] == EXIT_OK  # no error at all
 
 
 def test_streamed_tokens_give_time_to_first_token_and_inter_token_latency(fake_vllm, tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ from lightonocr_validation.bench.records import Load, PointRun
 from lightonocr_validation.bench.result import ResultBuilder, assemble, write_result
 from lightonocr_validation.bench.runner import Bench
 from lightonocr_validation.bench.scaling import SingleGpu
-from lightonocr_validation.cancel import INTERRUPTED, Cancelled, CancelToken, run_until_stopped
+from lightonocr_validation.cancel import INTERRUPTED, SERVER_GONE, Cancelled, CancelToken, run_until_stopped
 from lightonocr_validation.check_command import (
     INSECURE_WARNING,
     resolve_fleet,
@@ -122,6 +122,7 @@ class Server:
 
     target: Target
     facts: ServerFacts
+    down: bool = False  # a replica that could not be reached before the run (its requests count as errors)
 
 
 def validate(options: BenchOptions) -> objectives.Objective | None:
@@ -367,7 +368,8 @@ def _run_bench(options: BenchOptions, redactor: Redactor, *, console: Console, e
     cancel = CancelToken(options.config.bench.deadline or None)
     started = time.time()
     single: SingleGpu | None = single_file
-    phase = Phase(options, pages, bodies, budget, mode, objective, cancel)
+    down = frozenset(server.target.label for server in servers if server.down)
+    phase = Phase(options, pages, bodies, budget, mode, objective, cancel, down=down)
     with SignalGuard(cancel):  # both phases: the first Ctrl-C stops the run, what finished is kept
         if options.replicas > 1 and single is None:
             single = _one_gpu_phase(phase, servers, console)
@@ -383,7 +385,11 @@ def _run_bench(options: BenchOptions, redactor: Redactor, *, console: Console, e
     )
     settings = _settings(options, mode, steps, pages, sampling(options), graded, note, latency, budget)
     settings["deadline_s"] = options.config.bench.deadline or None
+    settings["max_error_rate"] = options.config.bench.max_error_rate
     hosts = [builder.host(target, steps) for target in resolved]
+    for host, target in zip(hosts, resolved, strict=True):
+        host["gone"] = phase.gone.get(target.label)  # judged gone mid-run (liveness.py), else null
+    stopped = cancel.reason or (SERVER_GONE if any(host["gone"] for host in hosts) else "")
     fleet = builder.fleet(resolved, steps) if len(resolved) > 1 else None
     result = assemble(
         settings=settings,
@@ -392,13 +398,14 @@ def _run_bench(options: BenchOptions, redactor: Redactor, *, console: Console, e
         fleet=fleet,
         targets=resolved,
         scaling=scaling_of(options, single, (fleet or hosts[0])["summary"]["loads"]),
-        stopped=cancel.reason or None,
+        stopped=stopped or None,
     )
     render_table(console, result)
     render_fleet(console, result)
     for warning in client_warnings(result):
         print_warning(errors, f"{warning}: the figures may be the client's limit")
-    code, line = verdict(result) if not cancel.is_set() else stopped_verdict(result, cancel)
+    finished = not cancel.is_set() or cancel.reason == SERVER_GONE
+    code, line = verdict(result) if finished else stopped_verdict(result, cancel)
     console.print(
         line, markup=False, highlight=False, soft_wrap=True, style="bold green" if code == EXIT_OK else "bold red"
     )
@@ -450,7 +457,7 @@ def ask_servers(resolved: Sequence[Target], options: BenchOptions, errors: Conso
             if options.replicas < 2:
                 raise
             down.append((target, error))
-            servers.append(Server(target, ServerFacts()))
+            servers.append(Server(target, ServerFacts(), down=True))
     if down and len(down) == len(resolved):
         raise Down(f"no replica of {len(resolved)} answers: {down[0][1]}")
     for target, error in down:
@@ -472,6 +479,9 @@ class Phase:
     mode: str
     objective: objectives.Objective | None
     cancel: CancelToken
+    # Why each host judged gone mid-run (liveness.py) stopped answering, by label: filled as the phases run.
+    gone: dict[str, str] = field(default_factory=dict)
+    down: frozenset[str] = frozenset()  # replicas down before the run: their requests count as errors
 
     def measure(
         self, targets: Sequence[Target], console: Console, *, graded: bool, scale: int = 1
@@ -492,8 +502,12 @@ class Phase:
                 on_record=progress.on_record,
                 on_point=progress.on_point,
                 stop=self.cancel,
+                model=options.config.model.served,
+                unwatched=self.down,
             )
-            return _measure_until_stopped(bench, options, self.mode, graded, self.objective, scale=scale)
+            measured = _measure_until_stopped(bench, options, self.mode, graded, self.objective, scale=scale)
+            self.gone.update({label: watch.gone for label, watch in bench.watches.items() if watch.gone})
+            return measured
 
 
 def _one_gpu_phase(phase: Phase, servers: Sequence[Server], console: Console) -> SingleGpu | None:
@@ -711,17 +725,34 @@ def _settings(
 
 
 def verdict(result: Mapping[str, Any]) -> tuple[int, str]:
-    """0 or 1 and the line that says why, from the result alone (as the comparison will read it)."""
+    """0, 1 or 2 and the line that says why, from the result alone (as the comparison will read it): a server
+    gone mid-run (2), every request or more than bench.max_error_rate of them failed (1), the objective missed
+    (1). Figures over failures never exit 0."""
+    fleet = len(result["hosts"]) > 1
+    for host in result["hosts"]:
+        if host.get("gone"):
+            kept = sum(p["figures"]["completed"] for p in host["points"])
+            whom = f"replica {host['name']}" if fleet else "the server"
+            return EXIT_UNREACHABLE, (
+                f"issue: {whom} stopped answering mid-run ({shorten(host['gone'], 240)}): the result is partial: "
+                f"{kept} answered request(s) measured"
+            )
+    bound = result["settings"].get("max_error_rate", 0.0)
     for host in result["hosts"]:
         points = host["points"]
         answered = sum(p["figures"]["completed"] for p in points)
         sent = sum(p["figures"]["requests"] for p in points)
+        first = next((r["error"] for p in points for r in p.get("requests", []) if r["error"]), "no answer")
+        whom = f"replica {host['name']} of {len(result['hosts'])}" if fleet else host["name"]
         if sent and not answered:
-            first = next((r["error"] for p in points for r in p["requests"] if r["error"]), "no answer")
-            whom = f"replica {host['name']} of {len(result['hosts'])}" if result.get("fleet") else host["name"]
             return EXIT_FAILED, f"issue: every request to {whom} failed: {shorten(first, 200)}"
         if not sent:
             return EXIT_FAILED, f"issue: no request was measured on {host['name']}"
+        if (sent - answered) / sent > bound:
+            return EXIT_FAILED, (
+                f"issue: {sent - answered} of {sent} requests to {whom} failed ({(sent - answered) / sent:.1%}, above "
+                f"--max-error-rate {bound:g}): {shorten(first, 200)}"
+            )
     summaries = [host["summary"] for host in result["hosts"]]
     if result.get("fleet"):
         summaries = [result["fleet"]["summary"]]

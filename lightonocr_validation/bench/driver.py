@@ -26,6 +26,7 @@ from lightonocr_validation.bench.records import Load, PointRun, RequestRecord
 from lightonocr_validation.bench.transport import send
 from lightonocr_validation.cancel import CancelToken
 from lightonocr_validation.client import Target, configured_session
+from lightonocr_validation.liveness import HostWatch
 
 CHAT_PATH = "/v1/chat/completions"
 # Rate mode without --concurrency: at most this many requests in flight (a worker each).
@@ -86,6 +87,7 @@ def run_point(
     stop: CancelToken | None = None,
     on_clock_start: Callable[[], None] = lambda: None,
     share: tuple[int, int] = (0, 1),
+    watch: HostWatch | None = None,
 ) -> PointRun:
     """Send ``budget``'s requests to ``target`` at ``load``, cycling through ``pages`` (``bodies`` holds each
     page's encoded request, keyed by label) and return what each measured request did. ``keep_text`` False when
@@ -97,8 +99,13 @@ def run_point(
     so replicas take turns instead of all sending at the same moments.
 
     When ``stop`` is stopped the workers send nothing more, the requests in flight are abandoned and left out:
-    the point holds the requests that finished."""
+    the point holds the requests that finished. The same once ``watch`` judges the server gone (liveness.py):
+    no request is sent to a dead or hung server, so it costs one --timeout, not one per request."""
     stop = stop or CancelToken()
+
+    def sending() -> bool:
+        return not stop.is_set() and not (watch is not None and watch.gone)
+
     url = f"{target.base_url}{CHAT_PATH}"
     workers = load.concurrency
     offsets = _share_of_arrivals(load, budget, *share) if load.rate is not None else None
@@ -124,7 +131,9 @@ def run_point(
     def one(session, index: int, scheduled: float | None) -> None:
         page = pages[index % len(pages)]
         start = time.perf_counter() - clock["origin"]
-        exchange = send(session, target, url, bodies[page.label], stream=stream, keep_text=keep_text, cancel=stop)
+        exchange = send(
+            session, target, url, bodies[page.label], stream=stream, keep_text=keep_text, cancel=stop, watch=watch
+        )
         if exchange.abandoned:
             return
         record = RequestRecord(page, start, exchange, scheduled)
@@ -134,18 +143,19 @@ def run_point(
     def work() -> None:
         session = configured_session(target)
         try:
-            while not stop.is_set() and (index := next(warmups)) < warmup:
+            while sending() and (index := next(warmups)) < warmup:
                 page = pages[index % len(pages)]
-                warm = send(session, target, url, bodies[page.label], stream=stream, keep_text=False, cancel=stop)
+                body = bodies[page.label]
+                warm = send(session, target, url, body, stream=stream, keep_text=False, cancel=stop, watch=watch)
                 if not warm.abandoned:
                     warmed.append(index)
             barrier.wait()
             if offsets is not None:
-                while (item := due.get()) is not None and not stop.is_set():
+                while (item := due.get()) is not None and sending():
                     one(session, *item)
                 return
             deadline = clock["origin"] + budget.duration_s if budget.duration_s is not None else None
-            while not stop.is_set():
+            while sending():
                 index = next(measured)
                 if budget.requests is not None and index >= budget.requests:
                     return
@@ -168,7 +178,7 @@ def run_point(
     if offsets is not None and "origin" in clock:
         for index, offset in enumerate(offsets):
             delay = clock["origin"] + offset - time.perf_counter()
-            if stop.wait(delay) if delay > 0 else stop.is_set():
+            if (stop.wait(delay) if delay > 0 else stop.is_set()) or not sending():
                 break
             due.put((index, offset))
         for _ in threads:

@@ -89,6 +89,9 @@ def render_table(console: Console, result: Mapping[str, Any]) -> None:
     if result.get("fleet"):
         blocks.append(("fleet", result["fleet"]["summary"]))
     for name, summary in blocks:
+        if not summary["loads"]:  # stopped (or the server gone) before a point was measured: no empty tables
+            console.print(f"{name}: no load point measured", markup=False, highlight=False)
+            continue
         speed = Table(title=f"{name}: speed (seconds)", title_justify="left")
         for column in ("load", "pages", "pages/s", "tok/s", "e2e p50", "p95", "p99", "ttft p50", "itl p50"):
             speed.add_column(column, justify="left" if column == "load" else "right")

@@ -16,9 +16,10 @@ from lightonocr_validation.bench.pages import BenchPage
 from lightonocr_validation.bench.plan import Step
 from lightonocr_validation.bench.records import Load, PointRun, RequestRecord
 from lightonocr_validation.bench.server_time import ServerTimeProbe
-from lightonocr_validation.cancel import CancelToken
+from lightonocr_validation.cancel import SERVER_GONE, CancelToken
 from lightonocr_validation.client import Target
 from lightonocr_validation.grounding.judge import judge
+from lightonocr_validation.liveness import HostWatch
 
 
 def grade_records(records: Sequence[RequestRecord], grounding: bool = False) -> None:
@@ -54,6 +55,23 @@ class Bench:
     stop: CancelToken = field(default_factory=CancelToken)
     measured: list[Step] = field(default_factory=list)
     references: dict[str, PointRun] = field(default_factory=dict)
+    # Each host's liveness (liveness.py), across its points: a host judged gone is sent nothing more, and when
+    # every host is, the run stops (reason SERVER_GONE) with what finished.
+    watches: dict[str, HostWatch] = field(default_factory=dict)
+    model: str = ""  # the served model's id, for the watches' one-token probe
+    # Hosts not watched: a replica already down before the run, whose requests count as errors (bench/command.py).
+    unwatched: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        for target in self.targets:
+            if target.label not in self.unwatched:
+                # It answered /v1/models before the run (bench/command.py's ask_server): a failure now is mid-run.
+                watch = HostWatch(target, self.model, self._stop_when_all_gone, answered=True)
+                self.watches.setdefault(target.label, watch)
+
+    def _stop_when_all_gone(self) -> None:
+        if all(watch.gone for watch in self.watches.values()):
+            self.stop.stop(SERVER_GONE)
 
     def measure(self, load: Load) -> Step:
         self.stop.raise_if_stopped()
@@ -90,6 +108,7 @@ class Bench:
                 stop=self.stop,
                 on_clock_start=probe.start if report else lambda: None,
                 share=share,
+                watch=self.watches.get(target.label),
             )
             if report and not self.stop.is_set():  # a stopped run reports at once: no settling wait
                 point.server_time = probe.finish(expected=sum(record.ok for record in point.records))

@@ -14,9 +14,11 @@ import codecs
 import json
 import re
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import requests
+import urllib3
 
 from lightonocr_validation.cancel import Cancelled, CancelToken
 from lightonocr_validation.client import (
@@ -29,6 +31,7 @@ from lightonocr_validation.client import (
     capped_pieces,
     one_line,
 )
+from lightonocr_validation.liveness import HostWatch
 from lightonocr_validation.shape import dig
 
 JSON_HEADERS = {"Content-Type": "application/json"}
@@ -78,15 +81,17 @@ def send(
     stream: bool,
     keep_text: bool = True,
     cancel: CancelToken | None = None,
+    watch: HostWatch | None = None,
 ) -> Exchange:
     """Send ``body`` and time its answer. ``keep_text`` False: the answer's text is not needed (it is not graded),
     so streamed token events are timed without being parsed. The whole exchange is bounded by the target's
     timeout, and abandoned when ``cancel`` stops (the session must be `configured_session`'s, whose
-    connections can be shut down)."""
+    connections can be shut down). ``watch`` (liveness.HostWatch) is told whether the server answered; a
+    request in flight when it judges the server gone is abandoned, like one the run's stop cut."""
     cpu_started = time.thread_time()
     started = time.perf_counter()
     exchange = Exchange()
-    bound = (cancel or CancelToken()).bound(target.timeout)
+    bound = (cancel or CancelToken()).bound(target.timeout, watch)
     try:
         with bound:
             if stream:
@@ -96,9 +101,10 @@ def send(
     except Cancelled:
         exchange.abandoned = True
         exchange.error = "abandoned: the run was stopped"
-    except (requests.RequestException, BadAnswer) as error:
+    except (requests.RequestException, BadAnswer, urllib3.exceptions.HTTPError) as error:
         failure = bound_failure(target, error, bound)
-        if isinstance(failure, Cancelled):  # the watchdog shut the socket: the run's stop, not the server's fault
+        if isinstance(failure, Cancelled) or bound.dropped:
+            # The watchdog shut the socket: the run's stop, or the server judged gone, not this request's fault
             exchange.abandoned = True
             exchange.error = "abandoned: the run was stopped"
         elif isinstance(failure, BadAnswer):  # cut short, too long, dripped: the server's fault, said in one line
@@ -107,6 +113,8 @@ def send(
             exchange.error = str(failure)
     except (ValueError, UnicodeDecodeError) as error:  # a body or an event that is not JSON
         exchange.error = f"malformed answer: {one_line(str(error), 120)}"
+    if watch is not None and exchange.status:
+        watch.answered()
     exchange.e2e_s = time.perf_counter() - started
     exchange.client_s = time.thread_time() - cpu_started
     return exchange
@@ -155,7 +163,7 @@ def _streamed(
         chunked = raw.chunked and raw.supports_chunked_reads()
         cap, basis = body_cap(body, stream=True)
         received = 0
-        for data in raw.read_chunked(READ_SIZE) if chunked else reply.iter_content(READ_SIZE):
+        for data in _pieces(reply, chunked):
             now = time.perf_counter()
             received += len(data)
             if received > cap:
@@ -197,6 +205,17 @@ def _streamed(
         exchange.text = "".join(parts)
         if not done:
             exchange.error = "the stream ended without data: [DONE]"
+
+
+def _pieces(reply: requests.Response, chunked: bool) -> Iterator[bytes]:
+    """The stream's bytes as they come; a connection broken mid-stream (the server gone, or the run's watchdog
+    shutting the socket on Ctrl-C) is a stream cut short, never urllib3's own exception reaching the user."""
+    try:
+        yield from reply.raw.read_chunked(READ_SIZE) if chunked else reply.iter_content(READ_SIZE)
+    except (urllib3.exceptions.ProtocolError, requests.exceptions.ChunkedEncodingError) as error:
+        raise BadAnswer(
+            "truncated", f"{PATH}: the server cut its stream short: the connection broke ({one_line(str(error), 120)})"
+        ) from None
 
 
 def _usage(usage: object, exchange: Exchange) -> None:

@@ -98,6 +98,10 @@ class Faults:
     # the calibration's healthy and broken readings (lightonocr_validation/accuracy/readings.py).
     readings: dict[str, str] = field(default_factory=dict)
     fail_sample: str = ""  # this sample's pages get HTTP 500 (a replica that chokes on one kind of page)
+    # This sample's pages are answered only after `slow_seconds` (a server merely slow on one page; the others
+    # and every other request answer at once).
+    slow_sample: str = ""
+    slow_seconds: float = 0.0
     token_delay: float = 0.0  # seconds between streamed events, sent one HTTP chunk each as uvicorn does
     # A server of known capacity, for scaling figures: at most `capacity` completions are served at once, each
     # holding its slot `service_s` seconds; the others wait for a slot, as pages wait for a full GPU. 0: no limit.
@@ -336,6 +340,8 @@ class FakeVllm:
         match = _sample_index().get(decoded[0][2]) if decoded else None
         if self.faults.fail_sample and match and match[0].id == self.faults.fail_sample:
             return _error(500, "Internal Server Error", "InternalServerError", None)
+        if self.faults.slow_sample and match and match[0].id == self.faults.slow_sample:
+            self.released.wait(self.faults.slow_seconds)
         text, finish = self._generate(decoded, texts, max_tokens)
         if crowded and text:
             text, finish = text[: len(text) // 2], "length"

@@ -27,9 +27,10 @@ import nox
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
-from lightonocr_validation import compat, hardware, wheelhouse  # noqa: E402
-from lightonocr_validation.cli_options import Option, OptionSet  # noqa: E402
-from lightonocr_validation.settings import DEFAULTS, MODEL_ID  # noqa: E402
+from lightonocr_validation.core.cli_options import Option, OptionSet  # noqa: E402
+from lightonocr_validation.core.settings import DEFAULTS, MODEL_ID  # noqa: E402
+from lightonocr_validation.serve import hardware  # noqa: E402
+from lightonocr_validation.vllm import compat, wheelhouse  # noqa: E402
 
 nox.needs_version = ">=2025.10"
 nox.options.default_venv_backend = "uv"
@@ -273,7 +274,7 @@ def _install_cpu_vllm(session: nox.Session, version: str, extra: list[str] = ())
     wheels = _torch_find_links()
     source = ["--find-links", str(wheels)] if wheels else ["--torch-backend=cpu"]
     if _install_once(session, requirements, [*source, "--compile-bytecode"]):
-        session.run("python", "-m", "lightonocr_validation.cpu_repairs")
+        session.run("python", "-m", "lightonocr_validation.vllm.cpu_repairs")
 
 
 def _install_once(session: nox.Session, requirements: list[str], options: list[str] = ()) -> bool:

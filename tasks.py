@@ -2,7 +2,7 @@
 
 Invoke owns actions, nox owns environments: run these inside the environment `nox -s validate` built
 (or any environment with vLLM), from the repository root. Defaults live in
-lightonocr_validation/settings.py and can be overridden by invoke.yaml, INVOKE_* variables and flags.
+lightonocr_validation/core/settings.py and can be overridden by invoke.yaml, INVOKE_* variables and flags.
 """
 
 # ruff: noqa: E402 (the hold of Ctrl-C comes before the imports that take seconds)
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sys
 
 # First, before the imports below take their seconds: a Ctrl-C from here until a task runs is held, then
-# handed to it (invoke's own Program would exit 1 without a word); see lightonocr_validation/interrupts.py.
-from lightonocr_validation import interrupts
+# handed to it (invoke's own Program would exit 1 without a word); see lightonocr_validation/core/interrupts.py.
+from lightonocr_validation.core import interrupts
 
 interrupts.hold_signals(sys.argv)
 
@@ -28,10 +28,9 @@ from typing import Any
 from invoke import Collection, Context, Exit, task
 from rich.console import Console
 
-from lightonocr_validation import cli, config, model_profiles
-from lightonocr_validation import serve as serving
-from lightonocr_validation.config import Config
-from lightonocr_validation.errors import (
+from lightonocr_validation.core import cli, config
+from lightonocr_validation.core.config import Config
+from lightonocr_validation.core.errors import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_USAGE,
@@ -39,8 +38,10 @@ from lightonocr_validation.errors import (
     print_error,
     print_warning,
 )
-from lightonocr_validation.hardware import describe, nvidia_gpus, this_cpu
-from lightonocr_validation.settings import DEFAULTS
+from lightonocr_validation.core.settings import DEFAULTS
+from lightonocr_validation.serve import process as serving
+from lightonocr_validation.serve.hardware import describe, nvidia_gpus, this_cpu
+from lightonocr_validation.vllm import model_profiles
 
 ROOT = Path(__file__).resolve().parent
 console = Console(stderr=False, highlight=False)
@@ -142,8 +143,8 @@ def serve(
     server.stop_timeout, and exits 130; a second Ctrl-C kills them at once. A server that dies at start
     (any replica: the others are stopped) exits 1 with its log's last lines and the known cause and fix.
     """
-    from lightonocr_validation import fleet_serve
-    from lightonocr_validation.serve_command import ServeOptions, run_serve
+    from lightonocr_validation.serve import fleet as fleet_serve
+    from lightonocr_validation.serve.command import ServeOptions, run_serve
 
     config.flag_choice("--device", device, config.DEVICES)  # a dry run refuses what the real run would
     cfg = _config(
@@ -250,7 +251,7 @@ def stop(c: Context, timeout: float | None = None) -> None:
     another command line is not signalled, the file is kept: exit 2. A pid file that is not ours: exit 2.
     Ctrl-C during the stop kills the servers at once: exit 130.
     """
-    from lightonocr_validation.stop_command import run_stop
+    from lightonocr_validation.serve.stop import run_stop
 
     cfg = _config(c, "stop", timeout=timeout)
     code = run_stop(ROOT / cfg.server.pid_file, cfg.server.stop_timeout, console=console, errors=errors)
@@ -278,7 +279,7 @@ def tiny_model(c: Context, out: str | None = None, full_size: bool = False, mode
     assert local is not None
     target = Path(out) if out else (ROOT / local.path).resolve()
     result = c.run(
-        f"{shlex.quote(sys.executable)} -m lightonocr_validation.tiny_model {shlex.quote(str(target))}"
+        f"{shlex.quote(sys.executable)} -m lightonocr_validation.serve.tiny_model {shlex.quote(str(target))}"
         + (" --full-size" if full_size else "")
         + f" --model-profile {shlex.quote(local.profile)}",
         warn=True,
@@ -363,9 +364,9 @@ def check(
     mode: str | None = None,
 ) -> None:
     """Validate a running server: every check, a verdict, and exit 0 (validated), 1 (issue) or 2 (unreachable)."""
-    from lightonocr_validation.check_command import CheckOptions, list_checks, run_check
+    from lightonocr_validation.check.command import CheckOptions, list_checks, run_check
+    from lightonocr_validation.core.interrupts import leave_now_if_stuck
     from lightonocr_validation.grounding.mode import MODES
-    from lightonocr_validation.interrupts import leave_now_if_stuck
 
     if list:
         list_checks(console)
@@ -488,7 +489,7 @@ def bench(
 ) -> None:
     """Load a running server: pages/s, latency and accuracy under load; exit 0, 1 (objective missed) or 2."""
     from lightonocr_validation.bench.command import BenchOptions, run_bench
-    from lightonocr_validation.interrupts import leave_now_if_stuck
+    from lightonocr_validation.core.interrupts import leave_now_if_stuck
 
     # Flags without a typed default arrive as text: read them here, so a typo is one line, not a traceback.
     concurrency, requests, warmup, max_tokens, gpus, seed, runs = (
@@ -600,10 +601,10 @@ def tune(
 ) -> None:
     """Serve each configuration of a grid in turn, bench it, stop it: the best flags and their gain over the card's."""
     config.flag_choice("--device", device, config.DEVICES)
-    from lightonocr_validation import tune as tuning
     from lightonocr_validation.bench.command import BenchOptions, validate
-    from lightonocr_validation.stop_command import guard_no_server_running
-    from lightonocr_validation.tune_grid import GridError, load_grid, select
+    from lightonocr_validation.serve.stop import guard_no_server_running
+    from lightonocr_validation.tune import command as tuning
+    from lightonocr_validation.tune.grid import GridError, load_grid, select
 
     warmup = config.flag_value("--warmup", warmup, int)
     cfg = _config(
@@ -685,8 +686,8 @@ def tune(
 @_user_errors
 def docs(c: Context, check: bool = False) -> None:
     """Generate docs/ (tasks, sessions, checks, the guide's generated blocks) from the code."""
-    from lightonocr_validation import docs_gen
-    from lightonocr_validation.docs_gen.markers import MarkerError
+    from lightonocr_validation import docs as docs_gen
+    from lightonocr_validation.docs.markers import MarkerError
 
     try:
         paths = docs_gen.check(ROOT) if check else docs_gen.write(ROOT)
@@ -705,5 +706,5 @@ ns = Collection(serve, stop, check, bench, tune, tiny_model, samples, docs)
 ns.configure(DEFAULTS)
 
 # `invoke ...` typed at a shell: the stock program is importing this file. The same command line is run by
-# the project's Program (lightonocr_validation/cli.py), which maps invoke's own errors to documented codes.
+# the project's Program (lightonocr_validation/core/cli.py), which maps invoke's own errors to documented codes.
 cli.hand_over(sys.modules[__name__])

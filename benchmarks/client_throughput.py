@@ -26,12 +26,12 @@ sys.path.insert(0, str(ROOT))
 from instant_vllm import free_port, launch  # noqa: E402  (beside this script)
 
 from lightonocr_validation.bench.command import BenchOptions, request_body  # noqa: E402
-from lightonocr_validation.bench.driver import Budget, run_point  # noqa: E402
-from lightonocr_validation.bench.figures import distribution  # noqa: E402
-from lightonocr_validation.bench.pages import sample_pages, select  # noqa: E402
-from lightonocr_validation.bench.records import Load  # noqa: E402
-from lightonocr_validation.client import Target  # noqa: E402
-from lightonocr_validation.config import ModelSettings, Sampling, defaults  # noqa: E402
+from lightonocr_validation.core.config import ModelSettings, Sampling, defaults  # noqa: E402
+from lightonocr_validation.load.driver import Budget, run_point  # noqa: E402
+from lightonocr_validation.load.figures import distribution  # noqa: E402
+from lightonocr_validation.load.pages import sample_pages, select  # noqa: E402
+from lightonocr_validation.load.records import Load  # noqa: E402
+from lightonocr_validation.vllm.client import Target  # noqa: E402
 
 TARGET_REQUESTS_PER_S = 460
 

@@ -39,7 +39,7 @@ from pathlib import Path
 from fault_tour_cases import CASES, Case
 from fault_tour_runs import DOCUMENTED, SECRETS, Run, Tour
 
-from lightonocr_validation.redaction import written_forms
+from lightonocr_validation.core.redaction import written_forms
 
 # --- judging and the table ------------------------------------------------------------------------------------
 

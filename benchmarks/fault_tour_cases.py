@@ -23,8 +23,8 @@ from typing import Any
 import certifi
 from fault_tour_runs import PASSWORD, RAW_ERRORS, REPORT_NAMES, ROOT, SERVER_KEY, VERDICT, VLLM_KEY, Live, Run, Tour
 
-from lightonocr_validation.interrupts import AGAIN_LINE, FIRST_LINE
-from lightonocr_validation.liveness import PROBE_SECONDS
+from lightonocr_validation.core.interrupts import AGAIN_LINE, FIRST_LINE
+from lightonocr_validation.vllm.liveness import PROBE_SECONDS
 from tests.fakevllm.server import FakeVllm, Faults
 from tests.faults.hostile import Hostile, Scripted, self_signed_bundle
 from tests.faults.test_hostile_pages import blank_png

@@ -29,9 +29,9 @@ sys.path.insert(0, str(ROOT))
 
 import certifi  # noqa: E402
 
-from lightonocr_validation import processes  # noqa: E402
-from lightonocr_validation.errors import EXIT_CODES  # noqa: E402
-from lightonocr_validation.redaction import written_forms  # noqa: E402
+from lightonocr_validation.core.errors import EXIT_CODES  # noqa: E402
+from lightonocr_validation.core.redaction import written_forms  # noqa: E402
+from lightonocr_validation.serve import processes  # noqa: E402
 from tests.fakevllm import server as fake_server  # noqa: E402
 from tests.faults import hostile as hostile_server  # noqa: E402
 from tests.processes import free_port  # noqa: E402

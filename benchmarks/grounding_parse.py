@@ -22,7 +22,7 @@ from lightonocr_validation.grounding import blocks  # noqa: E402
 from lightonocr_validation.grounding.blocks import parse  # noqa: E402
 from lightonocr_validation.grounding.boxes import score_boxes  # noqa: E402
 from lightonocr_validation.grounding.readings import case  # noqa: E402
-from lightonocr_validation.samples import load_manifest  # noqa: E402
+from lightonocr_validation.pages.samples import load_manifest  # noqa: E402
 
 
 def answers() -> dict[str, str]:

@@ -27,12 +27,12 @@ sys.path.insert(0, str(ROOT))
 
 from rich.console import Console  # noqa: E402
 
-from checks.detectors import dominant_character, repetition_loop  # noqa: E402
-from lightonocr_validation import config as config_module  # noqa: E402
+from lightonocr_validation.accuracy.detectors import dominant_character, repetition_loop  # noqa: E402
 from lightonocr_validation.accuracy.engine import grade  # noqa: E402
-from lightonocr_validation.check_command import CheckOptions, run_check  # noqa: E402
-from lightonocr_validation.samples import load_manifest  # noqa: E402
-from lightonocr_validation.settings import DEFAULTS  # noqa: E402
+from lightonocr_validation.check.command import CheckOptions, run_check  # noqa: E402
+from lightonocr_validation.core import config as config_module  # noqa: E402
+from lightonocr_validation.core.settings import DEFAULTS  # noqa: E402
+from lightonocr_validation.pages.samples import load_manifest  # noqa: E402
 from tests.fakevllm import server as fake_server  # noqa: E402
 from tests.fakevllm.server import FakeVllm, Faults  # noqa: E402
 

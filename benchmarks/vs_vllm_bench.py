@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT))
 
 from instant_vllm import free_port, launch  # noqa: E402  (beside this script)
 
-from lightonocr_validation.bench.pages import sample_pages, select  # noqa: E402
-from lightonocr_validation.settings import DEFAULTS  # noqa: E402
+from lightonocr_validation.core.settings import DEFAULTS  # noqa: E402
+from lightonocr_validation.load.pages import sample_pages, select  # noqa: E402
 
 SERVED_NAME = DEFAULTS["tiny_model"]["served_name"]
 

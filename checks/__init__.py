@@ -1,1 +1,1 @@
-"""The check suite: each module holds one family of checks; `checks.registry` lists them all."""
+"""The check suite: each module holds one family of checks; `lightonocr_validation.check.registry` lists them all."""

@@ -16,14 +16,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from checks import prometheus
-from checks.base import Check, Outcome
-from checks.page_answers import PageAnswer, PageInput, listing, one_line, page_answers, pages_of, send_page
 from lightonocr_validation.accuracy.metrics import ned
-from lightonocr_validation.cancel import Cancelled
-from lightonocr_validation.client import BadAnswer, Response, Unreachable
-from lightonocr_validation.context import CheckContext, RequestSettings
-from lightonocr_validation.shape import dig
+from lightonocr_validation.check.base import Check, Outcome
+from lightonocr_validation.check.context import CheckContext, RequestSettings
+from lightonocr_validation.check.page_answers import (
+    PageAnswer,
+    PageInput,
+    listing,
+    one_line,
+    page_answers,
+    pages_of,
+    send_page,
+)
+from lightonocr_validation.core.cancel import Cancelled
+from lightonocr_validation.core.shape import dig
+from lightonocr_validation.vllm import prometheus
+from lightonocr_validation.vllm.client import BadAnswer, Response, Unreachable
 
 # Random weights never stop before max_tokens, so their output length is only the number asked for; what
 # the burst probes (each page's prefill: the vision encoder and the KV cache reservation) is the same at

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-from checks.base import Check, Outcome
-from checks.page_answers import first_text_page, send_page
-from lightonocr_validation.context import CheckContext
+from lightonocr_validation.check.base import Check, Outcome
+from lightonocr_validation.check.context import CheckContext
+from lightonocr_validation.check.page_answers import first_text_page, send_page
 
 
 class DET001(Check):

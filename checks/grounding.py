@@ -12,12 +12,20 @@ from __future__ import annotations
 from statistics import mean
 from typing import ClassVar
 
-from checks.base import Check, Outcome
-from checks.page_answers import PageAnswer, UserPageInput, answered, listing, one_line, send_page, sent_pages
 from lightonocr_validation.accuracy.metrics import cer
 from lightonocr_validation.accuracy.normalize import normalize_text
 from lightonocr_validation.accuracy.set_score import grade_page
-from lightonocr_validation.context import CheckContext
+from lightonocr_validation.check.base import Check, Outcome
+from lightonocr_validation.check.context import CheckContext
+from lightonocr_validation.check.page_answers import (
+    PageAnswer,
+    UserPageInput,
+    answered,
+    listing,
+    one_line,
+    send_page,
+    sent_pages,
+)
 from lightonocr_validation.grounding.boxes import LABELS_MIN, LOCATED_MIN, OFFSET_MAX, PRECISION_MIN
 from lightonocr_validation.grounding.judge import PageJudgement, judge
 from lightonocr_validation.grounding.mode import (

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 
-from checks.base import Check, Outcome
-from checks.page_answers import image_content, one_line, pages_of
-from lightonocr_validation.bench.driver import Budget, run_point
-from lightonocr_validation.bench.figures import figures
-from lightonocr_validation.bench.pages import from_page_input
-from lightonocr_validation.bench.records import Load
-from lightonocr_validation.context import CheckContext
+from lightonocr_validation.check.base import Check, Outcome
+from lightonocr_validation.check.context import CheckContext
+from lightonocr_validation.check.page_answers import image_content, one_line, pages_of
+from lightonocr_validation.load.driver import Budget, run_point
+from lightonocr_validation.load.figures import figures
+from lightonocr_validation.load.pages import from_page_input
+from lightonocr_validation.load.records import Load
 
 
 class PRF002(Check):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from checks.base import Check, Outcome, refused_key
-from lightonocr_validation.client import BadAnswer
-from lightonocr_validation.context import CheckContext
+from lightonocr_validation.check.base import Check, Outcome, refused_key
+from lightonocr_validation.check.context import CheckContext
+from lightonocr_validation.vllm.client import BadAnswer
 
 
 class MOD001(Check):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from statistics import mean
 
-from checks.base import Check, Outcome
-from checks.page_answers import answered, listing, one_line, page_answers
-from checks.user_set import grade_user_set
 from lightonocr_validation.accuracy.engine import grade, overall_score, score_by_category
-from lightonocr_validation.context import CheckContext
+from lightonocr_validation.check.base import Check, Outcome
+from lightonocr_validation.check.context import CheckContext
+from lightonocr_validation.check.page_answers import answered, listing, one_line, page_answers
+from lightonocr_validation.check.user_set import grade_user_set
 
 
 class OCR001(Check):

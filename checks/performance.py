@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from statistics import median
 
-from checks.base import Check, Outcome
-from checks.page_answers import answered
-from lightonocr_validation.context import CheckContext
+from lightonocr_validation.check.base import Check, Outcome
+from lightonocr_validation.check.context import CheckContext
+from lightonocr_validation.check.page_answers import answered
 
 
 class PRF001(Check):

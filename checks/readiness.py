@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from checks.base import Check, Outcome, Status, refused_key
-from lightonocr_validation import compat
-from lightonocr_validation.client import Unreachable
-from lightonocr_validation.context import CheckContext
+from lightonocr_validation.check.base import Check, Outcome, Status, refused_key
+from lightonocr_validation.check.context import CheckContext
+from lightonocr_validation.vllm import compat
+from lightonocr_validation.vllm.client import Unreachable
 
 
 class RDY001(Check):

@@ -8,11 +8,18 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from checks import prometheus
-from checks.base import Check, Outcome
-from checks.page_answers import PageAnswer, first_text_page, image_content, one_line, said, send_page
-from lightonocr_validation.context import CheckContext
-from lightonocr_validation.pages import png_data_url
+from lightonocr_validation.check.base import Check, Outcome
+from lightonocr_validation.check.context import CheckContext
+from lightonocr_validation.check.page_answers import (
+    PageAnswer,
+    first_text_page,
+    image_content,
+    one_line,
+    said,
+    send_page,
+)
+from lightonocr_validation.pages.image import png_data_url
+from lightonocr_validation.vllm import prometheus
 
 # vLLM 0.32.0: "At most 1 image(s) may be provided in one prompt. (parameter=image)"; 0.11.x appends " None".
 IMAGE_LIMIT_MESSAGE = "At most 1 image(s) may be provided in one prompt"

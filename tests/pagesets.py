@@ -12,7 +12,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
-from lightonocr_validation.user_pages import load_pages
+from lightonocr_validation.pages.user_pages import load_pages
 from tests.fakevllm.server import page_digest
 
 # Eight lines each, written as paragraphs: the fake's wrong_text fault drops every second one (lines 2, 4, 6

@@ -60,7 +60,7 @@ def detached_server(
     record; after the block `invoke stop`, which must leave nothing of the server's process group running."""
     import pytest
 
-    from lightonocr_validation import processes
+    from lightonocr_validation.serve import processes
 
     if shutil.which("vllm", path=str(Path(sys.executable).parent)) is None:
         pytest.fail("vllm is not installed beside this interpreter: run the tests with `nox -s tests`")

@@ -23,7 +23,7 @@ from lightonocr_validation.accuracy.normalize import (
     parse_tables,
     to_plain_text,
 )
-from lightonocr_validation.samples import Sample, Thresholds
+from lightonocr_validation.pages.samples import Sample, Thresholds
 
 PROSE = (
     "# Annual Meeting\n\n"
@@ -481,7 +481,7 @@ def test_first_difference_shows_expected_and_got() -> None:
         "lightonocr_validation.accuracy.katex_render",
         "lightonocr_validation.accuracy.math_glyphs",
         "lightonocr_validation.accuracy.fact_baseline",
-        "lightonocr_validation.pages",
+        "lightonocr_validation.pages.image",
     ],
 )
 def test_docstring_examples(module: str) -> None:

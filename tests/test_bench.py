@@ -17,15 +17,15 @@ from rich.console import Console
 
 from lightonocr_validation.bench import slo
 from lightonocr_validation.bench.command import BenchOptions, run_bench
-from lightonocr_validation.bench.driver import Budget, arrival_offsets
-from lightonocr_validation.bench.figures import distribution, interval95, percentile
-from lightonocr_validation.bench.pages import BenchPage
 from lightonocr_validation.bench.plan import Step, Sweep, bisect, run_sweep, slo_summary
-from lightonocr_validation.bench.records import Load, PointRun, RequestRecord
-from lightonocr_validation.bench.transport import Exchange
-from lightonocr_validation.config import apply_flags
-from lightonocr_validation.errors import UserError
-from lightonocr_validation.verdict import EXIT_CHECK_FAILED, EXIT_OK, EXIT_UNREACHABLE
+from lightonocr_validation.check.verdict import EXIT_CHECK_FAILED, EXIT_OK, EXIT_UNREACHABLE
+from lightonocr_validation.core.config import apply_flags
+from lightonocr_validation.core.errors import UserError
+from lightonocr_validation.load.driver import Budget, arrival_offsets
+from lightonocr_validation.load.figures import distribution, interval95, percentile
+from lightonocr_validation.load.pages import BenchPage
+from lightonocr_validation.load.records import Load, PointRun, RequestRecord
+from lightonocr_validation.load.transport import Exchange
 from tests.conftest import CONFIG, SETTINGS
 from tests.fakevllm.server import FakeVllm, Faults
 from tests.processes import free_port, run_invoke
@@ -415,8 +415,8 @@ def test_worker_pool_reuses_one_connection_per_worker(fake_vllm, tmp_path: Path,
 
 
 def test_the_perf_check_fails_when_pages_fail_under_load_and_skips_random_weights(fake_vllm, run_checks) -> None:
-    from checks.base import Status
     from checks.load import PRF002
+    from lightonocr_validation.check.base import Status
 
     url = fake_vllm(Faults(fail_sample="table-01")).url
     checked = run_checks(url, selected=[PRF002], perf=replace(SETTINGS.perf, requests=12, concurrency=3))
@@ -474,9 +474,9 @@ def test_a_point_by_duration_stops_sending_at_its_end_and_counts_what_was_in_fli
 
 def test_timing_without_the_text_sees_the_same_events_as_parsing_them(fake_vllm) -> None:
     from lightonocr_validation.bench.command import request_body
-    from lightonocr_validation.bench.pages import sample_pages
-    from lightonocr_validation.bench.transport import send
-    from lightonocr_validation.client import Target, configured_session
+    from lightonocr_validation.load.pages import sample_pages
+    from lightonocr_validation.load.transport import send
+    from lightonocr_validation.vllm.client import Target, configured_session
 
     fake = fake_vllm(Faults(token_delay=0.001))
     page = next(p for p in sample_pages() if p.label == "receipt-01")

@@ -13,9 +13,9 @@ import pytest
 from rich.console import Console
 
 from lightonocr_validation.bench.command import BenchOptions, request_body, run_bench
-from lightonocr_validation.bench.pages import sample_pages
-from lightonocr_validation.config import apply_flags
-from lightonocr_validation.errors import UserError
+from lightonocr_validation.core.config import apply_flags
+from lightonocr_validation.core.errors import UserError
+from lightonocr_validation.load.pages import sample_pages
 from tests.conftest import CONFIG
 from tests.fakevllm.server import Faults
 from tests.processes import run_invoke

@@ -12,15 +12,8 @@ import pytest
 from rich.console import Console
 
 from lightonocr_validation.bench.live import NO_BREAKDOWN, render_table
-from lightonocr_validation.bench.server_time import (
-    HISTOGRAMS,
-    ServerTime,
-    Snapshot,
-    between,
-    parse_snapshot,
-    pooled,
-)
-from lightonocr_validation.verdict import EXIT_OK
+from lightonocr_validation.check.verdict import EXIT_OK
+from lightonocr_validation.load.server_time import HISTOGRAMS, ServerTime, Snapshot, between, parse_snapshot, pooled
 from tests.fakevllm.server import RECORDING, Faults
 from tests.test_bench import PAGE_COUNT, bench, served
 

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from checks import prometheus
-from checks.detectors import dominant_character, repetition_loop
-from lightonocr_validation.samples import load_manifest
+from lightonocr_validation.accuracy.detectors import dominant_character, repetition_loop
+from lightonocr_validation.pages.samples import load_manifest
+from lightonocr_validation.vllm import prometheus
 from tests.fakevllm.server import RECORDING
 
 ORDINARY = {

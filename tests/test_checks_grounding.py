@@ -10,12 +10,13 @@ import shutil
 
 import pytest
 
-from checks import grounding, model, registry
-from checks.base import SkipReason, Status
+from checks import grounding, model
+from lightonocr_validation.check import registry
+from lightonocr_validation.check.base import SkipReason, Status
+from lightonocr_validation.check.verdict import EXIT_OK
 from lightonocr_validation.grounding.readings import HEALTHY
-from lightonocr_validation.samples import load_manifest
-from lightonocr_validation.user_pages import PagesError, load_pages
-from lightonocr_validation.verdict import EXIT_OK
+from lightonocr_validation.pages.samples import load_manifest
+from lightonocr_validation.pages.user_pages import PagesError, load_pages
 from tests.fakevllm.server import FakeVllm, Faults
 from tests.processes import run_invoke
 

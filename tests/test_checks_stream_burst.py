@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import requests
 
-from checks import registry
-from checks.base import Status
 from checks.burst import SAME_PAGE_MAX_NED, Aftermath, BurstReply, LoadPeaks, degradation, likely_cause
-from checks.page_answers import PageAnswer, sample_pages
-from lightonocr_validation.samples import SAMPLES_DIR
+from lightonocr_validation.check import registry
+from lightonocr_validation.check.base import Status
+from lightonocr_validation.check.page_answers import PageAnswer, sample_pages
+from lightonocr_validation.pages.samples import SAMPLES_DIR
 from tests.fakevllm.server import ENGINE_DEAD_MESSAGE, Faults
 
 

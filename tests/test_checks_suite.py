@@ -12,12 +12,13 @@ from dataclasses import asdict, replace
 
 import pytest
 
-from checks import registry, serving
-from checks.base import SkipReason, Status
-from lightonocr_validation.check_command import build_provenance
-from lightonocr_validation.report.json_report import report_dict
-from lightonocr_validation.runner import RANDOM_WEIGHTS_REASON
-from lightonocr_validation.verdict import EXIT_CHECK_FAILED, EXIT_OK, EXIT_UNREACHABLE
+from checks import serving
+from lightonocr_validation.check import registry
+from lightonocr_validation.check.base import SkipReason, Status
+from lightonocr_validation.check.command import build_provenance
+from lightonocr_validation.check.report.json_report import report_dict
+from lightonocr_validation.check.runner import RANDOM_WEIGHTS_REASON
+from lightonocr_validation.check.verdict import EXIT_CHECK_FAILED, EXIT_OK, EXIT_UNREACHABLE
 from tests.conftest import SETTINGS
 from tests.fakevllm.server import Faults
 from tests.test_checks_grounding import BROKEN as GROUNDING_BROKEN

@@ -16,13 +16,13 @@ import pytest
 from invoke import Config, Exit, MockContext
 
 import tasks
-from lightonocr_validation import check_command
-from lightonocr_validation import config as config_module
 from lightonocr_validation.bench import command as bench_command
-from lightonocr_validation.config import Config as TypedConfig
-from lightonocr_validation.config import apply_flags, defaults, load
-from lightonocr_validation.errors import EXIT_FAILED, EXIT_USAGE, UserError
-from lightonocr_validation.settings import DEFAULTS
+from lightonocr_validation.check import command as check_command
+from lightonocr_validation.core import config as config_module
+from lightonocr_validation.core.config import Config as TypedConfig
+from lightonocr_validation.core.config import apply_flags, defaults, load
+from lightonocr_validation.core.errors import EXIT_FAILED, EXIT_USAGE, UserError
+from lightonocr_validation.core.settings import DEFAULTS
 
 
 def context(tmp_path: Path, yaml: str = "", **env: str) -> MockContext:

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from invoke import Context, Exit
 
-from lightonocr_validation import diagnose, docs_gen
-from lightonocr_validation.docs_gen import markers, sources
+from lightonocr_validation import docs as docs_gen
+from lightonocr_validation.docs import markers, sources
+from lightonocr_validation.vllm import diagnose
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -123,7 +124,7 @@ def test_markers_fill_only_between_markers_and_refuse_mismatches() -> None:
 
 
 def test_every_registered_check_is_in_checks_md() -> None:
-    from checks.registry import CHECKS
+    from lightonocr_validation.check.registry import CHECKS
 
     text = (DOCS / "checks.md").read_text(encoding="utf-8")
     for check in CHECKS:
@@ -142,8 +143,8 @@ def test_every_nox_session_is_in_sessions_md() -> None:
 
 
 def test_every_task_and_configuration_key_is_in_tasks_md() -> None:
-    from lightonocr_validation.docs_gen.tasks_doc import _leaves, task_entries
-    from lightonocr_validation.settings import DEFAULTS
+    from lightonocr_validation.core.settings import DEFAULTS
+    from lightonocr_validation.docs.tasks_doc import _leaves, task_entries
 
     text = (DOCS / "tasks.md").read_text(encoding="utf-8")
     for name, task in task_entries(sources.load_tasks(ROOT).ns):
@@ -155,8 +156,8 @@ def test_every_task_and_configuration_key_is_in_tasks_md() -> None:
 
 
 def test_every_configuration_note_names_a_key_of_the_defaults() -> None:
-    from lightonocr_validation.docs_gen.tasks_doc import _leaves
-    from lightonocr_validation.settings import DEFAULTS, NOTES
+    from lightonocr_validation.core.settings import DEFAULTS, NOTES
+    from lightonocr_validation.docs.tasks_doc import _leaves
 
     keys = {".".join(path[:n]) for path, _ in _leaves(DEFAULTS) for n in range(1, len(path) + 1)}
     assert set(NOTES) - keys == set(), "settings.NOTES explains keys DEFAULTS does not have"
@@ -195,7 +196,7 @@ def test_the_readme_shows_the_shipped_example_profile() -> None:
 
 def test_the_guides_key_story_quotes_what_the_checks_say(monkeypatch: pytest.MonkeyPatch) -> None:
     # The guide quotes MOD001's two 401 details; they must be the code's words, not a paraphrase that drifts.
-    from lightonocr_validation.client import Target, key_refusal
+    from lightonocr_validation.vllm.client import Target, key_refusal
 
     guide = (DOCS / "vllm-validation.md").read_text(encoding="utf-8")
     monkeypatch.delenv("VLLM_API_KEY", raising=False)

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from checks import prometheus, registry
-from lightonocr_validation.verdict import EXIT_CHECK_FAILED, EXIT_OK
+from lightonocr_validation.check import registry
+from lightonocr_validation.check.verdict import EXIT_CHECK_FAILED, EXIT_OK
+from lightonocr_validation.vllm import prometheus
 from tests.processes import detached_server, free_port, invoke_env, process_group, run_invoke
 
 pytestmark = pytest.mark.e2e

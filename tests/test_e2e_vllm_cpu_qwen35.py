@@ -13,9 +13,9 @@ import json
 
 import pytest
 
-from checks import registry
-from lightonocr_validation import model_profiles
-from lightonocr_validation.verdict import EXIT_OK
+from lightonocr_validation.check import registry
+from lightonocr_validation.check.verdict import EXIT_OK
+from lightonocr_validation.vllm import model_profiles
 from tests.processes import detached_server, free_port, invoke_env, run_invoke
 
 pytestmark = pytest.mark.e2e

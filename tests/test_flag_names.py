@@ -19,10 +19,13 @@ import invoke
 import pytest
 
 import tasks
-from checks import registry
-from lightonocr_validation import config, diagnose, serve, tune_grid, wheelhouse
-from lightonocr_validation.docs_gen import sources
-from lightonocr_validation.docs_gen.tasks_doc import arguments, task_entries
+from lightonocr_validation.check import registry
+from lightonocr_validation.core import config
+from lightonocr_validation.docs import sources
+from lightonocr_validation.docs.tasks_doc import arguments, task_entries
+from lightonocr_validation.serve import process as serve
+from lightonocr_validation.tune import grid as tune_grid
+from lightonocr_validation.vllm import diagnose, wheelhouse
 from tests.processes import ROOT
 
 # vLLM's argument classes are read from the installed vLLM: only the tests session has it (a fresh clone's

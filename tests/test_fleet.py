@@ -21,17 +21,17 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from checks import registry
 from lightonocr_validation.bench import scaling
 from lightonocr_validation.bench.command import BenchOptions, run_bench
 from lightonocr_validation.bench.compare import compare_results, render_comparison
 from lightonocr_validation.bench.html_report import render_html
 from lightonocr_validation.bench.live import client_warnings
 from lightonocr_validation.bench.readout import Load
-from lightonocr_validation.check_command import CheckOptions, run_check
-from lightonocr_validation.config import apply_flags
-from lightonocr_validation.errors import UserError
-from lightonocr_validation.verdict import EXIT_CHECK_FAILED, EXIT_OK, EXIT_UNREACHABLE
+from lightonocr_validation.check import registry
+from lightonocr_validation.check.command import CheckOptions, run_check
+from lightonocr_validation.check.verdict import EXIT_CHECK_FAILED, EXIT_OK, EXIT_UNREACHABLE
+from lightonocr_validation.core.config import apply_flags
+from lightonocr_validation.core.errors import UserError
 from tests.conftest import CONFIG
 from tests.fakevllm.server import FakeVllm, Faults
 from tests.processes import free_ports, run_invoke

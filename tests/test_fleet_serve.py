@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from lightonocr_validation import fleet_serve
-from lightonocr_validation.config import ModelSettings, ServerSettings, defaults
-from lightonocr_validation.errors import EXIT_USAGE, UserError
-from lightonocr_validation.hardware import Gpu
-from lightonocr_validation.serve import build_command
+from lightonocr_validation.core.config import ModelSettings, ServerSettings, defaults
+from lightonocr_validation.core.errors import EXIT_USAGE, UserError
+from lightonocr_validation.serve import fleet as fleet_serve
+from lightonocr_validation.serve.hardware import Gpu
+from lightonocr_validation.serve.process import build_command
 
 LOG = Path("/state/vllm-serve.log")
 H200 = Gpu("NVIDIA H200", 143771)

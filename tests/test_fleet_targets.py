@@ -6,8 +6,8 @@ from dataclasses import replace
 
 import pytest
 
-from lightonocr_validation.config import defaults
-from lightonocr_validation.targets import TargetError, resolve_replicas
+from lightonocr_validation.core.config import defaults
+from lightonocr_validation.vllm.targets import TargetError, resolve_replicas
 
 
 def _fleet(host: str, replicas: int, profiles: dict | None = None):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lightonocr_validation import tiny_model
+from lightonocr_validation.serve import tiny_model
 
 # The published checkpoint: one bf16 model.safetensors of this many bytes (2 per parameter plus its header).
 PUBLISHED_SAFETENSORS_BYTES = 2_011_367_489

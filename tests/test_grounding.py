@@ -7,7 +7,7 @@ import pytest
 from lightonocr_validation.grounding import blocks, boxes
 from lightonocr_validation.grounding.blocks import parse
 from lightonocr_validation.grounding.boxes import TrueBlock, read_true_blocks, score_boxes
-from lightonocr_validation.samples import load_manifest
+from lightonocr_validation.pages.samples import load_manifest
 
 HEALTHY = (
     "![title](92,76,848,102)\n# The Title\n\n![text](92,125,906,202)\nFirst para.\n\n![text+](92,210,906,230)\nmore."

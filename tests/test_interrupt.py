@@ -22,16 +22,16 @@ from typing import Any
 
 import pytest
 
-from checks import registry
-from checks.base import Result, Status
-from lightonocr_validation.bench.driver import CHAT_PATH
-from lightonocr_validation.bench.transport import send
-from lightonocr_validation.cancel import DEADLINE, INTERRUPTED, CancelToken
-from lightonocr_validation.client import BadAnswer, Target, VllmClient, configured_session
-from lightonocr_validation.errors import EXIT_FAILED, EXIT_INTERRUPTED
-from lightonocr_validation.interrupts import AGAIN_LINE, FIRST_LINE
-from lightonocr_validation.runner import stopped_result
-from lightonocr_validation.verdict import combine, verdict_for
+from lightonocr_validation.check import registry
+from lightonocr_validation.check.base import Result, Status
+from lightonocr_validation.check.runner import stopped_result
+from lightonocr_validation.check.verdict import combine, verdict_for
+from lightonocr_validation.core.cancel import DEADLINE, INTERRUPTED, CancelToken
+from lightonocr_validation.core.errors import EXIT_FAILED, EXIT_INTERRUPTED
+from lightonocr_validation.core.interrupts import AGAIN_LINE, FIRST_LINE
+from lightonocr_validation.load.driver import CHAT_PATH
+from lightonocr_validation.load.transport import send
+from lightonocr_validation.vllm.client import BadAnswer, Target, VllmClient, configured_session
 from tests.fakevllm.server import MODEL, FakeVllm, Faults
 from tests.processes import ROOT, run_invoke, signals_at_default
 

@@ -22,11 +22,12 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from checks import page_answers
-from lightonocr_validation import check_command, interrupts
-from lightonocr_validation.check_command import CheckOptions, run_check
-from lightonocr_validation.errors import EXIT_INTERRUPTED
-from lightonocr_validation.report import console as console_report
+from lightonocr_validation.check import command as check_command
+from lightonocr_validation.check import page_answers
+from lightonocr_validation.check.command import CheckOptions, run_check
+from lightonocr_validation.check.report import console as console_report
+from lightonocr_validation.core import interrupts
+from lightonocr_validation.core.errors import EXIT_INTERRUPTED
 from tests.conftest import CONFIG
 from tests.fakevllm.server import FakeVllm
 from tests.processes import ROOT, signals_at_default

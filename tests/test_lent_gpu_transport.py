@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from lightonocr_validation import wheelhouse
-from lightonocr_validation.wheelhouse import Target
+from lightonocr_validation.vllm import wheelhouse
+from lightonocr_validation.vllm.wheelhouse import Target
 from tests.processes import ROOT
 from tests.wheels import make_wheel
 

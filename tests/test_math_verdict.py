@@ -15,8 +15,8 @@ import pytest
 
 from lightonocr_validation.accuracy.readings import one_formula, pages_of, respell_math
 from lightonocr_validation.accuracy.readings_math import dropped_term, swapped_sign, wrong_exponent
-from lightonocr_validation.samples import load_manifest
-from lightonocr_validation.verdict import EXIT_CHECK_FAILED, EXIT_OK
+from lightonocr_validation.check.verdict import EXIT_CHECK_FAILED, EXIT_OK
+from lightonocr_validation.pages.samples import load_manifest
 from tests.fakevllm.server import FakeVllm, Faults
 from tests.processes import ROOT
 

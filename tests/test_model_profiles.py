@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from lightonocr_validation import compat, config, model_profiles
-from lightonocr_validation.context import RequestSettings
-from lightonocr_validation.errors import EXIT_USAGE
-from lightonocr_validation.model_profiles import ProfileError, profile_for
-from lightonocr_validation.pages import expected_prompt_tokens
-from lightonocr_validation.settings import DEFAULTS
+from lightonocr_validation.check.context import RequestSettings
+from lightonocr_validation.core import config
+from lightonocr_validation.core.errors import EXIT_USAGE
+from lightonocr_validation.core.settings import DEFAULTS
+from lightonocr_validation.pages.image import expected_prompt_tokens
+from lightonocr_validation.vllm import compat, model_profiles
+from lightonocr_validation.vllm.model_profiles import ProfileError, profile_for
 
 CONFIG = config.defaults()
 NAMES = ("LightOnOCR-1B-1025", "LightOnOCR-2-1B", "LightOnOCR-3-1B", "LightOnOCR-3-0.8B", "LightOnOCR-3-4B")
@@ -143,7 +144,7 @@ def test_a_configured_max_model_len_replaces_the_profiles() -> None:
 
 
 def test_requests_send_chat_template_kwargs_only_where_the_profile_has_them() -> None:
-    from lightonocr_validation.context import CheckContext
+    from lightonocr_validation.check.context import CheckContext
 
     for name, expected in (("LightOnOCR-2-1B", None), ("LightOnOCR-3-4B", {"enable_thinking": False})):
         settings = RequestSettings.from_config(CONFIG, profile=model_profiles.named(name, CONFIG))

@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from checks import registry
-from lightonocr_validation import check_command, model_profiles
-from lightonocr_validation.client import Target
-from lightonocr_validation.config import apply_flags, defaults
-from lightonocr_validation.context import RequestSettings
-from lightonocr_validation.runner import run_host
+from lightonocr_validation.check import command as check_command
+from lightonocr_validation.check import registry
+from lightonocr_validation.check.context import RequestSettings
+from lightonocr_validation.check.runner import run_host
+from lightonocr_validation.core.config import apply_flags, defaults
+from lightonocr_validation.vllm import model_profiles
+from lightonocr_validation.vllm.client import Target
 from tests.fakevllm.server import FakeVllm, Faults
 
 ROOT = Path(__file__).parent.parent

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from lightonocr_validation.docs_gen import sources
+from lightonocr_validation.docs import sources
 
 ROOT = Path(__file__).resolve().parent.parent
 # `apt-get install --assume-no` as Debian 12 prints it (LC_ALL=C), for packages partly in apt's cache.

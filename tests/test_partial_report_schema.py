@@ -15,20 +15,20 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from checks import registry
-from checks.base import Result, Status
-from lightonocr_validation import config
-from lightonocr_validation.cancel import DEADLINE, INTERRUPTED, CancelToken
-from lightonocr_validation.check_command import build_provenance
-from lightonocr_validation.client import Target
-from lightonocr_validation.context import RequestSettings
-from lightonocr_validation.errors import EXIT_INTERRUPTED
-from lightonocr_validation.report.json_report import render_json, report_dict
-from lightonocr_validation.report.junit import render_junit
-from lightonocr_validation.report.markdown import render_markdown
-from lightonocr_validation.runner import HostRun, stopped_result
-from lightonocr_validation.settings import DEFAULTS
-from lightonocr_validation.verdict import combine, verdict_for
+from lightonocr_validation.check import registry
+from lightonocr_validation.check.base import Result, Status
+from lightonocr_validation.check.command import build_provenance
+from lightonocr_validation.check.context import RequestSettings
+from lightonocr_validation.check.report.json_report import render_json, report_dict
+from lightonocr_validation.check.report.junit import render_junit
+from lightonocr_validation.check.report.markdown import render_markdown
+from lightonocr_validation.check.runner import HostRun, stopped_result
+from lightonocr_validation.check.verdict import combine, verdict_for
+from lightonocr_validation.core import config
+from lightonocr_validation.core.cancel import DEADLINE, INTERRUPTED, CancelToken
+from lightonocr_validation.core.errors import EXIT_INTERRUPTED
+from lightonocr_validation.core.settings import DEFAULTS
+from lightonocr_validation.vllm.client import Target
 
 SCHEMA_DOC = Path(__file__).resolve().parents[1] / "docs" / "report-schema.md"
 SETTINGS = RequestSettings.from_config(config.load(DEFAULTS))

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lightonocr_validation import pid_file
-from lightonocr_validation.errors import EXIT_USAGE, UserError
-from lightonocr_validation.pid_file import PidRecord, ServerRecord
+from lightonocr_validation.core.errors import EXIT_USAGE, UserError
+from lightonocr_validation.serve import pid_file
+from lightonocr_validation.serve.pid_file import PidRecord, ServerRecord
 
 
 def _server(pid: int = 4242, port: int = 8000, **changes: object) -> ServerRecord:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from lightonocr_validation import processes
+from lightonocr_validation.serve import processes
 from tests.processes import alive
 
 # A leader with a child that ignores SIGTERM, as a stuck vLLM worker would.

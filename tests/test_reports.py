@@ -12,19 +12,19 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from checks.base import Result, Status
-from lightonocr_validation import check_command
-from lightonocr_validation.check_command import CheckOptions, build_provenance, write_reports
-from lightonocr_validation.client import Target
-from lightonocr_validation.context import ServerFacts
-from lightonocr_validation.errors import EXIT_UNREACHABLE
-from lightonocr_validation.report.console import render_summary
-from lightonocr_validation.report.json_report import SCHEMA_VERSION, render_json, report_dict, write_json
-from lightonocr_validation.report.junit import render_junit
-from lightonocr_validation.report.markdown import escape, render_markdown
-from lightonocr_validation.report.serialize import iso_utc, jsonable
-from lightonocr_validation.runner import HostRun
-from lightonocr_validation.verdict import combine, verdict_for
+from lightonocr_validation.check import command as check_command
+from lightonocr_validation.check.base import Result, Status
+from lightonocr_validation.check.command import CheckOptions, build_provenance, write_reports
+from lightonocr_validation.check.context import ServerFacts
+from lightonocr_validation.check.report.console import render_summary
+from lightonocr_validation.check.report.json_report import SCHEMA_VERSION, render_json, report_dict, write_json
+from lightonocr_validation.check.report.junit import render_junit
+from lightonocr_validation.check.report.markdown import escape, render_markdown
+from lightonocr_validation.check.runner import HostRun
+from lightonocr_validation.check.verdict import combine, verdict_for
+from lightonocr_validation.core.errors import EXIT_UNREACHABLE
+from lightonocr_validation.core.serialize import iso_utc, jsonable
+from lightonocr_validation.vllm.client import Target
 from tests.conftest import CONFIG, SETTINGS
 
 SECRET = "sk-secret-123"
@@ -328,7 +328,7 @@ def test_console_summary_omits_the_host_column_for_one_host(several: bool) -> No
 
 
 def test_a_partial_selection_says_so_in_the_verdict() -> None:
-    from checks.base import Result, Status
+    from lightonocr_validation.check.base import Result, Status
 
     passed = Result("RDY001", "The server answers HTTP", "readiness", Status.PASS, "200", "", 0.1, "")
     assert verdict_for([passed], registered=23).line == "validated: 1 check passed; only 1 of 23 checks were selected"

@@ -15,14 +15,14 @@ import pytest
 from PIL import Image
 
 from lightonocr_validation.accuracy.engine import grade
-from lightonocr_validation.pages import (
+from lightonocr_validation.pages.image import (
     expected_image_tokens,
     expected_prompt_tokens,
     fit_longest_side,
     png_data_url,
     resized_size,
 )
-from lightonocr_validation.samples import CATEGORIES, SAMPLES_DIR, SampleError, load_manifest, samples_digest
+from lightonocr_validation.pages.samples import CATEGORIES, SAMPLES_DIR, SampleError, load_manifest, samples_digest
 from lightonocr_validation.samples_build import build_samples, check_samples
 
 ROOT = Path(__file__).resolve().parent.parent

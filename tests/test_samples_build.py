@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from lightonocr_validation.accuracy.facts import parse_fact
-from lightonocr_validation.samples import load_manifest
+from lightonocr_validation.pages.samples import load_manifest
 from lightonocr_validation.samples_build import build_samples, ground_truth
 from lightonocr_validation.samples_build.manifest import fact_entry
 from lightonocr_validation.samples_build.math_render import render

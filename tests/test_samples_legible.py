@@ -11,13 +11,8 @@ from dataclasses import replace
 
 import pytest
 
-from lightonocr_validation.legibility import (
-    CER_BOUNDS,
-    TesseractMissing,
-    legibility_report,
-    sample_legibility,
-)
-from lightonocr_validation.samples import CATEGORIES, load_manifest
+from lightonocr_validation.accuracy.legibility import CER_BOUNDS, TesseractMissing, legibility_report, sample_legibility
+from lightonocr_validation.pages.samples import CATEGORIES, load_manifest
 
 
 def _require_tesseract() -> None:

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from lightonocr_validation import serve
-from lightonocr_validation.config import ModelSettings, ServerSettings, defaults
-from lightonocr_validation.diagnose import KNOWN_FAILURES, KnownFailure, diagnose
-from lightonocr_validation.serve import local_url as serving_local_url
+from lightonocr_validation.core.config import ModelSettings, ServerSettings, defaults
+from lightonocr_validation.serve import process as serve
+from lightonocr_validation.serve.process import local_url as serving_local_url
+from lightonocr_validation.vllm.diagnose import KNOWN_FAILURES, KnownFailure, diagnose
 from tests.processes import alive, free_port
 
 

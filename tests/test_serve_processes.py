@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from lightonocr_validation import processes
+from lightonocr_validation.serve import processes
 from tests.processes import ROOT, alive, free_port, run_invoke, signals_at_default
 
 pytestmark = pytest.mark.slow

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from lightonocr_validation import compat
-from lightonocr_validation.config import defaults
-from lightonocr_validation.targets import PROFILE_KEYS, TargetError, resolve
+from lightonocr_validation.core.config import defaults
+from lightonocr_validation.vllm import compat
+from lightonocr_validation.vllm.targets import PROFILE_KEYS, TargetError, resolve
 
 
 def _resolve(host: str, profiles: dict | None = None, **kwargs: object):
@@ -54,7 +54,7 @@ def test_a_word_that_is_neither_a_profile_nor_a_host_names_the_profiles(profiles
 def test_the_shipped_example_profile_resolves_and_agrees_with_the_guide(monkeypatch: pytest.MonkeyPatch) -> None:
     from invoke.util import yaml
 
-    from lightonocr_validation.docs_gen.guide import EXAMPLE_PROFILES
+    from lightonocr_validation.docs.guide import EXAMPLE_PROFILES
 
     text = (Path(__file__).resolve().parents[1] / "invoke.example.yaml").read_text(encoding="utf-8")
     profiles = yaml.safe_load(text)["check"]["hosts"]

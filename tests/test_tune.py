@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from lightonocr_validation.tune_grid import ENCODER_GRID, GridError, load_grid, parse_grid, select
+from lightonocr_validation.tune.grid import ENCODER_GRID, GridError, load_grid, parse_grid, select
 from tests.processes import ROOT, alive, free_port, run_invoke, signals_at_default
 
 STAND_IN_VLLM = textwrap.dedent(
@@ -248,8 +248,8 @@ def test_a_profile_adds_its_flags_after_the_model_and_before_the_double_dash() -
 
     import pytest
 
-    from lightonocr_validation.config import defaults
-    from lightonocr_validation.errors import UserError
+    from lightonocr_validation.core.config import defaults
+    from lightonocr_validation.core.errors import UserError
 
     server = replace(defaults().server, profiles={"card": [], "tuned": ["--max-num-batched-tokens", 4096]})
     assert replace(server, profile="tuned").profile_args() == ("--max-num-batched-tokens", "4096")

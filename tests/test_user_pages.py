@@ -16,14 +16,7 @@ from PIL import Image
 
 from lightonocr_validation.accuracy.facts import FACT_TYPES
 from lightonocr_validation.accuracy.set_score import TestResult, score_set
-from lightonocr_validation.user_pages import (
-    FOLDER,
-    OLMOCR_BENCH,
-    PagesError,
-    PageTest,
-    layout_of,
-    load_pages,
-)
+from lightonocr_validation.pages.user_pages import FOLDER, OLMOCR_BENCH, PagesError, PageTest, layout_of, load_pages
 from tests.fakevllm.server import FakeVllm, Faults
 from tests.pagesets import (
     INVOICE,
@@ -310,9 +303,9 @@ def test_the_runner_reports_pages_answered_and_the_live_display_shows_a_bar(tmp_
     from rich.console import Console
 
     from checks.ocr import OCR001
-    from lightonocr_validation.client import Target
-    from lightonocr_validation.report.console import LiveProgress
-    from lightonocr_validation.runner import run_host
+    from lightonocr_validation.check.report.console import LiveProgress
+    from lightonocr_validation.check.runner import run_host
+    from lightonocr_validation.vllm.client import Target
     from tests.conftest import SETTINGS
 
     folder = tmp_path / "docs"

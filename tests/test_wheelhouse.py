@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from packaging.utils import parse_wheel_filename
 
-from lightonocr_validation import wheelhouse
-from lightonocr_validation.wheelhouse import Target, WheelhouseError
+from lightonocr_validation.vllm import wheelhouse
+from lightonocr_validation.vllm.wheelhouse import Target, WheelhouseError
 from tests.processes import ROOT
 from tests.wheels import make_wheel
 
@@ -261,7 +261,7 @@ def test_check_names_what_is_wrong_in_one_line_exit_2(tmp_path: Path, prepare, a
     folder = tmp_path / "wh"
     prepare(folder)
     result = subprocess.run(
-        [sys.executable, "-m", "lightonocr_validation.wheelhouse", "check", str(folder), *args],
+        [sys.executable, "-m", "lightonocr_validation.vllm.wheelhouse", "check", str(folder), *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -274,7 +274,15 @@ def test_check_names_what_is_wrong_in_one_line_exit_2(tmp_path: Path, prepare, a
 def test_a_complete_wheelhouse_passes_the_check(index: Path, tmp_path: Path) -> None:
     _build(index, tmp_path / "wh")
     result = subprocess.run(
-        [sys.executable, "-m", "lightonocr_validation.wheelhouse", "check", str(tmp_path / "wh"), "--vllm", "0.26.0"],
+        [
+            sys.executable,
+            "-m",
+            "lightonocr_validation.vllm.wheelhouse",
+            "check",
+            str(tmp_path / "wh"),
+            "--vllm",
+            "0.26.0",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,

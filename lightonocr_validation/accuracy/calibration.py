@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from lightonocr_validation.accuracy.engine import Grade, grade
 from lightonocr_validation.accuracy.readings import CASES, Case, Page, pages_of
-from lightonocr_validation.samples import SAMPLES_DIR, Sample, load_manifest
+from lightonocr_validation.pages.samples import SAMPLES_DIR, Sample, load_manifest
 
 SEEDS = range(10)
 
@@ -129,7 +129,7 @@ def margins(cells: Sequence[Cell]) -> list[Margin]:
 def main(argv: Sequence[str] | None = None) -> int:
     import argparse
 
-    from lightonocr_validation.docs_gen.accuracy_doc import calibration_table, margin_table
+    from lightonocr_validation.docs.accuracy_doc import calibration_table, margin_table
 
     parser = argparse.ArgumentParser(description="Grade the seeded readings and print the calibration tables.")
     parser.add_argument("--seeds", type=int, default=len(SEEDS), help=f"seeds 0..N-1 (default {len(SEEDS)})")

@@ -11,7 +11,7 @@ from lightonocr_validation.accuracy.fact_math import formulas_as_shown
 from lightonocr_validation.accuracy.facts import FactResult, check_fact
 from lightonocr_validation.accuracy.metrics import cer, first_difference, ned, wer
 from lightonocr_validation.accuracy.normalize import normalize_text, parse_tables
-from lightonocr_validation.samples import Sample
+from lightonocr_validation.pages.samples import Sample
 
 
 @dataclass(frozen=True)

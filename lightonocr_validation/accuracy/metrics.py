@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 from rapidfuzz.distance import Levenshtein
 
-from lightonocr_validation.errors import shorten
+from lightonocr_validation.core.errors import shorten
 
 
 def words(text: str) -> list[str]:

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from lightonocr_validation.accuracy.engine import comparable_text, reference_tables
 from lightonocr_validation.accuracy.readings_math import BREAKS, respell
-from lightonocr_validation.samples import Sample
+from lightonocr_validation.pages.samples import Sample
 
 HEALTHY_MISREAD_RATE = 0.01
 BROKEN_MISREAD_RATE = 0.05

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from lightonocr_validation.accuracy.engine import grade
 from lightonocr_validation.accuracy.facts import check_fact
-from lightonocr_validation.user_pages import PageTest, UserPage
+from lightonocr_validation.pages.user_pages import PageTest, UserPage
 
 RESAMPLES = 1000
 LEVEL = 0.95

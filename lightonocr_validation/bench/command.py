@@ -19,31 +19,24 @@ from typing import Any
 
 from rich.console import Console
 
-from lightonocr_validation import samples, targets
-from lightonocr_validation.bench import pages as bench_pages
 from lightonocr_validation.bench import scaling
 from lightonocr_validation.bench import slo as objectives
-from lightonocr_validation.bench.driver import RATE_MAX_IN_FLIGHT, Budget
-from lightonocr_validation.bench.figures import Economics
 from lightonocr_validation.bench.live import BenchProgress, client_warnings, render_table
-from lightonocr_validation.bench.pages import BenchPage
 from lightonocr_validation.bench.plan import Step, Sweep, run_sweep
-from lightonocr_validation.bench.records import Load, PointRun
 from lightonocr_validation.bench.result import ResultBuilder, assemble, write_result
 from lightonocr_validation.bench.runner import Bench
 from lightonocr_validation.bench.scaling import SingleGpu
-from lightonocr_validation.cancel import INTERRUPTED, SERVER_GONE, Cancelled, CancelToken, run_until_stopped
-from lightonocr_validation.check_command import (
+from lightonocr_validation.check.command import (
     INSECURE_WARNING,
     resolve_fleet,
     resolve_profile,
     server_provenance,
     tool_provenance,
 )
-from lightonocr_validation.client import BadAnswer, Target, Unreachable, VllmClient, key_refusal
-from lightonocr_validation.config import Config
-from lightonocr_validation.context import ServerFacts
-from lightonocr_validation.errors import (
+from lightonocr_validation.check.context import ServerFacts
+from lightonocr_validation.core.cancel import INTERRUPTED, SERVER_GONE, Cancelled, CancelToken, run_until_stopped
+from lightonocr_validation.core.config import Config
+from lightonocr_validation.core.errors import (
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -54,18 +47,26 @@ from lightonocr_validation.errors import (
     print_warning,
     shorten,
 )
+from lightonocr_validation.core.interrupts import SignalGuard
+from lightonocr_validation.core.redaction import Redactor, redacting
+from lightonocr_validation.core.serialize import iso_utc
+from lightonocr_validation.core.shape import dig, typed
+from lightonocr_validation.core.shape import kind as shape_of
 from lightonocr_validation.grounding.mode import (
     GROUNDING,
     MODES,
     grounding_content,
     require_grounding,
 )
-from lightonocr_validation.interrupts import SignalGuard
-from lightonocr_validation.model_profiles import ModelProfile, profile_for
-from lightonocr_validation.redaction import Redactor, redacting
-from lightonocr_validation.report.serialize import iso_utc
-from lightonocr_validation.shape import dig, typed
-from lightonocr_validation.shape import kind as shape_of
+from lightonocr_validation.load import pages as bench_pages
+from lightonocr_validation.load.driver import RATE_MAX_IN_FLIGHT, Budget
+from lightonocr_validation.load.figures import Economics
+from lightonocr_validation.load.pages import BenchPage
+from lightonocr_validation.load.records import Load, PointRun
+from lightonocr_validation.pages import samples
+from lightonocr_validation.vllm import targets
+from lightonocr_validation.vllm.client import BadAnswer, Target, Unreachable, VllmClient, key_refusal
+from lightonocr_validation.vllm.model_profiles import ModelProfile, profile_for
 
 ARRIVALS = ("constant", "poisson")
 

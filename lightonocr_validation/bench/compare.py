@@ -55,8 +55,8 @@ from lightonocr_validation.bench.readout import (
     runs_of,
     series_of,
 )
-from lightonocr_validation.errors import shorten
-from lightonocr_validation.report.files import write_text
+from lightonocr_validation.core.errors import shorten
+from lightonocr_validation.core.files import write_text
 
 # Intervals from fewer runs are too wide to mean anything (see the module docstring): ignored below this.
 MIN_RUNS_FOR_NOISE = 3

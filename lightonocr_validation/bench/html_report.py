@@ -26,8 +26,8 @@ from lightonocr_validation.bench.readout import (
     format_number,
     series_of,
 )
-from lightonocr_validation.report.files import write_text
-from lightonocr_validation.report.serialize import public_url
+from lightonocr_validation.core.files import write_text
+from lightonocr_validation.core.serialize import public_url
 
 # Nothing may be fetched: inline <style> (the page's and the SVGs') is the only thing allowed in.
 CSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"

@@ -17,7 +17,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from lightonocr_validation.bench.records import Load, PointRun, RequestRecord
+from lightonocr_validation.load.records import Load, PointRun, RequestRecord
 
 
 class BenchProgress:

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from lightonocr_validation.bench.figures import figures
-from lightonocr_validation.bench.records import Load, PointRun, RequestRecord
 from lightonocr_validation.bench.slo import Objective
+from lightonocr_validation.load.figures import figures
+from lightonocr_validation.load.records import Load, PointRun, RequestRecord
 
 # A sweep doubles the concurrency while pages/s rises by at least this share.
 MIN_GAIN = 0.05

@@ -12,16 +12,16 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from lightonocr_validation.bench.figures import Economics, figures, interval95, pick
 from lightonocr_validation.bench.plan import Step, slo_summary
-from lightonocr_validation.bench.records import Load, PointRun, RequestRecord
-from lightonocr_validation.bench.server_time import ServerTime, as_json
-from lightonocr_validation.bench.server_time import pooled as pooled_server_time
 from lightonocr_validation.bench.slo import Objective
-from lightonocr_validation.client import Target
-from lightonocr_validation.report.files import write_text
-from lightonocr_validation.report.json_report import render_json
-from lightonocr_validation.report.serialize import iso_utc, jsonable, public_url, redact, target_secrets
+from lightonocr_validation.check.report.json_report import render_json
+from lightonocr_validation.core.files import write_text
+from lightonocr_validation.core.serialize import iso_utc, jsonable, public_url, redact, target_secrets
+from lightonocr_validation.load.figures import Economics, figures, interval95, pick
+from lightonocr_validation.load.records import Load, PointRun, RequestRecord
+from lightonocr_validation.load.server_time import ServerTime, as_json
+from lightonocr_validation.load.server_time import pooled as pooled_server_time
+from lightonocr_validation.vllm.client import Target
 
 SCHEMA = "lightonocr-validation/bench/1"
 # Figures given a 95 % interval over runs (with --runs 2 or more).

@@ -11,15 +11,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 from lightonocr_validation.accuracy.engine import grade
-from lightonocr_validation.bench.driver import Budget, OnRecord, run_point
-from lightonocr_validation.bench.pages import BenchPage
 from lightonocr_validation.bench.plan import Step
-from lightonocr_validation.bench.records import Load, PointRun, RequestRecord
-from lightonocr_validation.bench.server_time import ServerTimeProbe
-from lightonocr_validation.cancel import SERVER_GONE, CancelToken
-from lightonocr_validation.client import Target
+from lightonocr_validation.core.cancel import SERVER_GONE, CancelToken
 from lightonocr_validation.grounding.judge import judge
-from lightonocr_validation.liveness import HostWatch
+from lightonocr_validation.load.driver import Budget, OnRecord, run_point
+from lightonocr_validation.load.pages import BenchPage
+from lightonocr_validation.load.records import Load, PointRun, RequestRecord
+from lightonocr_validation.load.server_time import ServerTimeProbe
+from lightonocr_validation.vllm.client import Target
+from lightonocr_validation.vllm.liveness import HostWatch
 
 
 def grade_records(records: Sequence[RequestRecord], grounding: bool = False) -> None:

@@ -26,7 +26,7 @@ from typing import Any
 from rich.table import Table
 
 from lightonocr_validation.bench.readout import Load, ResultError, load_of, load_result, series_of
-from lightonocr_validation.report.serialize import public_url
+from lightonocr_validation.core.serialize import public_url
 
 # The figures of one GPU kept in the result beside the efficiency, per load.
 KEPT = {

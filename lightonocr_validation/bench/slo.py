@@ -11,8 +11,8 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from lightonocr_validation.bench.figures import pick
-from lightonocr_validation.bench.records import RequestRecord
+from lightonocr_validation.load.figures import pick
+from lightonocr_validation.load.records import RequestRecord
 
 STATISTICS = ("mean", "p50", "p90", "p95", "p99")
 METRICS = ("e2e", "ttft", "itl")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from lightonocr_validation.grounding import boxes
 from lightonocr_validation.grounding.judge import PageJudgement, judge
 from lightonocr_validation.grounding.readings import CASES, Case
-from lightonocr_validation.samples import SAMPLES_DIR, Sample, load_manifest
+from lightonocr_validation.pages.samples import SAMPLES_DIR, Sample, load_manifest
 
 SEEDS = range(5)
 
@@ -120,7 +120,7 @@ def worst_healthy_offset(cells: Sequence[Cell]) -> float:
 def main(argv: Sequence[str] | None = None) -> int:
     import argparse
 
-    from lightonocr_validation.docs_gen.grounding_doc import calibration_table, margin_table
+    from lightonocr_validation.docs.grounding_doc import calibration_table, margin_table
 
     parser = argparse.ArgumentParser(description="Judge the seeded grounding answers and print the tables.")
     parser.add_argument("--seeds", type=int, default=len(SEEDS), help=f"seeds 0..N-1 (default {len(SEEDS)})")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from lightonocr_validation.accuracy.engine import Grade, grade
 from lightonocr_validation.grounding.blocks import Grounding, parse
 from lightonocr_validation.grounding.boxes import BoxScore, score_boxes
-from lightonocr_validation.samples import Sample
+from lightonocr_validation.pages.samples import Sample
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from lightonocr_validation.errors import EXIT_USAGE, UserError
-from lightonocr_validation.model_profiles import ModelProfile, profile_for
+from lightonocr_validation.core.errors import EXIT_USAGE, UserError
+from lightonocr_validation.vllm.model_profiles import ModelProfile, profile_for
 
 if TYPE_CHECKING:
-    from checks.base import Check
+    from lightonocr_validation.check.base import Check
 
 GROUNDING = "grounding"
 PROMPT = "grounding"  # the text LightOn's client sends beside the image to ask for grounding

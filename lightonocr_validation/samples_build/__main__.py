@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from lightonocr_validation.samples import SAMPLES_DIR
+from lightonocr_validation.pages.samples import SAMPLES_DIR
 from lightonocr_validation.samples_build import __doc__ as DOC
 from lightonocr_validation.samples_build.build import build_samples, check_samples, library_versions
 from lightonocr_validation.samples_build.raster import FontMissing

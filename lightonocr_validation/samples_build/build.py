@@ -11,7 +11,7 @@ from pathlib import Path
 from PIL import Image
 
 from lightonocr_validation.accuracy.facts import check_fact
-from lightonocr_validation.samples import MANIFEST_NAME, SCHEMA_VERSION
+from lightonocr_validation.pages.samples import MANIFEST_NAME, SCHEMA_VERSION
 from lightonocr_validation.samples_build.manifest import fact_entry
 from lightonocr_validation.samples_build.pdf import pdf_bytes
 from lightonocr_validation.samples_build.raster import raster_page

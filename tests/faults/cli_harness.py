@@ -17,12 +17,13 @@ from typing import Any
 from unittest import mock
 
 import tasks
-from checks import registry
-from lightonocr_validation import check_command, targets
-from lightonocr_validation import tune as tuning
 from lightonocr_validation.bench import command as bench_command
-from lightonocr_validation.cli import Program
-from lightonocr_validation.errors import UserError
+from lightonocr_validation.check import command as check_command
+from lightonocr_validation.check import registry
+from lightonocr_validation.core.cli import Program
+from lightonocr_validation.core.errors import UserError
+from lightonocr_validation.tune import command as tuning
+from lightonocr_validation.vllm import targets
 
 DOCUMENTED_CODES = (0, 1, 2, 130)
 

@@ -22,9 +22,9 @@ import pytest
 from invoke import Collection, task
 
 import tasks
-from lightonocr_validation import cli, config, errors
-from lightonocr_validation.samples import SAMPLES_DIR, SampleError, load_manifest
-from lightonocr_validation.user_pages import PagesError, load_pages
+from lightonocr_validation.core import cli, config, errors
+from lightonocr_validation.pages.samples import SAMPLES_DIR, SampleError, load_manifest
+from lightonocr_validation.pages.user_pages import PagesError, load_pages
 from tests.faults.cli_harness import offline, run_program
 from tests.processes import ROOT, alive, free_port
 from tests.test_tasks_cli import STAND_IN_VLLM
@@ -398,9 +398,9 @@ def test_a_broken_bundled_sample_stops_check_before_anything_is_sent(
     the file and `invoke samples`, exit 2, before any request (not five failed checks blaming the server)."""
     from rich.console import Console
 
-    from lightonocr_validation import samples
-    from lightonocr_validation.check_command import CheckOptions, run_check
-    from lightonocr_validation.errors import UserError
+    from lightonocr_validation.check.command import CheckOptions, run_check
+    from lightonocr_validation.core.errors import UserError
+    from lightonocr_validation.pages import samples
     from tests.fakevllm.server import FakeVllm
 
     root, broken = _broken_copy_of_samples(tmp_path)

@@ -20,8 +20,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import tasks
-from lightonocr_validation.docs_gen.tasks_doc import arguments
-from lightonocr_validation.settings import DEFAULTS
+from lightonocr_validation.core.settings import DEFAULTS
+from lightonocr_validation.docs.tasks_doc import arguments
 from tests.faults.cli_harness import DOCUMENTED_CODES, Run, offline, run_program
 from tests.processes import ROOT
 

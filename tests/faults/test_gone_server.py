@@ -1,4 +1,4 @@
-"""A server that stops answering mid-run: judged gone once (lightonocr_validation/liveness.py), and the rest of
+"""A server that stops answering mid-run: judged gone once (lightonocr_validation/vllm/liveness.py), and the rest of
 the run stops waiting on it; a server merely slow on one page, or refusing one connection, is never judged.
 And a stream broken mid-way (the server cut it, or Ctrl-C's watchdog shut the socket) is a failed or abandoned
 request, never urllib3's exception. Every case against real sockets: the fake vLLM (tests/fakevllm) and the
@@ -17,8 +17,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from lightonocr_validation.client import Target, Unreachable
-from lightonocr_validation.liveness import HostWatch
+from lightonocr_validation.vllm.client import Target, Unreachable
+from lightonocr_validation.vllm.liveness import HostWatch
 from tests.fakevllm.server import MODEL, FakeVllm, Faults
 from tests.faults.hostile import Hostile
 from tests.processes import ROOT, free_port
@@ -197,8 +197,8 @@ def stream_body() -> bytes:
 
 
 def test_a_stream_cut_mid_way_is_a_failed_request_not_a_transport_exception() -> None:
-    from lightonocr_validation.bench.transport import send
-    from lightonocr_validation.client import configured_session
+    from lightonocr_validation.load.transport import send
+    from lightonocr_validation.vllm.client import configured_session
 
     for server, cut in ((Hostile("truncated"), True), (FakeVllm(), False)):
         with server:

@@ -20,11 +20,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from rich.console import Console
 
-from lightonocr_validation import config as config_module
-from lightonocr_validation.check_command import CheckOptions, run_check
-from lightonocr_validation.client import BadAnswer, Response, StreamResult, Target, Unreachable, VllmClient
-from lightonocr_validation.redaction import Redactor, written_forms
-from lightonocr_validation.settings import DEFAULTS
+from lightonocr_validation.check.command import CheckOptions, run_check
+from lightonocr_validation.core import config as config_module
+from lightonocr_validation.core.redaction import Redactor, written_forms
+from lightonocr_validation.core.settings import DEFAULTS
+from lightonocr_validation.vllm.client import BadAnswer, Response, StreamResult, Target, Unreachable, VllmClient
 from tests.faults.hostile import Hostile, Scripted, self_signed_bundle
 from tests.processes import ROOT
 
@@ -255,7 +255,7 @@ def test_invoke_check_against_each_hostile_switch(switch: str) -> None:
 
 
 def test_the_target_session_keeps_proxies_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from lightonocr_validation.client import configured_session
+    from lightonocr_validation.vllm.client import configured_session
 
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", certifi.where())
@@ -270,7 +270,7 @@ def test_the_target_session_keeps_proxies_from_the_environment(monkeypatch: pyte
 
 
 def test_the_shape_accessor_gives_none_where_the_shape_differs() -> None:
-    from lightonocr_validation.shape import dig, kind, typed
+    from lightonocr_validation.core.shape import dig, kind, typed
 
     answer = {"choices": [{"message": {"content": "text"}}], "data": "a string"}
     assert dig(answer, "choices", 0, "message", "content") == "text"
@@ -287,8 +287,8 @@ def test_an_answer_longer_than_max_tokens_can_make_is_refused_and_a_long_healthy
     past max_tokens x LONGEST_TOKEN_BYTES, which no model can generate, is a problem and is not graded."""
     import dataclasses
 
-    from checks.page_answers import PageAnswer, impossible_length, sample_pages
-    from lightonocr_validation.samples import SAMPLES_DIR
+    from lightonocr_validation.check.page_answers import PageAnswer, impossible_length, sample_pages
+    from lightonocr_validation.pages.samples import SAMPLES_DIR
 
     page = sample_pages(str(SAMPLES_DIR))[0]
     reading = page.sample.ground_truth[0].replace("e", "c", 3).replace("\n\n", "\n") + "\n漢字のページ — àéîõü"

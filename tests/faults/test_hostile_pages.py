@@ -17,12 +17,13 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from checks import page_answers
-from lightonocr_validation import fleet_serve, user_pages
-from lightonocr_validation.config import ModelSettings
-from lightonocr_validation.errors import UserError
-from lightonocr_validation.hardware import CPU_SERVER_BYTES, Cpu, cpu_servers_max
-from lightonocr_validation.user_pages import PagesError, UserPage, load_page_set, load_pages
+from lightonocr_validation.check import page_answers
+from lightonocr_validation.core.config import ModelSettings
+from lightonocr_validation.core.errors import UserError
+from lightonocr_validation.pages import user_pages
+from lightonocr_validation.pages.user_pages import PagesError, UserPage, load_page_set, load_pages
+from lightonocr_validation.serve import fleet as fleet_serve
+from lightonocr_validation.serve.hardware import CPU_SERVER_BYTES, Cpu, cpu_servers_max
 from tests.conftest import CONFIG
 from tests.fakevllm.server import FakeVllm
 from tests.processes import ROOT

@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from lightonocr_validation import wheelhouse  # noqa: E402
+from lightonocr_validation.vllm import wheelhouse  # noqa: E402
 
 PARTS = ROOT / "lent-gpu-parts"
 MIB = 2**20

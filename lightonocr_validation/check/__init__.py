@@ -1,0 +1,1 @@
+"""`invoke check`: the check contract and registry, the runner, the context, the verdict and the reports."""

@@ -1,0 +1,1 @@
+"""`invoke serve`, `invoke stop`, `invoke tiny-model`: start, watch and stop vLLM servers."""

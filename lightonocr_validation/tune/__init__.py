@@ -1,0 +1,1 @@
+"""`invoke tune`: serve each configuration of a grid, bench it, name the best."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from lightonocr_validation.accuracy.engine import Grade, grade
 from lightonocr_validation.accuracy.readings import CASES, Case, Page, pages_of
+from lightonocr_validation.core.markdown import case_page_table, table
 from lightonocr_validation.pages.samples import SAMPLES_DIR, Sample, load_manifest
 
 SEEDS = range(10)
@@ -126,10 +127,47 @@ def margins(cells: Sequence[Cell]) -> list[Margin]:
     return out
 
 
+def calibration_table(cells: Sequence[Cell]) -> str:
+    """Cases down, pages across; each cell the verdict and CER (characters on the blank page) of the seed
+    closest to the wrong side, marked when any seed was judged wrongly."""
+    return case_page_table(cells, lambda cell: cell.page.label)
+
+
+def margin_table(found: Sequence[Margin]) -> str:
+    rows = []
+    for m in found:
+        below = m.cer_max / m.healthy_worst if m.healthy_worst else float("inf")
+        cells = "—"
+        if m.cells is not None:
+            cells_min, healthy, broken = m.cells
+            cells = f"{broken:.2f} < **{cells_min:.2f}** ≤ {healthy:.2f}"
+        rows.append(
+            [
+                m.page.label,
+                f"{m.healthy_worst:.4f}",
+                f"**{m.cer_max:.3f}**",
+                f"{m.broken_best:.4f} ({m.broken_best_case})",
+                f"{below:.1f}x / {m.broken_best / m.cer_max:.1f}x",
+                cells,
+                f"{m.facts[0]:.2f} ≤ {m.facts[1]:.2f} of {m.facts[2]}",
+                "; ".join(m.caught_otherwise) or "—",
+            ]
+        )
+    headers = [
+        "page",
+        "healthy worst CER",
+        "cer_max",
+        "broken best CER (case)",
+        "room below / above",
+        "table cells: broken best < min ≤ healthy worst",
+        "facts held: min ≤ healthy worst",
+        "broken within the CER bound, failed by",
+    ]
+    return table(headers, rows)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     import argparse
-
-    from lightonocr_validation.docs.accuracy_doc import calibration_table, margin_table
 
     parser = argparse.ArgumentParser(description="Grade the seeded readings and print the calibration tables.")
     parser.add_argument("--seeds", type=int, default=len(SEEDS), help=f"seeds 0..N-1 (default {len(SEEDS)})")

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
 from pathlib import Path
 
-from lightonocr_validation.accuracy.calibration import SEEDS, Cell, Margin, calibrate, margins
+from lightonocr_validation.accuracy.calibration import SEEDS, Cell, calibrate, calibration_table, margin_table, margins
 from lightonocr_validation.accuracy.readings import CASES
-from lightonocr_validation.core.markdown import case_page_table, code, table
+from lightonocr_validation.core.markdown import code, table
 from lightonocr_validation.docs import grounding_doc
 from lightonocr_validation.docs.markers import empty_block
 from lightonocr_validation.pages.samples import load_manifest, samples_digest
@@ -67,45 +66,6 @@ def threshold_table(root: Path) -> str:
 def cases_table() -> str:
     rows = [[c.name, "healthy" if c.healthy else "broken", c.what] for c in CASES]
     return table(["case", "kind", "what the reading does"], rows)
-
-
-def calibration_table(cells: Sequence[Cell]) -> str:
-    """Cases down, pages across; each cell the verdict and CER (characters on the blank page) of the seed
-    closest to the wrong side, marked when any seed was judged wrongly."""
-    return case_page_table(cells, lambda cell: cell.page.label)
-
-
-def margin_table(found: Sequence[Margin]) -> str:
-    rows = []
-    for m in found:
-        below = m.cer_max / m.healthy_worst if m.healthy_worst else float("inf")
-        cells = "—"
-        if m.cells is not None:
-            cells_min, healthy, broken = m.cells
-            cells = f"{broken:.2f} < **{cells_min:.2f}** ≤ {healthy:.2f}"
-        rows.append(
-            [
-                m.page.label,
-                f"{m.healthy_worst:.4f}",
-                f"**{m.cer_max:.3f}**",
-                f"{m.broken_best:.4f} ({m.broken_best_case})",
-                f"{below:.1f}x / {m.broken_best / m.cer_max:.1f}x",
-                cells,
-                f"{m.facts[0]:.2f} ≤ {m.facts[1]:.2f} of {m.facts[2]}",
-                "; ".join(m.caught_otherwise) or "—",
-            ]
-        )
-    headers = [
-        "page",
-        "healthy worst CER",
-        "cer_max",
-        "broken best CER (case)",
-        "room below / above",
-        "table cells: broken best < min ≤ healthy worst",
-        "facts held: min ≤ healthy worst",
-        "broken within the CER bound, failed by",
-    ]
-    return table(headers, rows)
 
 
 @functools.cache

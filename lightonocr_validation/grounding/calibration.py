@@ -2,7 +2,7 @@
 
 For each case of grounding/readings.py and each page with true blocks, over `SEEDS`: a healthy case keeps its
 worst seed (fewest blocks located, labels agreeing, boxes used), a broken case its best: the closest either
-comes to the wrong verdict. docs/accuracy.md renders the tables (docs_gen/accuracy_doc.py);
+comes to the wrong verdict. docs/accuracy.md shows the tables (docs/grounding_doc.py renders them from here);
 tests/test_grounding_calibration.py asserts that every healthy answer passes and every broken one fails.
 
     python -m lightonocr_validation.grounding.calibration [--seeds N]   # print the tables; exit 1 if misjudged
@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from lightonocr_validation.core.markdown import case_page_table, table
 from lightonocr_validation.grounding import boxes
 from lightonocr_validation.grounding.judge import PageJudgement, judge
 from lightonocr_validation.grounding.readings import CASES, Case
@@ -117,10 +118,37 @@ def worst_healthy_offset(cells: Sequence[Cell]) -> float:
     return max(c.judgement.boxes.offset for c in cells if c.case.healthy and c.judgement.boxes is not None)
 
 
+def calibration_table(cells: Sequence[Cell]) -> str:
+    """Cases down, pages across; each cell the verdict (and the parts that failed) and located/labels/precision
+    of the seed closest to the wrong verdict, marked when any seed was judged wrongly."""
+    return case_page_table(cells, lambda cell: cell.sample.id)
+
+
+def margin_table(cells: Sequence[Cell]) -> str:
+    rows = [
+        [
+            m.name,
+            f"{m.healthy_worst:.2f}",
+            f"**{m.threshold:.2f}**",
+            f"{m.broken_best:.2f} ({m.broken_case})",
+            f"{m.healthy_worst - m.threshold:.2f} / {m.threshold - m.broken_best:.2f}",
+        ]
+        for m in margins(cells)
+    ]
+    rows.append(
+        [
+            "edge offset (‰)",
+            f"{worst_healthy_offset(cells):.0f}",
+            f"**{boxes.OFFSET_MAX}**",
+            "100 (shifted_down, shifted_right)",
+            f"{boxes.OFFSET_MAX - worst_healthy_offset(cells):.0f} / {100 - boxes.OFFSET_MAX}",
+        ]
+    )
+    return table(["score", "healthy worst", "threshold", "broken best (case)", "room below / above"], rows)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     import argparse
-
-    from lightonocr_validation.docs.grounding_doc import calibration_table, margin_table
 
     parser = argparse.ArgumentParser(description="Judge the seeded grounding answers and print the tables.")
     parser.add_argument("--seeds", type=int, default=len(SEEDS), help=f"seeds 0..N-1 (default {len(SEEDS)})")

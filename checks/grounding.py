@@ -17,15 +17,7 @@ from lightonocr_validation.accuracy.normalize import normalize_text
 from lightonocr_validation.accuracy.set_score import grade_page
 from lightonocr_validation.check.base import Check, Outcome
 from lightonocr_validation.check.context import CheckContext
-from lightonocr_validation.check.page_answers import (
-    PageAnswer,
-    UserPageInput,
-    answered,
-    listing,
-    one_line,
-    send_page,
-    sent_pages,
-)
+from lightonocr_validation.check.page_answers import PageAnswer, answered, listing, one_line, send_page, sent_pages
 from lightonocr_validation.grounding.boxes import LABELS_MIN, LOCATED_MIN, OFFSET_MAX, PRECISION_MIN
 from lightonocr_validation.grounding.judge import PageJudgement, judge
 from lightonocr_validation.grounding.mode import (
@@ -35,6 +27,7 @@ from lightonocr_validation.grounding.mode import (
     no_grounding,
     profile_of,
 )
+from lightonocr_validation.pages.inputs import UserPageInput
 
 
 def grounding_answers(ctx: CheckContext) -> tuple[PageAnswer, ...]:

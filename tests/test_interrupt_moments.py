@@ -23,11 +23,11 @@ import pytest
 from rich.console import Console
 
 from lightonocr_validation.check import command as check_command
-from lightonocr_validation.check import page_answers
 from lightonocr_validation.check.command import CheckOptions, run_check
 from lightonocr_validation.check.report import console as console_report
 from lightonocr_validation.core import interrupts
 from lightonocr_validation.core.errors import EXIT_INTERRUPTED
+from lightonocr_validation.pages import inputs
 from tests.conftest import CONFIG
 from tests.fakevllm.server import FakeVllm
 from tests.processes import ROOT, signals_at_default
@@ -110,7 +110,7 @@ def test_ctrl_c_while_the_samples_render_writes_the_reports_with_no_check_run(
 def test_ctrl_c_while_the_pages_load_writes_the_reports_with_no_check_run(
     fake: FakeVllm, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(page_answers, "user_pages", _ctrl_c_then(page_answers.user_pages))
+    monkeypatch.setattr(inputs, "user_pages", _ctrl_c_then(inputs.user_pages))
     code, _ = _check(_options(fake, tmp_path, pages=tmp_path))
     assert code == EXIT_INTERRUPTED
     report = _not_run_report(tmp_path)

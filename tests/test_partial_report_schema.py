@@ -19,7 +19,7 @@ from lightonocr_validation.check import registry
 from lightonocr_validation.check.base import Result, Status
 from lightonocr_validation.check.command import build_provenance
 from lightonocr_validation.check.context import RequestSettings
-from lightonocr_validation.check.report.json_report import render_json, report_dict
+from lightonocr_validation.check.report.json_report import report_dict
 from lightonocr_validation.check.report.junit import render_junit
 from lightonocr_validation.check.report.markdown import render_markdown
 from lightonocr_validation.check.runner import HostRun, stopped_result
@@ -27,6 +27,7 @@ from lightonocr_validation.check.verdict import combine, verdict_for
 from lightonocr_validation.core import config
 from lightonocr_validation.core.cancel import DEADLINE, INTERRUPTED, CancelToken
 from lightonocr_validation.core.errors import EXIT_INTERRUPTED
+from lightonocr_validation.core.serialize import render_json
 from lightonocr_validation.core.settings import DEFAULTS
 from lightonocr_validation.vllm.client import Target
 

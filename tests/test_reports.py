@@ -10,20 +10,20 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from lightonocr_validation.vllm.provenance import ServerFacts
 from rich.console import Console
 
 from lightonocr_validation.check import command as check_command
 from lightonocr_validation.check.base import Result, Status
 from lightonocr_validation.check.command import CheckOptions, build_provenance, write_reports
-from lightonocr_validation.check.context import ServerFacts
 from lightonocr_validation.check.report.console import render_summary
-from lightonocr_validation.check.report.json_report import SCHEMA_VERSION, render_json, report_dict, write_json
+from lightonocr_validation.check.report.json_report import SCHEMA_VERSION, report_dict, write_json
 from lightonocr_validation.check.report.junit import render_junit
 from lightonocr_validation.check.report.markdown import escape, render_markdown
 from lightonocr_validation.check.runner import HostRun
 from lightonocr_validation.check.verdict import combine, verdict_for
 from lightonocr_validation.core.errors import EXIT_UNREACHABLE
-from lightonocr_validation.core.serialize import iso_utc, jsonable
+from lightonocr_validation.core.serialize import iso_utc, jsonable, render_json
 from lightonocr_validation.vllm.client import Target
 from tests.conftest import CONFIG, SETTINGS
 

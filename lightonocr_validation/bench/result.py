@@ -14,9 +14,8 @@ from typing import Any
 
 from lightonocr_validation.bench.plan import Step, slo_summary
 from lightonocr_validation.bench.slo import Objective
-from lightonocr_validation.check.report.json_report import render_json
 from lightonocr_validation.core.files import write_text
-from lightonocr_validation.core.serialize import iso_utc, jsonable, public_url, redact, target_secrets
+from lightonocr_validation.core.serialize import iso_utc, jsonable, public_url, redact, render_json, target_secrets
 from lightonocr_validation.load.figures import Economics, figures, interval95, pick
 from lightonocr_validation.load.records import Load, PointRun, RequestRecord
 from lightonocr_validation.load.server_time import ServerTime, as_json

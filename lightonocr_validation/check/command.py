@@ -19,10 +19,9 @@ import requests
 from rich.console import Console
 from rich.table import Table
 
-from lightonocr_validation.check import page_answers, registry
+from lightonocr_validation.check import registry
 from lightonocr_validation.check.base import Check
-from lightonocr_validation.check.context import RequestSettings, ServerFacts
-from lightonocr_validation.check.page_answers import UserPageInput
+from lightonocr_validation.check.context import RequestSettings
 from lightonocr_validation.check.report import console as console_report
 from lightonocr_validation.check.report.json_report import report_dict, write_json
 from lightonocr_validation.check.report.junit import write_junit
@@ -44,9 +43,11 @@ from lightonocr_validation.core.interrupts import SignalGuard
 from lightonocr_validation.core.redaction import Redactor, redacting
 from lightonocr_validation.core.serialize import iso_utc, public_url
 from lightonocr_validation.grounding.mode import checks_for_mode
-from lightonocr_validation.pages import samples, user_pages
+from lightonocr_validation.pages import inputs, samples, user_pages
+from lightonocr_validation.pages.inputs import UserPageInput
 from lightonocr_validation.vllm import model_profiles, targets
 from lightonocr_validation.vllm.client import BadAnswer, Unreachable, VllmClient
+from lightonocr_validation.vllm.provenance import ServerFacts
 
 TOOL_NAME = "lightonocr-validation"
 TOOL_VERSION = "0.1.0"
@@ -252,7 +253,7 @@ def _pages_sent(chosen: Sequence[UserPageInput], longest: int) -> int:
     if chosen:
         return len(chosen)
     try:
-        return len(page_answers.sample_pages(str(samples.SAMPLES_DIR), longest))
+        return len(inputs.sample_pages(str(samples.SAMPLES_DIR), longest))
     except samples.SampleError as error:
         raise UserError(str(error)) from None
 
@@ -272,7 +273,7 @@ def _unread_pages(options: CheckOptions, longest: int) -> tuple[user_pages.Unrea
     """The pages of ``--pages`` left out because they cannot be read (after `_user_pages` loaded the set)."""
     if options.pages is None:
         return ()
-    return page_answers.user_page_set(str(options.pages.resolve()), options.config.check.pages_cer_max, longest)[1]
+    return inputs.user_page_set(str(options.pages.resolve()), options.config.check.pages_cer_max, longest)[1]
 
 
 def _user_pages(options: CheckOptions, longest: int) -> tuple[UserPageInput, ...]:
@@ -285,7 +286,7 @@ def _user_pages(options: CheckOptions, longest: int) -> tuple[UserPageInput, ...
     if check.pages_cer_max < 0:
         raise UserError(f"check.pages_cer_max is {check.pages_cer_max}; give a non-negative CER")
     try:
-        return page_answers.user_pages(str(options.pages.resolve()), check.pages_cer_max, longest)
+        return inputs.user_pages(str(options.pages.resolve()), check.pages_cer_max, longest)
     except user_pages.PagesError as error:
         raise UserError(str(error)) from None
 

@@ -20,10 +20,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from lightonocr_validation.check.base import Check, Outcome, Result, SkipReason, Status
-from lightonocr_validation.check.context import CheckContext, RequestSettings, ServerFacts
+from lightonocr_validation.check.context import CheckContext, RequestSettings
 from lightonocr_validation.core.cancel import DEADLINE, Cancelled, CancelToken, run_until_stopped
 from lightonocr_validation.vllm.client import BadAnswer, Target, Unreachable, VllmClient, one_line
 from lightonocr_validation.vllm.liveness import GONE_KIND, HostWatch
+from lightonocr_validation.vllm.provenance import ServerFacts
 
 # Called when a check starts (result None) and when it ends, for a live display.
 ProgressCallback = Callable[[str, type[Check], Result | None], None]

@@ -11,7 +11,8 @@ from __future__ import annotations
 from lightonocr_validation.accuracy.set_score import TestResult, grade_page, score_set
 from lightonocr_validation.check.base import Outcome
 from lightonocr_validation.check.context import CheckContext
-from lightonocr_validation.check.page_answers import UserPageInput, one_line, page_answers, user_page_set
+from lightonocr_validation.check.page_answers import one_line, page_answers
+from lightonocr_validation.pages.inputs import UserPageInput, user_page_set
 
 
 def grade_user_set(ctx: CheckContext) -> Outcome:

@@ -12,9 +12,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from lightonocr_validation.check.page_answers import PageInput
-from lightonocr_validation.check.page_answers import sample_pages as rendered_sample_pages
 from lightonocr_validation.pages.image import LONGEST_SIDE
+from lightonocr_validation.pages.inputs import PageInput
+from lightonocr_validation.pages.inputs import sample_pages as rendered_sample_pages
 from lightonocr_validation.pages.samples import SAMPLES_DIR, Sample
 
 

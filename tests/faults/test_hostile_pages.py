@@ -17,10 +17,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from lightonocr_validation.check import page_answers
 from lightonocr_validation.core.config import ModelSettings
 from lightonocr_validation.core.errors import UserError
-from lightonocr_validation.pages import user_pages
+from lightonocr_validation.pages import inputs, user_pages
 from lightonocr_validation.pages.user_pages import PagesError, UserPage, load_page_set, load_pages
 from lightonocr_validation.serve import fleet as fleet_serve
 from lightonocr_validation.serve.hardware import CPU_SERVER_BYTES, Cpu, cpu_servers_max
@@ -103,7 +102,7 @@ def test_a_page_wanted_by_many_threads_at_once_is_decoded_once(tmp_path: Path, m
     image = UserPage.image
     monkeypatch.setattr(UserPage, "image", lambda self, *size: decodes.append(self.id) or image(self, *size))
     (page,) = load_pages(tmp_path)
-    shared = page_answers.UserPageInput(page, 0.1)
+    shared = inputs.UserPageInput(page, 0.1)
     payloads: list[str] = []
     threads = [threading.Thread(target=lambda: payloads.append(shared.data_url)) for _ in range(16)]
     for thread in threads:

@@ -10,10 +10,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from lightonocr_validation.vllm.provenance import ServerFacts
 from rich.console import Console
 
-from lightonocr_validation.check import command as check_command
 from lightonocr_validation.check.base import Result, Status
 from lightonocr_validation.check.command import CheckOptions, build_provenance, write_reports
 from lightonocr_validation.check.report.console import render_summary
@@ -25,6 +23,7 @@ from lightonocr_validation.check.verdict import combine, verdict_for
 from lightonocr_validation.core.errors import EXIT_UNREACHABLE
 from lightonocr_validation.core.serialize import iso_utc, jsonable, render_json
 from lightonocr_validation.vllm.client import Target
+from lightonocr_validation.vllm.provenance import TOOL_VERSION, ServerFacts
 from tests.conftest import CONFIG, SETTINGS
 
 SECRET = "sk-secret-123"
@@ -158,7 +157,7 @@ def test_markdown_escape_keeps_one_line_and_no_markup() -> None:
 def test_json_keeps_schema_1_with_provenance_and_round_trips(tmp_path: Path) -> None:
     report = make_report()
     assert report["schema"] == SCHEMA_VERSION == 1
-    assert report["generated_by"] == f"lightonocr-validation {check_command.TOOL_VERSION}"
+    assert report["generated_by"] == f"lightonocr-validation {TOOL_VERSION}"
     provenance = report["provenance"]
     assert {
         "tool",

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import platform
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import requests
 from rich.console import Console
 from rich.table import Table
 
@@ -47,18 +45,13 @@ from lightonocr_validation.pages import inputs, samples, user_pages
 from lightonocr_validation.pages.inputs import UserPageInput
 from lightonocr_validation.vllm import model_profiles, targets
 from lightonocr_validation.vllm.client import BadAnswer, Unreachable, VllmClient
-from lightonocr_validation.vllm.provenance import ServerFacts
+from lightonocr_validation.vllm.provenance import server_provenance, tool_provenance
+from lightonocr_validation.vllm.targets import INSECURE_WARNING, resolve_fleet
 
-TOOL_NAME = "lightonocr-validation"
-TOOL_VERSION = "0.1.0"
 # Request rounds a full run sends besides the page set (readiness, model, serving, determinism, the burst,
 # streaming, PRF002): measured, a run against a server that takes 1 s per request lasts 19-20 s with 13 pages
 # at 4 in flight (4 page rounds).
 FIXED_REQUEST_ROUNDS = 16
-INSECURE_WARNING = (
-    "TLS certificates are not verified (--insecure): anyone on the path can read and change the traffic, "
-    "the API key included"
-)
 
 
 @dataclass(frozen=True)
@@ -258,17 +251,6 @@ def _pages_sent(chosen: Sequence[UserPageInput], longest: int) -> int:
         raise UserError(str(error)) from None
 
 
-def resolve_fleet(hosts: Sequence[str], replicas: int, config: Config, insecure: bool) -> list[targets.Target]:
-    """The targets of --host (repeated) or, with --replicas N, of one host's N consecutive ports."""
-    if replicas != 1 and len(hosts) > 1:
-        raise targets.TargetError(
-            f"--replicas {replicas} expands one host into its consecutive ports: give one --host, not {len(hosts)}"
-        )
-    if replicas != 1:
-        return targets.resolve_replicas(hosts[0], config.check, replicas, insecure=insecure)
-    return [targets.resolve(host, config.check, insecure=insecure) for host in hosts]
-
-
 def _unread_pages(options: CheckOptions, longest: int) -> tuple[user_pages.Unread, ...]:
     """The pages of ``--pages`` left out because they cannot be read (after `_user_pages` loaded the set)."""
     if options.pages is None:
@@ -318,17 +300,6 @@ def write_reports(options: CheckOptions, report: Mapping[str, Any], *, console: 
     return code
 
 
-def tool_provenance() -> dict[str, str]:
-    """Which tool, on which Python and platform, wrote a report: the same block in check and bench reports."""
-    return {
-        "name": TOOL_NAME,
-        "version": TOOL_VERSION,
-        "python": platform.python_version(),
-        "requests": requests.__version__,
-        "platform": platform.platform(terse=True),
-    }
-
-
 def build_provenance(
     runs: Sequence[HostRun], settings: RequestSettings, started: float, *, deadline_s: float | None = None
 ) -> dict[str, Any]:
@@ -361,8 +332,3 @@ def _samples_digest() -> str | None:
         return samples.samples_digest()
     except (OSError, ValueError):
         return None
-
-
-def server_provenance(label: str, facts: ServerFacts) -> dict[str, Any]:
-    """One server's entry in a report's provenance (check and bench write the same)."""
-    return {"host": public_url(label), "vllm_version": facts.vllm_version, "max_model_len": facts.max_model_len}

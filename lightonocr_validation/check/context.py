@@ -16,6 +16,7 @@ from lightonocr_validation.core.config import CheckSettings, Config, ModelSettin
 from lightonocr_validation.core.shape import kind
 from lightonocr_validation.vllm.client import BadAnswer, Response, VllmClient
 from lightonocr_validation.vllm.model_profiles import ModelProfile, profile_for
+from lightonocr_validation.vllm.provenance import ServerFacts
 
 T = TypeVar("T")
 
@@ -60,17 +61,6 @@ class RequestSettings:
 
             return default()
         return self.profile
-
-
-@dataclass(frozen=True)
-class ServerFacts:
-    """What a server said about itself in the answers the checks asked for (for the report's provenance).
-
-    None where the question was not asked or not answered: never a guess, and never a request of its own.
-    """
-
-    vllm_version: str | None = None
-    max_model_len: int | None = None
 
 
 @dataclass

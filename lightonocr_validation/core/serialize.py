@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import json
 import math
 from collections.abc import Iterable, Mapping
 from pathlib import PurePath
@@ -67,3 +68,8 @@ def iso_utc(epoch: float | None) -> str | None:
         return None
     moment = dt.datetime.fromtimestamp(epoch, dt.UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def render_json(report: Mapping[str, Any]) -> str:
+    # allow_nan=False: a NaN that slipped past `jsonable` fails here, not in the reader's parser.
+    return json.dumps(jsonable(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n"

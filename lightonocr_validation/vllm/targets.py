@@ -11,14 +11,18 @@ import dataclasses
 import ipaddress
 import os
 import socket
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from lightonocr_validation.core.config import CheckSettings
+from lightonocr_validation.core.config import CheckSettings, Config
 from lightonocr_validation.vllm.client import Target, key_variable_state
 
+INSECURE_WARNING = (
+    "TLS certificates are not verified (--insecure): anyone on the path can read and change the traffic, "
+    "the API key included"
+)
 PROFILE_KEYS = {
     "url",
     "api_key_env",
@@ -210,3 +214,14 @@ def _with_port(base_url: str, port: int) -> str:
     credentials = parts.netloc.rpartition("@")[0]
     netloc = f"{credentials}@{host}:{port}" if credentials else f"{host}:{port}"
     return urlunsplit(parts._replace(netloc=netloc))
+
+
+def resolve_fleet(hosts: Sequence[str], replicas: int, config: Config, insecure: bool) -> list[Target]:
+    """The targets of --host (repeated) or, with --replicas N, of one host's N consecutive ports."""
+    if replicas != 1 and len(hosts) > 1:
+        raise TargetError(
+            f"--replicas {replicas} expands one host into its consecutive ports: give one --host, not {len(hosts)}"
+        )
+    if replicas != 1:
+        return resolve_replicas(hosts[0], config.check, replicas, insecure=insecure)
+    return [resolve(host, config.check, insecure=insecure) for host in hosts]

@@ -7,7 +7,6 @@ Markdown reporters render, so all three say the same thing.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from lightonocr_validation.check.report.counts import status_counts
 from lightonocr_validation.check.runner import HostRun
 from lightonocr_validation.check.verdict import Verdict
 from lightonocr_validation.core.files import write_text
-from lightonocr_validation.core.serialize import iso_utc, jsonable, public_url, redact, target_secrets
+from lightonocr_validation.core.serialize import iso_utc, jsonable, public_url, redact, render_json, target_secrets
 
 SCHEMA_VERSION = 1
 DEFAULT_GENERATOR = "lightonocr-validation"
@@ -44,11 +43,6 @@ def report_dict(
     }
     secrets = [secret for run in runs for secret in target_secrets(run.target)]
     return redact(jsonable(report), secrets)
-
-
-def render_json(report: Mapping[str, Any]) -> str:
-    # allow_nan=False: a NaN that slipped past `jsonable` fails here, not in the reader's parser.
-    return json.dumps(jsonable(report), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 def write_json(path: Path, report: Mapping[str, Any]) -> None:

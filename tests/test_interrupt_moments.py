@@ -156,7 +156,7 @@ def test_without_ctrl_c_the_same_run_is_whole_and_exits_0(fake: FakeVllm, tmp_pa
 HELD_BY_STOCK_INVOKE = """\
 import os, signal, sys
 sys.argv = ["invoke", *sys.argv[1:]]
-from lightonocr_validation import interrupts
+from lightonocr_validation.core import interrupts
 interrupts.hold_signals(sys.argv)
 os.kill(os.getpid(), signal.SIGINT)
 from invoke.main import program

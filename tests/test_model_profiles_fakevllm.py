@@ -11,12 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from lightonocr_validation.check import command as check_command
 from lightonocr_validation.check import registry
 from lightonocr_validation.check.context import RequestSettings
 from lightonocr_validation.check.runner import run_host
 from lightonocr_validation.core.config import apply_flags, defaults
-from lightonocr_validation.vllm import model_profiles
+from lightonocr_validation.vllm import model_profiles, served_profile
 from lightonocr_validation.vllm.client import Target
 from tests.fakevllm.server import FakeVllm, Faults
 
@@ -42,7 +41,7 @@ def _statuses(fake: FakeVllm, served: str, profile: str) -> dict[str, tuple[str,
 def test_a_custom_served_name_is_told_by_the_root_the_server_lists() -> None:
     with FakeVllm(model="ocr", architecture="qwen3_5", root="/srv/models/LightOnOCR-3-0.8B") as fake:
         target = Target(base_url=fake.url, name="fake", timeout=20.0)
-        found = check_command.resolve_profile(_config("ocr"), target)
+        found = served_profile.resolve_profile(_config("ocr"), target)
     assert (
         found.name == "LightOnOCR-3-0.8B"
         and found.matched_by == "the server's /v1/models root '/srv/models/LightOnOCR-3-0.8B'"
@@ -53,14 +52,14 @@ def test_a_server_that_says_nothing_asks_for_the_flag_and_the_flag_answers() -> 
     with FakeVllm(model="ocr", root="/srv/weights") as fake:
         target = Target(base_url=fake.url, name="fake", timeout=20.0)
         with pytest.raises(model_profiles.ProfileError, match=r"'ocr' \(root '/srv/weights'\).*--model-profile NAME"):
-            check_command.resolve_profile(_config("ocr"), target)
-        assert check_command.resolve_profile(_config("ocr", "LightOnOCR-3-1B"), target).name == "LightOnOCR-3-1B"
+            served_profile.resolve_profile(_config("ocr"), target)
+        assert served_profile.resolve_profile(_config("ocr", "LightOnOCR-3-1B"), target).name == "LightOnOCR-3-1B"
 
 
 def test_an_unreachable_server_with_an_unknown_name_says_both() -> None:
     target = Target(base_url="http://127.0.0.1:9", name="nowhere", timeout=2.0)
     with pytest.raises(model_profiles.ProfileError, match="the server could not be asked"):
-        check_command.resolve_profile(_config("ocr"), target)
+        served_profile.resolve_profile(_config("ocr"), target)
 
 
 @pytest.mark.parametrize(

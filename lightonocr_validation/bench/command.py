@@ -26,7 +26,6 @@ from lightonocr_validation.bench.plan import Step, Sweep, run_sweep
 from lightonocr_validation.bench.result import ResultBuilder, assemble, write_result
 from lightonocr_validation.bench.runner import Bench
 from lightonocr_validation.bench.scaling import SingleGpu
-from lightonocr_validation.check.command import resolve_profile
 from lightonocr_validation.core.cancel import INTERRUPTED, SERVER_GONE, Cancelled, CancelToken, run_until_stopped
 from lightonocr_validation.core.config import Config
 from lightonocr_validation.core.errors import (
@@ -61,6 +60,7 @@ from lightonocr_validation.vllm import targets
 from lightonocr_validation.vllm.client import BadAnswer, Target, Unreachable, VllmClient, key_refusal
 from lightonocr_validation.vllm.model_profiles import ModelProfile, profile_for
 from lightonocr_validation.vllm.provenance import ServerFacts, server_provenance, tool_provenance
+from lightonocr_validation.vllm.served_profile import resolve_profile
 from lightonocr_validation.vllm.targets import INSECURE_WARNING, resolve_fleet
 
 ARRIVALS = ("constant", "poisson")

@@ -44,8 +44,8 @@ from lightonocr_validation.grounding.mode import checks_for_mode
 from lightonocr_validation.pages import inputs, samples, user_pages
 from lightonocr_validation.pages.inputs import UserPageInput
 from lightonocr_validation.vllm import model_profiles, targets
-from lightonocr_validation.vllm.client import BadAnswer, Unreachable, VllmClient
 from lightonocr_validation.vllm.provenance import server_provenance, tool_provenance
+from lightonocr_validation.vllm.served_profile import resolve_profile
 from lightonocr_validation.vllm.targets import INSECURE_WARNING, resolve_fleet
 
 # Request rounds a full run sends besides the page set (readiness, model, serving, determinism, the burst,
@@ -205,38 +205,6 @@ def auto_deadline(check: CheckSettings, pages: int) -> float:
     shorter): the page set's rounds of page_concurrency pages, and FIXED_REQUEST_ROUNDS for the rest."""
     rounds = FIXED_REQUEST_ROUNDS + math.ceil(pages / max(1, check.page_concurrency))
     return check.timeout + rounds * min(check.timeout, check.page_seconds_max)
-
-
-def resolve_profile(config: Config, target: targets.Target) -> model_profiles.ModelProfile:
-    """The model profile of the run: `--model-profile`, else the name the server is asked for (a hub id, or a
-    full-size model's name), else the `root` the server's /v1/models gives for that name (the folder or hub id
-    it loaded). Neither telling is one line asking for `--model-profile` (exit 2): no guess becomes a verdict.
-    Asked once per run; a fleet serves one model."""
-    name = config.model.served
-    try:
-        return model_profiles.profile_for(name, config)
-    except model_profiles.ProfileError:
-        pass
-    root, trouble = served_root(target, name)
-    try:
-        return model_profiles.profile_for(name, config, root=root)
-    except model_profiles.ProfileError as error:
-        raise model_profiles.ProfileError(f"{error}{trouble}") from None
-
-
-def served_root(target: targets.Target, name: str) -> tuple[str, str]:
-    """The `root` /v1/models lists for the model `name` ("" when not listed), and why it could not be asked."""
-    client = VllmClient(dataclasses.replace(target, timeout=min(target.timeout, 30.0)))
-    try:
-        reply = client.get("/v1/models")
-        data = reply.json().get("data") if reply.status == 200 else None
-    except (Unreachable, BadAnswer, ValueError, AttributeError) as error:
-        return "", f" (the server could not be asked: {error})"
-    finally:
-        client.close()
-    listed = [entry for entry in data or [] if isinstance(entry, dict) and entry.get("id") == name]
-    root = listed[0].get("root") if listed else None
-    return (root, "") if isinstance(root, str) else ("", "")
 
 
 def _pages_sent(chosen: Sequence[UserPageInput], longest: int) -> int:

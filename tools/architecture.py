@@ -19,6 +19,7 @@ import hashlib
 import json
 import sys
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 PACKAGES = ("lightonocr_validation", "checks")
@@ -188,9 +189,28 @@ def repeated_blocks(files: dict[str, list[str]]) -> list[tuple[int, str, str]]:
     return sorted(rows, key=lambda row: (-row[0], row[1]))
 
 
+def import_graph(modules: dict[str, Path], trees: dict[str, ast.Module], level: str = "any") -> dict[str, set[str]]:
+    """Which project modules each imports: `any` import statement, or only the `module-level` ones."""
+    return {name: imports(tree, name, modules, level == "module-level") for name, tree in trees.items()}
+
+
+def parse(modules: dict[str, Path]) -> dict[str, ast.Module]:
+    return {name: ast.parse(path.read_text(encoding="utf-8"), str(path)) for name, path in modules.items()}
+
+
+def crossings(graph: dict[str, set[str]], moved: Callable[[str], str] = str) -> list[tuple[str, str]]:
+    """The imports that go into a wing the importer may not use (see `crosses`)."""
+    return sorted(
+        (name, target)
+        for name, targets in graph.items()
+        for target in targets
+        if crosses(wing(moved(name)), wing(moved(target)))
+    )
+
+
 def measure(root: Path, renames: dict[str, str]) -> dict:
     modules = source_files(root)
-    trees = {name: ast.parse(path.read_text(encoding="utf-8"), str(path)) for name, path in modules.items()}
+    trees = parse(modules)
 
     def moved(name: str) -> str:
         return renames.get(name, name)
@@ -200,16 +220,8 @@ def measure(root: Path, renames: dict[str, str]) -> dict:
         folder = str(path.parent.relative_to(root)) or "."
         folders[folder][0] += 1
         folders[folder][1] += len(path.read_text(encoding="utf-8").splitlines())
-    graphs = {
-        level: {name: imports(tree, name, modules, level == "module-level") for name, tree in trees.items()}
-        for level in ("any", "module-level")
-    }
-    cross = sorted(
-        (name, target)
-        for name, targets in graphs["any"].items()
-        for target in targets
-        if crosses(wing(moved(name)), wing(moved(target)))
-    )
+    graphs = {level: import_graph(modules, trees, level) for level in ("any", "module-level")}
+    cross = crossings(graphs["any"], moved)
     longest = sorted(
         (
             (length, f"{modules[name].relative_to(root)}:{line} {function}")

@@ -34,7 +34,7 @@ from invoke.util import yaml
 from rich.console import Console
 
 from lightonocr_validation.core import interrupts
-from lightonocr_validation.core.errors import EXIT_INTERRUPTED, EXIT_USAGE, UserError, print_error
+from lightonocr_validation.core.errors import EXIT_INTERRUPTED, EXIT_USAGE, UserError, print_error, shorten
 from lightonocr_validation.core.interrupts import STOCK_NAMES
 from lightonocr_validation.core.settings import DEFAULTS
 
@@ -182,8 +182,7 @@ def shape_clash(base: Mapping[str, Any], data: Mapping[str, Any], prefix: str) -
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:59] + "…"
+    return shorten(repr(value), 60, one_line=False)
 
 
 def usage_line(error: ParseError) -> str:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lightonocr_validation.core.errors import EXIT_USAGE, UserError
+from lightonocr_validation.core.errors import EXIT_USAGE, UserError, shorten
 from lightonocr_validation.core.settings import DEFAULTS
 
 # Seconds, 0 or more, where "auto" (read as 0) asks for the derived default: check.deadline, bench.deadline.
@@ -547,8 +547,7 @@ def _check_range(rule: Range | None, number: float, name: str, where: str) -> No
 
 def _shown(value: Any) -> str:
     """A value as the message quotes it: repr, cut short (a pasted file must not fill the terminal)."""
-    text = repr(_plain(value))
-    return text if len(text) <= 80 else text[:79] + "…"
+    return shorten(repr(_plain(value)), 80, one_line=False)
 
 
 def _plain(value: Any) -> Any:

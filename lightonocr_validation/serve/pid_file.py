@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from lightonocr_validation.core.errors import EXIT_USAGE, UserError
+from lightonocr_validation.core.errors import EXIT_USAGE, UserError, shorten
 
 VERSION = 2
 MODES = ("single", "replicas", "data-parallel")
@@ -184,8 +184,7 @@ def _text(document: Mapping[str, Any], key: str) -> str:
 
 
 def _short(value: Any) -> str:
-    text = json.dumps(value) if not isinstance(value, str) else repr(value)
-    return text if len(text) <= 40 else text[:39] + "…"
+    return shorten(json.dumps(value) if not isinstance(value, str) else repr(value), 40, one_line=False)
 
 
 def write(path: Path, record: PidRecord) -> None:

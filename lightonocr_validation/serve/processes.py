@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
+from lightonocr_validation.core.errors import shorten
+
 PROC = Path("/proc")
 # After SIGKILL the kernel needs a moment to tear a group down; waiting longer would only hide a bug.
 KILL_WAIT_S = 5.0
@@ -38,8 +40,7 @@ class Identity:
     @property
     def program(self) -> str:
         """The command line as a person reads it, shortened: `sleep 600`."""
-        text = " ".join(self.argv) or f"pid {self.pid}"
-        return text if len(text) <= 80 else text[:79] + "…"
+        return shorten(" ".join(self.argv) or f"pid {self.pid}", 80, one_line=False)
 
 
 def identify(pid: int) -> Identity | None:

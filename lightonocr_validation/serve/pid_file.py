@@ -18,15 +18,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shlex
-import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from lightonocr_validation.core.errors import EXIT_USAGE, UserError, shorten
+from lightonocr_validation.core.files import write_text
 
 VERSION = 2
 MODES = ("single", "replicas", "data-parallel")
@@ -188,8 +187,7 @@ def _short(value: Any) -> str:
 
 
 def write(path: Path, record: PidRecord) -> None:
-    """Write the record through a temporary file in the same folder and a rename: all of it or nothing."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write the record whole or not at all, readable by its owner only."""
     document = {
         "version": VERSION,
         "mode": record.mode,
@@ -199,17 +197,7 @@ def write(path: Path, record: PidRecord) -> None:
             for s in record.servers
         ],
     }
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(json.dumps(document, indent=2) + "\n")
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
+    write_text(path, json.dumps(document, indent=2) + "\n", mode=0o600)
 
 
 def remove(path: Path) -> None:

@@ -13,13 +13,14 @@ healthy, 1 when a repair could not be made.
 from __future__ import annotations
 
 import importlib.metadata
-import os
 import shutil
 import subprocess
 import sys
 import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
+
+from lightonocr_validation.core.files import write_text
 
 # Marks our edit so a second run recognises a file it already repaired.
 REPAIR_MARK = "# lightonocr-validation: fake kernels only for C operators that loaded"
@@ -129,9 +130,7 @@ def make_torchvision_fake_kernels_conditional() -> list[Repair]:
             )
         # A new file, not an edit in place: uv hard-links installed files to its cache, and writing through
         # the link would change the cache and every other environment sharing that file.
-        replacement = path.with_suffix(".py.lightonocr-new")
-        replacement.write_text(patched, encoding="utf-8")
-        os.replace(replacement, path)
+        write_text(path, patched)
     ok, error = _imports_cleanly("import torchvision.transforms.v2")
     return [Repair("torchvision fake kernels", ok, "made conditional" if ok else error)]
 

@@ -28,7 +28,7 @@ from typing import Any
 from invoke import Collection, Context, Exit, task
 from rich.console import Console
 
-from lightonocr_validation.core import cli, config
+from lightonocr_validation.core import cli, config, model_profiles
 from lightonocr_validation.core.config import Config
 from lightonocr_validation.core.errors import (
     EXIT_FAILED,
@@ -41,7 +41,6 @@ from lightonocr_validation.core.errors import (
 from lightonocr_validation.core.settings import DEFAULTS
 from lightonocr_validation.serve import process as serving
 from lightonocr_validation.serve.hardware import describe, nvidia_gpus, this_cpu
-from lightonocr_validation.vllm import model_profiles
 
 ROOT = Path(__file__).resolve().parent
 console = Console(stderr=False, highlight=False)
@@ -279,7 +278,7 @@ def tiny_model(c: Context, out: str | None = None, full_size: bool = False, mode
     assert local is not None
     target = Path(out) if out else (ROOT / local.path).resolve()
     result = c.run(
-        f"{shlex.quote(sys.executable)} -m lightonocr_validation.serve.tiny_model {shlex.quote(str(target))}"
+        f"{shlex.quote(sys.executable)} -m lightonocr_validation.serve.process.build_model {shlex.quote(str(target))}"
         + (" --full-size" if full_size else "")
         + f" --model-profile {shlex.quote(local.profile)}",
         warn=True,

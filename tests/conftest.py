@@ -16,8 +16,8 @@ from lightonocr_validation.check.context import RequestSettings
 from lightonocr_validation.check.runner import HostRun, run_host
 from lightonocr_validation.check.verdict import Verdict, verdict_for
 from lightonocr_validation.core.config import apply_flags, defaults
+from lightonocr_validation.core.model_profiles import ProfileError, profile_for
 from lightonocr_validation.vllm.client import Target
-from lightonocr_validation.vllm.model_profiles import ProfileError, profile_for
 from tests.fakevllm.server import MODEL, FakeVllm, Faults
 
 # The defaults (the model card's sampling, weights "trained": the fake reads pages as a healthy model),

@@ -15,7 +15,7 @@ import pytest
 
 from lightonocr_validation.check import registry
 from lightonocr_validation.check.verdict import EXIT_OK
-from lightonocr_validation.vllm import model_profiles
+from lightonocr_validation.core import model_profiles
 from tests.processes import detached_server, free_port, invoke_env, run_invoke
 
 pytestmark = pytest.mark.e2e

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from lightonocr_validation.core import model_profiles
 from lightonocr_validation.serve import tiny_qwen35
 from lightonocr_validation.serve.tiny_model import TinyModelError
-from lightonocr_validation.vllm import model_profiles
 
 # Built with tokenizers and torch, read back with transformers: the vLLM environment.
 pytestmark = pytest.mark.vllm

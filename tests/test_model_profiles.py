@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from lightonocr_validation.check.context import RequestSettings
-from lightonocr_validation.core import config
+from lightonocr_validation.core import config, model_profiles
 from lightonocr_validation.core.errors import EXIT_USAGE
+from lightonocr_validation.core.model_profiles import ProfileError, profile_for
 from lightonocr_validation.core.settings import DEFAULTS
 from lightonocr_validation.pages.image import expected_prompt_tokens
-from lightonocr_validation.vllm import compat, model_profiles
-from lightonocr_validation.vllm.model_profiles import ProfileError, profile_for
+from lightonocr_validation.vllm import compat
 
 CONFIG = config.defaults()
 NAMES = ("LightOnOCR-1B-1025", "LightOnOCR-2-1B", "LightOnOCR-3-1B", "LightOnOCR-3-0.8B", "LightOnOCR-3-4B")
@@ -174,4 +174,4 @@ def test_the_compatibility_rules_say_which_architecture_they_concern() -> None:
     assert compat.rule_for("0.16.0") is None and compat.rule_for("0.11.2").status == "ok"  # the default model's
     assert compat.install_pins("0.11.2") == [] and compat.install_pins("0.30.0") == ["transformers==5.16.1"]
     profile = model_profiles.named("LightOnOCR-3-4B", CONFIG)
-    assert all(rule.applies_to("qwen3_5") for rule in profile.version_rules())
+    assert all(rule.applies_to("qwen3_5") for rule in compat.RULES if rule.applies_to(profile.architecture))

@@ -14,8 +14,9 @@ import pytest
 from lightonocr_validation.check import registry
 from lightonocr_validation.check.context import RequestSettings
 from lightonocr_validation.check.runner import run_host
+from lightonocr_validation.core import model_profiles
 from lightonocr_validation.core.config import apply_flags, defaults
-from lightonocr_validation.vllm import model_profiles, served_profile
+from lightonocr_validation.vllm import served_profile
 from lightonocr_validation.vllm.client import Target
 from tests.fakevllm.server import FakeVllm, Faults
 

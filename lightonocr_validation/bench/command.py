@@ -40,6 +40,7 @@ from lightonocr_validation.core.errors import (
     shorten,
 )
 from lightonocr_validation.core.interrupts import SignalGuard
+from lightonocr_validation.core.model_profiles import ModelProfile, profile_for
 from lightonocr_validation.core.redaction import Redactor, redacting
 from lightonocr_validation.core.serialize import iso_utc
 from lightonocr_validation.core.shape import dig, typed
@@ -58,7 +59,6 @@ from lightonocr_validation.load.records import Load, PointRun
 from lightonocr_validation.pages import samples
 from lightonocr_validation.vllm import targets
 from lightonocr_validation.vllm.client import BadAnswer, Target, Unreachable, VllmClient, key_refusal
-from lightonocr_validation.vllm.model_profiles import ModelProfile, profile_for
 from lightonocr_validation.vllm.provenance import ServerFacts, server_provenance, tool_provenance
 from lightonocr_validation.vllm.served_profile import resolve_profile
 from lightonocr_validation.vllm.targets import INSECURE_WARNING, resolve_fleet

@@ -26,7 +26,7 @@ from lightonocr_validation.check.report.junit import write_junit
 from lightonocr_validation.check.report.markdown import write_markdown
 from lightonocr_validation.check.runner import HostRun, run_hosts
 from lightonocr_validation.check.verdict import combine, fleet_verdict, interrupted_before_any_check, verdict_for
-from lightonocr_validation.core import interrupts
+from lightonocr_validation.core import interrupts, model_profiles
 from lightonocr_validation.core.cancel import INTERRUPTED, CancelToken
 from lightonocr_validation.core.config import CheckSettings, Config
 from lightonocr_validation.core.errors import (
@@ -41,9 +41,10 @@ from lightonocr_validation.core.interrupts import SignalGuard
 from lightonocr_validation.core.redaction import Redactor, redacting
 from lightonocr_validation.core.serialize import iso_utc, public_url
 from lightonocr_validation.grounding.mode import checks_for_mode
-from lightonocr_validation.pages import inputs, samples, user_pages
-from lightonocr_validation.pages.inputs import UserPageInput
-from lightonocr_validation.vllm import model_profiles, targets
+from lightonocr_validation.pages import samples, user_pages
+from lightonocr_validation.pages.image import inputs
+from lightonocr_validation.pages.image.inputs import UserPageInput
+from lightonocr_validation.vllm import targets
 from lightonocr_validation.vllm.provenance import server_provenance, tool_provenance
 from lightonocr_validation.vllm.served_profile import resolve_profile
 from lightonocr_validation.vllm.targets import INSECURE_WARNING, resolve_fleet

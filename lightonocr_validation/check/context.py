@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from lightonocr_validation.core.config import CheckSettings, Config, ModelSettings, PerfSettings, Sampling
+from lightonocr_validation.core.model_profiles import ModelProfile, profile_for
 from lightonocr_validation.core.shape import kind
 from lightonocr_validation.vllm.client import BadAnswer, Response, VllmClient
-from lightonocr_validation.vllm.model_profiles import ModelProfile, profile_for
 from lightonocr_validation.vllm.provenance import ServerFacts
 
 T = TypeVar("T")
@@ -57,7 +57,7 @@ class RequestSettings:
     def model_profile(self) -> ModelProfile:
         """The profile, LightOnOCR-2-1B's (the default model's) when the settings were built without one."""
         if self.profile is None:
-            from lightonocr_validation.vllm.model_profiles import default
+            from lightonocr_validation.core.model_profiles import default
 
             return default()
         return self.profile

@@ -391,8 +391,8 @@ def local_model(config: Config, *, tiny: bool, full_size: bool, profile: str | N
 
     A tiny model is one per architecture (a suffix for qwen3_5); a full-size one per profile, served under a
     name that says the profile (lightonocr-3-4b-random-weights), so a check finds its profile by the name."""
+    from lightonocr_validation.core import model_profiles
     from lightonocr_validation.core.settings import DEFAULT_MODEL_PROFILE
-    from lightonocr_validation.vllm import model_profiles
 
     if not (tiny or full_size):
         return None

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import shlex
 
-from lightonocr_validation.core import config, settings
+from lightonocr_validation.core import config, model_profiles, settings
 from lightonocr_validation.core.markdown import NONE, code, table, value
 from lightonocr_validation.serve import process as serve
 from lightonocr_validation.serve import tiny_qwen35 as qwen_checkpoint
-from lightonocr_validation.vllm import model_profiles
 
 # A US Letter page as the samples draw it, and the largest page each model is sent.
 LETTER = (1190, 1540)

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lightonocr_validation.core.errors import EXIT_USAGE, UserError
-from lightonocr_validation.vllm.model_profiles import ModelProfile, profile_for
+from lightonocr_validation.core.model_profiles import ModelProfile, profile_for
 
 if TYPE_CHECKING:
     from lightonocr_validation.check.base import Check

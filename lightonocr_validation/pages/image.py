@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import base64
 import io
-import math
 
 from PIL import Image
+
+from lightonocr_validation.core import model_profiles
 
 LONGEST_SIDE = 1540
 PATCH_SIZE = 14
@@ -35,20 +36,14 @@ def to_rgb(image: Image.Image) -> Image.Image:
 
 
 def resized_size(width: int, height: int, longest: int = LONGEST_SIDE) -> tuple[int, int]:
-    """Size after Pixtral's downscale: ``ratio = max(h/longest, w/longest)``; if ratio > 1 each side is
-    ``floor(side / ratio)``; smaller images are kept as they are.
+    """Size after Pixtral's downscale to ``longest`` px (the model profiles' arithmetic, core/model_profiles.py).
 
     >>> resized_size(2550, 3300)
     (1190, 1540)
     >>> resized_size(800, 600)
     (800, 600)
     """
-    if width <= 0 or height <= 0:
-        raise ValueError(f"image size must be positive, got {width}x{height}")
-    ratio = max(height / longest, width / longest)
-    if ratio > 1:
-        return math.floor(width / ratio), math.floor(height / ratio)
-    return width, height
+    return model_profiles.resized_size(width, height, longest)
 
 
 def fit_longest_side(image: Image.Image, longest: int = LONGEST_SIDE) -> Image.Image:
@@ -68,10 +63,7 @@ def expected_image_tokens(
     >>> [expected_image_tokens(w, 1540) for w in (1190, 1089, 1540)]  # Letter, A4, square
     [2365, 2145, 3025]
     """
-    w, h = resized_size(width, height, longest)
-    patches_w = (w - 1) // patch + 1
-    patches_h = (h - 1) // patch + 1
-    return math.ceil(patches_w / merge) * math.ceil(patches_h / merge)
+    return model_profiles.pixtral_image_tokens(width, height, longest, patch, merge)
 
 
 def expected_prompt_tokens(width: int, height: int) -> int:

@@ -7,14 +7,12 @@ template and the image-token expansion. This module writes all of those, shrunk:
 parameters instead of a billion. What the result can never prove is OCR quality: its output is noise.
 
 Run with an interpreter that has torch, transformers and tokenizers (the vLLM environment):
-``python -m lightonocr_validation.serve.tiny_model OUT_DIR``.
+``python -m lightonocr_validation.serve.process.build_model OUT_DIR``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from pathlib import Path
 
 # Token strings and layout of the real checkpoint (see lightonocr-facts: ChatML, one <|image_pad|> per
@@ -425,43 +423,3 @@ def count_parameters(out_dir: Path) -> int:
 
 def write_json(path: Path, data: dict) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-
-
-def _build(out_dir: Path, profile: str, *, full_size: bool) -> dict:
-    """The checkpoint of `profile`'s architecture: Pixtral-based here (LightOnOCR-2-1B's shapes at full size,
-    for the 1B of every generation), Qwen3.5-based in tiny_qwen35 (each size's own shapes)."""
-    from lightonocr_validation.serve import tiny_qwen35
-
-    if profile in tiny_qwen35.FULL_SIZE:
-        return tiny_qwen35.build_full_size(out_dir, profile) if full_size else tiny_qwen35.build(out_dir)
-    return build_full_size(out_dir) if full_size else build(out_dir)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("out_dir", type=Path)
-    parser.add_argument(
-        "--full-size",
-        action="store_true",
-        help="the profile's real dimensions and tokenizer ids, no weights (vllm serve --load-format dummy)",
-    )
-    parser.add_argument(
-        "--model-profile",
-        default="LightOnOCR-2-1B",
-        help="whose architecture: Pixtral-based (the default) or Qwen3.5-based (LightOnOCR-3-0.8B, -4B)",
-    )
-    args = parser.parse_args(argv)
-    try:
-        summary = _build(args.out_dir, args.model_profile, full_size=args.full_size)
-    except ImportError as error:
-        print(f"error: {error.name} is missing: run this with the vLLM environment's python", file=sys.stderr)
-        return 2
-    except TinyModelError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    print(json.dumps(summary))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

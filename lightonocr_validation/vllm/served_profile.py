@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import dataclasses
 
+from lightonocr_validation.core import model_profiles
 from lightonocr_validation.core.config import Config
-from lightonocr_validation.vllm import model_profiles, targets
+from lightonocr_validation.vllm import targets
 from lightonocr_validation.vllm.client import BadAnswer, Unreachable, VllmClient
 
 

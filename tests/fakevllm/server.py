@@ -32,12 +32,12 @@ from typing import Any
 
 from PIL import Image, UnidentifiedImageError
 
+from lightonocr_validation.core import model_profiles
 from lightonocr_validation.grounding.boxes import TrueBlock
 from lightonocr_validation.grounding.mode import PROMPT as GROUNDING_PROMPT
 from lightonocr_validation.grounding.readings import case as grounding_case
 from lightonocr_validation.pages.image import PROMPT_OVERHEAD_TOKENS, expected_image_tokens, to_rgb
 from lightonocr_validation.pages.samples import Sample, load_manifest
-from lightonocr_validation.vllm import model_profiles
 
 RECORDING = Path(__file__).resolve().parent / "answers-0.32.0.json"
 MODEL = "lightonai/LightOnOCR-2-1B"
@@ -247,7 +247,7 @@ class FakeVllm:
         """The template's tokens and the images' as the served processor counts them: Pixtral fits the page to
         its longest edge; Qwen3.5 takes it as sent, in 32 px cells, and opens an empty thought (14 tokens)."""
         if self.architecture == "qwen3_5":
-            from lightonocr_validation.vllm.model_profiles import QWEN35_OVERHEAD, qwen35_image_tokens
+            from lightonocr_validation.core.model_profiles import QWEN35_OVERHEAD, qwen35_image_tokens
 
             return QWEN35_OVERHEAD + sum(qwen35_image_tokens(w, h) for w, h, _ in decoded)
         return PROMPT_OVERHEAD_TOKENS + sum(

@@ -23,7 +23,6 @@ from typing import Any
 
 from lightonocr_validation.core.errors import EXIT_USAGE, UserError
 from lightonocr_validation.core.settings import DEFAULT_MODEL_PROFILE, DEFAULTS
-from lightonocr_validation.vllm import compat
 
 ARCHITECTURES = ("pixtral", "qwen3_5")
 MODES = ("plain", "grounding")
@@ -92,9 +91,7 @@ class ModelProfile:
     def prompt_tokens(self, width: int, height: int) -> int:
         """Prompt tokens one page of `width` x `height` px must cost in plain mode (OCR002)."""
         if self.architecture == "pixtral":
-            from lightonocr_validation.pages.image import expected_image_tokens
-
-            tokens = expected_image_tokens(width, height, self.longest_edge, PIXTRAL_PATCH, PIXTRAL_MERGE)
+            tokens = pixtral_image_tokens(width, height, self.longest_edge, PIXTRAL_PATCH, PIXTRAL_MERGE)
             return PIXTRAL_OVERHEAD + tokens
         return QWEN35_OVERHEAD + qwen35_image_tokens(*sent_size(width, height, self.longest_edge))
 
@@ -107,10 +104,6 @@ class ModelProfile:
         if self.architecture == "pixtral":
             return f"{PIXTRAL_OVERHEAD} + ceil(W/28) * ceil(H/28) after fitting {self.longest_edge} px"
         return f"{QWEN35_OVERHEAD} + (H/32) * (W/32) after rounding each side to 32 px (Qwen3.5's smart resize)"
-
-    def version_rules(self) -> tuple[compat.VersionRule, ...]:
-        """The compatibility table's rules that concern this profile's architecture."""
-        return tuple(rule for rule in compat.RULES if rule.applies_to(self.architecture))
 
     def describe(self) -> str:
         """One line for the console: name, generation, architecture, page size, modes."""
@@ -130,10 +123,31 @@ class ModelProfile:
         }
 
 
-def sent_size(width: int, height: int, longest_edge: int) -> tuple[int, int]:
-    """A page as the client sends it: downscaled to fit `longest_edge`, never upscaled (pages.resized_size)."""
-    from lightonocr_validation.pages.image import resized_size
+def resized_size(width: int, height: int, longest: int) -> tuple[int, int]:
+    """Size after Pixtral's downscale: ``ratio = max(h/longest, w/longest)``; if ratio > 1 each side is
+    ``floor(side / ratio)``; smaller images are kept as they are.
 
+    >>> resized_size(2550, 3300, 1540)
+    (1190, 1540)
+    >>> resized_size(800, 600, 1540)
+    (800, 600)
+    """
+    if width <= 0 or height <= 0:
+        raise ValueError(f"image size must be positive, got {width}x{height}")
+    ratio = max(height / longest, width / longest)
+    if ratio > 1:
+        return math.floor(width / ratio), math.floor(height / ratio)
+    return width, height
+
+
+def pixtral_image_tokens(width: int, height: int, longest: int, patch: int, merge: int) -> int:
+    """Image tokens Pixtral's encoder produces for a page: patches of the downscaled page, merged."""
+    w, h = resized_size(width, height, longest)
+    return math.ceil(((w - 1) // patch + 1) / merge) * math.ceil(((h - 1) // patch + 1) / merge)
+
+
+def sent_size(width: int, height: int, longest_edge: int) -> tuple[int, int]:
+    """A page as the client sends it: downscaled to fit `longest_edge`, never upscaled."""
     return resized_size(width, height, longest_edge)
 
 

@@ -82,8 +82,9 @@ def run_checks() -> Callable[..., CheckRun]:
         **settings: object,
     ) -> CheckRun:
         target = Target(base_url=base_url, name="fake", api_key=api_key, api_key_env=api_key_env, timeout=timeout)
-        host_run = run_host(target, with_settings(**settings), selected)
-        essential = frozenset(check.id for check in selected if check.essential)
+        request_settings = with_settings(**settings)
+        host_run = run_host(target, request_settings, selected)
+        essential = registry.essential_ids(selected, user_pages=bool(request_settings.pages_dir))
         return CheckRun(host_run, verdict_for(host_run.results, essential))
 
     return run

@@ -134,7 +134,7 @@ def stopped_runs(draw: st.DrawFn) -> tuple[list[HostRun], str]:
 @given(stopped_runs())
 def test_a_stopped_runs_report_is_the_documented_schema_and_marked_partial(drawn: tuple[list[HostRun], str]) -> None:
     runs, reason = drawn
-    essential = frozenset(check.id for check in registry.CHECKS if check.essential)
+    essential = registry.essential_ids(registry.CHECKS)
     verdicts = [verdict_for(run.results, essential, registered=len(registry.CHECKS)) for run in runs]
     overall = combine(verdicts)
     provenance = build_provenance(runs, SETTINGS, 1.0e9, deadline_s=60.0)

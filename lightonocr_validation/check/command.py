@@ -172,9 +172,7 @@ class _Run:
 def _report(options: CheckOptions, run: _Run, *, console: Console, errors: Console) -> int:
     """The verdict, the table and the reports asked for, from the runs as far as they got; the exit code."""
     runs, selected, pages, cancel = run.runs, run.selected, run.pages, run.cancel
-    essential = frozenset(
-        check.id for check in selected if check.essential and (check.essential_on_user_pages or not options.pages)
-    )
+    essential = registry.essential_ids(selected, user_pages=options.pages is not None)
     verdicts = [verdict_for(host.results, essential, registered=len(registry.CHECKS)) for host in runs]
     overall = combine(verdicts) if runs or cancel.reason != INTERRUPTED else interrupted_before_any_check()
     provenance = build_provenance(runs, run.settings, run.started, deadline_s=run.deadline)

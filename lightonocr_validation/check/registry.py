@@ -86,6 +86,14 @@ def select(only: Iterable[str] = (), skip: Iterable[str] = (), tags: Iterable[st
     return selected
 
 
+def essential_ids(checks: Iterable[type[Check]], *, user_pages: bool = False) -> frozenset[str]:
+    """The checks `validated` needs passed (a skip leaves the question open); on the user's own pages
+    (--pages), less those whose question those pages cannot answer (essential_on_user_pages False)."""
+    return frozenset(
+        check.id for check in checks if check.essential and (check.essential_on_user_pages or not user_pages)
+    )
+
+
 def _split(values: Iterable[str]) -> set[str]:
     return {part.strip() for value in values for part in value.split(",") if part.strip()}
 

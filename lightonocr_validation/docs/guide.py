@@ -271,13 +271,14 @@ def render_verdicts() -> str:
 def render_verdict_examples(root: Path) -> str:
     """The verdict lines verdict.py prints for the registered checks, from synthetic results."""
     from lightonocr_validation.check.base import Result, SkipReason, Status
+    from lightonocr_validation.check.registry import essential_ids
     from lightonocr_validation.core.model_profiles import profile_for
     from lightonocr_validation.core.settings import DEFAULTS
     from lightonocr_validation.docs.checks_doc import registered
     from lightonocr_validation.grounding.mode import GROUNDING, grounding_supported
 
     checks = registered(root)
-    essential = frozenset(check.id for check in checks if check.essential)
+    essential = essential_ids(checks)
 
     def result(check: type[Any], status: Status, detail: str = "ok", **typed: Any) -> Result:
         return Result(check.id, check.title(), check.family, status, detail, "", 0.0, check.hint, **typed)

@@ -8,6 +8,7 @@ exception into an `error` result, times every check, and skips a check whose `re
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import inspect
 from dataclasses import dataclass, field
@@ -81,6 +82,14 @@ class Result:
     # "deadline" or "interrupted" when the run was stopped before this check finished (its result is then
     # not a finding about the server); "" when it ran to its end.
     stopped: str = ""
+
+    @classmethod
+    def of(cls, check: type[Check], outcome: Outcome, **recorded: Any) -> Result:
+        """`check`'s outcome as the runner records it: every Outcome field as it is (a field added there comes
+        along), and what the runner adds (seconds, hint, host, skip_reason, stopped), which wins over a field
+        of the same name."""
+        shared = {item.name: getattr(outcome, item.name) for item in dataclasses.fields(Outcome)}
+        return cls(check_id=check.id, title=check.title(), family=check.family, **{**shared, **recorded})
 
 
 class Check:

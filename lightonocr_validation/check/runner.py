@@ -168,13 +168,9 @@ def stopped_result(check_class: type[Check], cancel: CancelToken, *, started: bo
     why = cancel.describe()
     detail = f"not finished: {why} while it ran" if started else f"not run: {why} before it started"
     status = Status.ERROR if cancel.reason == DEADLINE else Status.SKIP
-    return Result(
-        check_id=check_class.id,
-        title=check_class.title(),
-        family=check_class.family,
-        status=status,
-        detail=detail,
-        figure="",
+    return Result.of(
+        check_class,
+        Outcome(status, detail),
         seconds=seconds,
         hint=DEADLINE_HINT if cancel.reason == DEADLINE and started else "",  # once, on the check it stopped
         stopped=cancel.reason,
@@ -207,20 +203,7 @@ def _run_one(check_class: type[Check], ctx: CheckContext, done: dict[str, Result
         # Stopped while it ran, and it turned an abandoned request into a finding of its own: not one.
         return stopped_result(check_class, cancel, started=True, seconds=seconds)
     hint = (outcome.hint or check_class.hint) if outcome.status in (Status.FAIL, Status.ERROR) else ""
-    return Result(
-        check_id=check_class.id,
-        title=check_class.title(),
-        family=check_class.family,
-        status=outcome.status,
-        detail=outcome.detail,
-        figure=outcome.figure,
-        seconds=seconds,
-        hint=hint,
-        data=outcome.data,
-        host=host,
-        unreachable=outcome.unreachable,
-        skip_reason=skip_reason,
-    )
+    return Result.of(check_class, outcome, seconds=seconds, hint=hint, host=host, skip_reason=skip_reason)
 
 
 def _runner_skip(

@@ -235,9 +235,9 @@ def _validate_options(session: nox.Session, default_vllm: str) -> ValidateOption
     try:
         supported = compat.is_supported(options.vllm)
     except ValueError:
-        session.error(f"--vllm {options.vllm!r} is not a version: write it as X.Y.Z, e.g. --vllm 0.11.2")
+        _usage_error(f"--vllm {options.vllm!r} is not a version: write it as X.Y.Z, e.g. --vllm 0.11.2")
     if not supported:
-        session.error(
+        _usage_error(
             f"vLLM {options.vllm} predates LightOnOCR (first in {compat.format_version(compat.MINIMUM_VLLM)}): "
             f"choose --vllm {default_vllm} or newer"
         )

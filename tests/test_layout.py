@@ -62,3 +62,9 @@ def test_each_check_module_imports_first_in_a_fresh_interpreter(module: str) -> 
         [sys.executable, "-c", f"import {module}"], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_docs_design_names_every_wing() -> None:
+    design = (ROOT / "docs" / "design.md").read_text(encoding="utf-8")
+    wings = [path.parent.name for path in sorted((ROOT / "lightonocr_validation").glob("*/__init__.py"))]
+    assert wings and [wing for wing in wings if f"`{wing}/`" not in design] == []

@@ -19,7 +19,7 @@ from typing import Any
 from lightonocr_validation.pages.image.inputs import PageInput
 
 from lightonocr_validation.accuracy.metrics import ned
-from lightonocr_validation.check.base import Check, Outcome
+from lightonocr_validation.check.base import Check, Outcome, register
 from lightonocr_validation.check.context import CheckContext, RequestSettings
 from lightonocr_validation.check.page_answers import PageAnswer, listing, one_line, page_answers, pages_of, send_page
 from lightonocr_validation.core.cancel import Cancelled
@@ -238,6 +238,7 @@ def likely_cause(failed: list[BurstReply], after: Aftermath, peaks: LoadPeaks) -
     return f"{cause}; {seen}"
 
 
+@register
 class SRV009(Check):
     """A burst of pages at the client's concurrency is answered, undegraded, and the server survives it
 

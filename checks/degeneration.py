@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 from lightonocr_validation.accuracy.detectors import dominant_character, repetition_loop
 from lightonocr_validation.accuracy.normalize import normalize_text
-from lightonocr_validation.check.base import Check, Outcome
+from lightonocr_validation.check.base import Check, Outcome, register
 from lightonocr_validation.check.context import CheckContext
 from lightonocr_validation.check.page_answers import PageAnswer, answered, listing, one_line
 
@@ -38,6 +38,7 @@ def _text_pages(ctx: CheckContext) -> list[PageAnswer]:
     return [a for a in answered(ctx) if a.page.sample.expect != "empty"]
 
 
+@register
 class DEG001(Check):
     """No page with text comes back empty"""
 
@@ -59,6 +60,7 @@ class DEG001(Check):
         )
 
 
+@register
 class DEG002(Check):
     """No page is cut off at max_tokens"""
 
@@ -83,6 +85,7 @@ class DEG002(Check):
         )
 
 
+@register
 class DEG003(Check):
     """No page loops on a repeated phrase or line"""
 
@@ -99,6 +102,7 @@ class DEG003(Check):
         return _judge(ctx, answered(ctx), lambda a: repetition_loop(a.text), "loop")
 
 
+@register
 class DEG004(Check):
     """No page is dominated by one character"""
 
@@ -115,6 +119,7 @@ class DEG004(Check):
         return _judge(ctx, answered(ctx), lambda a: dominant_character(a.text), "are one character")
 
 
+@register
 class DEG005(Check):
     """The blank page gets no invented text"""
 

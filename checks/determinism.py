@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-from lightonocr_validation.check.base import Check, Outcome
+from lightonocr_validation.check.base import Check, Outcome, register
 from lightonocr_validation.check.context import CheckContext
 from lightonocr_validation.check.page_answers import first_text_page, send_page
 
 
+@register
 class DET001(Check):
     """The same page gives the same text at temperature 0"""
 

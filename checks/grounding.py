@@ -17,7 +17,7 @@ from lightonocr_validation.pages.image.inputs import UserPageInput
 from lightonocr_validation.accuracy.metrics import cer
 from lightonocr_validation.accuracy.normalize import normalize_text
 from lightonocr_validation.accuracy.set_score import grade_page
-from lightonocr_validation.check.base import Check, Outcome
+from lightonocr_validation.check.base import Check, Outcome, register
 from lightonocr_validation.check.context import CheckContext
 from lightonocr_validation.check.page_answers import PageAnswer, answered, listing, one_line, send_page, sent_pages
 from lightonocr_validation.grounding.boxes import LABELS_MIN, LOCATED_MIN, OFFSET_MAX, PRECISION_MIN
@@ -91,6 +91,7 @@ class _EachPage(_Grounding):
         return Outcome.passed(self.done, figure=figure, **data)
 
 
+@register
 class GRD001(_Grounding):
     """Grounding requests get a well-formed completion"""
 
@@ -115,6 +116,7 @@ class GRD001(_Grounding):
         return Outcome.passed("every page answered 200 in grounding mode", figure=figure)
 
 
+@register
 class GRD002(_EachPage):
     """Grounding answers are in LightOn's block format: every marker parses"""
 
@@ -127,6 +129,7 @@ class GRD002(_EachPage):
     done = "every answer is blocks after ![label](x1,y1,x2,y2) markers"
 
 
+@register
 class GRD003(_EachPage):
     """Grounding boxes are integers in 0-1000 with x1 < x2 and y1 < y2"""
 
@@ -139,6 +142,7 @@ class GRD003(_EachPage):
     done = "every box is integers in 0-1000 with x1 < x2 and y1 < y2"
 
 
+@register
 class GRD004(_EachPage):
     """Grounding labels come from LightOn's documented set"""
 
@@ -148,6 +152,7 @@ class GRD004(_EachPage):
     done = "every label is one of LightOn's fifteen (or text+ after a block)"
 
 
+@register
 class GRD005(_Grounding):
     """The grounding blocks' text reads the page as plain mode does"""
 
@@ -204,6 +209,7 @@ def _misread(ctx: CheckContext, answer: PageAnswer, judgement: PageJudgement) ->
     return "" if judgement.text.passed else judgement.text.reason
 
 
+@register
 class GRD006(_Grounding):
     """Grounding boxes are where the text is on the page"""
 

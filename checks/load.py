@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from lightonocr_validation.check.base import Check, Outcome
+from lightonocr_validation.check.base import Check, Outcome, register
 from lightonocr_validation.check.context import CheckContext
 from lightonocr_validation.check.page_answers import image_content, one_line, pages_of
 from lightonocr_validation.load.driver import Budget, run_point
@@ -13,6 +13,7 @@ from lightonocr_validation.load.pages import from_page_input
 from lightonocr_validation.load.records import Load
 
 
+@register
 class PRF002(Check):
     """A short load of streamed pages keeps to the configured speed"""
 

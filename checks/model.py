@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from lightonocr_validation.check.base import Check, Outcome, refused_key
+from lightonocr_validation.check.base import Check, Outcome, refused_key, register
 from lightonocr_validation.check.context import CheckContext
 from lightonocr_validation.vllm.client import BadAnswer
 
 
+@register
 class MOD001(Check):
     """The expected model is listed by /v1/models"""
 
@@ -49,6 +50,7 @@ class MOD001(Check):
         )
 
 
+@register
 class MOD002(Check):
     """max_model_len holds the largest page plus max_tokens"""
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from statistics import mean
 
 from lightonocr_validation.accuracy.engine import grade, overall_score, score_by_category
-from lightonocr_validation.check.base import Check, Outcome
+from lightonocr_validation.check.base import Check, Outcome, register
 from lightonocr_validation.check.context import CheckContext
 from lightonocr_validation.check.page_answers import answered, listing, one_line, page_answers
 from lightonocr_validation.check.user_set import grade_user_set
 
 
+@register
 class OCR001(Check):
     """Every sample page gets a well-formed completion"""
 
@@ -45,6 +46,7 @@ class OCR001(Check):
         return Outcome.passed(f"{good} pages answered 200 with content, finish_reason and usage", figure=figure, **data)
 
 
+@register
 class OCR002(Check):
     """Prompt tokens match LightOnOCR's image preprocessing"""
 
@@ -87,6 +89,7 @@ class OCR002(Check):
         )
 
 
+@register
 class OCR003(Check):
     """Sample pages are read accurately"""
 

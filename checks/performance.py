@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from statistics import median
 
-from lightonocr_validation.check.base import Check, Outcome
+from lightonocr_validation.check.base import Check, Outcome, register
 from lightonocr_validation.check.context import CheckContext
 from lightonocr_validation.check.page_answers import answered
 
 
+@register
 class PRF001(Check):
     """Every page is answered within the time limit"""
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from lightonocr_validation.check.base import Check, Outcome, Status, refused_key
+from lightonocr_validation.check.base import Check, Outcome, Status, refused_key, register
 from lightonocr_validation.check.context import CheckContext
 from lightonocr_validation.vllm import compat
 from lightonocr_validation.vllm.client import Unreachable
 
 
+@register
 class RDY001(Check):
     """The server answers HTTP"""
 
@@ -26,6 +27,7 @@ class RDY001(Check):
         )
 
 
+@register
 class RDY002(Check):
     """/health answers 200"""
 
@@ -44,6 +46,7 @@ class RDY002(Check):
         return Outcome.failed(f"/health answered {reply.status}: {reply.error_message() or 'no body'}")
 
 
+@register
 class RDY003(Check):
     """The vLLM version serves LightOnOCR"""
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from lightonocr_validation.check.base import Check, Outcome
+from lightonocr_validation.check.base import Check, Outcome, register
 from lightonocr_validation.check.context import CheckContext
 from lightonocr_validation.check.page_answers import (
     PageAnswer,
@@ -46,6 +46,7 @@ def _small_request(ctx: CheckContext, content: list[dict[str, object]], **overri
     return ctx.chat_body(content, **{"max_tokens": PROBE_MAX_TOKENS, **overrides})
 
 
+@register
 class SRV001(Check):
     """Two images in one request are refused"""
 
@@ -68,6 +69,7 @@ class SRV001(Check):
         return Outcome.failed(f"answered {reply.status} without vLLM's image-limit message: {message}")
 
 
+@register
 class SRV002(Check):
     """A corrupt image gets a 400, not a 500"""
 
@@ -118,6 +120,7 @@ def cache_probe(ctx: CheckContext) -> CacheProbe:
     return ctx.memo("cache_probe", probe)
 
 
+@register
 class SRV003(Check):
     """Prefix caching is off"""
 
@@ -148,6 +151,7 @@ class SRV003(Check):
         return Outcome.passed(f"{said}{counted} after the same page was sent twice", **data)
 
 
+@register
 class SRV004(Check):
     """The multimodal processor cache is off"""
 
@@ -171,6 +175,7 @@ class SRV004(Check):
         return Outcome.passed("no multimodal cache hit after the same page was sent twice", mm_cache_hits=hits)
 
 
+@register
 class SRV005(Check):
     """Streaming tells the truth: the plain answer's text and token counts, then [DONE]
 
@@ -289,6 +294,7 @@ def _usage_problems(usage: dict[str, object] | None, last: bool, plain: PageAnsw
     return problems
 
 
+@register
 class SRV006(Check):
     """A text-only request is answered"""
 
@@ -315,6 +321,7 @@ class SRV006(Check):
         )
 
 
+@register
 class SRV007(Check):
     """An unknown model name gets 404"""
 
@@ -332,6 +339,7 @@ class SRV007(Check):
         return Outcome.failed(f"model {UNKNOWN_MODEL!r} was answered {reply.status}: {message}")
 
 
+@register
 class SRV008(Check):
     """max_tokens above max_model_len gets 400"""
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
-from lightonocr_validation.check.base import Outcome, Result, Status
+from lightonocr_validation.check import registry
+from lightonocr_validation.check.base import Check, Outcome, Result, Status
 from lightonocr_validation.check.registry import CHECKS, essential_ids
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_the_essential_set_leaves_out_what_users_own_pages_cannot_answer() -> None:
@@ -22,3 +26,15 @@ def test_a_result_carries_every_field_of_its_outcome() -> None:
     result = Result.of(CHECKS[0], outcome, seconds=1.5, hint="", host="h")
     assert {field.name: getattr(result, field.name) for field in dataclasses.fields(Outcome)} == vars(outcome)
     assert (result.check_id, result.seconds, result.host) == (CHECKS[0].id, 1.5, "h")
+
+
+def test_every_check_written_in_checks_is_registered_and_every_family_listed() -> None:
+    families = {path.stem for path in (ROOT / "checks").glob("*.py")} - {"__init__"}
+    assert {family.__name__.removeprefix("checks.") for family in registry.FAMILIES} == families
+    written = {
+        value
+        for family in registry.FAMILIES
+        for value in vars(family).values()
+        if isinstance(value, type) and issubclass(value, Check) and value.__module__ == family.__name__
+    }
+    assert written == set(CHECKS)

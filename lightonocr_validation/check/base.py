@@ -93,7 +93,8 @@ class Result:
 
 
 class Check:
-    """Base class of every check; subclasses are registered with `lightonocr_validation.check.registry.register`."""
+    """Base class of every check; each is registered where it is written, with `@register` (check/registry.py
+    puts the families in their order)."""
 
     id: ClassVar[str]  # set from the class name by __init_subclass__
     family: ClassVar[str]
@@ -135,3 +136,12 @@ def refused_key(ctx: CheckContext, status: int, path: str) -> Outcome:
     and the hint, in place of the check's own hint (a model name, the server log), which would mislead."""
     detail, hint = key_refusal(ctx.client.target, status, path)
     return Outcome(Status.FAIL, detail, data={"status": status}, hint=hint)
+
+
+REGISTERED: list[type[Check]] = []
+
+
+def register(check: type[Check]) -> type[Check]:
+    """Class decorator: `check` runs and is reported (in its family's module order, then as written)."""
+    REGISTERED.append(check)
+    return check

@@ -1,45 +1,42 @@
-"""The one place checks are registered: the order here is the order they run and are reported in."""
+"""The registered checks in the order they run and are reported in: families in FAMILIES' order, each
+family's checks as written (`@register` in checks/), and the selection by --only, --skip and --tag."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
 
-from checks import burst, degeneration, determinism, grounding, load, model, ocr, performance, readiness, serving
-from lightonocr_validation.check.base import Check
+import checks.burst
+import checks.degeneration
+import checks.determinism
+import checks.grounding
+import checks.load
+import checks.model
+import checks.ocr
+import checks.performance
+import checks.readiness
+import checks.serving
+from lightonocr_validation.check.base import REGISTERED, Check
 
-CHECKS: tuple[type[Check], ...] = (
-    readiness.RDY001,
-    readiness.RDY002,
-    readiness.RDY003,
-    model.MOD001,
-    model.MOD002,
-    ocr.OCR001,
-    ocr.OCR002,
-    ocr.OCR003,
-    grounding.GRD001,
-    grounding.GRD002,
-    grounding.GRD003,
-    grounding.GRD004,
-    grounding.GRD005,
-    grounding.GRD006,
-    degeneration.DEG001,
-    degeneration.DEG002,
-    degeneration.DEG003,
-    degeneration.DEG004,
-    degeneration.DEG005,
-    serving.SRV001,
-    serving.SRV002,
-    serving.SRV003,
-    serving.SRV004,
-    serving.SRV005,
-    serving.SRV006,
-    serving.SRV007,
-    serving.SRV008,
-    burst.SRV009,
-    determinism.DET001,
-    performance.PRF001,
-    load.PRF002,
+# The families in the order they run and are reported; within a family, checks run in the order written.
+FAMILIES = (
+    checks.readiness,
+    checks.model,
+    checks.ocr,
+    checks.grounding,
+    checks.degeneration,
+    checks.serving,
+    checks.burst,
+    checks.determinism,
+    checks.performance,
+    checks.load,
+)
+_MODULES = [family.__name__ for family in FAMILIES]
+CHECKS: tuple[type[Check], ...] = tuple(
+    sorted(
+        (check for check in REGISTERED if check.__module__ in _MODULES),
+        key=lambda check: (_MODULES.index(check.__module__), REGISTERED.index(check)),
+    )
 )
 
 _ID = re.compile(r"^[A-Z]{3}\d{3}$")

@@ -56,7 +56,6 @@ ENCODER_GRID: tuple[Candidate, ...] = (
 )
 
 GRIDS: dict[str, tuple[Candidate, ...]] = {"encoder": ENCODER_GRID}
-DEFAULT_GRID = "encoder"
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 

@@ -6,15 +6,21 @@ Check and bench reports write the same blocks, from here.
 from __future__ import annotations
 
 import platform
+import tomllib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import requests
 
 from lightonocr_validation.core.serialize import public_url
 
-TOOL_NAME = "lightonocr-validation"
-TOOL_VERSION = "0.1.0"
+# The project runs from its checkout (pyproject.toml: package = false): its name and version are read from
+# there, not written again here.
+with (Path(__file__).resolve().parents[2] / "pyproject.toml").open("rb") as _handle:
+    _PROJECT = tomllib.load(_handle)["project"]
+TOOL_NAME: str = _PROJECT["name"]
+TOOL_VERSION: str = _PROJECT["version"]
 
 
 @dataclass(frozen=True)

@@ -340,6 +340,13 @@ def check(
         "warmup": "Warm-up requests before each point, left out of every figure (default: one per worker).",
         "max-tokens": "Fixed output length: every answer exactly N tokens (vLLM's ignore_eos); accuracy is not "
         "judged then.",
+        "answer-tokens": "Answer lengths drawn per request, sent as its max_tokens with ignore_eos: fixed:N, "
+        "uniform:A-B or lognormal:MEDIAN,SIGMA[,MAX] (drawn from --seed); accuracy is not judged then.",
+        "waves": "Send N x concurrency requests per load point: 3 or more gives a steady state (the ramps left "
+        "out; a point with fewer is marked one wave).",
+        "ramp": "Stagger the start: worker k sends its first request k x SECONDS / concurrency after the clock.",
+        "gpu": "The server's GPU for the limits beside the figures (H100, H200, A100, L40S, L4); default: this "
+        "machine's when the host is local, else unknown.",
         "temperature": "Sampling temperature, always sent (default: sampling.temperature).",
         "no-stream": "Plain JSON answers: no time to first token or inter-token latency.",
         "slo": 'Latency objective, e.g. "p95_e2e<=20s": met or exit 1; with --sweep, the highest load that meets it.',
@@ -383,6 +390,10 @@ def bench(
     duration: float | None = None,
     warmup: int | None = None,
     max_tokens: int | None = None,
+    answer_tokens: str | None = None,
+    waves: float | None = None,
+    ramp: float | None = None,
+    gpu: str | None = None,
     temperature: float | None = None,
     no_stream: bool = False,
     slo: str | None = None,
@@ -416,9 +427,15 @@ def bench(
             ("--runs", runs),
         )
     )
-    rate, duration, temperature = (
+    rate, duration, temperature, waves, ramp = (
         config.flag_value(flag, value, float)
-        for flag, value in (("--rate", rate), ("--duration", duration), ("--temperature", temperature))
+        for flag, value in (
+            ("--rate", rate),
+            ("--duration", duration),
+            ("--temperature", temperature),
+            ("--waves", waves),
+            ("--ramp", ramp),
+        )
     )
     cfg = _config(
         c,
@@ -445,6 +462,10 @@ def bench(
         duration=duration,
         warmup=warmup,
         max_tokens=max_tokens,
+        answer_tokens=answer_tokens,
+        waves=waves,
+        ramp=ramp or 0.0,
+        gpu=gpu,
         temperature=temperature,
         stream=not no_stream,
         slo=slo,

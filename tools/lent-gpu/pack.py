@@ -58,6 +58,19 @@ PRUNE: tuple[tuple[str, str], ...] = (
     ("PyNvVideoCodec", "video decoding, imported inside vllm/multimodal/video.py"),
     ("pynvvideocodec*", "its libraries and metadata"),
     ("torchcodec*", "video decoding, imported inside vllm/multimodal/video.py"),
+    ("bin/z3", "the z3 solver's program (tilelang's; the pattern above leaves bin/ alone)"),
+    (
+        "cv2",
+        "OpenCV: imported in a try by vllm/multimodal/video.py (video) and behind is_opencv_installed in "
+        "mistral_common's image tokenizer; LightOnOCR's pages go through the HF processor (PIL, torchvision)",
+    ),
+    ("opencv_python_headless*", "OpenCV's libraries and metadata"),
+    (
+        "numba",
+        "imported only inside n-gram speculative decoding and two other models' processors (Kimi-K2.5, Inkling)",
+    ),
+    ("numba-*.dist-info", "numba's metadata"),
+    ("llvmlite*", "numba's compiler"),
 )
 
 

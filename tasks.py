@@ -487,9 +487,10 @@ def bench(
 
 
 @task(
-    iterable=["only"],
+    iterable=["only", "page"],
     help={
-        "grid": "Configurations to try: a built-in grid (encoder) or a YAML/JSON file (default: tune.grid).",
+        "page": "Send only these sample pages (repeat or comma-separate; default: every sample page).",
+        "grid": "Configurations to try: a built-in grid (encoder, steady) or a YAML/JSON file (default: tune.grid).",
         "only": "Measure only these configurations of the grid (repeat or comma-separate); the rest stay as "
         "recorded in --out.",
         "fresh": "Measure again the configurations --out already records.",
@@ -501,7 +502,8 @@ def bench(
         "device": "auto, cuda or cpu (cpu adds cpu.env), as for invoke serve.",
         "concurrency": "Requests in flight while measuring (default: tune.concurrency, 64).",
         "max-tokens": "Fixed output length of every answer, ignore_eos (default: tune.max_tokens, 1024).",
-        "requests": "Measured requests per configuration (default: tune.requests, 128).",
+        "requests": "Measured requests per configuration (default: tune.requests, 256: four waves at 64; at least "
+        "three waves of --concurrency give a steady state).",
         "warmup": "Warm-up requests before measuring (default: one per request in flight).",
         "out": "Folder for the records, logs, bench results and tune.json (default: tune.out).",
         "start-timeout": "Seconds one configuration may take to become ready (default: tune.start_timeout).",
@@ -526,6 +528,7 @@ def tune(
     warmup: int | None = None,
     out: str | None = None,
     start_timeout: float | None = None,
+    page: list[str] | None = None,
 ) -> None:
     """Serve each configuration of a grid in turn, bench it, stop it: the best flags and their gain over the card's."""
     config.flag_choice("--device", device, config.DEVICES)
@@ -573,6 +576,7 @@ def tune(
             warmup=warmup,
             max_tokens=cfg.tune.max_tokens,
             result_path=result_path,
+            pages=page or [],
         )
 
     out_dir = Path(out) if out else ROOT / cfg.tune.out

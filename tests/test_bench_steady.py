@@ -254,3 +254,42 @@ def test_an_engine_counter_that_went_back_drops_the_engine_part_only() -> None:
     after = parse_snapshot(with_values(text, {"vllm:generation_tokens_total": 10.0}))
     found = between(before, after)
     assert found is not None and found.as_dict(4)["engine"] is None and found.as_dict(4)["requests"] == 0
+
+
+# --- invoke tune ---------------------------------------------------------------------------------------------
+
+
+def test_tune_ranks_by_the_steady_state_and_keeps_numerics_changes_out_of_the_best() -> None:
+    from lightonocr_validation import tune
+    from lightonocr_validation.tune_grid import BF16, GRIDS
+
+    steady_grid = GRIDS["steady"]
+    assert steady_grid[0].name == "card" and all(c.numerics == BF16 for c in steady_grid if c.name != "tuned-fp8-kv")
+    assert {c.name: c for c in steady_grid}["tuned-fp8-kv"].numerics.startswith("fp8")
+    steady = steady_block([[(closed_loop(2, [2.0, 2.0] + [1.0] * 6), 2)]])
+    figures = {
+        "requests": 8, "completed": 8, "errors": 0, "pages_per_s": 1.6, "output_tokens_per_s": 1.0,
+        "e2e_s": {"p50": 1.5, "p95": 2.0}, "ttft_s": None, "itl_s": None, "steady": steady,
+        "limit": {"combined_pages_per_s": 9.0, "decode_pages_per_s": 13.8, "prefill_pages_per_s": 26.2,
+                  "share": 2.0 / 9.0, "gpu": "H200"},
+    }  # fmt: skip
+    server = {
+        "prefill_s": 2.6,
+        "decode_s": 27.0,
+        "queue_s": 0.0,
+        "engine": {"steps": 900, "steps_with_prefill_at_least": 200},
+    }
+    key = tune.key_figures({"hosts": [{"points": [{"concurrency": 2, "figures": figures, "server_time": server}]}]})
+    assert key["pages_per_s"] == pytest.approx(2.0) and key["whole_point_pages_per_s"] == 1.6
+    assert key["state"] == "steady" and key["e2e_p50_s"] == pytest.approx(1.0)
+    assert (key["prefill_s"], key["decode_s"], key["steps_with_prefill_at_least"]) == (2.6, 27.0, 200)
+    assert key["share_of_limit"] == pytest.approx(2 / 9) and key["limit_pages_per_s"] == 9.0
+    one_wave = dict(figures, steady=steady_block([[(closed_loop(2, [1.0] * 2), 2)]]))
+    marked = tune.key_figures({"hosts": [{"points": [{"concurrency": 2, "figures": one_wave}]}]})
+    assert marked["state"] == ONE_WAVE and marked["pages_per_s"] == 1.6
+
+    def row(name: str, rate: float, numerics: str = BF16, errors: int = 0) -> dict:
+        return {"name": name, "status": "ok", "numerics": numerics, "figures": {"pages_per_s": rate, "errors": errors}}
+
+    records = [row("card", 2.7), row("tuned", 4.2), row("tuned-fp8-kv", 4.4, "fp8 KV cache"), row("bad", 5.0, errors=1)]
+    assert tune.best_of(records)["name"] == "tuned"

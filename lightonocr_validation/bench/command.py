@@ -350,6 +350,7 @@ def _run_bench(options: BenchOptions, redactor: Redactor, *, console: Console, e
     for target in resolved:
         redactor.add_target(target)
     pages = prepare_pages(options)  # rendered and encoded here, before any clock starts
+    card = resolve_card(options, resolved)  # an unknown --gpu is refused before any server is asked
     if any(target.verify is False for target in resolved):
         print_warning(errors, INSECURE_WARNING)
     single_file = read_single_gpu(options.single_gpu)  # refused before the run, as the baseline
@@ -359,7 +360,6 @@ def _run_bench(options: BenchOptions, redactor: Redactor, *, console: Console, e
         print_error(errors, str(error))
         return EXIT_UNREACHABLE
     graded, note = accuracy_judgement(options, pages)
-    card = resolve_card(options, resolved)
     bodies = request_bodies(pages, options)
     mode = mode_of(options)
     requests_per_point = (

@@ -123,21 +123,22 @@ def test_each_body_carries_its_own_drawn_length() -> None:
 
 
 def test_drawn_answers_with_a_staggered_start_are_measured_in_steady_state(fake_vllm, tmp_path: Path) -> None:
-    fake = fake_vllm(Faults(token_delay=0.001))
+    fake = fake_vllm(Faults(token_delay=0.004))
     code, result, output = bench(
-        tmp_path, fake.url, answer_tokens="uniform:3-30", waves=4.0, concurrency=3, ramp=0.05, requests=None
+        tmp_path, fake.url, answer_tokens="uniform:3-30", waves=4.0, concurrency=3, ramp=0.03, requests=None
     )
     assert code == EXIT_OK, output
     settings = result["settings"]
     assert settings["answer_tokens"]["distribution"] == "uniform:3-30" and settings["ignore_eos"]
-    assert (settings["waves"], settings["ramp_s"], settings["max_tokens"]) == (4.0, 0.05, 30)
+    assert (settings["waves"], settings["ramp_s"], settings["max_tokens"]) == (4.0, 0.03, 30)
     assert not settings["accuracy_judged"]
     (point,) = result["hosts"][0]["points"]
     lengths = [r["output_tokens"] for r in point["requests"]]
     assert len(lengths) == 12 and all(3 <= n <= 30 for n in lengths) and len(set(lengths)) > 3, str(lengths)
-    assert point["figures"]["steady"]["state"] == STEADY and "steady 4.0 waves" in output
+    assert point["figures"]["steady"]["state"] == STEADY, point["figures"]["steady"]
+    assert "steady 4.0 waves" in output
     starts = sorted(r["start_s"] for r in point["requests"])[:3]
-    assert starts[2] - starts[0] >= 0.03  # the third worker started about 2 x 0.05 / 3 s after the first
+    assert starts[2] - starts[0] >= 0.02  # the third worker started 2 x 0.03 / 3 s after the first
 
 
 def test_a_single_wave_is_marked_in_the_console_and_the_result(fake_vllm, tmp_path: Path) -> None:
@@ -293,3 +294,19 @@ def test_tune_ranks_by_the_steady_state_and_keeps_numerics_changes_out_of_the_be
 
     records = [row("card", 2.7), row("tuned", 4.2), row("tuned-fp8-kv", 4.4, "fp8 KV cache"), row("bad", 5.0, errors=1)]
     assert tune.best_of(records)["name"] == "tuned"
+
+
+def test_compare_judges_steady_pages_per_s_and_says_when_a_side_is_one_wave(fake_vllm, tmp_path: Path) -> None:
+    from lightonocr_validation.bench.compare import compare_results
+
+    fake = fake_vllm()
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    _, steady_run, _ = bench(tmp_path / "a", fake.url, concurrency=2, waves=4.0, requests=None, max_tokens=8)
+    _, one_wave, _ = bench(tmp_path / "b", fake.url, concurrency=2, requests=2, max_tokens=8)
+    same = compare_results(steady_run, steady_run)
+    assert not any(ONE_WAVE in note for note in same.notes)
+    assert {r.verdict.value for r in same.rows if r.figure.label == "steady pages/s"} == {"same"}
+    mixed = compare_results(steady_run, one_wave)
+    assert any("this run's point is one wave" in note for note in mixed.notes)
+    assert {r.verdict.value for r in mixed.rows if r.figure.label == "steady pages/s"} == {"n/a"}

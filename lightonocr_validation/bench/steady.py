@@ -96,8 +96,9 @@ def steady_block(runs: Sequence[Sequence[Lane]]) -> dict[str, Any] | None:
         "window_s": [[round(w.start_s, 3), round(w.end_s, 3)] if w else None for w in windows],
         "window_length_s": length if found else None,
         "finished_in_window": len(finished),
-        "pages_per_s": len(finished) / length if length > 0 else None,
-        "output_tokens_per_s": sum(r.output_tokens for r in finished) / length if length > 0 else None,
+        # Null unless steady: a window under three waves is mostly ramp, and no figure should stand for it.
+        "pages_per_s": len(finished) / length if length > 0 and not why else None,
+        "output_tokens_per_s": sum(r.output_tokens for r in finished) / length if length > 0 and not why else None,
         "e2e_s": distribution([r.exchange.e2e_s for r in inside]),
         "ttft_s": distribution([r.exchange.ttft_s for r in inside if r.exchange.ttft_s is not None]),
         "itl_s": distribution([gap for r in inside for gap in r.exchange.gaps]),

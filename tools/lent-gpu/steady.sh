@@ -34,7 +34,7 @@ case "$what" in
     invoke serve --full-size --device cuda --profile tuned --detach --timeout 300 -- \
       --profiler-config.profiler=torch --profiler-config.torch_profiler_dir="$prof" \
       --profiler-config.torch_profiler_with_stack=false --profiler-config.ignore_frontend=true \
-      --profiler-config.max_iterations=80 2>&1 | tee "$state/serve-drawn.log"
+      --profiler-config.max_iterations=40 2>&1 | tee "$state/serve-drawn.log"
     rc=${PIPESTATUS[0]}
     echo "serve: exit $rc after $(( $(date +%s) - started )) s" | tee -a "$state/serve-drawn.log"
     if [ "$rc" = 0 ]; then

@@ -62,7 +62,9 @@ ENCODER_GRID: tuple[Candidate, ...] = (
 # The `tuned` profile (settings.py) and levers on top of it, in the order of their expected gain (issue 22),
 # each measured in steady state (tune.requests: four waves at tune.concurrency). vLLM 0.26.0's encoder CUDA
 # graphs (compilation_config.cudagraph_mm_encoder) are not a candidate: Pixtral, LightOnOCR's encoder, does
-# not implement SupportsEncoderCudaGraph there, so the flag changes nothing for this model.
+# not implement SupportsEncoderCudaGraph there, so the flag changes nothing for this model. Nor are concurrent
+# partial prefills (--max-num-partial-prefills 2): 0.26.0 refuses to start with them ("Concurrent Partial
+# Prefill is not supported", measured on the lent H100, benchmarks/results/h100-2026-12-07).
 TUNED = ("--compilation-config.compile_mm_encoder=true", "--max-num-batched-tokens", "4096")
 STEADY_GRID: tuple[Candidate, ...] = (
     CARD,
@@ -72,11 +74,6 @@ STEADY_GRID: tuple[Candidate, ...] = (
         (*TUNED, "--stream-interval", "8"),
         "one streamed event per 8 tokens instead of each: 128 streams at about 10,000 tokens/s are as many "
         "events a second for one front-end process to detokenise and send",
-    ),
-    Candidate(
-        "tuned-partial-prefills-2",
-        (*TUNED, "--max-num-partial-prefills", "2", "--max-long-partial-prefills", "2"),
-        "two pages' prefills may share a step: fewer steps carry prefill beside the decode of the others",
     ),
     Candidate(
         "tuned-fp8-kv",

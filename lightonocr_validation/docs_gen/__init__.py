@@ -21,6 +21,7 @@ from lightonocr_validation.docs_gen import (
     accuracy_doc,
     bench_doc,
     checks_doc,
+    gpu_doc,
     guide,
     markers,
     sessions_doc,
@@ -34,6 +35,7 @@ DOCUMENTS: dict[str, ModuleType] = {
     "guide": guide,
     "accuracy": accuracy_doc,
     "bench": bench_doc,
+    "gpu": gpu_doc,
 }
 
 

@@ -27,9 +27,9 @@ import nox
 ROOT = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
 
+from lightonocr_validation.core import hardware  # noqa: E402
 from lightonocr_validation.core.cli_options import Option, OptionSet  # noqa: E402
 from lightonocr_validation.core.settings import DEFAULTS, MODEL_ID  # noqa: E402
-from lightonocr_validation.serve import hardware  # noqa: E402
 from lightonocr_validation.vllm import compat, wheelhouse  # noqa: E402
 
 nox.needs_version = ">=2025.10"

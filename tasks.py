@@ -38,9 +38,9 @@ from lightonocr_validation.core.errors import (
     print_error,
     print_warning,
 )
+from lightonocr_validation.core.hardware import describe, nvidia_gpus, this_cpu
 from lightonocr_validation.core.settings import DEFAULTS
 from lightonocr_validation.serve import process as serving
-from lightonocr_validation.serve.hardware import describe, nvidia_gpus, this_cpu
 
 ROOT = Path(__file__).resolve().parent
 console = Console(stderr=False, highlight=False)
@@ -278,7 +278,7 @@ def tiny_model(c: Context, out: str | None = None, full_size: bool = False, mode
     assert local is not None
     target = Path(out) if out else (ROOT / local.path).resolve()
     result = c.run(
-        f"{shlex.quote(sys.executable)} -m lightonocr_validation.serve.process.build_model {shlex.quote(str(target))}"
+        f"{shlex.quote(sys.executable)} -m lightonocr_validation.serve.build_model {shlex.quote(str(target))}"
         + (" --full-size" if full_size else "")
         + f" --model-profile {shlex.quote(local.profile)}",
         warn=True,
@@ -419,6 +419,13 @@ def check(
         "warmup": "Warm-up requests before each point, left out of every figure (default: one per worker).",
         "max-tokens": "Fixed output length: every answer exactly N tokens (vLLM's ignore_eos); accuracy is not "
         "judged then.",
+        "answer-tokens": "Answer lengths drawn per request, sent as its max_tokens with ignore_eos: fixed:N, "
+        "uniform:A-B or lognormal:MEDIAN,SIGMA[,MAX] (drawn from --seed); accuracy is not judged then.",
+        "waves": "Send N x concurrency requests per load point: 3 or more gives a steady state (the ramps left "
+        "out; a point with fewer is marked one wave).",
+        "ramp": "Stagger the start: worker k sends its first request k x SECONDS / concurrency after the clock.",
+        "gpu": "The server's GPU for the limits beside the figures (H100, H200, A100, L40S, L4); default: this "
+        "machine's when the host is local, else unknown.",
         "temperature": "Sampling temperature, always sent (default: sampling.temperature).",
         "no-stream": "Plain JSON answers: no time to first token or inter-token latency.",
         "slo": 'Latency objective, e.g. "p95_e2e<=20s": met or exit 1; with --sweep, the highest load that meets it.',
@@ -467,6 +474,10 @@ def bench(
     duration: float | None = None,
     warmup: int | None = None,
     max_tokens: int | None = None,
+    answer_tokens: str | None = None,
+    waves: float | None = None,
+    ramp: float | None = None,
+    gpu: str | None = None,
     temperature: float | None = None,
     no_stream: bool = False,
     slo: str | None = None,
@@ -503,9 +514,15 @@ def bench(
             ("--runs", runs),
         )
     )
-    rate, duration, temperature = (
+    rate, duration, temperature, waves, ramp = (
         config.flag_value(flag, value, float)
-        for flag, value in (("--rate", rate), ("--duration", duration), ("--temperature", temperature))
+        for flag, value in (
+            ("--rate", rate),
+            ("--duration", duration),
+            ("--temperature", temperature),
+            ("--waves", waves),
+            ("--ramp", ramp),
+        )
     )
     cfg = _config(
         c,
@@ -534,6 +551,10 @@ def bench(
         duration=duration,
         warmup=warmup,
         max_tokens=max_tokens,
+        answer_tokens=answer_tokens,
+        waves=waves,
+        ramp=ramp or 0.0,
+        gpu=gpu,
         temperature=temperature,
         stream=not no_stream,
         slo=slo,
@@ -556,9 +577,10 @@ def bench(
 
 
 @task(
-    iterable=["only"],
+    iterable=["only", "page"],
     help={
-        "grid": "Configurations to try: a built-in grid (encoder) or a YAML/JSON file (default: tune.grid).",
+        "page": "Send only these sample pages (repeat or comma-separate; default: every sample page).",
+        "grid": "Configurations to try: a built-in grid (encoder, steady) or a YAML/JSON file (default: tune.grid).",
         "only": "Measure only these configurations of the grid (repeat or comma-separate); the rest stay as "
         "recorded in --out.",
         "fresh": "Measure again the configurations --out already records.",
@@ -570,7 +592,8 @@ def bench(
         "device": "auto, cuda or cpu (cpu adds cpu.env), as for invoke serve.",
         "concurrency": "Requests in flight while measuring (default: tune.concurrency, 64).",
         "max-tokens": "Fixed output length of every answer, ignore_eos (default: tune.max_tokens, 1024).",
-        "requests": "Measured requests per configuration (default: tune.requests, 128).",
+        "requests": "Measured requests per configuration (default: tune.requests, 256: four waves at 64; at least "
+        "three waves of --concurrency give a steady state).",
         "warmup": "Warm-up requests before measuring (default: one per request in flight).",
         "out": "Folder for the records, logs, bench results and tune.json (default: tune.out).",
         "start-timeout": "Seconds one configuration may take to become ready (default: tune.start_timeout).",
@@ -597,6 +620,7 @@ def tune(
     out: str | None = None,
     start_timeout: float | None = None,
     model_profile: str | None = None,
+    page: list[str] | None = None,
 ) -> None:
     """Serve each configuration of a grid in turn, bench it, stop it: the best flags and their gain over the card's."""
     config.flag_choice("--device", device, config.DEVICES)
@@ -647,6 +671,7 @@ def tune(
             warmup=warmup,
             max_tokens=cfg.tune.max_tokens,
             result_path=result_path,
+            pages=page or [],
         )
 
     out_dir = Path(out) if out else ROOT / cfg.tune.out

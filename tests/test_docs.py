@@ -182,9 +182,10 @@ def test_invoke_docs_check_fails_in_one_line_naming_the_stale_files(
 def test_missing_documents_are_written_from_their_templates(tmp_path: Path) -> None:
     pytest.importorskip("nox")
     shutil.copy(DOCS / "vllm-validation.md", tmp_path / "vllm-validation.md")
-    assert len(docs_gen.check(ROOT, out=tmp_path)) == 4
+    assert len(docs_gen.check(ROOT, out=tmp_path)) == 6
     written = docs_gen.write(ROOT, out=tmp_path)
-    assert sorted(path.name for path in written) == ["accuracy.md", "checks.md", "sessions.md", "tasks.md"]
+    names = ["accuracy.md", "bench.md", "checks.md", "gpu.md", "sessions.md", "tasks.md"]
+    assert sorted(path.name for path in written) == names
     assert docs_gen.check(ROOT, out=tmp_path) == []
     assert docs_gen.write(ROOT, out=tmp_path) == []
 

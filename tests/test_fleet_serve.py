@@ -10,8 +10,8 @@ import pytest
 
 from lightonocr_validation.core.config import ModelSettings, ServerSettings, defaults
 from lightonocr_validation.core.errors import EXIT_USAGE, UserError
+from lightonocr_validation.core.hardware import Gpu
 from lightonocr_validation.serve import fleet as fleet_serve
-from lightonocr_validation.serve.hardware import Gpu
 from lightonocr_validation.serve.process import build_command
 
 LOG = Path("/state/vllm-serve.log")

@@ -6,7 +6,8 @@ import pytest
 
 from lightonocr_validation.grounding import blocks, boxes
 from lightonocr_validation.grounding.blocks import parse
-from lightonocr_validation.grounding.boxes import TrueBlock, read_true_blocks, score_boxes
+from lightonocr_validation.grounding.boxes import score_boxes
+from lightonocr_validation.pages.blocks import TrueBlock, read_true_blocks
 from lightonocr_validation.pages.samples import load_manifest
 
 HEALTHY = (

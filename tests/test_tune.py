@@ -194,7 +194,7 @@ def test_a_failing_card_configuration_exits_1(env: dict[str, str], tmp_path: Pat
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--grid", "no-such-grid"], "--grid 'no-such-grid' is neither a built-in grid (encoder) nor a file"),
+        (["--grid", "no-such-grid"], "--grid 'no-such-grid' is neither a built-in grid (encoder, steady) nor a file"),
         (["--only", "nope"], "--only nope: not in the grid"),
         (["--concurrency", "0"], "--concurrency 0 is out of range: write a number of at least 1"),
         (["--requests", "many"], "--requests 'many' is not a whole number"),

@@ -13,19 +13,20 @@ import json
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
-from lightonocr_validation.bench import scaling
+from lightonocr_validation.bench import limits, scaling
 from lightonocr_validation.bench import slo as objectives
 from lightonocr_validation.bench.live import BenchProgress, client_warnings, render_table
 from lightonocr_validation.bench.plan import Step, Sweep, run_sweep
-from lightonocr_validation.bench.result import ResultBuilder, assemble, write_result
+from lightonocr_validation.bench.result import Limit, ResultBuilder, assemble, write_result
 from lightonocr_validation.bench.runner import Bench
 from lightonocr_validation.bench.scaling import SingleGpu
+from lightonocr_validation.core import hardware
 from lightonocr_validation.core.cancel import INTERRUPTED, SERVER_GONE, Cancelled, CancelToken, run_until_stopped
 from lightonocr_validation.core.config import Config
 from lightonocr_validation.core.errors import (
@@ -51,8 +52,10 @@ from lightonocr_validation.grounding.mode import (
     grounding_content,
     require_grounding,
 )
+from lightonocr_validation.load import answers
 from lightonocr_validation.load import pages as bench_pages
-from lightonocr_validation.load.driver import RATE_MAX_IN_FLIGHT, Budget
+from lightonocr_validation.load.answers import AnswerBodies, AnswerLengths
+from lightonocr_validation.load.driver import RATE_MAX_IN_FLIGHT, Bodies, Budget
 from lightonocr_validation.load.figures import Economics
 from lightonocr_validation.load.pages import BenchPage
 from lightonocr_validation.load.records import Load, PointRun
@@ -83,6 +86,10 @@ class BenchOptions:
     duration: float | None = None
     warmup: int | None = None
     max_tokens: int | None = None  # a fixed output length: sent with ignore_eos
+    answer_tokens: str | None = None  # answer lengths drawn per request (answers.py): fixed:N, uniform:A-B, ...
+    ramp: float = 0.0  # seconds over which the workers send their first request (a staggered start)
+    waves: float | None = None  # requests per point = waves x concurrency (steady state: 3 or more)
+    gpu: str | None = None  # the server's GPU for the limits (limits.py); None: this machine's, if the host is local
     temperature: float | None = None
     stream: bool = True
     slo: str | None = None
@@ -148,6 +155,7 @@ def validate(options: BenchOptions) -> objectives.Objective | None:
         raise UserError("--sweep chooses the concurrency itself: drop --concurrency (cap it with --max-concurrency)")
     if options.requests is not None and options.duration is not None:
         raise UserError("--requests and --duration both end a point: give one of them")
+    _validate_waves(options)
     _validate_fleet(options)
     if options.request_mode not in MODES:
         raise UserError(f"--mode {options.request_mode!r} is not one of {', '.join(MODES)}")
@@ -164,6 +172,31 @@ def validate(options: BenchOptions) -> objectives.Objective | None:
     if objective.needs_stream and not options.stream:
         raise UserError(f"--slo {objective.text} needs time to first token: drop --no-stream")
     return objective
+
+
+def _validate_waves(options: BenchOptions) -> None:
+    """--waves, --ramp and --answer-tokens: each refused with the fix when it cannot mean anything."""
+    if options.waves is not None and not options.waves > 0:
+        raise UserError(f"--waves {options.waves:g} must be above 0 (3 or more for a steady state)")
+    if options.waves is not None and (options.requests is not None or options.duration is not None):
+        raise UserError("--waves sets the requests per point (waves x concurrency): drop --requests/--duration")
+    if options.waves is not None and options.rate is not None:
+        raise UserError("--waves counts rounds of a closed loop; --rate is an open loop: give one of them")
+    if options.ramp < 0:
+        raise UserError(f"--ramp {options.ramp:g} must be 0 or more seconds")
+    if options.answer_tokens is not None and options.max_tokens is not None:
+        raise UserError("--answer-tokens and --max-tokens both set the answer length: give one of them")
+    answer_lengths(options)
+
+
+def answer_lengths(options: BenchOptions) -> AnswerLengths | None:
+    """The answers' length distribution: --answer-tokens, or fixed:N for --max-tokens N; None: the sampling's."""
+    if options.answer_tokens is not None:
+        try:
+            return answers.parse(options.answer_tokens)
+        except answers.AnswerLengthError as error:
+            raise UserError(str(error)) from None
+    return answers.parse(f"fixed:{options.max_tokens}") if options.max_tokens is not None else None
 
 
 def _validate_fleet(options: BenchOptions) -> None:
@@ -188,6 +221,18 @@ def _validate_fleet(options: BenchOptions) -> None:
 def request_body(page: BenchPage, options: BenchOptions) -> bytes:
     """A page's request the model card's way (the image and nothing else), sampling sent explicitly; in
     grounding mode the text ``grounding`` after the image, and the profile's chat template arguments."""
+    return json.dumps(request_fields(page, options), separators=(",", ":")).encode()
+
+
+def request_bodies(pages: Sequence[BenchPage], options: BenchOptions) -> Bodies:
+    """Every page's request; with a drawn answer length each request gets its own max_tokens (answers.py)."""
+    lengths = answer_lengths(options)
+    if lengths is None or lengths.kind == "fixed":
+        return {page.label: request_body(page, options) for page in pages}
+    return AnswerBodies({page.label: request_fields(page, options) for page in pages}, lengths, options.seed)
+
+
+def request_fields(page: BenchPage, options: BenchOptions) -> dict[str, Any]:
     content: list[dict[str, Any]] = [{"type": "image_url", "image_url": {"url": page.data_url}}]
     if options.request_mode == GROUNDING:  # the profile's sampling and chat template arguments apply as in plain
         content = grounding_content(page.data_url)
@@ -203,28 +248,33 @@ def request_body(page: BenchPage, options: BenchOptions) -> bytes:
         body["chat_template_kwargs"] = dict(options.model_profile.chat_template_kwargs)
     if options.stream:
         body["stream_options"] = {"include_usage": True}
-    if options.max_tokens is not None:
+    if answer_lengths(options) is not None:
         body["ignore_eos"] = True  # vLLM's own sampling parameter: every answer is exactly max_tokens long
-    return json.dumps(body, separators=(",", ":")).encode()
+    return body
 
 
 def sampling(options: BenchOptions) -> dict[str, Any]:
     """The profile's sampling (the `sampling` section for LightOnOCR-1 and -2), with --temperature and
-    --max-tokens on top."""
+    --max-tokens (or a drawn answer length) on top."""
     configured = options.model_profile.sampling
+    lengths = answer_lengths(options)
     return {
         "temperature": options.temperature if options.temperature is not None else configured["temperature"],
         "top_p": configured["top_p"],
-        "max_tokens": options.max_tokens or configured["max_tokens"],
-        "ignore_eos": options.max_tokens is not None,
+        # A drawn length: the largest it can be (each request sends its own; settings.answer_tokens says how).
+        "max_tokens": lengths.high if lengths is not None else configured["max_tokens"],
+        "ignore_eos": lengths is not None,
     }
 
 
 def accuracy_judgement(options: BenchOptions, pages: Sequence[BenchPage]) -> tuple[bool, str]:
     if options.config.model.random_weights:
         return False, "the served model has random weights (tiny model): its text cannot be judged"
-    if options.max_tokens is not None:
-        return False, "a fixed output length (--max-tokens, ignore_eos) writes on past the page's end"
+    if answer_lengths(options) is not None:
+        return False, (
+            "a fixed output length (--max-tokens) or a drawn one (--answer-tokens), sent with ignore_eos, writes "
+            "on past the page's end"
+        )
     if not any(page.sample is not None for page in pages):
         return False, "no page has ground truth"
     return True, "every answer graded against its page's ground truth and thresholds"
@@ -341,6 +391,7 @@ def _run_bench(options: BenchOptions, redactor: Redactor, *, console: Console, e
     if options.request_mode == GROUNDING:  # a model without the mode is refused before any page is sent
         require_grounding(options.model_profile, options.config.model.served)
     pages = prepare_pages(options)  # rendered and encoded here, before any clock starts
+    card = resolve_card(options, resolved)  # an unknown --gpu is refused before any server is asked
     if any(target.verify is False for target in resolved):
         print_warning(errors, INSECURE_WARNING)
     single_file = read_single_gpu(options.single_gpu)  # refused before the run, as the baseline
@@ -350,7 +401,7 @@ def _run_bench(options: BenchOptions, redactor: Redactor, *, console: Console, e
         print_error(errors, str(error))
         return EXIT_UNREACHABLE
     graded, note = accuracy_judgement(options, pages)
-    bodies = {page.label: request_body(page, options) for page in pages}
+    bodies = request_bodies(pages, options)
     mode = mode_of(options)
     requests_per_point = (
         options.requests
@@ -359,7 +410,11 @@ def _run_bench(options: BenchOptions, redactor: Redactor, *, console: Console, e
         if options.duration
         else options.config.bench.requests
     )
-    budget = per_gpu_budget(options, Budget(requests_per_point, options.duration, options.warmup))
+    if options.waves is not None:
+        requests_per_point = None
+    budget = per_gpu_budget(
+        options, Budget(requests_per_point, options.duration, options.warmup, options.ramp, options.waves)
+    )
     requests_per_point = budget.requests
     cancel = CancelToken(options.config.bench.deadline or None)
     started = time.time()
@@ -378,10 +433,12 @@ def _run_bench(options: BenchOptions, redactor: Redactor, *, console: Console, e
         economics=lambda servers: Economics(gpu_hour_price(options), latency.request_meets, servers),
         objective=objective,
         references=references,
+        limit=point_limit(options, card),
     )
     settings = _settings(options, mode, steps, pages, sampling(options), graded, note, latency, budget)
     settings["deadline_s"] = options.config.bench.deadline or None
     settings["max_error_rate"] = options.config.bench.max_error_rate
+    settings["gpu"] = card.as_dict()
     hosts = [builder.host(target, steps) for target in resolved]
     for host, target in zip(hosts, resolved, strict=True):
         host["gone"] = phase.gone.get(target.label)  # judged gone mid-run (liveness.py), else null
@@ -420,6 +477,27 @@ def _run_bench(options: BenchOptions, redactor: Redactor, *, console: Console, e
     return code
 
 
+def resolve_card(options: BenchOptions, resolved: Sequence[Target]) -> limits.Card:
+    """The GPU the figures are held against (limits.py): --gpu, else this machine's for a local server."""
+    local = [gpu.name for gpu in hardware.nvidia_gpus()] if not options.gpu else []
+    try:
+        return limits.resolve_card(options.gpu, [target.host for target in resolved], local)
+    except limits.UnknownGpu as error:
+        raise UserError(str(error)) from None
+
+
+def point_limit(options: BenchOptions, card: limits.Card) -> Limit:
+    """A point's `limit` object: per GPU (a data-parallel server's load and pages/s split over its --gpus)."""
+    shape = limits.served_shape(options.config.model.id)
+    gpus = options.gpus or 1
+
+    def limit(records: Sequence[Any], in_flight: int, pages_per_s: float | None) -> dict[str, Any] | None:
+        per_gpu = pages_per_s / gpus if pages_per_s is not None else None
+        return limits.limit_block(records, in_flight / gpus, card, shape, per_gpu)
+
+    return limit
+
+
 def per_gpu_budget(options: BenchOptions, budget: Budget) -> Budget:
     """The budget a data-parallel server on `--gpus N` gets: N times the requests (and warm-up) given per GPU,
     as it gets N times the load. Replicas each get the budget as given."""
@@ -428,7 +506,7 @@ def per_gpu_budget(options: BenchOptions, budget: Budget) -> Budget:
         return budget
     requests = budget.requests * scale if budget.requests is not None else None
     warmup = budget.warmup * scale if budget.warmup is not None else None
-    return Budget(requests=requests, duration_s=budget.duration_s, warmup=warmup)
+    return replace(budget, requests=requests, warmup=warmup)
 
 
 def scaling_of(
@@ -470,7 +548,7 @@ class Phase:
 
     options: BenchOptions
     pages: Sequence[BenchPage]
-    bodies: Mapping[str, bytes]
+    bodies: Bodies
     budget: Budget
     mode: str
     objective: objectives.Objective | None
@@ -705,6 +783,10 @@ def _settings(
         "warmup_requests": budget.warmup if budget.warmup is not None else (first.warmup_requests if first else 0),
         "max_tokens": sent["max_tokens"],
         "ignore_eos": sent["ignore_eos"],
+        # How long the answers were made: a distribution drawn per request, fixed, or left to the model (null).
+        "answer_tokens": lengths.as_dict() if (lengths := answer_lengths(options)) is not None else None,
+        "ramp_s": budget.ramp_s,
+        "waves": budget.waves,
         "temperature": sent["temperature"],
         "top_p": sent["top_p"],
         "stream": options.stream,

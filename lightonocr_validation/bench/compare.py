@@ -55,6 +55,7 @@ from lightonocr_validation.bench.readout import (
     runs_of,
     series_of,
 )
+from lightonocr_validation.bench.steady import ONE_WAVE
 from lightonocr_validation.core.errors import shorten
 from lightonocr_validation.core.files import write_text
 
@@ -141,6 +142,8 @@ class Figure:
 
 FIGURES: Sequence[Figure] = (
     Figure("pages/s", "pages_per_s", "throughput", Better.HIGHER),
+    # The steady state's (steady.py): null for a point of one wave, so only steady points compare on it.
+    Figure("steady pages/s", "steady.pages_per_s", "throughput", Better.HIGHER),
     Figure("output tokens/s", "output_tokens_per_s", "throughput", Better.HIGHER),
     Figure("e2e p50", "e2e_s.p50", "latency", Better.LOWER, " s"),
     Figure("e2e p95", "e2e_s.p95", "latency", Better.LOWER, " s"),
@@ -223,6 +226,7 @@ def compare_results(old: Mapping[str, Any], new: Mapping[str, Any], tolerances: 
             comparison.rows += [
                 _row(figure, old_series, new_series, load, tolerances, intervals_count) for figure in FIGURES
             ]
+            comparison.notes += _wave_notes(old_series, new_series, load)
     comparison.rows += _scaling_rows(old, new, tolerances)
     if not comparison.rows:
         raise ResultError(
@@ -310,6 +314,24 @@ def make_baseline(result: Mapping[str, Any], tolerances: Tolerances | None = Non
 def write_baseline(result: Mapping[str, Any], path: Path, tolerances: Tolerances | None = None) -> Path:
     write_text(Path(path), json.dumps(make_baseline(result, tolerances), indent=2, allow_nan=False) + "\n")
     return Path(path)
+
+
+def _wave_notes(old: Series, new: Series, load: Load) -> list[str]:
+    """A point of one wave on either side is said: its figures count the ramps, not a steady state."""
+    notes = []
+    for side, series in (("the baseline's", old), ("this run's", new)):
+        states = {figure_state(point) for point in series.by_load.get(load, [])}
+        if ONE_WAVE in states:
+            notes.append(
+                f"{new.name} at {load.label}: {side} point is {ONE_WAVE} (its ramps counted): "
+                "compare steady-state runs (--waves 3 or more)"
+            )
+    return notes
+
+
+def figure_state(point: Mapping[str, Any]) -> str | None:
+    steady = (point.get("figures") or {}).get("steady")
+    return steady.get("state") if isinstance(steady, dict) else None
 
 
 def _row(figure: Figure, old: Series, new: Series, load: Load, tolerances: Tolerances, intervals_count: bool) -> Row:

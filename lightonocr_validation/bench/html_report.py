@@ -39,6 +39,7 @@ COLUMNS: Sequence[tuple[str, str]] = (
     ("error rate", "error_rate"),
     ("truncated", "truncation_rate"),
     ("pages/s", "pages_per_s"),
+    ("steady pages/s (- : one wave)", "steady.pages_per_s"),
     ("output tok/s", "output_tokens_per_s"),
     ("e2e p50 s", "e2e_s.p50"),
     ("e2e p95 s", "e2e_s.p95"),
@@ -128,7 +129,7 @@ def _summary(result: Mapping[str, Any]) -> str:
             [
                 _e(name),
                 _e(public_url(url)),
-                _e(format_number(_float(best.get("pages_per_s")))),
+                _e(format_number(_float(best.get("pages_per_s"))) + (f" ({best['mark']})" if best.get("mark") else "")),
                 _e(_load_text(best)),
                 _e(objective or NO_VALUE),
                 met,

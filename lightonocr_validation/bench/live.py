@@ -17,6 +17,8 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from lightonocr_validation.bench.limits import PREFILL_SHARE
+from lightonocr_validation.bench.steady import ONE_WAVE, headline, headline_figure, is_steady
 from lightonocr_validation.load.records import Load, PointRun, RequestRecord
 
 
@@ -92,24 +94,24 @@ def render_table(console: Console, result: Mapping[str, Any]) -> None:
         if not summary["loads"]:  # stopped (or the server gone) before a point was measured: no empty tables
             console.print(f"{name}: no load point measured", markup=False, highlight=False)
             continue
-        speed = Table(title=f"{name}: speed (seconds)", title_justify="left")
-        for column in ("load", "pages", "pages/s", "tok/s", "e2e p50", "p95", "p99", "ttft p50", "itl p50"):
-            speed.add_column(column, justify="left" if column == "load" else "right")
+        speed = Table(title=f"{name}: speed (seconds; steady state where measured)", title_justify="left")
+        for column in ("load", "pages", "state", "pages/s", "tok/s", "e2e p50", "p95", "p99", "ttft p50", "itl p50"):
+            speed.add_column(column, justify="left" if column in ("load", "state") else "right")
         quality = Table(title=f"{name}: quality and cost", title_justify="left")
         for column in ("load", "errors", "truncated", "accuracy", "vs c1", "acc. goodput", "per 1000", "client"):
             quality.add_column(column, justify="left" if column == "load" else "right")
         for load in summary["loads"]:
             f = load["figures"]
             where = f"rate {load['rate']:g}/s" if load["rate"] is not None else f"c={load['concurrency']}"
-            e2e = f["e2e_s"] or {}
             speed.add_row(
                 where,
                 str(f["requests"]),
-                _number(f["pages_per_s"]),
-                _number(f["output_tokens_per_s"], 0),
-                *(_seconds(e2e.get(q)) for q in ("p50", "p95", "p99")),
-                _seconds((f["ttft_s"] or {}).get("p50")),
-                _seconds((f["itl_s"] or {}).get("p50")),
+                state(f),
+                _number(headline(f)[0]),
+                _number(headline_figure(f, "output_tokens_per_s"), 0),
+                *(_seconds(headline_figure(f, f"e2e_s.{q}")) for q in ("p50", "p95", "p99")),
+                _seconds(headline_figure(f, "ttft_s.p50")),
+                _seconds(headline_figure(f, "itl_s.p50")),
             )
             quality.add_row(
                 where,
@@ -122,13 +124,57 @@ def render_table(console: Console, result: Mapping[str, Any]) -> None:
                 _seconds((f["client_s"] or {}).get("p50")),
             )
         console.print(speed)
+        limit = limit_table(name, summary["loads"], result["settings"])
+        if limit is not None:
+            console.print(limit)
         console.print(quality)
         breakdown = time_breakdown(name, summary["loads"])
         if breakdown is not None:
             console.print(breakdown)
+            steps = engine_steps(name, summary["loads"])
+            if steps is not None:
+                console.print(steps)
         else:
             console.print(f"{name}: {NO_BREAKDOWN}", markup=False, highlight=False)
         console.print(summary_line(name, summary, result["settings"]), markup=False, highlight=False)
+
+
+def state(seen: Mapping[str, Any]) -> str:
+    """ "steady 4.0 waves", "one wave", or "-" (rate mode: an open loop has no waves)."""
+    block = seen.get("steady")
+    if not isinstance(block, Mapping):
+        return "-"
+    return f"steady {block['waves']:.1f} waves" if is_steady(seen) else ONE_WAVE
+
+
+def limit_table(name: str, loads: Sequence[Mapping[str, Any]], settings: Mapping[str, Any]) -> Table | None:
+    """Each load's pages/s against the physical limit of its GPU for its pages and answers (limits.py)."""
+    blocks = [(load, load["figures"].get("limit")) for load in loads]
+    if not any(block for _, block in blocks):
+        return None
+    gpu = settings.get("gpu") or {}
+    card = gpu.get("name") or "GPU unknown"
+    table = Table(
+        title=f"{name}: against the limit ({card}; prefill at {PREFILL_SHARE:.0%} of peak, pages/s)",
+        title_justify="left",
+    )
+    for column in ("load", "prompt", "answer", "decode", "prefill", "combined", "measured", "share"):
+        table.add_column(column, justify="left" if column == "load" else "right")
+    for load, block in blocks:
+        if not block:
+            continue
+        rate, mark = headline(load["figures"])
+        table.add_row(
+            f"c={load['concurrency']}",
+            _number(block["prompt_tokens"], 0),
+            _number(block["answer_tokens"], 0),
+            _number(block["decode_pages_per_s"]),
+            _number(block["prefill_pages_per_s"]),
+            _number(block["combined_pages_per_s"]),
+            _number(rate) + (f" ({mark})" if mark else ""),
+            _share(block["share"]),
+        )
+    return table
 
 
 NO_BREAKDOWN = "no server time breakdown: /metrics unreadable or without vLLM's request histograms"
@@ -141,7 +187,8 @@ def time_breakdown(name: str, loads: Sequence[Mapping[str, Any]]) -> Table | Non
     if not any(load.get("server_time") for load in loads):
         return None
     table = Table(title=f"{name}: where the time goes (mean s per request)", title_justify="left")
-    for column in ("load", "counted", "client", "queue", "prefill", "decode", "server e2e", "seen e2e"):
+    columns = ("load", "counted", "client", "queue", "prefill", "decode", "server e2e", "seen e2e")
+    for column in columns:
         table.add_column(column, justify="left" if column == "load" else "right")
     for load in loads:
         where = f"rate {load['rate']:g}/s" if load["rate"] is not None else f"c={load['concurrency']}"
@@ -157,12 +204,37 @@ def time_breakdown(name: str, loads: Sequence[Mapping[str, Any]]) -> Table | Non
     return table
 
 
+def engine_steps(name: str, loads: Sequence[Mapping[str, Any]]) -> Table | None:
+    """The engine's steps at each load and the share of them that also computed prompt tokens: a table of its
+    own, so the time table above still fits an 80-column log. None when no load counted steps."""
+    if not any((load.get("server_time") or {}).get("engine") for load in loads):
+        return None
+    table = Table(title=f"{name}: engine steps (vLLM's step-size histogram)", title_justify="left")
+    for column in ("load", "steps", "mixed with prefill"):
+        table.add_column(column, justify="left" if column == "load" else "right")
+    for load in loads:
+        where = f"rate {load['rate']:g}/s" if load["rate"] is not None else f"c={load['concurrency']}"
+        table.add_row(where, *_steps((load.get("server_time") or {}).get("engine")))
+    return table
+
+
+def _steps(engine: Mapping[str, Any] | None) -> tuple[str, str]:
+    """The engine's steps in the window and the share that computed prompt tokens beside the decode ("mixed":
+    more tokens than requests in flight), from vLLM's step-size histogram."""
+    steps = (engine or {}).get("steps")
+    mixed = (engine or {}).get("steps_with_prefill_at_least")
+    if not steps:
+        return "-", "-"
+    return str(steps), "-" if mixed is None else f">={mixed / steps:.0%}"
+
+
 def summary_line(name: str, summary: Mapping[str, Any], settings: Mapping[str, Any]) -> str:
     best = summary.get("best_pages_per_s")
     parts = []
     if best and best.get("pages_per_s") is not None:
         where = f"rate {best['rate']:g}/s" if best.get("rate") is not None else f"concurrency {best['concurrency']}"
-        parts.append(f"best {best['pages_per_s']:.2f} pages/s at {where}")
+        mark = f" ({best['mark']})" if best.get("mark") else ""
+        parts.append(f"best {best['pages_per_s']:.2f} pages/s{mark} at {where}")
     slo = summary.get("slo")
     if slo:
         if slo["met_at"] is None:

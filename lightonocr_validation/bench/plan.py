@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from lightonocr_validation.bench.slo import Objective
+from lightonocr_validation.bench.steady import Lane, headline, steady_block
 from lightonocr_validation.load.figures import figures
 from lightonocr_validation.load.records import Load, PointRun, RequestRecord
 
@@ -44,9 +45,18 @@ class Step:
         )
         return records, duration, cpu
 
+    def lanes_by_run(self) -> list[list[Lane]]:
+        """Each run with every host's run of that number (they ran at the same moment, on one clock)."""
+        count = max((len(runs) for runs in self.runs.values()), default=0)
+        by_run = [[runs[n] for runs in self.runs.values() if n < len(runs)] for n in range(count)]
+        return [[(run.records, run.load.concurrency) for run in runs] for runs in by_run]
+
     def figures(self) -> dict[str, object]:
+        """The pooled figures with the steady state (steady.py) the sweep's decisions read."""
         records, duration, _ = self.pooled()
-        return figures(records, duration, graded=False)
+        seen = figures(records, duration, graded=False)
+        seen["steady"] = steady_block(self.lanes_by_run()) if self.load.rate is None else None
+        return seen
 
 
 MeasureLoad = Callable[[Load], Step]
@@ -72,7 +82,7 @@ def run_sweep(sweep: Sweep, measure: MeasureLoad, *, start: int = 1) -> list[Ste
         step = measure(Load(concurrency))
         steps.append(step)
         seen = step.figures()
-        pages_per_s = float(seen["pages_per_s"] or 0.0)  # type: ignore[arg-type]
+        pages_per_s = headline(seen)[0] or 0.0  # the steady state where the point has one
         if sweep.objective is not None:
             if sweep.objective.met_by(seen):
                 met = concurrency

@@ -14,6 +14,7 @@ from typing import Any
 
 from lightonocr_validation.bench.plan import Step, slo_summary
 from lightonocr_validation.bench.slo import Objective
+from lightonocr_validation.bench.steady import Lane, headline, steady_block
 from lightonocr_validation.core.files import write_text
 from lightonocr_validation.core.serialize import iso_utc, jsonable, public_url, redact, render_json, target_secrets
 from lightonocr_validation.load.figures import Economics, figures, interval95, pick
@@ -23,6 +24,8 @@ from lightonocr_validation.load.server_time import pooled as pooled_server_time
 from lightonocr_validation.vllm.client import Target
 
 SCHEMA = "lightonocr-validation/bench/1"
+# A point's records, the requests it kept in flight and its headline pages/s -> its `limit` object (limits.py).
+Limit = Callable[[Sequence[RequestRecord], int, float | None], dict[str, Any] | None]
 # Figures given a 95 % interval over runs (with --runs 2 or more).
 INTERVAL_FIGURES = (
     "pages_per_s",
@@ -78,11 +81,13 @@ class ResultBuilder:
         economics: Callable[[int], Economics],
         objective: Objective | None,
         references: Mapping[str, PointRun | None],
+        limit: Limit | None = None,
     ) -> None:
         self.graded = graded
         self.economics = economics  # servers -> Economics
         self.objective = objective
         self.references = references
+        self.limit = limit
 
     def reference_accuracy(self, host: str, steps: Sequence[Step]) -> float | None:
         """Accuracy at concurrency 1: the sweep's first load, else the reference pass sent before the points."""
@@ -117,6 +122,8 @@ class ResultBuilder:
             per_run = []
             for run in runs:
                 seen = self.point_figures(run.records, run.duration_s, run.client_cpu_s, reference, 1)
+                _add_steady(seen, step.load, [[(run.records, run.load.concurrency)]])
+                self._add_limit(seen, run.records, run.load)
                 per_run.append(seen)
                 where = (run.load, run.run, run.started, run.duration_s)
                 points.append(self._point(*where, seen, run.records, step, server_time=run.server_time))
@@ -124,6 +131,8 @@ class ResultBuilder:
             pooled = self.point_figures(
                 records, sum(r.duration_s for r in runs), sum(r.client_cpu_s for r in runs), reference, 1
             )
+            _add_steady(pooled, step.load, [[(run.records, run.load.concurrency)] for run in runs])
+            self._add_limit(pooled, records, runs[0].load if runs else step.load)
             loads.append((step.load, pooled, per_run))
         host = {
             "name": label,
@@ -134,6 +143,12 @@ class ResultBuilder:
         }
         _add_server_time(host["summary"], [[run.server_time for run in step.runs.get(label, [])] for step in steps])
         return host
+
+    def _add_limit(self, seen: dict[str, Any], records: Sequence[RequestRecord], load: Load) -> None:
+        """The physical limit for this point's pages and answers (limits.py), a host's only: a fleet's total
+        is N cards' worth, and its cards may differ."""
+        if self.limit is not None and load.rate is None:
+            seen["limit"] = self.limit(records, load.concurrency, headline(seen)[0])
 
     def fleet(self, targets: Sequence[Target], steps: Sequence[Step]) -> dict[str, Any]:
         """Totals over the hosts at each load: they ran at the same moment, so a run lasts as long as its
@@ -150,12 +165,15 @@ class ResultBuilder:
                 duration = max(run.duration_s for run in runs)
                 cpu = max(run.client_cpu_s for run in runs)
                 seen = self.point_figures(records, duration, cpu, None, servers)
+                _add_steady(seen, step.load, [[(run.records, run.load.concurrency) for run in runs]])
                 per_run.append(seen)
                 started = min(run.started for run in runs)
                 server_time = pooled_server_time(run.server_time for run in runs)
                 points.append(self._point(step.load, number + 1, started, duration, seen, records, step, server_time))
             records, duration, cpu = step.pooled()
-            loads.append((step.load, self.point_figures(records, duration, cpu, None, servers), per_run))
+            pooled = self.point_figures(records, duration, cpu, None, servers)
+            _add_steady(pooled, step.load, step.lanes_by_run())
+            loads.append((step.load, pooled, per_run))
         summary = self._summary(loads, _stopped(steps))
         _add_server_time(summary, [[run.server_time for runs in s.runs.values() for run in runs] for s in steps])
         return {"hosts": [t.label for t in targets], "points": points, "summary": summary}
@@ -178,7 +196,7 @@ class ResultBuilder:
             "duration_s": duration,
             "note": step.stopped_because or None,
             "figures": seen,
-            "server_time": as_json(server_time),
+            "server_time": as_json(server_time, load.concurrency if load.rate is None else None),
             "requests": [request_dict(r) for r in records],
         }
 
@@ -196,9 +214,12 @@ class ResultBuilder:
     def _summary(
         self, loads: Sequence[tuple[Load, dict[str, Any], list[dict[str, Any]]]], stopped: str = ""
     ) -> dict[str, Any]:
-        best = max(loads, key=lambda item: pick(item[1], "pages_per_s") or 0.0, default=None)
+        best = max(loads, key=lambda item: headline(item[1])[0] or 0.0, default=None)
         summary: dict[str, Any] = {
-            "best_pages_per_s": {**_where(best[0]), "pages_per_s": best[1]["pages_per_s"]} if best else None,
+            # The steady-state rate where the load has one, else the whole load's marked "one wave".
+            "best_pages_per_s": {**_where(best[0]), "pages_per_s": headline(best[1])[0], "mark": headline(best[1])[1]}
+            if best
+            else None,
             "loads": [{**_where(load), "figures": pooled} for load, pooled, _ in loads],
             "slo": slo_summary(self.objective, [(load, pooled) for load, pooled, _ in loads])
             if self.objective
@@ -220,10 +241,16 @@ class ResultBuilder:
         return summary
 
 
+def _add_steady(seen: dict[str, Any], load: Load, runs: Sequence[Sequence[Lane]]) -> None:
+    """The point's steady state (steady.py) beside its whole-point figures; null for a rate-mode point."""
+    seen["steady"] = steady_block(runs) if load.rate is None else None
+
+
 def _add_server_time(summary: dict[str, Any], per_load: Sequence[Sequence[ServerTime | None]]) -> None:
     """Each summary load's server time, its runs (and hosts) pooled; the loads are in the steps' order."""
     for load, times in zip(summary["loads"], per_load, strict=True):
-        load["server_time"] = as_json(pooled_server_time(times))
+        in_flight = load["concurrency"] if load.get("rate") is None else None
+        load["server_time"] = as_json(pooled_server_time(times), in_flight)
 
 
 def _stopped(steps: Sequence[Step]) -> str:

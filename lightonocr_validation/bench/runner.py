@@ -6,7 +6,7 @@ client's time and slow the figures, so a point's answers are graded once its las
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
@@ -14,7 +14,7 @@ from lightonocr_validation.accuracy.engine import grade
 from lightonocr_validation.bench.plan import Step
 from lightonocr_validation.core.cancel import SERVER_GONE, CancelToken
 from lightonocr_validation.grounding.judge import judge
-from lightonocr_validation.load.driver import Budget, OnRecord, run_point
+from lightonocr_validation.load.driver import Bodies, Budget, OnRecord, run_point
 from lightonocr_validation.load.pages import BenchPage
 from lightonocr_validation.load.records import Load, PointRun, RequestRecord
 from lightonocr_validation.load.server_time import ServerTimeProbe
@@ -41,7 +41,7 @@ def grade_records(records: Sequence[RequestRecord], grounding: bool = False) -> 
 class Bench:
     targets: Sequence[Target]
     pages: Sequence[BenchPage]
-    bodies: Mapping[str, bytes]
+    bodies: Bodies
     budget: Budget
     stream: bool
     runs: int = 1

@@ -40,7 +40,6 @@ from lightonocr_validation.core.errors import (
 from lightonocr_validation.core.interrupts import SignalGuard
 from lightonocr_validation.core.redaction import Redactor, redacting
 from lightonocr_validation.core.serialize import iso_utc, public_url
-from lightonocr_validation.grounding.mode import checks_for_mode
 from lightonocr_validation.pages import samples, user_pages
 from lightonocr_validation.pages.image import inputs
 from lightonocr_validation.pages.image.inputs import UserPageInput
@@ -131,7 +130,7 @@ def _run_check(
             redactor.add_target(target)
         if not cancel.is_set():  # the profile may ask the server; the pages take seconds: not once stopped
             profile = resolve_profile(options.config, resolved[0])
-            selected = checks_for_mode(selected, options.mode, profile, options.config.model.served)
+            selected = registry.checks_for_mode(selected, options.mode, profile, options.config.model.served)
             settings = RequestSettings.from_config(options.config, pages_dir, profile=profile)
             pages = _user_pages(options, profile.longest_edge)
             for page in _unread_pages(options, profile.longest_edge):

@@ -17,6 +17,9 @@ import checks.performance
 import checks.readiness
 import checks.serving
 from lightonocr_validation.check.base import REGISTERED, Check
+from lightonocr_validation.core.errors import UserError
+from lightonocr_validation.core.model_profiles import ModelProfile
+from lightonocr_validation.grounding.mode import GROUNDING, require_grounding
 
 # The families in the order they run and are reported; within a family, checks run in the order written.
 FAMILIES = (
@@ -96,3 +99,31 @@ def _split(values: Iterable[str]) -> set[str]:
 
 
 _validate(CHECKS)
+
+
+def checks_for_mode(
+    selected: Sequence[type[Check]], mode: str, profile: ModelProfile, model_name: str
+) -> list[type[Check]]:
+    """The selected checks of `invoke check --mode`: "" all of them; "plain" all but the grounding family;
+    "grounding" the grounding family and what it requires. An explicit grounding mode for a model without
+    it is a usage error (one line), not a run of skips."""
+    if not mode:
+        return list(selected)
+    if mode == "plain":
+        return _some(mode, [check for check in selected if check.family != GROUNDING])
+    require_grounding(profile, model_name)
+    wanted = {check.id for check in selected if check.family == GROUNDING}
+    by_id = {check.id: check for check in selected}
+    pending = list(wanted)
+    while pending:  # the checks the grounding ones require, and theirs
+        for required in by_id[pending.pop()].requires:
+            if required not in wanted and required in by_id:
+                wanted.add(required)
+                pending.append(required)
+    return _some(mode, [check for check in selected if check.id in wanted])
+
+
+def _some(mode: str, checks: list[type[Check]]) -> list[type[Check]]:
+    if not checks:
+        raise UserError(f"--mode {mode} leaves no check of the selection to run: loosen --only, --skip or --tag")
+    return checks

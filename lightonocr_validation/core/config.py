@@ -263,6 +263,8 @@ FLAG_RANGES: dict[str, Range | None] = {
     "--duration": POSITIVE,
     "--temperature": NOT_NEGATIVE,
     "--runs": AT_LEAST_ONE,
+    "--waves": POSITIVE,
+    "--ramp": NOT_NEGATIVE,
     "--seed": None,
     "--gpus": AT_LEAST_ONE,
     "--replicas": None,  # targets.resolve_replicas and fleet_serve.plan say what 0 or a port past 65535 means

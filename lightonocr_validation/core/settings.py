@@ -149,7 +149,7 @@ DEFAULTS: dict[str, Any] = {
         "grid": "encoder",
         "concurrency": 64,
         "max_tokens": 1024,
-        "requests": 128,
+        "requests": 256,
         "start_timeout": 600,
         "out": ".cache/tune",
     },
@@ -203,7 +203,10 @@ NOTES: dict[str, str] = {
         "Fixed output length of every answer (ignore_eos): configurations stay comparable, and random weights "
         "never stop early."
     ),
-    "tune.requests": "Measured requests per configuration.",
+    "tune.requests": (
+        "Measured requests per configuration: four waves at 64 in flight, so each is measured in steady state "
+        "(the ramps left out; fewer than three waves is marked one wave)."
+    ),
     "tune.start_timeout": "Seconds one configuration may take to become ready (an H200 takes 110-170 s).",
     "tune.out": "Folder of the records, logs and bench results; a rerun measures only what is missing.",
     "server.host": "Address `invoke serve` binds (`--host`).",

@@ -17,7 +17,16 @@ from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
 
-from lightonocr_validation.docs import accuracy_doc, checks_doc, guide, markers, sessions_doc, tasks_doc
+from lightonocr_validation.docs import (
+    accuracy_doc,
+    bench_doc,
+    checks_doc,
+    gpu_doc,
+    guide,
+    markers,
+    sessions_doc,
+    tasks_doc,
+)
 
 DOCUMENTS: dict[str, ModuleType] = {
     "tasks": tasks_doc,
@@ -25,6 +34,8 @@ DOCUMENTS: dict[str, ModuleType] = {
     "checks": checks_doc,
     "guide": guide,
     "accuracy": accuracy_doc,
+    "bench": bench_doc,
+    "gpu": gpu_doc,
 }
 
 

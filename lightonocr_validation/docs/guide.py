@@ -13,11 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from lightonocr_validation.check import verdict
-from lightonocr_validation.core import config, settings
+from lightonocr_validation.core import config, hardware, settings
 from lightonocr_validation.core.markdown import NONE, code, fenced, rst_to_markdown, table, value
 from lightonocr_validation.docs import models_doc, sources
 from lightonocr_validation.docs.markers import empty_block
-from lightonocr_validation.serve import hardware
 from lightonocr_validation.serve import process as serve
 from lightonocr_validation.serve import tiny_model as tiny_checkpoint
 from lightonocr_validation.vllm import compat, cpu_repairs, diagnose, targets

@@ -8,14 +8,11 @@ one that does not gets the profile of the served name.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
+from typing import Any
 
 from lightonocr_validation.core.errors import EXIT_USAGE, UserError
 from lightonocr_validation.core.model_profiles import ModelProfile, profile_for
-
-if TYPE_CHECKING:
-    from lightonocr_validation.check.base import Check
 
 GROUNDING = "grounding"
 PROMPT = "grounding"  # the text LightOn's client sends beside the image to ask for grounding
@@ -65,34 +62,6 @@ def require_grounding(profile: ModelProfile, model_name: str) -> None:
             "LightOnOCR-3 server's model with --model lightonai/LightOnOCR-3-...",
             EXIT_USAGE,
         )
-
-
-def checks_for_mode(
-    selected: Sequence[type[Check]], mode: str, profile: ModelProfile, model_name: str
-) -> list[type[Check]]:
-    """The selected checks of `invoke check --mode`: "" all of them; "plain" all but the grounding family;
-    "grounding" the grounding family and what it requires. An explicit grounding mode for a model without
-    it is a usage error (one line), not a run of skips."""
-    if not mode:
-        return list(selected)
-    if mode == "plain":
-        return _some(mode, [check for check in selected if check.family != GROUNDING])
-    require_grounding(profile, model_name)
-    wanted = {check.id for check in selected if check.family == GROUNDING}
-    by_id = {check.id: check for check in selected}
-    pending = list(wanted)
-    while pending:  # the checks the grounding ones require, and theirs
-        for required in by_id[pending.pop()].requires:
-            if required not in wanted and required in by_id:
-                wanted.add(required)
-                pending.append(required)
-    return _some(mode, [check for check in selected if check.id in wanted])
-
-
-def _some(mode: str, checks: list[type[Check]]) -> list[type[Check]]:
-    if not checks:
-        raise UserError(f"--mode {mode} leaves no check of the selection to run: loosen --only, --skip or --tag")
-    return checks
 
 
 def _sampled(sampling: Any, key: str) -> Any:

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 
 from lightonocr_validation.accuracy.readings import HEALTHY_MISREAD_RATE, misread
 from lightonocr_validation.grounding.blocks import write
-from lightonocr_validation.grounding.boxes import TrueBlock, union
+from lightonocr_validation.grounding.boxes import union
+from lightonocr_validation.pages.blocks import TrueBlock
 
 SHIFT = 100  # a tenth of the page, per mille
 JITTER = 6  # per mille: "a few"

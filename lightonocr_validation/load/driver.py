@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import math
 import queue
 import random
 import threading
@@ -22,6 +23,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from lightonocr_validation.core.cancel import CancelToken
+from lightonocr_validation.load.answers import AnswerBodies
 from lightonocr_validation.load.pages import BenchPage
 from lightonocr_validation.load.records import Load, PointRun, RequestRecord
 from lightonocr_validation.load.transport import send
@@ -35,6 +37,12 @@ RATE_WARMUP = 8
 
 # Called from worker threads after each measured request: host, load, record.
 OnRecord = Callable[[str, Load, RequestRecord], None]
+# Each page's encoded request (every answer the same length), or bodies whose answer length each request draws.
+Bodies = Mapping[str, bytes] | AnswerBodies
+
+
+def body_of(bodies: Bodies, label: str, index: int) -> bytes:
+    return bodies.body(label, index) if isinstance(bodies, AnswerBodies) else bodies[label]
 
 
 @dataclass(frozen=True)
@@ -46,6 +54,11 @@ class Budget:
     requests: int | None
     duration_s: float | None = None
     warmup: int | None = None
+    # A staggered start: worker k sends its first measured request k x ramp_s / workers after the clock starts,
+    # so the first wave does not arrive as one burst (the steady window leaves the ramp out either way).
+    ramp_s: float = 0.0
+    # Closed loop: send waves x concurrency requests (a steady state needs 3 or more: steady.py), not `requests`.
+    waves: float | None = None
 
 
 def arrival_offsets(load: Load, budget: Budget) -> list[float]:
@@ -76,7 +89,7 @@ def _share_of_arrivals(load: Load, budget: Budget, index: int, count: int) -> li
 def run_point(
     target: Target,
     pages: Sequence[BenchPage],
-    bodies: Mapping[str, bytes],
+    bodies: Bodies,
     load: Load,
     budget: Budget,
     *,
@@ -111,6 +124,8 @@ def run_point(
     offsets = _share_of_arrivals(load, budget, *share) if load.rate is not None else None
     if offsets is not None:
         workers = max(1, min(workers, len(offsets)))
+    elif budget.waves is not None:
+        budget = replace(budget, requests=math.ceil(budget.waves * workers), duration_s=None)
     warmup = budget.warmup if budget.warmup is not None else (workers if offsets is None else min(workers, RATE_WARMUP))
     warmups = itertools.count()
     measured = itertools.count()
@@ -131,21 +146,20 @@ def run_point(
     def one(session, index: int, scheduled: float | None) -> None:
         page = pages[index % len(pages)]
         start = time.perf_counter() - clock["origin"]
-        exchange = send(
-            session, target, url, bodies[page.label], stream=stream, keep_text=keep_text, cancel=stop, watch=watch
-        )
+        body = body_of(bodies, page.label, index)
+        exchange = send(session, target, url, body, stream=stream, keep_text=keep_text, cancel=stop, watch=watch)
         if exchange.abandoned:
             return
         record = RequestRecord(page, start, exchange, scheduled)
         records[index] = record
         on_record(target.label, load, record)
 
-    def work() -> None:
+    def work(worker: int) -> None:
         session = configured_session(target)
         try:
             while sending() and (index := next(warmups)) < warmup:
                 page = pages[index % len(pages)]
-                body = bodies[page.label]
+                body = body_of(bodies, page.label, index)
                 warm = send(session, target, url, body, stream=stream, keep_text=False, cancel=stop, watch=watch)
                 if not warm.abandoned:
                     warmed.append(index)
@@ -155,6 +169,8 @@ def run_point(
                     one(session, *item)
                 return
             deadline = clock["origin"] + budget.duration_s if budget.duration_s is not None else None
+            if budget.ramp_s > 0 and stop.wait(worker * budget.ramp_s / workers):
+                return
             while sending():
                 index = next(measured)
                 if budget.requests is not None and index >= budget.requests:
@@ -170,7 +186,9 @@ def run_point(
         finally:
             session.close()
 
-    threads = [threading.Thread(target=work, name=f"bench-{target.label}-{n}", daemon=True) for n in range(workers)]
+    threads = [
+        threading.Thread(target=work, args=(n,), name=f"bench-{target.label}-{n}", daemon=True) for n in range(workers)
+    ]
     for thread in threads:
         thread.start()
     with contextlib.suppress(threading.BrokenBarrierError):

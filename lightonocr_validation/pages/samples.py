@@ -13,7 +13,7 @@ import pypdfium2 as pdfium
 from PIL import Image, UnidentifiedImageError
 
 from lightonocr_validation.accuracy.facts import Fact, parse_fact
-from lightonocr_validation.grounding.boxes import TrueBlock, read_true_blocks
+from lightonocr_validation.pages.blocks import TrueBlock, read_true_blocks
 from lightonocr_validation.pages.image import LONGEST_SIDE, fit_longest_side, to_rgb
 
 SAMPLES_DIR = Path(__file__).resolve().parent.parent.parent / "samples"

@@ -1,5 +1,5 @@
 """Build the random-weight model of a profile's architecture: the command `invoke tiny-model` runs with the
-vLLM environment's python (`python -m lightonocr_validation.serve.process.build_model OUT_DIR [--full-size]
+vLLM environment's python (`python -m lightonocr_validation.serve.build_model OUT_DIR [--full-size]
 [--model-profile NAME]`). It picks the builder, tiny_model (Pixtral-based) or tiny_qwen35 (Qwen3.5-based),
 so neither builder imports the other's dispatch."""
 

@@ -23,8 +23,8 @@ from pathlib import Path
 
 from lightonocr_validation.core.config import ModelSettings, ServerSettings
 from lightonocr_validation.core.errors import EXIT_USAGE, UserError
+from lightonocr_validation.core.hardware import CPU_SERVER_BYTES, Cpu, Gpu, cpu_servers_max, describe
 from lightonocr_validation.serve import process as serving
-from lightonocr_validation.serve.hardware import CPU_SERVER_BYTES, Cpu, Gpu, cpu_servers_max, describe
 
 SINGLE, REPLICAS, DATA_PARALLEL = "single", "replicas", "data-parallel"
 DEVICES_VARIABLE = "CUDA_VISIBLE_DEVICES"

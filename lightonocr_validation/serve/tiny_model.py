@@ -7,7 +7,7 @@ template and the image-token expansion. This module writes all of those, shrunk:
 parameters instead of a billion. What the result can never prove is OCR quality: its output is noise.
 
 Run with an interpreter that has torch, transformers and tokenizers (the vLLM environment):
-``python -m lightonocr_validation.serve.process.build_model OUT_DIR``.
+``python -m lightonocr_validation.serve.build_model OUT_DIR``.
 """
 
 from __future__ import annotations

@@ -25,10 +25,11 @@ from rich.console import Console
 from rich.table import Table
 
 from lightonocr_validation.bench.command import BenchOptions, run_bench
+from lightonocr_validation.bench.steady import headline, headline_figure
 from lightonocr_validation.core.config import ModelSettings, ServerSettings
 from lightonocr_validation.core.errors import EXIT_INTERRUPTED
 from lightonocr_validation.serve import process as serving
-from lightonocr_validation.tune.grid import BASELINE, Candidate
+from lightonocr_validation.tune.grid import BASELINE, BF16, Candidate
 from lightonocr_validation.vllm.client import BadAnswer, Target, Unreachable, VllmClient, one_line
 from lightonocr_validation.vllm.diagnose import KnownFailure, diagnose
 
@@ -98,6 +99,7 @@ def measure(candidate: Candidate, options: TuneOptions, *, console: Console, err
         "name": candidate.name,
         "args": list(candidate.args),
         "reason": candidate.reason,
+        "numerics": candidate.numerics,
         "command": command,
         "log": str(log_file),
         "status": FAILED,
@@ -198,22 +200,40 @@ def key_figures(result: Mapping[str, Any]) -> dict[str, Any] | None:
         return None
     figures = points[0]["figures"]
     first_error = next((r["error"] for r in points[0].get("requests", []) if r.get("error")), None)
-
-    def part(name: str, q: str) -> float | None:
-        values = figures.get(name)
-        return values.get(q) if values else None
-
+    rate, mark = headline(figures)
+    server = points[0].get("server_time") or {}
+    engine = server.get("engine") or {}
+    limit = figures.get("limit") or {}
+    steady = figures.get("steady") or {}
     return {
         "concurrency": points[0].get("concurrency"),
         "requests": figures["requests"],
         "completed": figures["completed"],
         "errors": figures["errors"],
         "first_error": one_line(first_error, 200) if first_error else None,
-        "pages_per_s": figures["pages_per_s"],
-        "output_tokens_per_s": figures.get("output_tokens_per_s"),
-        "e2e_p50_s": part("e2e_s", "p50"),
-        "e2e_p95_s": part("e2e_s", "p95"),
-        "ttft_p50_s": part("ttft_s", "p50"),
+        # The steady state's pages/s and latencies where the point has one (steady.py), else the whole
+        # point's, marked "one wave".
+        "pages_per_s": rate,
+        "state": mark or ("steady" if steady else None),
+        "waves": steady.get("waves"),
+        "whole_point_pages_per_s": figures["pages_per_s"],
+        "output_tokens_per_s": headline_figure(figures, "output_tokens_per_s"),
+        "e2e_p50_s": headline_figure(figures, "e2e_s.p50"),
+        "e2e_p95_s": headline_figure(figures, "e2e_s.p95"),
+        "ttft_p50_s": headline_figure(figures, "ttft_s.p50"),
+        "itl_p50_s": headline_figure(figures, "itl_s.p50"),
+        # Where a request's time went in the engine (vLLM's histograms): prefill includes the vision encoder,
+        # whose own time vLLM 0.26.0 does not export over HTTP (a profiler trace splits it).
+        "queue_s": server.get("queue_s"),
+        "prefill_s": server.get("prefill_s"),
+        "decode_s": server.get("decode_s"),
+        "steps": engine.get("steps"),
+        "steps_with_prefill_at_least": engine.get("steps_with_prefill_at_least"),
+        "limit_pages_per_s": limit.get("combined_pages_per_s"),
+        "decode_limit_pages_per_s": limit.get("decode_pages_per_s"),
+        "prefill_limit_pages_per_s": limit.get("prefill_pages_per_s"),
+        "share_of_limit": limit.get("share"),
+        "gpu": limit.get("gpu"),
     }
 
 
@@ -221,14 +241,20 @@ def _read_record(records_dir: Path, candidate: Candidate) -> dict[str, Any]:
     path = records_dir / f"{candidate.name}.json"
     if path.is_file():
         return json.loads(path.read_text(encoding="utf-8"))
-    return {"name": candidate.name, "args": list(candidate.args), "reason": candidate.reason, "status": NOT_RUN}
+    return {
+        "name": candidate.name,
+        "args": list(candidate.args),
+        "reason": candidate.reason,
+        "numerics": candidate.numerics,
+        "status": NOT_RUN,
+    }
 
 
 def summarize(options: TuneOptions, records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """The sweep's result: every configuration, the best (no failed request), its gain over the card's."""
+    """The sweep's result: every configuration, the best (no failed request, the model's own bf16 numerics: a
+    lever that changes them needs an accuracy run with the trained weights first), its gain over the card's."""
     baseline = records[0]
-    eligible = [r for r in records if r["status"] == OK and r["figures"]["errors"] == 0]
-    best = max(eligible, key=lambda r: r["figures"]["pages_per_s"], default=None)
+    best = best_of(records)
     base_rate = baseline["figures"]["pages_per_s"] if baseline["status"] == OK else None
     gain = best["figures"]["pages_per_s"] / base_rate - 1 if best and base_rate else None
     bench = options.bench(options.out / "bench" / "-")
@@ -250,6 +276,14 @@ def summarize(options: TuneOptions, records: Sequence[Mapping[str, Any]]) -> dic
         "gain_over_card": gain,
         "conclusion": _conclusion(best, gain, baseline, records),
     }
+
+
+def best_of(records: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    """The fastest configuration measured without a failed request that keeps the model's bf16 numerics."""
+    eligible = [
+        r for r in records if r["status"] == OK and r["figures"]["errors"] == 0 and r.get("numerics", BF16) == BF16
+    ]
+    return max(eligible, key=lambda r: r["figures"]["pages_per_s"] or 0.0, default=None)
 
 
 def _conclusion(
@@ -286,7 +320,8 @@ def _print_outcome(record: Mapping[str, Any], console: Console, errors: Console)
 
 def render_table(summary: Mapping[str, Any]) -> Table:
     table = Table(title=f"tune: grid {summary['grid']}, {summary['model']}", title_justify="left")
-    for column in ("configuration", "status", "pages/s", "vs card", "e2e p50", "e2e p95", "TTFT p50", "errors"):
+    columns = ("configuration", "status", "pages/s", "vs card", "e2e p50", "e2e p95", "prefill", "decode", "limit")
+    for column in (*columns, "errors"):
         table.add_column(column, justify="left" if column in ("configuration", "status") else "right")
     table.add_column("start", justify="right")
     table.add_column("cause")
@@ -297,14 +332,18 @@ def render_table(summary: Mapping[str, Any]) -> Table:
         rate = figures.get("pages_per_s")
         mark = " *" if summary["best"] and summary["best"]["name"] == record["name"] else ""
         diagnosis = record.get("diagnosis")
+        state = f" ({figures['state']})" if figures.get("state") not in (None, "steady") else ""
+        numerics = " [numerics]" if record.get("numerics", BF16) != BF16 else ""
         table.add_row(
-            record["name"] + mark,
+            record["name"] + mark + numerics,
             record["status"],
-            _fmt(rate, "{:.2f}"),
+            _fmt(rate, "{:.2f}") + state,
             _fmt(rate / base - 1 if rate and base else None, "{:+.1%}"),
             _fmt(figures.get("e2e_p50_s"), "{:.1f} s"),
             _fmt(figures.get("e2e_p95_s"), "{:.1f} s"),
-            _fmt(figures.get("ttft_p50_s"), "{:.2f} s"),
+            _fmt(figures.get("prefill_s"), "{:.1f} s"),
+            _fmt(figures.get("decode_s"), "{:.1f} s"),
+            _fmt(figures.get("share_of_limit"), "{:.0%}"),
             _fmt(figures.get("errors"), "{}"),
             _fmt(record.get("start_s"), "{:.0f} s"),
             (diagnosis["key"] + ": " if diagnosis else "") + (record.get("cause") or ""),

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 BASELINE = "card"
+BF16 = "bf16"  # the model's own numerics; any other value names what a lever changes (FP8 KV cache, ...)
 
 
 class GridError(ValueError):
@@ -27,6 +28,9 @@ class Candidate:
     name: str
     args: tuple[str, ...] = ()
     reason: str = ""
+    # "bf16", or what the lever changes: such a configuration is measured and shown, never picked as the
+    # best until an accuracy run with the trained weights clears it.
+    numerics: str = BF16
 
 
 CARD = Candidate(BASELINE, (), "the model card's command: the baseline every gain is measured against")
@@ -55,7 +59,31 @@ ENCODER_GRID: tuple[Candidate, ...] = (
     ),
 )
 
-GRIDS: dict[str, tuple[Candidate, ...]] = {"encoder": ENCODER_GRID}
+# The `tuned` profile (settings.py) and levers on top of it, in the order of their expected gain (issue 22),
+# each measured in steady state (tune.requests: four waves at tune.concurrency). vLLM 0.26.0's encoder CUDA
+# graphs (compilation_config.cudagraph_mm_encoder) are not a candidate: Pixtral, LightOnOCR's encoder, does
+# not implement SupportsEncoderCudaGraph there, so the flag changes nothing for this model. Nor are concurrent
+# partial prefills (--max-num-partial-prefills 2): 0.26.0 refuses to start with them ("Concurrent Partial
+# Prefill is not supported", measured on the lent H100, benchmarks/results/h100-2026-12-07).
+TUNED = ("--compilation-config.compile_mm_encoder=true", "--max-num-batched-tokens", "4096")
+STEADY_GRID: tuple[Candidate, ...] = (
+    CARD,
+    Candidate("tuned", TUNED, "the tuned profile: a compiled vision encoder and a 4096-token step budget"),
+    Candidate(
+        "tuned-stream-8",
+        (*TUNED, "--stream-interval", "8"),
+        "one streamed event per 8 tokens instead of each: 128 streams at about 10,000 tokens/s are as many "
+        "events a second for one front-end process to detokenise and send",
+    ),
+    Candidate(
+        "tuned-fp8-kv",
+        (*TUNED, "--kv-cache-dtype", "fp8"),
+        "half the KV cache's bytes read per decode step (decode is bound by them); changes the numerics",
+        numerics="fp8 KV cache: needs an accuracy run with the trained weights",
+    ),
+)
+
+GRIDS: dict[str, tuple[Candidate, ...]] = {"encoder": ENCODER_GRID, "steady": STEADY_GRID}
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -103,7 +131,8 @@ def parse_grid(data: Any, *, source: str = "the grid") -> list[Candidate]:
         words = shlex.split(args) if isinstance(args, str) else args
         if not isinstance(words, list) or not all(isinstance(w, str | int | float | bool) for w in words):
             raise GridError(f"--grid {source}: {name}'s args must be a list of words or one string")
-        candidates.append(Candidate(name, tuple(_word(w) for w in words), str(entry.get("reason", ""))))
+        numerics = str(entry.get("numerics", BF16))
+        candidates.append(Candidate(name, tuple(_word(w) for w in words), str(entry.get("reason", "")), numerics))
     names = [c.name for c in candidates]
     duplicate = next((n for n in names if names.count(n) > 1), None)
     if duplicate:

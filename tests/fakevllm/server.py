@@ -33,15 +33,18 @@ from typing import Any
 from PIL import Image, UnidentifiedImageError
 
 from lightonocr_validation.core import model_profiles
-from lightonocr_validation.grounding.boxes import TrueBlock
 from lightonocr_validation.grounding.mode import PROMPT as GROUNDING_PROMPT
 from lightonocr_validation.grounding.readings import case as grounding_case
+from lightonocr_validation.pages.blocks import TrueBlock
 from lightonocr_validation.pages.image import PROMPT_OVERHEAD_TOKENS, expected_image_tokens, to_rgb
 from lightonocr_validation.pages.samples import Sample, load_manifest
 
 RECORDING = Path(__file__).resolve().parent / "answers-0.32.0.json"
 MODEL = "lightonai/LightOnOCR-2-1B"
 RECORDED_MODEL = "lightonocr-tiny"  # the served name in the recording, replaced by the fake's
+# vLLM's step-size histogram and its bucket bounds (v1/metrics/loggers.py, as the recording shows them).
+STEP_HISTOGRAM = "vllm:iteration_tokens_total"
+ITERATION_BUCKETS = (1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384)
 GENERIC_TEXT = "A page of text."
 # vLLM 0.32.0's message in its 500 to every completion once its engine core died (recorded as
 # engine_dead_chat: EngineDeadError through create_error_response); /health then answers 503, empty.
@@ -343,6 +346,10 @@ class FakeVllm:
         if self.faults.slow_sample and match and match[0].id == self.faults.slow_sample:
             self.released.wait(self.faults.slow_seconds)
         text, finish = self._generate(decoded, texts, max_tokens)
+        if request.get("ignore_eos") is True and finish == "stop":
+            # vLLM's ignore_eos writes on past the end of the page (a blank one too), to exactly max_tokens.
+            pieces = _TOKEN.findall(text) or _TOKEN.findall(GENERIC_TEXT)
+            text, finish = "".join((pieces * (max_tokens // len(pieces) + 1))[:max_tokens]), "length"
         if crowded and text:
             text, finish = text[: len(text) // 2], "length"
         pieces = _TOKEN.findall(text)
@@ -435,6 +442,7 @@ class FakeVllm:
             self._seen.update(key for _, _, key in images)
         self.count("vllm:prompt_tokens_total", prompt)
         self.count("vllm:generation_tokens_total", completion)
+        self._steps([prompt + min(completion, 1), *[1] * max(completion - 1, 0)])
         self.count(f"vllm:request_success_total/{finish}")
         self.count("vllm:prefix_cache_queries_total", prompt)
         if self.faults.prefix_caching and seen:
@@ -443,6 +451,15 @@ class FakeVllm:
             self.count("vllm:mm_cache_queries_total", len(images))
             if seen:
                 self.count("vllm:mm_cache_hits_total", len(images))
+
+    def _steps(self, sizes: list[int]) -> None:
+        """vLLM's step-size histogram as one request served alone would fill it: a step computing the prompt
+        and the first token, then a step per further token. Buckets are cumulative, as Prometheus's."""
+        for bound in ITERATION_BUCKETS:
+            self.count(f"{STEP_HISTOGRAM}_bucket/le={bound}", sum(size <= bound for size in sizes))
+        self.count(f"{STEP_HISTOGRAM}_bucket/le=+Inf", len(sizes))
+        self.count(f"{STEP_HISTOGRAM}_count", len(sizes))
+        self.count(f"{STEP_HISTOGRAM}_sum", sum(sizes))
 
     # --- answer shapes, as recorded --------------------------------------------------------------------
 
@@ -646,11 +663,14 @@ def _completion_id() -> str:
 
 
 def _metric_key(line: str) -> str:
-    """The counter a /metrics line shows, in the fake's naming: the name, plus /reason for request_success."""
+    """The counter a /metrics line shows, in the fake's naming: the name, plus /reason for request_success and
+    /le=BOUND for a bucket of the step-size histogram."""
     if line.startswith("#") or " " not in line:
         return ""
     name = line.split("{", 1)[0].split(" ", 1)[0]
     reason = re.search(r'finished_reason="([^"]*)"', line)
+    if name == f"{STEP_HISTOGRAM}_bucket" and (bound := re.search(r'le="([^"]*)"', line)):
+        return f"{name}/le={bound.group(1).removesuffix('.0')}"
     return f"{name}/{reason.group(1)}" if reason and name == "vllm:request_success_total" else name
 
 

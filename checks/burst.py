@@ -16,14 +16,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from lightonocr_validation.pages.image.inputs import PageInput
-
 from lightonocr_validation.accuracy.metrics import ned
 from lightonocr_validation.check.base import Check, Outcome, register
 from lightonocr_validation.check.context import CheckContext, RequestSettings
 from lightonocr_validation.check.page_answers import PageAnswer, listing, one_line, page_answers, pages_of, send_page
 from lightonocr_validation.core.cancel import Cancelled
 from lightonocr_validation.core.shape import dig
+from lightonocr_validation.pages.inputs import PageInput
 from lightonocr_validation.vllm import prometheus
 from lightonocr_validation.vllm.client import BadAnswer, Response, Unreachable
 

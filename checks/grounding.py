@@ -12,8 +12,6 @@ from __future__ import annotations
 from statistics import mean
 from typing import ClassVar
 
-from lightonocr_validation.pages.image.inputs import UserPageInput
-
 from lightonocr_validation.accuracy.metrics import cer
 from lightonocr_validation.accuracy.normalize import normalize_text
 from lightonocr_validation.accuracy.set_score import grade_page
@@ -29,6 +27,7 @@ from lightonocr_validation.grounding.mode import (
     no_grounding,
     profile_of,
 )
+from lightonocr_validation.pages.inputs import UserPageInput
 
 
 def grounding_answers(ctx: CheckContext) -> tuple[PageAnswer, ...]:

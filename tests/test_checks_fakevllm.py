@@ -6,9 +6,9 @@ import json
 
 import pytest
 import requests
-from lightonocr_validation.pages.image.inputs import sample_pages
 
 from lightonocr_validation.pages.image import expected_prompt_tokens
+from lightonocr_validation.pages.inputs import sample_pages
 from lightonocr_validation.pages.samples import SAMPLES_DIR
 from tests.fakevllm.record import ENGINE_DEAD_CASES, record, record_dead_engine
 from tests.fakevllm.server import ENGINE_DEAD_MESSAGE, RECORDED_MODEL, RECORDING, FakeVllm, Faults

@@ -4,12 +4,12 @@ both ways against the fake vLLM, and the burst's degradation judgement on answer
 from __future__ import annotations
 
 import requests
-from lightonocr_validation.pages.image.inputs import sample_pages
 
 from checks.burst import SAME_PAGE_MAX_NED, Aftermath, BurstReply, LoadPeaks, degradation, likely_cause
 from lightonocr_validation.check import registry
 from lightonocr_validation.check.base import Status
 from lightonocr_validation.check.page_answers import PageAnswer
+from lightonocr_validation.pages.inputs import sample_pages
 from lightonocr_validation.pages.samples import SAMPLES_DIR
 from tests.fakevllm.server import ENGINE_DEAD_MESSAGE, Faults
 

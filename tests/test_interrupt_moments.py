@@ -27,7 +27,7 @@ from lightonocr_validation.check.command import CheckOptions, run_check
 from lightonocr_validation.check.report import console as console_report
 from lightonocr_validation.core import interrupts
 from lightonocr_validation.core.errors import EXIT_INTERRUPTED
-from lightonocr_validation.pages.image import inputs
+from lightonocr_validation.pages import inputs
 from tests.conftest import CONFIG
 from tests.fakevllm.server import FakeVllm
 from tests.processes import ROOT, signals_at_default

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lightonocr_validation.check.context import CheckContext
-from lightonocr_validation.pages.image.inputs import PageInput, UserPageInput, chosen_pages
+from lightonocr_validation.pages.inputs import PageInput, UserPageInput, chosen_pages
 from lightonocr_validation.pages.samples import SAMPLES_DIR
 from lightonocr_validation.vllm.client import LONGEST_TOKEN_BYTES, BadAnswer, Response
 from lightonocr_validation.vllm.client import one_line as client_one_line

@@ -12,7 +12,7 @@ from lightonocr_validation.accuracy.set_score import TestResult, grade_page, sco
 from lightonocr_validation.check.base import Outcome
 from lightonocr_validation.check.context import CheckContext
 from lightonocr_validation.check.page_answers import one_line, page_answers
-from lightonocr_validation.pages.image.inputs import UserPageInput, user_page_set
+from lightonocr_validation.pages.inputs import UserPageInput, user_page_set
 
 
 def grade_user_set(ctx: CheckContext) -> Outcome:

@@ -27,7 +27,7 @@ from statistics import median
 
 from rapidfuzz.distance import Levenshtein
 
-from lightonocr_validation.pages.image.blocks import Box, TrueBlock
+from lightonocr_validation.pages.blocks import Box, TrueBlock
 
 OFFSET_MAX = 30  # per mille: a healthy box is off by a few, a broken one by tens (a tenth of the page: 100)
 TEXT_MIN = 0.5  # word-level similarity: 0.9 and more for a healthy reading, 0.1 to 0.3 for another paragraph

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lightonocr_validation.pages.image import LONGEST_SIDE
-from lightonocr_validation.pages.image.inputs import PageInput
-from lightonocr_validation.pages.image.inputs import sample_pages as rendered_sample_pages
+from lightonocr_validation.pages.inputs import PageInput
+from lightonocr_validation.pages.inputs import sample_pages as rendered_sample_pages
 from lightonocr_validation.pages.samples import SAMPLES_DIR, Sample
 
 

@@ -287,9 +287,8 @@ def test_an_answer_longer_than_max_tokens_can_make_is_refused_and_a_long_healthy
     past max_tokens x LONGEST_TOKEN_BYTES, which no model can generate, is a problem and is not graded."""
     import dataclasses
 
-    from lightonocr_validation.pages.image.inputs import sample_pages
-
     from lightonocr_validation.check.page_answers import PageAnswer, impossible_length
+    from lightonocr_validation.pages.inputs import sample_pages
     from lightonocr_validation.pages.samples import SAMPLES_DIR
 
     page = sample_pages(str(SAMPLES_DIR))[0]

@@ -40,8 +40,7 @@ from lightonocr_validation.core.errors import (
 from lightonocr_validation.core.interrupts import SignalGuard
 from lightonocr_validation.core.redaction import Redactor, redacting
 from lightonocr_validation.core.serialize import iso_utc, public_url
-from lightonocr_validation.pages import samples, user_pages
-from lightonocr_validation.pages import inputs
+from lightonocr_validation.pages import inputs, samples, user_pages
 from lightonocr_validation.pages.inputs import UserPageInput
 from lightonocr_validation.vllm import targets
 from lightonocr_validation.vllm.provenance import server_provenance, tool_provenance

@@ -20,8 +20,7 @@ from PIL import Image
 from lightonocr_validation.core.config import ModelSettings
 from lightonocr_validation.core.errors import UserError
 from lightonocr_validation.core.hardware import CPU_SERVER_BYTES, Cpu, cpu_servers_max
-from lightonocr_validation.pages import user_pages
-from lightonocr_validation.pages import inputs
+from lightonocr_validation.pages import inputs, user_pages
 from lightonocr_validation.pages.user_pages import PagesError, UserPage, load_page_set, load_pages
 from lightonocr_validation.serve import fleet as fleet_serve
 from tests.conftest import CONFIG

@@ -320,3 +320,23 @@ def test_interrupted_the_verdict_is_130_with_the_verdict_so_far_whatever_the_fle
     assert interrupted.line == "issue: interrupted: 3 of 4 checks did not finish; so far: validated: 1 check passed"
     unreachable = verdict_for([_finished("RDY001", Status.ERROR, unreachable="refused")])
     assert combine([unreachable, interrupted]) is interrupted
+
+
+def test_an_idle_quickjs_worker_is_not_a_stuck_thread_but_another_thread_is(monkeypatch) -> None:
+    """A run that graded a formula leaves QuickJS's idle pool thread: not a reason to leave by os._exit (which
+    killed the test process that ran the task in-process); any other live thread of the run still is."""
+    from lightonocr_validation.core import interrupts as interrupt_module
+
+    exits: list[int] = []
+    monkeypatch.setattr(interrupt_module.os, "_exit", exits.append)
+    release = threading.Event()
+    for name in ("quickjs-worker-1_0", "a-request-still-connecting"):
+        thread = threading.Thread(target=release.wait, name=name)
+        thread.start()
+        try:
+            interrupt_module.leave_now_if_stuck(3)
+        finally:
+            release.set()
+            thread.join()
+            release.clear()
+    assert exits == [3]  # the second thread only

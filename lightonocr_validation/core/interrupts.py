@@ -149,10 +149,20 @@ class SignalGuard:
         os._exit(EXIT_INTERRUPTED)
 
 
+# Threads that outlive a run by design and never block the interpreter's exit: the KaTeX renderer's QuickJS
+# worker (accuracy/katex_render.py; quickjs-ng keeps one idle pool thread, which concurrent.futures joins at
+# exit). Counted as stuck, it made every run that graded a formula leave by os._exit, a test process included.
+IDLE_WORKERS = ("quickjs-worker",)
+
+
 def leave_now_if_stuck(code: int) -> None:
     """After a stopped run's reports are written: exit with ``code`` now if a thread of the run is still
     blocked (a connection still being opened cannot be shut down); the interpreter would wait for it."""
-    stuck = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()]
+    stuck = [
+        t
+        for t in threading.enumerate()
+        if t is not threading.main_thread() and not t.daemon and t.is_alive() and not t.name.startswith(IDLE_WORKERS)
+    ]
     if stuck:
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):

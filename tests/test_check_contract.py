@@ -35,6 +35,9 @@ def test_every_check_written_in_checks_is_registered_and_every_family_listed() -
         value
         for family in registry.FAMILIES
         for value in vars(family).values()
-        if isinstance(value, type) and issubclass(value, Check) and value.__module__ == family.__name__
+        if isinstance(value, type)
+        and issubclass(value, Check)
+        and value.__module__ == family.__name__
+        and not value.__name__.startswith("_")  # a family's private base (grounding's _EachPage) runs nothing
     }
     assert written == set(CHECKS)

@@ -149,7 +149,9 @@ def test_bench_sweeps_the_real_server_and_accounts_for_every_request(served) -> 
         assert server["requests"] == 4, server
         assert all(server[phase] >= 0 for phase in ("queue_s", "prefill_s", "decode_s", "e2e_s", "ttft_s"))
         assert server["prefill_s"] + server["decode_s"] == pytest.approx(server["inference_s"])
-        assert server["queue_s"] + server["inference_s"] <= server["e2e_s"] <= figures["e2e_s"]["mean"]
+        # The server's clock (vLLM's engine and API processes) and the client's are not one clock: on a loaded
+        # machine the server's mean e2e was seen 2.5 ms above the client's (1.7698 against 1.7673 s).
+        assert server["queue_s"] + server["inference_s"] <= server["e2e_s"] <= figures["e2e_s"]["mean"] + 0.05
     # The server finished every measured request plus one warm-up per point, and nothing else: the warm-up
     # requests reached the server but no figure.
     assert after - before == sum(len(p["requests"]) + 1 for p in points)

@@ -43,6 +43,13 @@ def rst_to_markdown(text: str) -> str:
     return text.replace("``", "`")
 
 
+def cases_table(cases: Sequence[Any], does: str) -> str:
+    """A calibration's seeded cases (``name``, ``healthy``, ``what``): the text and the grounding calibrations'
+    first tables; ``does`` heads the last column ("what the reading does")."""
+    rows = [[case.name, "healthy" if case.healthy else "broken", case.what] for case in cases]
+    return table(["case", "kind", does], rows)
+
+
 def case_page_table(cells: Sequence[Any], page_of: Callable[[Any], str]) -> str:
     """Cases down, pages across (``page_of`` names a cell's page); each cell its ``show()``, marked when any
     seed was judged wrongly (``right`` false). The grounding calibration's table is drawn the same way."""

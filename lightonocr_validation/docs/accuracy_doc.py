@@ -7,7 +7,7 @@ from pathlib import Path
 
 from lightonocr_validation.accuracy.calibration import SEEDS, Cell, calibrate, calibration_table, margin_table, margins
 from lightonocr_validation.accuracy.readings import CASES
-from lightonocr_validation.core.markdown import code, table
+from lightonocr_validation.core.markdown import cases_table, code, table
 from lightonocr_validation.docs import grounding_doc
 from lightonocr_validation.docs.markers import empty_block
 from lightonocr_validation.pages.samples import load_manifest, samples_digest
@@ -63,11 +63,6 @@ def threshold_table(root: Path) -> str:
     return table(["sample", "pages", "cer_max", "cells_min", "max_chars", "facts_min", "facts (±max_diffs)"], rows)
 
 
-def cases_table() -> str:
-    rows = [[c.name, "healthy" if c.healthy else "broken", c.what] for c in CASES]
-    return table(["case", "kind", "what the reading does"], rows)
-
-
 @functools.cache
 def _cells(samples: str, digest: str) -> list[Cell]:
     return calibrate(load_manifest(Path(samples)))
@@ -79,7 +74,7 @@ def blocks(root: Path) -> dict[str, str]:
     seeds = f"Seeds {SEEDS.start} to {SEEDS.stop - 1}; each cell is the seed closest to the wrong verdict."
     return {
         "thresholds": threshold_table(root),
-        "cases": cases_table(),
+        "cases": cases_table(CASES, "what the reading does"),
         "calibration": seeds + "\n\n" + calibration_table(cells),
         "margins": margin_table(margins(cells)),
         **grounding_doc.blocks(root),

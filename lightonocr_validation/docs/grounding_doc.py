@@ -5,15 +5,10 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from lightonocr_validation.core.markdown import table
+from lightonocr_validation.core.markdown import cases_table
 from lightonocr_validation.grounding.calibration import SEEDS, Cell, calibrate, calibration_table, margin_table
 from lightonocr_validation.grounding.readings import CASES
 from lightonocr_validation.pages.samples import load_manifest, samples_digest
-
-
-def cases_table() -> str:
-    rows = [[c.name, "healthy" if c.healthy else "broken", c.what] for c in CASES]
-    return table(["case", "kind", "what the answer does"], rows)
 
 
 @functools.cache
@@ -29,7 +24,7 @@ def blocks(root: Path) -> dict[str, str]:
         "located / labels / precision of the seed closest to the wrong verdict."
     )
     return {
-        "grounding-cases": cases_table(),
+        "grounding-cases": cases_table(CASES, "what the answer does"),
         "grounding-calibration": seeds + "\n\n" + calibration_table(cells),
         "grounding-margins": margin_table(cells),
     }

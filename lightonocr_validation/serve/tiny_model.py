@@ -219,18 +219,30 @@ def full_size_vocabulary(
     return vocab, merges
 
 
-def build_full_size_tokenizer(out_dir: Path) -> int:
-    """Save a tokenizer with the real vocabulary size and special ids; return the image token's id."""
+def real_size_tokenizer(
+    special_ids: dict[str, int] = REAL_SPECIAL_IDS,
+    size: int = FULL_VOCAB_SIZE,
+    extra_words: tuple[str, ...] = (),
+    whose: str = "the real tokenizer's",
+):  # -> tokenizers.Tokenizer
+    """A byte-level BPE tokenizer of the real vocabulary size whose special tokens hold their real ids
+    (LightOnOCR-2's by default; tiny_qwen35 passes Qwen3.5's); TinyModelError when one does not."""
     from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
 
-    vocab, merges = full_size_vocabulary()
+    vocab, merges = full_size_vocabulary(special_ids, size, extra_words=extra_words)
     tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=merges))
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
     tokenizer.decoder = decoders.ByteLevel()
-    tokenizer.add_special_tokens([AddedToken(token, special=True, normalized=False) for token in REAL_SPECIAL_IDS])
-    for token, token_id in REAL_SPECIAL_IDS.items():
+    tokenizer.add_special_tokens([AddedToken(token, special=True, normalized=False) for token in special_ids])
+    for token, token_id in special_ids.items():
         if tokenizer.token_to_id(token) != token_id:
-            raise TinyModelError(f"{token} got id {tokenizer.token_to_id(token)}, the real tokenizer's is {token_id}")
+            raise TinyModelError(f"{token} got id {tokenizer.token_to_id(token)}, {whose} is {token_id}")
+    return tokenizer
+
+
+def build_full_size_tokenizer(out_dir: Path) -> int:
+    """Save a tokenizer with the real vocabulary size and special ids; return the image token's id."""
+    tokenizer = real_size_tokenizer()
     tokenizer.save(str(out_dir / "tokenizer.json"))
     _write_tokenizer_config(out_dir)
     return tokenizer.token_to_id(IMAGE_TOKEN)

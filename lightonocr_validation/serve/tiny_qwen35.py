@@ -201,16 +201,7 @@ def build_tokenizer(out_dir: Path) -> None:
 
 def build_full_size_tokenizer(out_dir: Path) -> None:
     """A byte-level BPE of Qwen3.5's vocabulary size with its special ids (the words are not Qwen's)."""
-    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
-
-    vocab, merges = common.full_size_vocabulary(REAL_SPECIAL_IDS, FULL_VOCAB_SIZE, extra_words=("\n\n",))
-    tokenizer = Tokenizer(models.BPE(vocab=vocab, merges=merges))
-    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
-    tokenizer.decoder = decoders.ByteLevel()
-    tokenizer.add_special_tokens([AddedToken(token, special=True, normalized=False) for token in REAL_SPECIAL_IDS])
-    for token, token_id in REAL_SPECIAL_IDS.items():
-        if tokenizer.token_to_id(token) != token_id:
-            raise common.TinyModelError(f"{token} got id {tokenizer.token_to_id(token)}, Qwen3.5's is {token_id}")
+    tokenizer = common.real_size_tokenizer(REAL_SPECIAL_IDS, FULL_VOCAB_SIZE, ("\n\n",), whose="Qwen3.5's")
     tokenizer.save(str(out_dir / "tokenizer.json"))
     _write_tokenizer_config(out_dir)
 

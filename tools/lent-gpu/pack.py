@@ -1,4 +1,4 @@
-"""Pack a wheelhouse's vLLM for the lent GPU machine: install into a folder, prune, tar | xz, parts of 55 MiB.
+"""Pack a wheelhouse's vLLM for the lent GPU machine: install into a folder, prune, tar | xz, parts of 44 MiB.
 
 Workplace-specific (see README.md beside this file): the lent machine has no network, runs one command at
 a time and takes at most 64 MiB of files with each. It already has Python 3.12, torch, triton and numpy in
@@ -151,8 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--wheelhouse", type=Path, required=True, help="a folder from `nox -s wheelhouse`")
     parser.add_argument("--out", type=Path, default=PARTS, help=f"where the parts go (default {PARTS.name}/)")
-    # A call carries 64 MiB: a part of 58 MiB leaves room for the checkout (4.7 MiB on 2026-12-07).
-    parser.add_argument("--part-mib", type=float, default=58, help="largest part in MiB (default 58)")
+    # A call carries 64 MiB: a part of 44 MiB leaves room for the checkout (7.0 MiB of tracked files on
+    # 2026-12-07, the result files growing) and a full-size model or a wheel carried with the same call.
+    parser.add_argument("--part-mib", type=float, default=44, help="largest part in MiB (default 44)")
     parser.add_argument("--keep-fa2", action="store_true", help="keep FlashAttention 2 (a GPU older than Hopper)")
     parser.add_argument("--keep-stage", type=Path, help="install into this folder and keep it (to inspect)")
     args = parser.parse_args(argv)

@@ -6,6 +6,10 @@
 #   bash tools/lent-gpu/remote.sh unpack    once every part is there: join, unpack, write env.sh and the shims
 #   source "$LENT_GPU_HOME/env.sh"          then `vllm` and `invoke` run from the unpacked folder
 #
+# Wheels carried beside the parts (lent-gpu-parts/*.whl, e.g. xformers: issue 22's encoder lever) are unzipped
+# by `receive` into $LENT_GPU_HOME/opt/NAME, each its own folder, off PYTHONPATH: a run opts in by putting
+# that folder first (steady.sh's WITH=NAME), so one machine measures both environments.
+#
 # Exit codes: 0 done; 1 a part is corrupt or unpacking failed; 2 parts are missing or the command is unknown.
 set -euo pipefail
 
@@ -35,6 +39,14 @@ receive() {
         copied=$((copied + 1))
     done
     (cd "$store" && sha256sum --quiet --check --ignore-missing SHA256SUMS) || fail 1 "a part is corrupt: send it again"
+    for wheel in "$carried"/*.whl; do
+        [[ -e "$wheel" ]] || continue
+        local name
+        name="$(basename "$wheel" | cut -d- -f1)"
+        rm -rf "$home/opt/$name" && mkdir -p "$home/opt/$name"
+        python3 -m zipfile -e "$wheel" "$home/opt/$name" || fail 1 "could not unzip $wheel"
+        echo "unzipped $(basename "$wheel") into $home/opt/$name"
+    done
     local have=0 total=0
     while read -r name; do
         total=$((total + 1))

@@ -10,20 +10,36 @@
 #                                                      from uniform:256-1024 and a 20 s staggered start, then a
 #                                                      torch profiler trace of one burst of 16 pages
 #
+#   WITH=NAME                     put ~/lent-gpu/opt/NAME first on PYTHONPATH (a wheel remote.sh unzipped, e.g.
+#                                 xformers); the tune's records go to ~/steady/tune-NAME
+#   MODEL_PROFILE=NAME            tune that profile's full-size architecture (e.g. LightOnOCR-3-4B); records in
+#                                 ~/steady/tune-NAME (lower case)
+#
 # Exit: the tune's or the bench's exit code.
 set -u
 what=${1:-}
 source ~/lent-gpu/env.sh
 state=~/steady
+suffix=""
+if [ -n "${WITH:-}" ]; then
+  [ -d ~/lent-gpu/opt/"$WITH" ] || { echo "error: no ~/lent-gpu/opt/$WITH: carry its wheel with remote.sh receive" >&2; exit 2; }
+  export PYTHONPATH=~/lent-gpu/opt/"$WITH":$PYTHONPATH
+  suffix="$suffix-$WITH"
+fi
+profile_flags=()
+if [ -n "${MODEL_PROFILE:-}" ]; then
+  profile_flags=(--model-profile "$MODEL_PROFILE")
+  suffix="$suffix-$(echo "$MODEL_PROFILE" | tr 'A-Z' 'a-z')"
+fi
 mkdir -p "$state" "${OUT:=$state/out}"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$state/gpu.csv"
 
 case "$what" in
   tune)
     timeout -s TERM "${STEADY_SECONDS:-560}" invoke tune --grid steady --only "$2" --full-size --device cuda \
-      --concurrency 128 --requests 384 --warmup 16 --max-tokens 1024 --page prose-01 --start-timeout 300 \
-      --out "$state/tune" \
-      2>&1 | tee "$state/tune-$2.log"
+      "${profile_flags[@]}" --concurrency 128 --requests 384 --warmup 16 --max-tokens 1024 --page prose-01 \
+      --start-timeout 300 --out "$state/tune$suffix" \
+      2>&1 | tee "$state/tune$suffix-$2.log"
     rc=${PIPESTATUS[0]}
     ;;
   drawn)
@@ -47,10 +63,16 @@ case "$what" in
     invoke stop 2>&1 | tail -2
     cp .cache/serve/vllm-serve.log "$state/vllm-serve-drawn.log" 2>/dev/null
     ;;
-  *) echo "usage: steady.sh tune NAMES | drawn" >&2; exit 2 ;;
+  attention)
+    # The encoder's attention alone, each way this environment can compute it (encoder_attention.py).
+    python3 tools/lent-gpu/encoder_attention.py --json "$state/encoder-attention$suffix.json" 2>&1 \
+      | tee "$state/encoder-attention$suffix.log"
+    rc=${PIPESTATUS[0]}
+    ;;
+  *) echo "usage: steady.sh tune NAMES | drawn | attention" >&2; exit 2 ;;
 esac
 # What comes back (8 files at most): the state folder without the traces, and the profiler's kernel table.
-tar -czf "$OUT/steady-$what.tgz" -C "$state" --exclude='*.pt.trace.json*' --exclude='out' . 2>/dev/null
+tar -czf "$OUT/steady-$what$suffix.tgz" -C "$state" --exclude='*.pt.trace.json*' --exclude='out' . 2>/dev/null
 cp "$state"/profile/profiler_out_*.txt "$OUT/" 2>/dev/null
 ls -la "$OUT"
 exit "$rc"

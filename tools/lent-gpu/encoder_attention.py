@@ -12,7 +12,7 @@ This times one layer's attention for 1, 2 and 3 pages per step, each way that is
   sdpa-dense-mask    what vLLM 0.26.0 runs without xformers
   xformers-block     what it runs with xformers (the kernel xformers picked is named)
   sdpa-per-page      SDPA without a mask, once per page (PyTorch's flash kernel): what no mask would cost
-  vllm-fa-varlen     vLLM's own FlashAttention (varlen, cu_seqlens): the kernel a native path could use
+  vllm-fa-varlen     vLLM's own FlashAttention 3 (varlen, cu_seqlens): the kernel a native path could use
 
 Usage (there, after `source ~/lent-gpu/env.sh`): python3 tools/lent-gpu/encoder_attention.py [--patches 9350]
 Prints one table row per (way, pages): ms per layer call, ms per page over 24 layers, useful TFLOP/s.
@@ -89,7 +89,7 @@ def _measure(pages: int, n: int, dtype: torch.dtype, record) -> None:
         qv, kv, vv = (t[0] for t in (qx, kx, vx))  # (tokens, heads, dim)
         cu = torch.arange(0, seq + 1, n, dtype=torch.int32, device="cuda")
         ms = _timed(
-            lambda: flash_attn_varlen_func(qv, kv, vv, cu_seqlens_q=cu, cu_seqlens_k=cu, max_seqlen_q=n, max_seqlen_k=n)
+            lambda: flash_attn_varlen_func(qv, kv, vv, cu_seqlens_q=cu, cu_seqlens_k=cu, max_seqlen_q=n, max_seqlen_k=n, fa_version=3)
         )
         record("vllm-fa-varlen", pages, ms)
     except Exception as error:

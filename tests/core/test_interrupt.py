@@ -17,6 +17,7 @@ import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -323,20 +324,64 @@ def test_interrupted_the_verdict_is_130_with_the_verdict_so_far_whatever_the_fle
 
 
 def test_an_idle_quickjs_worker_is_not_a_stuck_thread_but_another_thread_is(monkeypatch) -> None:
-    """A run that graded a formula leaves QuickJS's idle pool thread: not a reason to leave by os._exit (which
-    killed the test process that ran the task in-process); any other live thread of the run still is."""
+    """A run that graded a formula leaves QuickJS's idle pool thread (and any pool's worker waiting for its next
+    task): not a reason to leave by os._exit (which killed the test process that ran the task in-process); any
+    other live thread the run started still is."""
+    from lightonocr_validation.accuracy.katex_render import render
     from lightonocr_validation.core import interrupts as interrupt_module
 
     exits: list[int] = []
     monkeypatch.setattr(interrupt_module.os, "_exit", exits.append)
     release = threading.Event()
-    for name in ("quickjs-worker-1_0", "a-request-still-connecting"):
-        thread = threading.Thread(target=release.wait, name=name)
+    with interrupt_module.SignalGuard(CancelToken()), ThreadPoolExecutor(1, "a-pool-of-the-run") as pool:
+        # The run begins: the QuickJS worker starts with the first formula rendered (unless an earlier test of
+        # this process rendered one), and a pool of the run's own finishes its one task.
+        assert render("x^2").mathml and pool.submit(lambda: None).result() is None
+        _wait_until_not_stuck(interrupt_module)  # a worker is back waiting a moment after its task's result
+        assert exits == []
+        thread = threading.Thread(target=release.wait, name="a-request-still-connecting")
         thread.start()
         try:
             interrupt_module.leave_now_if_stuck(3)
         finally:
             release.set()
             thread.join()
-            release.clear()
-    assert exits == [3]  # the second thread only
+    assert exits == [3]  # the connecting thread only
+
+
+def test_a_thread_alive_before_the_run_began_is_not_the_runs(monkeypatch) -> None:
+    """A thread the process had before the run (a test runner's, or a library's started earlier) is not the
+    run's, however idle or busy: a run in-process must not end its host by os._exit."""
+    from lightonocr_validation.core import interrupts as interrupt_module
+
+    exits: list[int] = []
+    monkeypatch.setattr(interrupt_module.os, "_exit", exits.append)
+    release = threading.Event()
+    foreign = threading.Thread(target=release.wait, name="started-before-the-run")
+    foreign.start()
+    try:
+        with interrupt_module.SignalGuard(CancelToken()):  # the run begins, and ends
+            pass
+        interrupt_module.leave_now_if_stuck(3)
+        assert interrupt_module.stuck_threads() == []
+    finally:
+        release.set()
+        foreign.join()
+    assert exits == []
+    # The same thread, once the run had begun before it, is the run's.
+    started_in_the_run = threading.Thread(target=release.wait)
+    release.clear()
+    with interrupt_module.SignalGuard(CancelToken()):
+        started_in_the_run.start()
+    try:
+        assert interrupt_module.stuck_threads() == [started_in_the_run]
+    finally:
+        release.set()
+        started_in_the_run.join()
+
+
+def _wait_until_not_stuck(interrupt_module: Any, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while interrupt_module.stuck_threads() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    interrupt_module.leave_now_if_stuck(3)

@@ -4,7 +4,7 @@
 
 Needs the `oracle` dependency group and `olmocr` (installed --no-deps), as the tests session installs them;
 math cases also need Chromium (Debian's `chromium`), else they are counted as not judged. The cases are the
-seeded ones of tests/fact_cases.py and the deliberate differences those of tests/test_facts_oracle.py.
+seeded ones of tests/accuracy/fact_cases.py and the deliberate differences those of tests/accuracy/test_facts_oracle.py.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.fact_cases import generate
-from tests.fact_oracle import oracle_verdict, our_verdict, use_system_chromium
-from tests.test_facts_oracle import KNOWN_DIFFERENCES
+from tests.accuracy.fact_cases import generate
+from tests.accuracy.fact_oracle import oracle_verdict, our_verdict, use_system_chromium
+from tests.accuracy.test_facts_oracle import KNOWN_DIFFERENCES
 
 
 def main() -> int:

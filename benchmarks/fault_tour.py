@@ -8,7 +8,7 @@
 Each row runs the stock `invoke` script of this environment as a subprocess from the checkout root, as a
 person types it, against something on 127.0.0.1 that goes wrong in one way: the hostile test server
 (tests/faults/hostile.py), the fake vLLM (tests/fakevllm), a stand-in `vllm` executable for `invoke serve`
-(tests/test_serve_processes.py's), or nothing at all. No real vLLM starts. Everything written goes to one
+(tests/serve/test_serve_processes.py's), or nothing at all. No real vLLM starts. Everything written goes to one
 temporary folder; every process started here is stopped by its pid before the script ends.
 
 "Handled well" is decided from the run, never written down: the exit code is documented (0, 1, 2, 130) and

@@ -35,7 +35,7 @@ from lightonocr_validation.serve import processes  # noqa: E402
 from tests.fakevllm import server as fake_server  # noqa: E402
 from tests.faults import hostile as hostile_server  # noqa: E402
 from tests.processes import free_port  # noqa: E402
-from tests.test_serve_processes import STAND_IN  # noqa: E402
+from tests.serve.test_serve_processes import STAND_IN  # noqa: E402
 
 INVOKE = Path(sys.executable).parent / "invoke"
 DOCUMENTED = {code for _, code, _ in EXIT_CODES}
@@ -243,7 +243,8 @@ class Tour:
         return [path for path in folder.rglob("*") if path.is_file()]
 
     def stand_in(self, folder: Path, **extra: str) -> dict[str, str]:
-        """The environment of `invoke serve` and `invoke stop` with a stand-in `vllm` (tests/test_serve_processes)."""
+        """The environment of `invoke serve` and `invoke stop` with a stand-in `vllm`
+        (tests/serve/test_serve_processes.py)."""
         executable = folder / "vllm"
         executable.write_text(STAND_IN.format(python=sys.executable))
         executable.chmod(0o755)

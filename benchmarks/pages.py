@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 from lightonocr_validation.pages.user_pages import load_pages  # noqa: E402
 from tests.fakevllm.server import FakeVllm  # noqa: E402
-from tests.pagesets import jsonl, known_pages, markdown, write_pdf  # noqa: E402
+from tests.pages.pagesets import jsonl, known_pages, markdown, write_pdf  # noqa: E402
 from tests.processes import run_invoke  # noqa: E402
 
 

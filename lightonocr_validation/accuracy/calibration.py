@@ -2,7 +2,7 @@
 
 For each case of readings.py and each page, over `SEEDS`: a healthy case keeps its worst seed (highest CER,
 fewest facts held, fewest cells), a broken case its best (lowest CER): the closest either side comes to the
-threshold. docs/accuracy.md renders both tables (docs_gen/accuracy_doc.py); tests/test_calibration.py
+threshold. docs/accuracy.md renders both tables (the docs wing's accuracy_doc.py); tests/accuracy/test_calibration.py
 asserts that every healthy reading passes and every broken one fails.
 
     python -m lightonocr_validation.accuracy.calibration [--seeds N]   # print the tables; exit 1 if misjudged

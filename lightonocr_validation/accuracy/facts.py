@@ -3,7 +3,7 @@ r"""olmOCR-Bench's pass/fail facts about one page's answer, with olmOCR-Bench's 
 A fact is one line of an olmOCR-Bench ``*.jsonl`` (or of our manifest). ``check_fact`` returns
 ``FactResult(fact, passed, reason)``; a failing reason is one line naming what was missing or misplaced.
 The semantics are olmOCR-Bench's (olmocr 0.4.27, ``olmocr.bench.tests``), re-implemented here; the oracle
-test (tests/test_facts_oracle.py) runs olmOCR's own scorer next to this one on generated cases and lists
+test (tests/accuracy/test_facts_oracle.py) runs olmOCR's own scorer next to this one on generated cases and lists
 every deliberate difference.
 
 Types and their options:

@@ -16,7 +16,7 @@ misread characters stay in the prose: a misread inside a formula makes another f
 
 A broken transform that does not change a page (no accent to strip on an English page) leaves that page
 out of the case: it is reported as not applicable rather than counted as a separated broken reading.
-The tests grade every reading and run them through the whole check suite (tests/test_calibration.py);
+The tests grade every reading and run them through the whole check suite (tests/accuracy/test_calibration.py);
 docs/accuracy.md shows the resulting margins (lightonocr_validation/accuracy/calibration.py).
 """
 

@@ -102,6 +102,8 @@ class SignalGuard:
         if threading.current_thread() is threading.main_thread():
             for number in SIGNALS:
                 self._previous[number] = signal.signal(number, self._first)
+            if self.outermost:  # the command's own run, not one nested in `invoke tune`'s
+                _begin_run()
         return self
 
     @property
@@ -149,20 +151,46 @@ class SignalGuard:
         os._exit(EXIT_INTERRUPTED)
 
 
-# Threads that outlive a run by design and never block the interpreter's exit: the KaTeX renderer's QuickJS
-# worker (accuracy/katex_render.py; quickjs-ng keeps one idle pool thread, which concurrent.futures joins at
-# exit). Counted as stuck, it made every run that graded a formula leave by os._exit, a test process included.
-IDLE_WORKERS = ("quickjs-worker",)
+# The threads alive when the run began (`_begin_run`, as the outermost SignalGuard is entered): none is the
+# run's, busy or idle (a test process's own, or one a library started earlier), so none makes
+# `leave_now_if_stuck` leave by os._exit.
+_before_run: frozenset[threading.Thread] = frozenset()
+
+
+def _begin_run() -> None:
+    """Note the threads alive now: `leave_now_if_stuck` counts only those started after (the outermost
+    SignalGuard calls it as the command's run begins)."""
+    global _before_run
+    _before_run = frozenset(threading.enumerate())
+
+
+def stuck_threads() -> list[threading.Thread]:
+    """The threads the run started that would keep the interpreter from exiting: alive, not daemons, and not a
+    pool's worker waiting for its next task. Such a worker ends at exit (its pool's exit hook wakes it): the KaTeX
+    renderer's QuickJS thread is one, started by the first formula a run renders; counted as stuck, it made
+    every run that graded a formula leave by os._exit, a test process included."""
+    # concurrent.futures' worker loop: a worker whose innermost Python frame is the loop itself waits on its
+    # queue (a C call). A Python without it counts every worker, as before the rule (os._exit after the
+    # reports), and tests/core/test_interrupt.py fails, not a user's run.
+    from concurrent.futures import thread as pool
+
+    frames = sys._current_frames()
+    waiting = getattr(getattr(pool, "_worker", None), "__code__", None)
+    return [
+        t
+        for t in threading.enumerate()
+        if t is not threading.main_thread()
+        and not t.daemon
+        and t.is_alive()
+        and t not in _before_run
+        and getattr(frames.get(t.ident or 0), "f_code", None) is not waiting
+    ]
 
 
 def leave_now_if_stuck(code: int) -> None:
     """After a stopped run's reports are written: exit with ``code`` now if a thread of the run is still
     blocked (a connection still being opened cannot be shut down); the interpreter would wait for it."""
-    stuck = [
-        t
-        for t in threading.enumerate()
-        if t is not threading.main_thread() and not t.daemon and t.is_alive() and not t.name.startswith(IDLE_WORKERS)
-    ]
+    stuck = stuck_threads()
     if stuck:
         for stream in (sys.stdout, sys.stderr):
             with contextlib.suppress(Exception):

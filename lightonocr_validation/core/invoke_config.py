@@ -7,7 +7,7 @@ and a YAML or JSON syntax error in invoke.yaml is a traceback. `ProjectConfig` o
 file loaders (`_load_yaml`, `_load_json`, `_load_file`) and uses its state (`_set`, `_config`, `_defaults`,
 `_collection`, `_runtime_path`, `_env_prefix`, `_<level>` and `_<level>_path`): private names that an invoke
 release may change. So pyproject.toml pins the invoke versions this was tested with, and
-tests/test_invoke_config.py fails when one of those names is gone or a broken file stops being one line.
+tests/core/test_invoke_config.py fails when one of those names is gone or a broken file stops being one line.
 """
 
 from __future__ import annotations

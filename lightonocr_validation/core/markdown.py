@@ -1,4 +1,5 @@
-"""Small Markdown builders shared by the generated documents: tables, inline code, values."""
+"""Small Markdown builders shared by the generated documents: tables, inline code, values, numbers (the one
+formatter of a figure that may be missing, which `invoke tune`'s console table uses too)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,11 @@ def code(text: str) -> str:
     fence = "``" if "`" in text else "`"
     padding = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{padding}{text}{padding}{fence}"
+
+
+def formatted(value: Any, pattern: str, missing: str = NONE) -> str:
+    """``value`` in ``pattern`` ("{:.2f}", "{:.1f} s", "{:+.1%}"), or ``missing`` where there is none."""
+    return missing if value is None else pattern.format(value)
 
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
-from lightonocr_validation.accuracy.calibration import SEEDS, Cell, calibrate, calibration_table, margin_table, margins
+from lightonocr_validation.accuracy.calibration import SEEDS, calibrate, calibration_table, margin_table, margins
 from lightonocr_validation.accuracy.readings import CASES
 from lightonocr_validation.core.markdown import cases_table, code, table
-from lightonocr_validation.docs import grounding_doc
+from lightonocr_validation.docs import grounding_doc, sources
 from lightonocr_validation.docs.markers import empty_block
-from lightonocr_validation.pages.samples import load_manifest, samples_digest
+from lightonocr_validation.pages.samples import load_manifest
 
 PATH = "docs/accuracy.md"
 
@@ -63,14 +62,8 @@ def threshold_table(root: Path) -> str:
     return table(["sample", "pages", "cer_max", "cells_min", "max_chars", "facts_min", "facts (±max_diffs)"], rows)
 
 
-@functools.cache
-def _cells(samples: str, digest: str) -> list[Cell]:
-    return calibrate(load_manifest(Path(samples)))
-
-
 def blocks(root: Path) -> dict[str, str]:
-    samples = root / "samples"
-    cells = _cells(str(samples), samples_digest(samples))
+    cells = sources.calibrated(calibrate, root)
     seeds = f"Seeds {SEEDS.start} to {SEEDS.stop - 1}; each cell is the seed closest to the wrong verdict."
     return {
         "thresholds": threshold_table(root),

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from lightonocr_validation.core.markdown import NONE, code, table
+from lightonocr_validation.core.markdown import NONE, code, formatted, table
 from lightonocr_validation.docs.markers import empty_block
 
 PATH = "docs/gpu.md"
@@ -17,24 +17,20 @@ TEMPLATE = "# The GPU path, measured on a lent GPU\n\n" + empty_block("steady-st
 RESULTS = Path("benchmarks/results/h100-2026-12-07")
 
 
-def _number(value: Any, pattern: str) -> str:
-    return NONE if value is None else pattern.format(value)
-
-
 def _row(name: str, args: str, figures: Mapping[str, Any], answers: str) -> list[str]:
     return [
         name,
         args,
         answers,
-        _number(figures.get("pages_per_s"), "{:.2f}"),
-        _number(figures.get("whole_point_pages_per_s"), "{:.2f}"),
-        _number(figures.get("e2e_p50_s"), "{:.1f} s"),
-        _number(figures.get("e2e_p95_s"), "{:.1f} s"),
-        _number(figures.get("prefill_s"), "{:.1f} s"),
-        _number(figures.get("decode_s"), "{:.1f} s"),
-        _number(figures.get("steps_with_prefill_at_least"), "{}") + " / " + _number(figures.get("steps"), "{}"),
-        _number(figures.get("limit_pages_per_s"), "{:.2f}"),
-        _number(figures.get("share_of_limit"), "{:.0%}"),
+        formatted(figures.get("pages_per_s"), "{:.2f}"),
+        formatted(figures.get("whole_point_pages_per_s"), "{:.2f}"),
+        formatted(figures.get("e2e_p50_s"), "{:.1f} s"),
+        formatted(figures.get("e2e_p95_s"), "{:.1f} s"),
+        formatted(figures.get("prefill_s"), "{:.1f} s"),
+        formatted(figures.get("decode_s"), "{:.1f} s"),
+        formatted(figures.get("steps_with_prefill_at_least"), "{}") + " / " + formatted(figures.get("steps"), "{}"),
+        formatted(figures.get("limit_pages_per_s"), "{:.2f}"),
+        formatted(figures.get("share_of_limit"), "{:.0%}"),
     ]
 
 

@@ -8,19 +8,23 @@ time the docs task runs.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import inspect
 import os
 import sys
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import Any, TypeVar
 
 from lightonocr_validation.core.cli_options import OptionSet
+from lightonocr_validation.pages.samples import Sample, load_manifest, samples_digest
+
+T = TypeVar("T")
 
 
 @contextmanager
@@ -124,3 +128,15 @@ def docstring_bullets(module: ModuleType) -> list[str]:
         elif bullets and line.startswith("  ") and line.strip():
             bullets[-1] += " " + line.strip()
     return bullets
+
+
+def calibrated(calibrate: Callable[[Sequence[Sample]], list[T]], root: Path) -> list[T]:
+    """``calibrate`` (the text or the grounding calibration) over root's bundled samples: run once for the three
+    blocks each renders, and again only when samples/ changes (its digest is part of the cache's key)."""
+    samples = root / "samples"
+    return _calibrated(calibrate, str(samples), samples_digest(samples))
+
+
+@functools.cache
+def _calibrated(calibrate: Callable[[Sequence[Sample]], list[T]], samples: str, digest: str) -> list[T]:
+    return calibrate(load_manifest(Path(samples)))

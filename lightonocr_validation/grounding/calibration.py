@@ -3,7 +3,7 @@
 For each case of grounding/readings.py and each page with true blocks, over `SEEDS`: a healthy case keeps its
 worst seed (fewest blocks located, labels agreeing, boxes used), a broken case its best: the closest either
 comes to the wrong verdict. docs/accuracy.md shows the tables (docs/grounding_doc.py renders them from here);
-tests/test_grounding_calibration.py asserts that every healthy answer passes and every broken one fails.
+tests/grounding/test_grounding_calibration.py asserts that every healthy answer passes and every broken one fails.
 
     python -m lightonocr_validation.grounding.calibration [--seeds N]   # print the tables; exit 1 if misjudged
 """

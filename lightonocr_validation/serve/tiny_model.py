@@ -13,6 +13,7 @@ Run with an interpreter that has torch, transformers and tokenizers (the vLLM en
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 # Token strings and layout of the real checkpoint (see lightonocr-facts: ChatML, one <|image_pad|> per
@@ -249,6 +250,17 @@ def build_full_size_tokenizer(out_dir: Path) -> int:
 
 
 def _write_tokenizer_config(out_dir: Path) -> None:
+    write_tokenizer_config(
+        out_dir, TEXT_DIMENSIONS["max_position_embeddings"], {"image_token": IMAGE_TOKEN}, CHAT_TEMPLATE
+    )
+
+
+def write_tokenizer_config(
+    out_dir: Path, model_max_length: int, special_tokens: Mapping[str, str], chat_template: str
+) -> None:
+    """tokenizer_config.json and chat_template.jinja beside a built tokenizer.json, for this builder and
+    tiny_qwen35's: both models end with ``EOS_TOKEN``, pad with ``PAD_TOKEN`` and have no BOS; they differ in
+    their context length and their ``special_tokens`` (the image token, and Qwen3.5's video and vision marks)."""
     write_json(
         out_dir / "tokenizer_config.json",
         {
@@ -256,12 +268,12 @@ def _write_tokenizer_config(out_dir: Path) -> None:
             "bos_token": None,
             "eos_token": EOS_TOKEN,
             "pad_token": PAD_TOKEN,
-            "model_max_length": TEXT_DIMENSIONS["max_position_embeddings"],
+            "model_max_length": model_max_length,
             "clean_up_tokenization_spaces": False,
-            "extra_special_tokens": {"image_token": IMAGE_TOKEN},
+            "extra_special_tokens": dict(special_tokens),
         },
     )
-    (out_dir / "chat_template.jinja").write_text(CHAT_TEMPLATE, encoding="utf-8")
+    (out_dir / "chat_template.jinja").write_text(chat_template, encoding="utf-8")
 
 
 def build_processor_files(out_dir: Path) -> None:

@@ -32,8 +32,8 @@ from lightonocr_validation.serve import tiny_model as common
 IMAGE_TOKEN = "<|image_pad|>"
 VISION_START = "<|vision_start|>"
 VISION_END = "<|vision_end|>"
-EOS_TOKEN = "<|im_end|>"
-PAD_TOKEN = "<|endoftext|>"
+# The same end and padding tokens as LightOnOCR-2 (Qwen3 below both); common.write_tokenizer_config writes them.
+EOS_TOKEN, PAD_TOKEN = common.EOS_TOKEN, common.PAD_TOKEN
 # Qwen3.5's special tokens in the order of its vocabulary (offsets from <|endoftext|> as in Qwen3's).
 SPECIAL_TOKENS = (
     "<|endoftext|>",
@@ -207,24 +207,13 @@ def build_full_size_tokenizer(out_dir: Path) -> None:
 
 
 def _write_tokenizer_config(out_dir: Path) -> None:
-    common.write_json(
-        out_dir / "tokenizer_config.json",
-        {
-            "tokenizer_class": "PreTrainedTokenizerFast",
-            "bos_token": None,
-            "eos_token": EOS_TOKEN,
-            "pad_token": PAD_TOKEN,
-            "model_max_length": 262_144,
-            "clean_up_tokenization_spaces": False,
-            "extra_special_tokens": {
-                "image_token": IMAGE_TOKEN,
-                "video_token": "<|video_pad|>",
-                "vision_start_token": VISION_START,
-                "vision_end_token": VISION_END,
-            },
-        },
-    )
-    (out_dir / "chat_template.jinja").write_text(CHAT_TEMPLATE, encoding="utf-8")
+    special_tokens = {
+        "image_token": IMAGE_TOKEN,
+        "video_token": "<|video_pad|>",
+        "vision_start_token": VISION_START,
+        "vision_end_token": VISION_END,
+    }
+    common.write_tokenizer_config(out_dir, 262_144, special_tokens, CHAT_TEMPLATE)
 
 
 def build_processor_files(out_dir: Path) -> None:

@@ -28,6 +28,7 @@ from lightonocr_validation.bench.command import BenchOptions, run_bench
 from lightonocr_validation.bench.steady import headline, headline_figure
 from lightonocr_validation.core.config import ModelSettings, ServerSettings
 from lightonocr_validation.core.errors import EXIT_INTERRUPTED
+from lightonocr_validation.core.markdown import formatted
 from lightonocr_validation.serve import process as serving
 from lightonocr_validation.tune.grid import BASELINE, BF16, Candidate
 from lightonocr_validation.vllm.client import BadAnswer, Target, Unreachable, VllmClient, one_line
@@ -39,6 +40,7 @@ EXIT_FAILED = 1  # the card's own configuration failed, or no configuration coul
 OK = "ok"
 FAILED = "failed"
 NOT_RUN = "not run"
+MISSING = "-"  # a figure the configuration did not give, in the console table
 
 
 @dataclass(frozen=True)
@@ -337,19 +339,15 @@ def render_table(summary: Mapping[str, Any]) -> Table:
         table.add_row(
             record["name"] + mark + numerics,
             record["status"],
-            _fmt(rate, "{:.2f}") + state,
-            _fmt(rate / base - 1 if rate and base else None, "{:+.1%}"),
-            _fmt(figures.get("e2e_p50_s"), "{:.1f} s"),
-            _fmt(figures.get("e2e_p95_s"), "{:.1f} s"),
-            _fmt(figures.get("prefill_s"), "{:.1f} s"),
-            _fmt(figures.get("decode_s"), "{:.1f} s"),
-            _fmt(figures.get("share_of_limit"), "{:.0%}"),
-            _fmt(figures.get("errors"), "{}"),
-            _fmt(record.get("start_s"), "{:.0f} s"),
+            formatted(rate, "{:.2f}", MISSING) + state,
+            formatted(rate / base - 1 if rate and base else None, "{:+.1%}", MISSING),
+            formatted(figures.get("e2e_p50_s"), "{:.1f} s", MISSING),
+            formatted(figures.get("e2e_p95_s"), "{:.1f} s", MISSING),
+            formatted(figures.get("prefill_s"), "{:.1f} s", MISSING),
+            formatted(figures.get("decode_s"), "{:.1f} s", MISSING),
+            formatted(figures.get("share_of_limit"), "{:.0%}", MISSING),
+            formatted(figures.get("errors"), "{}", MISSING),
+            formatted(record.get("start_s"), "{:.0f} s", MISSING),
             (diagnosis["key"] + ": " if diagnosis else "") + (record.get("cause") or ""),
         )
     return table
-
-
-def _fmt(value: Any, pattern: str) -> str:
-    return "-" if value is None else pattern.format(value)

@@ -25,9 +25,9 @@ import tasks
 from lightonocr_validation.core import cli, config, errors
 from lightonocr_validation.pages.samples import SAMPLES_DIR, SampleError, load_manifest
 from lightonocr_validation.pages.user_pages import PagesError, load_pages
+from tests.doors.test_tasks_cli import STAND_IN_VLLM
 from tests.faults.cli_harness import offline, run_program
 from tests.processes import ROOT, alive, free_port
-from tests.test_tasks_cli import STAND_IN_VLLM
 
 INVOKE = Path(sys.executable).parent / "invoke"
 

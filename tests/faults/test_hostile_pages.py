@@ -24,9 +24,9 @@ from lightonocr_validation.pages import inputs, user_pages
 from lightonocr_validation.pages.user_pages import PagesError, UserPage, load_page_set, load_pages
 from lightonocr_validation.serve import fleet as fleet_serve
 from tests.conftest import CONFIG
+from tests.doors.test_tasks_cli import STAND_IN_VLLM
 from tests.fakevllm.server import FakeVllm
 from tests.processes import ROOT
-from tests.test_tasks_cli import STAND_IN_VLLM
 
 SAMPLES = ROOT / "samples"
 INVOKE = Path(sys.executable).parent / "invoke"

@@ -488,7 +488,7 @@ def resolve_card(options: BenchOptions, resolved: Sequence[Target]) -> limits.Ca
 
 def point_limit(options: BenchOptions, card: limits.Card) -> Limit:
     """A point's `limit` object: per GPU (a data-parallel server's load and pages/s split over its --gpus)."""
-    shape = limits.served_shape(options.config.model.id)
+    shape = limits.served_shape(options.config.model.id, options.model_profile.name)
     gpus = options.gpus or 1
 
     def limit(records: Sequence[Any], in_flight: int, pages_per_s: float | None) -> dict[str, Any] | None:

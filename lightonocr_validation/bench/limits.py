@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lightonocr_validation.core import published_shapes
 from lightonocr_validation.load.records import RequestRecord
 
 # A well-fed prefill (large GEMMs, flash attention) reaches about half of a card's dense bf16 peak.
@@ -71,7 +72,12 @@ def find_gpu(name: str | None) -> GpuSpec | None:
 
 @dataclass(frozen=True)
 class ModelShape:
-    """What the limits need of the served model; the defaults are LightOnOCR-2-1B's (lightonocr-facts.md)."""
+    """What the limits need of the served model; the defaults are LightOnOCR-2-1B's (lightonocr-facts.md).
+
+    Two decoder layouts: every layer full attention (Pixtral-based LightOnOCR), or Qwen3.5's hybrid
+    (LightOnOCR-3-0.8B and -4B): `full_attention_layers` of them keep a KV cache, the others are gated-delta
+    (linear attention) layers whose state per request is a fixed matrix per value head, read and written at
+    every decode step whatever the context length."""
 
     text_hidden: int = 1024
     text_layers: int = 28
@@ -86,14 +92,35 @@ class ModelShape:
     patch_size: int = 14
     merge: int = 2
     source: str = "LightOnOCR-2-1B's published config (built in)"
+    architecture: str = "pixtral"
+    full_attention_layers: int | None = None  # None: every layer
+    query_gate: int = 1  # 2 when the attention output is gated (Qwen3.5: q_proj writes the gate too)
+    linear_key_heads: int = 0
+    linear_value_heads: int = 0
+    linear_key_dim: int = 0
+    linear_value_dim: int = 0
+    vision_gated_mlp: bool = True  # Pixtral's MLP has three matrices; Qwen3.5's tower two
+
+    @property
+    def full_layers(self) -> int:
+        return self.text_layers if self.full_attention_layers is None else self.full_attention_layers
+
+    @property
+    def linear_layers(self) -> int:
+        return self.text_layers - self.full_layers
 
     @property
     def decoder_params(self) -> int:
-        """The decoder's matrices without the embedding: q, k, v, o and the gated MLP, every layer."""
+        """The decoder's matrices without the embedding: attention (q, k, v, o; the gated-delta layers' q, k, v,
+        z, b, a and output) and the gated MLP, every layer."""
         q = self.text_heads * self.text_head_dim
         kv = self.text_kv_heads * self.text_head_dim
-        attention = self.text_hidden * (q + 2 * kv) + q * self.text_hidden
-        return self.text_layers * (attention + 3 * self.text_hidden * self.text_ffn)
+        full = self.text_hidden * (q * self.query_gate + 2 * kv) + q * self.text_hidden
+        keys = self.linear_key_heads * self.linear_key_dim
+        values = self.linear_value_heads * self.linear_value_dim
+        linear = self.text_hidden * (2 * keys + 2 * values + 2 * self.linear_value_heads) + values * self.text_hidden
+        mlp = 3 * self.text_hidden * self.text_ffn
+        return self.full_layers * full + self.linear_layers * linear + self.text_layers * mlp
 
     @property
     def weights_read_per_step(self) -> int:
@@ -102,38 +129,60 @@ class ModelShape:
 
     @property
     def kv_bytes_per_token(self) -> int:
-        return self.text_layers * 2 * self.text_kv_heads * self.text_head_dim * BF16
+        """KV cache per token of context: the full-attention layers only."""
+        return self.full_layers * 2 * self.text_kv_heads * self.text_head_dim * BF16
+
+    @property
+    def linear_state_bytes_per_step(self) -> int:
+        """Per request and decode step: every gated-delta layer reads and writes its state (value heads x key
+        dim x value dim, in the model's dtype). Zero for an all-attention decoder."""
+        state = self.linear_value_heads * self.linear_key_dim * self.linear_value_dim * BF16
+        return 2 * self.linear_layers * state
 
     def patches(self, width: int, height: int) -> int:
         return math.ceil(width / self.patch_size) * math.ceil(height / self.patch_size)
 
     def vision_flops(self, width: int, height: int) -> float:
-        """Pixtral over one page: q, k, v, o and the gated MLP per patch, and attention over every pair of
-        patches (QK^T and AV); then the 2x2 merger and the projector per image token."""
+        """The vision encoder over one page: q, k, v, o and the MLP per patch, and attention over every pair
+        of patches (QK^T and AV); then the merger and the projector per image token."""
         n, d = self.patches(width, height), self.vision_hidden
-        linear = 2 * n * (4 * d * d + 3 * d * self.vision_ffn)
+        mlp_matrices = 3 if self.vision_gated_mlp else 2
+        linear = 2 * n * (4 * d * d + mlp_matrices * d * self.vision_ffn)
         attention = 4 * n * n * d
         tokens = n / self.merge**2
         projector = 2 * tokens * (self.merge**2 * d * d + d * self.text_hidden + self.text_hidden**2)
         return self.vision_layers * (linear + attention) + projector
 
     def prompt_flops(self, prompt_tokens: float) -> float:
-        """The decoder over the prompt: every matrix per token, causal attention (half the pairs)."""
+        """The decoder over the prompt: every matrix per token, causal attention (half the pairs) in the
+        full-attention layers, and the gated-delta layers' state updates (key dim x value dim per head)."""
         q = self.text_heads * self.text_head_dim
-        attention = self.text_layers * 2 * prompt_tokens**2 * q
-        return 2 * self.decoder_params * prompt_tokens + attention
+        attention = self.full_layers * 2 * prompt_tokens**2 * q
+        delta = (
+            self.linear_layers
+            * 4
+            * prompt_tokens
+            * self.linear_value_heads
+            * self.linear_key_dim
+            * self.linear_value_dim
+        )
+        return 2 * self.decoder_params * prompt_tokens + attention + delta
 
     def decode_bytes(self, prompt_tokens: float, answer_tokens: float, in_flight: float) -> float:
-        """Bytes one page's answer reads: its KV cache at every step (prompt plus what it wrote so far) and
-        its share of the weights each step reads for the whole batch."""
+        """Bytes one page's answer reads: its KV cache at every step (prompt plus what it wrote so far), the
+        gated-delta layers' state at every step, and its share of the weights each step reads for the batch."""
         kv = self.kv_bytes_per_token * (answer_tokens * prompt_tokens + answer_tokens * (answer_tokens - 1) / 2)
-        return kv + answer_tokens * self.weights_read_per_step / max(in_flight, 1.0)
+        state = self.linear_state_bytes_per_step * answer_tokens
+        return kv + state + answer_tokens * self.weights_read_per_step / max(in_flight, 1.0)
 
 
 def shape_from_config(config: Mapping[str, Any], source: str) -> ModelShape:
-    """The shapes of a LightOnOCR/Mistral3 config.json (text_config, vision_config); defaults for what it lacks."""
+    """The shapes of a config.json: LightOnOCR/Mistral3's (text_config, vision_config) or Qwen3.5's (layer_types,
+    the gated-delta sizes, a `depth` vision tower); defaults for what it lacks."""
     text = config.get("text_config") or {}
     vision = config.get("vision_config") or {}
+    if "layer_types" in text or str(config.get("model_type", "")).startswith("qwen3_5"):
+        return _qwen35_shape(text, vision, source)
     base = ModelShape()
     heads = text.get("num_attention_heads", base.text_heads)
     return ModelShape(
@@ -153,13 +202,52 @@ def shape_from_config(config: Mapping[str, Any], source: str) -> ModelShape:
     )
 
 
-def served_shape(model_id: str) -> ModelShape:
-    """The served model's shapes from its config.json when it is a local folder, else LightOnOCR-2-1B's."""
+def _qwen35_shape(text: Mapping[str, Any], vision: Mapping[str, Any], source: str) -> ModelShape:
+    layers = int(text["num_hidden_layers"])
+    types = text.get("layer_types") or published_shapes.qwen35_layer_types(dict(text))
+    heads = int(text["num_attention_heads"])
+    return ModelShape(
+        text_hidden=int(text["hidden_size"]),
+        text_layers=layers,
+        text_heads=heads,
+        text_kv_heads=int(text.get("num_key_value_heads", heads)),
+        text_head_dim=int(text.get("head_dim") or int(text["hidden_size"]) // heads),
+        text_ffn=int(text["intermediate_size"]),
+        vocab=int(text.get("vocab_size", 248_320)),
+        vision_hidden=int(vision["hidden_size"]),
+        vision_layers=int(vision["depth"]),
+        vision_ffn=int(vision["intermediate_size"]),
+        patch_size=int(vision.get("patch_size", published_shapes.QWEN35_PATCH_SIZE)),
+        merge=int(vision.get("spatial_merge_size", published_shapes.QWEN35_MERGE_SIZE)),
+        source=source,
+        architecture="qwen3_5",
+        full_attention_layers=sum(1 for kind in types if kind == "full_attention"),
+        query_gate=2 if text.get("attn_output_gate") else 1,
+        linear_key_heads=int(text.get("linear_num_key_heads", 0)),
+        linear_value_heads=int(text.get("linear_num_value_heads", 0)),
+        linear_key_dim=int(text.get("linear_key_head_dim", 0)),
+        linear_value_dim=int(text.get("linear_value_head_dim", 0)),
+        vision_gated_mlp=False,
+    )
+
+
+def profile_shape(profile: str) -> ModelShape:
+    """The published shapes of a model profile's architecture (core/published_shapes.py): a Qwen3.5-based
+    LightOnOCR-3's own, else LightOnOCR-2-1B's (the Pixtral-based generations share it)."""
+    dims = published_shapes.QWEN35.get(profile)
+    if dims is None:
+        return ModelShape()
+    return _qwen35_shape(dims["text"], dims["vision"], f"{profile}'s published config (built in)")
+
+
+def served_shape(model_id: str, profile: str = "") -> ModelShape:
+    """The served model's shapes from its config.json when it is a local folder, else the profile's published
+    ones (LightOnOCR-2-1B's when the profile is not told)."""
     path = Path(model_id) / "config.json"
     try:
         return shape_from_config(json.loads(path.read_text(encoding="utf-8")), f"{path}")
-    except (OSError, ValueError, AttributeError, TypeError, ZeroDivisionError):
-        return ModelShape()
+    except (OSError, ValueError, AttributeError, TypeError, ZeroDivisionError, KeyError):
+        return profile_shape(profile)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,10 @@ flight) it is nothing but ramps. The rule used here, written into every result (
 - it closes when the drain starts: the moment the last request was sent (no worker sends again after it, so
   fewer than C are in flight from then on);
 - steady pages/s = requests that finished inside the window / the window's length;
-- the latencies of the steady state are those of the requests that started and finished inside it.
+- the latencies of the steady state are those of the requests that finished inside it. (Those that both
+  started and finished inside it were the rule until 2026-12-07: with fixed-length answers a closed loop runs
+  in lockstep and the window spans one wave, so one request at most was wholly inside, and its e2e stood as
+  p50 and p95 alike.)
 
 A point is steady when it sent at least MIN_WAVES waves (requests >= 3 x concurrency) and its window holds
 at least one wave's worth of finished requests; any other point is "one wave" and keeps its whole-point
@@ -31,7 +34,7 @@ STEADY = "steady"
 ONE_WAVE = "one wave"
 RULE = (
     "window from the C-th request to finish (first wave completed) to the last request sent (drain starts); "
-    "pages/s = requests finished inside it / its length; latencies of requests wholly inside it; "
+    "pages/s = requests finished inside it / its length; latencies of the requests finished inside it; "
     f"steady when requests >= {MIN_WAVES} x concurrency and the window holds at least C finished requests"
 )
 
@@ -44,8 +47,7 @@ Lane = tuple[Sequence[RequestRecord], int]
 class Window:
     start_s: float
     end_s: float
-    finished: list[RequestRecord]  # answered requests that ended inside the window
-    inside: list[RequestRecord]  # answered requests that started and ended inside it
+    finished: list[RequestRecord]  # answered requests that ended inside the window: its rate and latencies
 
     @property
     def length_s(self) -> float:
@@ -69,8 +71,7 @@ def window(lanes: Sequence[Lane]) -> Window | None:
         return None
     answered = [r for records, _ in lanes for r in records if r.ok]
     finished = [r for r in answered if start < r.end_s <= end]
-    inside = [r for r in finished if r.start_s >= start]
-    return Window(start, end, finished, inside)
+    return Window(start, end, finished)
 
 
 def steady_block(runs: Sequence[Sequence[Lane]]) -> dict[str, Any] | None:
@@ -86,7 +87,6 @@ def steady_block(runs: Sequence[Sequence[Lane]]) -> dict[str, Any] | None:
     found = [w for w in windows if w is not None]
     length = sum(w.length_s for w in found)
     finished = [r for w in found for r in w.finished]
-    inside = [r for w in found for r in w.inside] or finished
     why = _why_not(waves, windows, finished, in_flight * len(runs))
     block: dict[str, Any] = {
         "state": STEADY if not why else ONE_WAVE,
@@ -99,9 +99,9 @@ def steady_block(runs: Sequence[Sequence[Lane]]) -> dict[str, Any] | None:
         # Null unless steady: a window under three waves is mostly ramp, and no figure should stand for it.
         "pages_per_s": len(finished) / length if length > 0 and not why else None,
         "output_tokens_per_s": sum(r.output_tokens for r in finished) / length if length > 0 and not why else None,
-        "e2e_s": distribution([r.exchange.e2e_s for r in inside]),
-        "ttft_s": distribution([r.exchange.ttft_s for r in inside if r.exchange.ttft_s is not None]),
-        "itl_s": distribution([gap for r in inside for gap in r.exchange.gaps]),
+        "e2e_s": distribution([r.exchange.e2e_s for r in finished]),
+        "ttft_s": distribution([r.exchange.ttft_s for r in finished if r.exchange.ttft_s is not None]),
+        "itl_s": distribution([gap for r in finished for gap in r.exchange.gaps]),
     }
     return block
 

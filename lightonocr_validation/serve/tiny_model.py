@@ -16,6 +16,8 @@ import json
 from collections.abc import Mapping
 from pathlib import Path
 
+from lightonocr_validation.core import published_shapes
+
 # Token strings and layout of the real checkpoint (see lightonocr-facts: ChatML, one <|image_pad|> per
 # image that the processor expands). Only the ids differ: the tiny vocabulary is a few hundred tokens.
 IMAGE_TOKEN = "<|image_pad|>"
@@ -77,29 +79,8 @@ SEED = 20_260_101
 # LightOnOCR-2-1B's published dimensions (lightonocr-facts): the full-size mode writes these with no weights,
 # for `vllm serve --load-format dummy`, which fills them with random values. Same shapes, same kernels, same
 # memory as the real model, so the serving path and its speed are real; the text is noise.
-FULL_SIZE_TEXT_DIMENSIONS = {
-    "hidden_size": 1024,
-    "intermediate_size": 3072,
-    "num_hidden_layers": 28,
-    "num_attention_heads": 16,
-    "num_key_value_heads": 8,
-    "head_dim": 128,
-    "max_position_embeddings": 16384,
-    "rope_theta": 1_000_000,
-    "rms_norm_eps": 1e-6,
-    "tie_word_embeddings": True,
-}
-FULL_SIZE_VISION_DIMENSIONS = {
-    "hidden_size": 1024,
-    "intermediate_size": 4096,
-    "num_hidden_layers": 24,
-    "num_attention_heads": 16,
-    "head_dim": 64,
-    "image_size": 1540,
-    "patch_size": 14,
-    "num_channels": 3,
-    "rope_theta": 10_000,
-}
+FULL_SIZE_TEXT_DIMENSIONS = published_shapes.PIXTRAL_TEXT
+FULL_SIZE_VISION_DIMENSIONS = published_shapes.PIXTRAL_VISION
 FULL_VOCAB_SIZE = 151_936
 # The real tokenizer's layout: 151,643 byte-level BPE tokens, then Qwen's special tokens from 151643 on
 # (image 151655, eos 151645, pad 151643 are LightOnOCR-2-1B's published ids), then unused rows up to the

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from lightonocr_validation.core import published_shapes
 from lightonocr_validation.serve import tiny_model as common
 
 IMAGE_TOKEN = "<|image_pad|>"
@@ -81,9 +82,9 @@ CHAT_TEMPLATE = (
 # <|vision_start|> <|vision_end|> <|im_end|> \n <|im_start|> assistant \n <think> \n\n </think> \n\n.
 PROMPT_TOKENS_BESIDES_IMAGE = 14
 
-PATCH_SIZE = 16
-MERGE_SIZE = 2
-TEMPORAL_PATCH_SIZE = 2
+PATCH_SIZE = published_shapes.QWEN35_PATCH_SIZE
+MERGE_SIZE = published_shapes.QWEN35_MERGE_SIZE
+TEMPORAL_PATCH_SIZE = published_shapes.QWEN35_TEMPORAL_PATCH_SIZE
 MIN_PIXELS = 65_536
 MAX_PIXELS = 16_777_216
 
@@ -120,62 +121,11 @@ VISION_DIMENSIONS = {
     "hidden_size": 64,
     "intermediate_size": 128,
     "num_heads": 2,
-    "in_channels": 3,
-    "patch_size": PATCH_SIZE,
-    "spatial_merge_size": MERGE_SIZE,
-    "temporal_patch_size": TEMPORAL_PATCH_SIZE,
-    "num_position_embeddings": 2304,
-    "hidden_act": "gelu_pytorch_tanh",
-    "deepstack_visual_indexes": [],
+    **published_shapes.QWEN35_VISION_COMMON,
 }
 
-# The real decoders (sources in the module docstring).
-_REAL_ROPE = {
-    "rope_type": "default",
-    "rope_theta": 10_000_000,
-    "partial_rotary_factor": 0.25,
-    "mrope_interleaved": True,
-    "mrope_section": [11, 11, 10],
-}
-_REAL_LINEAR = {
-    "linear_conv_kernel_dim": 4,
-    "linear_key_head_dim": 128,
-    "linear_value_head_dim": 128,
-    "linear_num_key_heads": 16,
-    "full_attention_interval": 4,
-    "attn_output_gate": True,
-    "head_dim": 256,
-    "max_position_embeddings": 262_144,
-    "rms_norm_eps": 1e-6,
-    "tie_word_embeddings": True,
-    "rope_parameters": _REAL_ROPE,
-}
-FULL_SIZE = {
-    "LightOnOCR-3-0.8B": {
-        "text": {
-            **_REAL_LINEAR,
-            "hidden_size": 1024,
-            "intermediate_size": 3584,
-            "num_hidden_layers": 24,
-            "num_attention_heads": 8,
-            "num_key_value_heads": 2,
-            "linear_num_value_heads": 16,
-        },
-        "vision": {**VISION_DIMENSIONS, "depth": 12, "hidden_size": 768, "intermediate_size": 3072, "num_heads": 12},
-    },
-    "LightOnOCR-3-4B": {
-        "text": {
-            **_REAL_LINEAR,
-            "hidden_size": 2560,
-            "intermediate_size": 9216,
-            "num_hidden_layers": 32,
-            "num_attention_heads": 16,
-            "num_key_value_heads": 4,
-            "linear_num_value_heads": 32,
-        },
-        "vision": {**VISION_DIMENSIONS, "depth": 24, "hidden_size": 1024, "intermediate_size": 4096, "num_heads": 16},
-    },
-}
+# The real decoders and towers (sources in the module docstring): core/published_shapes.py, shared with the limits.
+FULL_SIZE = published_shapes.QWEN35
 
 # Text the tiny byte-level BPE is trained on: the role names and the empty thought's newlines become one
 # token each, as in Qwen's vocabulary, so the template costs the real 14 tokens besides the image.
@@ -268,10 +218,7 @@ def _config(text: dict, vision: dict, ids: dict[str, int]) -> dict:
             "dtype": "bfloat16",
             "hidden_act": "silu",
             "attention_bias": False,
-            "layer_types": [
-                "linear_attention" if (index + 1) % text["full_attention_interval"] else "full_attention"
-                for index in range(text["num_hidden_layers"])
-            ],
+            "layer_types": published_shapes.qwen35_layer_types(text),
             **{key: value for key, value in text.items() if key != "full_attention_interval"},
             "eos_token_id": ids[EOS_TOKEN],
             "pad_token_id": ids[PAD_TOKEN],

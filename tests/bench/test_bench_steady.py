@@ -12,6 +12,7 @@ import pytest
 from lightonocr_validation.bench import limits
 from lightonocr_validation.bench.steady import ONE_WAVE, STEADY, headline, headline_figure, steady_block, window
 from lightonocr_validation.check.verdict import EXIT_OK
+from lightonocr_validation.core import published_shapes
 from lightonocr_validation.core.errors import UserError
 from lightonocr_validation.load import answers
 from lightonocr_validation.load.pages import BenchPage
@@ -172,6 +173,18 @@ def test_bad_steady_state_flags_are_refused_before_anything_is_sent(
     assert fake.counters.get("vllm:prompt_tokens_total", 0) == 0
 
 
+def test_steady_latencies_are_those_of_every_request_finished_in_the_window() -> None:
+    # Fixed-length answers keep a closed loop in lockstep: the window spans one wave, and the second wave's
+    # requests started a little before it opened (each worker resends as soon as its answer is back). Every
+    # one of them counts, not only the last to start (the rule until 2026-12-07, under which the e2e of one
+    # request stood as p50 and p95: 59.27 s both for the card on the lent H100).
+    records = closed_loop(4, [10.0, 10.1, 10.2, 10.3] + [9.0, 10.0, 11.0, 12.0] + [10.0] * 4)
+    block = steady_block([[(records, 4)]])
+    assert block["state"] == STEADY and block["finished_in_window"] == 4
+    assert 10.0 <= block["e2e_s"]["p50"] <= 11.0 and block["e2e_s"]["p95"] > 11.5
+    assert block["e2e_s"]["mean"] == pytest.approx(10.5)
+
+
 # --- the limit ----------------------------------------------------------------------------------------------
 
 
@@ -199,6 +212,32 @@ def test_the_served_models_config_gives_the_shapes(tmp_path: Path) -> None:
     # No head_dim: hidden / heads = 64; 14 layers x 16 KV heads x 64 is half of 28 x 8 x 128.
     assert shape.text_head_dim == 64 and shape.kv_bytes_per_token == limits.ModelShape().kv_bytes_per_token // 2
     assert limits.served_shape("lightonai/LightOnOCR-2-1B") == limits.ModelShape()  # not a folder: built in
+
+
+def test_a_hybrid_decoder_is_held_against_its_own_limit() -> None:
+    # LightOnOCR-3-4B (Qwen3.5): 8 of 32 layers keep a KV cache (4 KV heads of 256), the 24 gated-delta layers
+    # read and write a fixed state (32 value heads x 128 x 128) at every step, whatever the context.
+    shape = limits.profile_shape("LightOnOCR-3-4B")
+    assert shape.architecture == "qwen3_5" and shape.full_layers == 8 and shape.linear_layers == 24
+    assert shape.kv_bytes_per_token == 8 * 2 * 4 * 256 * 2
+    assert shape.linear_state_bytes_per_step == 2 * 24 * 32 * 128 * 128 * 2
+    assert limits.served_shape("lightonai/LightOnOCR-3-4B", "LightOnOCR-3-4B") == shape  # not a folder
+    assert limits.served_shape("lightonai/LightOnOCR-2-1B", "LightOnOCR-2-1B") == limits.ModelShape()
+    # The lent H100's steady 7.56 pages/s (prose-01, 1,790 prompt tokens, 1,024-token answers, 128 in
+    # flight) lies under the hybrid's limit; LightOnOCR-2-1B's all-attention shapes put it at 118 %.
+    page = BenchPage("prose-01", "data:image/png;base64,", 1190, 1540)
+    done = [RequestRecord(page, 0.0, Exchange(status=200, e2e_s=20.0, output_tokens=1024, prompt_tokens=1790))]
+    card = limits.resolve_card("H100 SXM", [], [])
+    hybrid = limits.limit_block(done, 128, card, shape, pages_per_s=7.56)
+    assert 9.0 < hybrid["combined_pages_per_s"] < 10.5 and hybrid["share"] < 1
+    vision = published_shapes.QWEN35["LightOnOCR-3-4B"]["vision"]
+    qwen_config = {"model_type": "qwen3_5", "text_config": shape_text(), "vision_config": vision}
+    assert limits.shape_from_config(qwen_config, "x").kv_bytes_per_token == shape.kv_bytes_per_token
+
+
+def shape_text() -> dict:
+    text = dict(published_shapes.QWEN35["LightOnOCR-3-4B"]["text"])
+    return {**text, "layer_types": published_shapes.qwen35_layer_types(text)}
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,7 @@
-"""docs/gpu.md's generated block: issue 22's steady-state table, rendered from the committed result files
-(benchmarks/results/h100-2026-12-07: `invoke tune`'s tune.json and the drawn-lengths bench), so the document
-shows exactly what the files hold."""
+"""docs/gpu.md's generated blocks, rendered from the committed result files so the document shows exactly what
+the files hold: issue 22's steady-state table (benchmarks/results/h100-2026-12-07: `invoke tune`'s tune.json and
+the drawn-lengths bench), issue 21's table per architecture and the encoder's attention timed alone
+(benchmarks/results/h100-2026-12-07b)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,17 @@ from lightonocr_validation.core.markdown import NONE, code, formatted, table
 from lightonocr_validation.docs.markers import empty_block
 
 PATH = "docs/gpu.md"
-TEMPLATE = "# The GPU path, measured on a lent GPU\n\n" + empty_block("steady-state") + "\n"
+TEMPLATE = (
+    "# The GPU path, measured on a lent GPU\n\n"
+    + "\n\n".join(empty_block(name) for name in ("steady-state", "architectures", "encoder-attention"))
+    + "\n"
+)
 RESULTS = Path("benchmarks/results/h100-2026-12-07")
+# The second session of that day: each architecture at full size, and the Pixtral encoder's attention alone.
+ARCHITECTURES = Path("benchmarks/results/h100-2026-12-07b")
+# (folder under ARCHITECTURES, profile, architecture) per row group of the architectures table; the Pixtral
+# rows are section 5's (RESULTS), measured on the same kind of card.
+ARCHITECTURE_RUNS = (("tune-lightonocr-3-4b", "LightOnOCR-3-4B", "qwen3_5"),)
 
 
 def _row(name: str, args: str, figures: Mapping[str, Any], answers: str) -> list[str]:
@@ -76,5 +86,68 @@ def render_steady(root: Path) -> str:
     return table(header, rows)
 
 
+def _tune_rows(path: Path, profile: str, architecture: str) -> list[list[str]]:
+    summary = json.loads(path.read_text(encoding="utf-8"))
+    rows = []
+    for record in summary["configurations"]:
+        if record["status"] != "ok":
+            continue
+        figures = record["figures"]
+        rows.append(
+            [
+                profile,
+                architecture,
+                record["name"],
+                formatted(figures.get("pages_per_s"), "{:.2f}"),
+                formatted(figures.get("e2e_p50_s"), "{:.1f} s"),
+                formatted(figures.get("e2e_p95_s"), "{:.1f} s"),
+                formatted(figures.get("limit_pages_per_s"), "{:.2f}"),
+                formatted(figures.get("share_of_limit"), "{:.0%}"),
+            ]
+        )
+    return rows
+
+
+def render_architectures(root: Path) -> str:
+    """Pages/s per architecture at full size with random weights, the card's flags and `tuned`, steady state."""
+    rows = _tune_rows(root / RESULTS / "tune" / "tune.json", "LightOnOCR-2-1B (and -1B-1025, -3-1B)", "pixtral")
+    rows = [row for row in rows if row[2] in ("card", "tuned")]
+    for folder, profile, architecture in ARCHITECTURE_RUNS:
+        path = root / ARCHITECTURES / folder / "tune.json"
+        if path.is_file():
+            rows.extend(_tune_rows(path, profile, architecture))
+    header = ["model", "architecture", "flags", "steady pages/s", "e2e p50", "e2e p95", "limit", "share"]
+    return table(header, rows)
+
+
+def render_encoder_attention(root: Path) -> str:
+    """The Pixtral encoder's attention timed alone (tools/lent-gpu/encoder_attention.py), one row per way."""
+    path = root / ARCHITECTURES / "encoder-attention.json"
+    if not path.is_file():
+        return f"No encoder-attention results in {ARCHITECTURES} yet."
+    found = json.loads(path.read_text(encoding="utf-8"))
+    ways = list(dict.fromkeys(row["way"] for row in found["rows"]))
+    pages = sorted({row["pages"] for row in found["rows"]})
+    by = {(row["way"], row["pages"]): row for row in found["rows"]}
+    rows = []
+    for way in ways:
+        cells = [by.get((way, n)) for n in pages]
+        rows.append(
+            [code(way)]
+            + [
+                f"{cell['ms_per_page_24_layers']:.1f} ms ({cell['useful_tflops']:.0f} TFLOP/s)" if cell else NONE
+                for cell in cells
+            ]
+        )
+    header = ["way", *[f"{n} page{'s' if n > 1 else ''} per step" for n in pages]]
+    return f"{found['device']}, {found['patches']:,} patches a page, ms per page over 24 layers:\n\n" + table(
+        header, rows
+    )
+
+
 def blocks(root: Path) -> dict[str, str]:
-    return {"steady-state": render_steady(root)}
+    return {
+        "steady-state": render_steady(root),
+        "architectures": render_architectures(root),
+        "encoder-attention": render_encoder_attention(root),
+    }

@@ -89,7 +89,9 @@ def _measure(pages: int, n: int, dtype: torch.dtype, record) -> None:
         qv, kv, vv = (t[0] for t in (qx, kx, vx))  # (tokens, heads, dim)
         cu = torch.arange(0, seq + 1, n, dtype=torch.int32, device="cuda")
         ms = _timed(
-            lambda: flash_attn_varlen_func(qv, kv, vv, cu_seqlens_q=cu, cu_seqlens_k=cu, max_seqlen_q=n, max_seqlen_k=n, fa_version=3)
+            lambda: flash_attn_varlen_func(
+                qv, kv, vv, cu_seqlens_q=cu, cu_seqlens_k=cu, max_seqlen_q=n, max_seqlen_k=n, fa_version=3
+            )
         )
         record("vllm-fa-varlen", pages, ms)
     except Exception as error:

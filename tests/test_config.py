@@ -189,14 +189,20 @@ def test_load_reads_invokes_tree_and_leaves_invokes_own_sections() -> None:
 
 
 def test_a_flag_help_that_names_a_setting_shows_its_default_from_the_table() -> None:
-    """No default typed again: a help's "(default: KEY, VALUE" is settings.default_of(KEY)."""
+    """No default typed again: a help's "(default: KEY, VALUE" is settings.default_of(KEY), and a flag that
+    overrides a setting (config_module.FLAG_KEYS) names that one."""
     from lightonocr_validation.core import settings
 
+    named = 0
     for name, task in tasks.ns.tasks.items():
         for flag, text in task.help.items():
             for key in re.findall(r"\(default: ([\w.]+)[,)]", text):
                 if key in settings.BY_KEY:
+                    named += 1
                     assert settings.default_of(key).removesuffix(")") in text, (name, flag, key)
+            key = config_module.FLAG_KEYS.get(name.replace("-", "_"), {}).get(flag.replace("-", "_"))
+            assert key is None or f"(default: {key}" in text, (name, flag, key)
+    assert named >= len({key for keys in config_module.FLAG_KEYS.values() for key in keys.values()})
 
 
 def test_a_flag_group_is_flags_to_invoke_and_one_object_to_the_task() -> None:

@@ -128,18 +128,32 @@ SETTINGS: tuple[Setting, ...] = (
         "(other names that say the model).",
     ),
     Setting("server.executable", "vllm", "The vLLM command; a path when vllm is not on PATH.", not_empty=True),
-    Setting("server.host", "127.0.0.1", "Address `invoke serve` binds (`--host`).", not_empty=True),
-    Setting("server.port", 8000, "Port `invoke serve` binds (`--port`).", PORT),
+    Setting(
+        "server.host",
+        "127.0.0.1",
+        "Address `invoke serve` binds (`--host`): loopback unless other machines must reach the server.",
+        not_empty=True,
+    ),
+    Setting("server.port", 8000, "Port of the OpenAI-compatible API `invoke serve` binds (`--port`).", PORT),
     Setting(
         "server.limit_mm_per_prompt",
         '{"image": 1}',
-        "The three flags of LightOnOCR's model card: one page per request, and neither cache, since every "
-        "page is new and the caches only cost memory.",
+        "Model card flag: one image per request. LightOnOCR reads one page per request, and vLLM sizes its "
+        "multimodal memory budget for this many images per prompt; a request with two images is refused with 400.",
     ),
     Setting(
-        "server.mm_processor_cache_gb", 0, "Model card flag: 0 turns the multimodal processor cache off.", NOT_NEGATIVE
+        "server.mm_processor_cache_gb",
+        0,
+        "Model card flag: 0 turns the multimodal processor cache off: every page is a new image, so the cache "
+        "would only cost memory and never hit.",
+        NOT_NEGATIVE,
     ),
-    Setting("server.enable_prefix_caching", False, "Model card flag: false serves with --no-enable-prefix-caching."),
+    Setting(
+        "server.enable_prefix_caching",
+        False,
+        "Model card flag: false serves with --no-enable-prefix-caching. Prefix caching reuses the KV cache of "
+        "identical prompt prefixes; page images never repeat, so it only costs memory and bookkeeping.",
+    ),
     Setting(
         "server.gpu_memory_utilization",
         0.9,
@@ -149,7 +163,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "server.max_model_len",
         0,
-        "0 leaves the length to vLLM (the model's 16384). 8192 saves memory on an 8 GB card.",
+        "Context length: 0 leaves it to vLLM (the model's 16384); 8192 saves memory on an 8 GB card.",
         NOT_NEGATIVE,  # 0: vLLM's own choice
     ),
     Setting("server.extra_args", [], "Extra `vllm serve` arguments, appended as given."),
@@ -194,9 +208,22 @@ SETTINGS: tuple[Setting, ...] = (
         "Environment of the server process, on top of the caller's. The CPU backend needs its KV cache size, "
         "else it claims 92 % of the memory node and dies.",
     ),
-    Setting("cpu.env.VLLM_CPU_KVCACHE_SPACE", "1", "GiB of KV cache for vLLM's CPU backend (`--device cpu`)."),
-    Setting("cpu.env.VLLM_HOST_IP", "127.0.0.1", "vLLM's internal queue binds to this address: keep it on loopback."),
-    Setting("cpu.env.HF_HUB_OFFLINE", "1", "Keeps the CPU path from reaching for the Hugging Face hub."),
+    Setting(
+        "cpu.env.VLLM_CPU_KVCACHE_SPACE",
+        "1",
+        "GiB of KV cache for vLLM's CPU backend (`--device cpu`). Without it the CPU worker asks for 92 % of the "
+        "memory node and dies (`Available memory on node 0 ... less than desired`).",
+    ),
+    Setting(
+        "cpu.env.VLLM_HOST_IP",
+        "127.0.0.1",
+        "vLLM's internal queue binds to this address: keep it on loopback (serve with `--host 127.0.0.1` too).",
+    ),
+    Setting(
+        "cpu.env.HF_HUB_OFFLINE",
+        "1",
+        "Keeps the CPU path from reaching for the Hugging Face hub: the tiny model is a local folder.",
+    ),
     Setting("sampling.temperature", 0.2, "Sent with every page, as the model card says.", NOT_NEGATIVE),
     Setting("sampling.top_p", 0.9, "Sent with every page, as the model card says.", ABOVE_0_TO_1),
     Setting("sampling.max_tokens", 4096, "Sent with every page; more invites repetition loops.", AT_LEAST_ONE),

@@ -3,6 +3,10 @@
 Invoke owns actions, nox owns environments: run these inside the environment `nox -s validate` built
 (or any environment with vLLM), from the repository root. Defaults live in
 lightonocr_validation/core/settings.py and can be overridden by invoke.yaml, INVOKE_* variables and flags.
+
+Each task reads its flags into its wing's options and calls the wing's `run_*`; the flags two tasks take
+alike are declared once, as a group (core/task_flags.py), and a flag's help shows the default of the setting
+it overrides from settings.SETTINGS (`default_of`), never typed again.
 """
 
 # ruff: noqa: E402 (the hold of Ctrl-C comes before the imports that take seconds)
@@ -16,39 +20,41 @@ from lightonocr_validation.core import interrupts
 
 interrupts.hold_signals(sys.argv)
 
-import dataclasses
 import functools
 import os
 import shlex
 import signal
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from invoke import Collection, Context, Exit, task
 from rich.console import Console
 
-from lightonocr_validation.core import cli, config, model_profiles
+from lightonocr_validation.core import cli, config
 from lightonocr_validation.core.config import Config
-from lightonocr_validation.core.errors import (
-    EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    EXIT_USAGE,
-    UserError,
-    print_error,
-    print_warning,
-)
-from lightonocr_validation.core.hardware import describe, nvidia_gpus, this_cpu
-from lightonocr_validation.core.settings import DEFAULTS
+from lightonocr_validation.core.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, UserError, print_error
+from lightonocr_validation.core.hardware import describe, nvidia_gpus
+from lightonocr_validation.core.settings import DEFAULTS, default_of
+from lightonocr_validation.core.task_flags import flag, flag_task
 from lightonocr_validation.serve import process as serving
+from lightonocr_validation.serve import setup
+
+if TYPE_CHECKING:
+    from lightonocr_validation.bench.command import BenchOptions
 
 ROOT = Path(__file__).resolve().parent
 console = Console(stderr=False, highlight=False)
 errors = Console(stderr=True, highlight=False)
+MODELS = ("tiny", "full_size")  # the flags that name a model this toolkit builds (config.apply_flags)
 # --model-profile, as serve, check, bench, tune and tiny-model take it (the names are model_profiles' rows).
 MODEL_PROFILE_HELP = (
-    f"Which LightOnOCR the model is: {', '.join(DEFAULTS['model_profiles'])} (default: model.profile, else told "
-    "by the model's name, a folder's config.json or the server's /v1/models root)."
+    f"Which LightOnOCR the model is: {', '.join(DEFAULTS['model_profiles'])} "
+    + default_of(
+        "model.profile", ", else told by the model's name, a folder's config.json or the server's /v1/models root"
+    )
+    + "."
 )
 
 
@@ -66,16 +72,21 @@ def _user_errors(body: Callable[..., None]) -> Callable[..., None]:
     return run
 
 
-def _config(c: Context, task: str, **flags: Any) -> Config:
+def _config(c: Context, task: str, *groups: Any, **flags: Any) -> Config:
     """The typed configuration for `task`, built once: invoke's tree (settings.DEFAULTS, invoke.yaml,
-    INVOKE_* variables) read and checked by config.load, then the task's flags on top (config.apply_flags)."""
+    INVOKE_* variables) read and checked by config.load, then the task's flags on top (config.apply_flags):
+    `flags`, and those of each flag group that name a setting of the task or a model (--tiny, --full-size)."""
+    for group in groups:
+        flags |= {
+            name: value for name, value in vars(group).items() if name in config.FLAG_KEYS[task] or name in MODELS
+        }
     return config.apply_flags(config.load(c.config), task, ROOT, **flags)
 
 
-def _resolve_device(device: str) -> str:
-    if config.flag_choice("--device", device, config.DEVICES) != "auto":
-        return device
-    return "cuda" if nvidia_gpus() else "cpu"
+def _exit_with(code: int) -> None:
+    """A wing's exit code as the task's (0 returns)."""
+    if code:
+        raise Exit(code=code)
 
 
 def _remainder_args(remainder: str, argv: list[str] | None = None) -> list[str]:
@@ -95,43 +106,59 @@ def _remainder_args(remainder: str, argv: list[str] | None = None) -> list[str]:
     return shlex.split(remainder)
 
 
-@task(
+@dataclass(frozen=True)
+class ServedFlags:
+    """What to serve and where: `serve` and `tune` take these alike."""
+
+    model: str | None = flag(f"Hub id or local folder to serve {default_of('model.id')}.")
+    served_model_name: str | None = flag(
+        f"Id the server lists and requests name {default_of('model.served_name', ', else the model')}."
+    )
+    tiny: bool = flag("Serve the random-weight tiny model with LightOnOCR's architecture (built if missing).", False)
+    full_size: bool = flag(
+        "Serve LightOnOCR-2-1B's full-size architecture with random weights (--load-format dummy).", False
+    )
+    port: int | None = flag(f"Port to bind {default_of('server.port')}.")
+    device: str = flag("auto (cuda when nvidia-smi finds a GPU, else cpu), cuda or cpu; cpu adds cpu.env.", "auto")
+    model_profile: str | None = flag(MODEL_PROFILE_HELP)
+
+    def model_to_serve(self, cfg: Config) -> setup.ModelToServe:
+        return setup.model_to_serve(cfg, tiny=self.tiny, full_size=self.full_size, errors=errors)
+
+    def build_if_missing(self, c: Context, cfg: Config, model: setup.ModelToServe) -> None:
+        """A local model not built yet is built first, as `invoke tiny-model` builds it."""
+        if model.local is not None and model.missing(cfg):
+            tiny_model(c, full_size=self.full_size, model_profile=model.local.profile)
+
+
+def _say_device(device: str) -> None:
+    errors.print(f"device: {device} ({describe(nvidia_gpus())})", markup=False)
+
+
+@flag_task(
     help={
-        "model": "Hub id or local folder to serve (default: model.id, lightonai/LightOnOCR-2-1B).",
-        "served-model-name": "Id the server lists and requests name (default: model.served_name, else the model).",
-        "host": "Address to bind (default: server.host, 127.0.0.1).",
-        "port": "Port to bind (default: server.port, 8000).",
-        "tiny": "Serve the random-weight tiny model with LightOnOCR's architecture (built if missing).",
-        "full-size": "Serve LightOnOCR-2-1B's full-size architecture with random weights (--load-format dummy).",
-        "device": "auto (cuda when nvidia-smi finds a GPU, else cpu), cuda or cpu; cpu adds cpu.env.",
+        "host": f"Address to bind {default_of('server.host')}.",
         "detach": "Return once the server is ready and leave it running; stop it with `invoke stop`.",
         "dry-run": "Print the vllm serve command and exit.",
-        "timeout": "Seconds to wait for readiness (default: server.startup_timeout).",
-        "profile": "Extra vllm flags from server.profiles: card (none) or tuned (default: server.profile).",
+        "timeout": f"Seconds to wait for readiness {default_of('server.startup_timeout')}.",
+        "profile": f"Extra vllm flags from server.profiles: card (none) or tuned {default_of('server.profile')}.",
         "replicas": "Serve N GPUs as N servers: GPU i (CUDA_VISIBLE_DEVICES), port PORT+i, log per port. On the "
         "CPU, at most one server a core with 3.5 GB of memory each; more is refused before anything starts.",
         "data-parallel-size": "Serve N GPUs as one server with vLLM's --data-parallel-size N (one port).",
-        "model-profile": MODEL_PROFILE_HELP,
     },
     auto_shortflags=False,
 )
 @_user_errors
 def serve(
     c: Context,
-    model: str | None = None,
-    served_model_name: str | None = None,
+    served: ServedFlags,
     host: str | None = None,
-    port: int | None = None,
-    tiny: bool = False,
-    full_size: bool = False,
-    device: str = "auto",
     detach: bool = False,
     dry_run: bool = False,
     timeout: float | None = None,
     profile: str | None = None,
     replicas: int | None = None,
     data_parallel_size: int | None = None,
-    model_profile: str | None = None,
 ) -> None:
     """Serve LightOnOCR with the model card's vllm serve command; arguments after -- go to vllm.
 
@@ -142,37 +169,17 @@ def serve(
     server.stop_timeout, and exits 130; a second Ctrl-C kills them at once. A server that dies at start
     (any replica: the others are stopped) exits 1 with its log's last lines and the known cause and fix.
     """
-    from lightonocr_validation.serve import fleet as fleet_serve
+    from lightonocr_validation.serve import fleet
     from lightonocr_validation.serve.command import ServeOptions, run_serve
 
-    config.flag_choice("--device", device, config.DEVICES)  # a dry run refuses what the real run would
-    cfg = _config(
-        c,
-        "serve",
-        tiny=tiny,
-        full_size=full_size,
-        model=model,
-        served_model_name=served_model_name,
-        host=host,
-        port=port,
-        timeout=timeout,
-        profile=profile,
-        model_profile=model_profile,
-    )
-    local = config.local_model(cfg, tiny=tiny, full_size=full_size)
-    chosen = _profile_to_serve(cfg)
-    extra = [
-        *(model_profiles.serve_args(chosen, cfg.server.max_model_len) if chosen else ()),
-        *cfg.server.profile_args(),
-        *_remainder_args(getattr(c, "remainder", "")),
-    ]
-    if local is not None:
-        extra = [*local.serve_args, *extra]
-    visible = os.environ.get(fleet_serve.DEVICES_VARIABLE)
-    plan = fleet_serve.plan(
+    config.flag_choice("--device", served.device, config.DEVICES)  # a dry run refuses what the real run would
+    cfg = _config(c, "serve", served, host=host, timeout=timeout, profile=profile)
+    model = served.model_to_serve(cfg)
+    visible = os.environ.get(fleet.DEVICES_VARIABLE)
+    plan = fleet.plan(
         cfg.model,
         cfg.server,
-        extra,
+        [*model.args, *cfg.server.profile_args(), *_remainder_args(getattr(c, "remainder", ""))],
         replicas=config.flag_value("--replicas", replicas, int),
         data_parallel_size=config.flag_value("--data-parallel-size", data_parallel_size, int),
         log_file=ROOT / cfg.server.log_file,
@@ -182,19 +189,13 @@ def serve(
         for server in plan.servers:
             console.print(server.rendered(), markup=False, soft_wrap=True)
         return
-    resolved = _resolve_device(device)
-    if resolved == "cuda":
-        fleet_serve.check_gpus(plan, nvidia_gpus(), visible)
-    else:
-        fleet_serve.check_cpu(plan, this_cpu())
-    env = dict(cfg.server.env)
-    if resolved == "cpu":
-        env = {**cfg.cpu.env, **env}
-    if local is not None and not (Path(cfg.model.id) / "config.json").is_file():
-        tiny_model(c, full_size=full_size, model_profile=local.profile)
-    errors.print(f"device: {resolved} ({describe(nvidia_gpus())})", markup=False)
-    if chosen is not None:
-        errors.print(f"model profile: {chosen.describe()}", markup=False)
+    device = setup.resolve_device(served.device)
+    setup.check_fits(plan, device, visible)
+    env = setup.server_env(cfg, device)
+    served.build_if_missing(c, cfg, model)
+    _say_device(device)
+    if model.profile is not None:
+        errors.print(f"model profile: {model.profile.describe()}", markup=False)
     options = ServeOptions(
         plan=plan,
         model_name=cfg.model.served,
@@ -206,28 +207,7 @@ def serve(
         api_key={**os.environ, **env}.get(serving.API_KEY_VARIABLE, ""),
     )
     _stop_on_sigterm()
-    code = run_serve(options, console=console, errors=errors)
-    if code:
-        raise Exit(code=code)
-
-
-def _profile_to_serve(cfg: Config) -> model_profiles.ModelProfile | None:
-    """The profile of the model to serve, told by its id, its served name or its folder's config.json; None
-    when nothing tells it (a folder of Pixtral-based weights under a name of its own): it is then served with the
-    model card's flags, as before profiles, and said so; `invoke check` asks for --model-profile before any
-    verdict. A --model-profile that names no profile stays an error."""
-    try:
-        return model_profiles.profile_for(cfg.model.id, cfg, root=cfg.model.served)
-    except model_profiles.ProfileError:
-        if cfg.model.profile:
-            raise
-        names = ", ".join(cfg.model_profiles)
-        print_warning(
-            errors,
-            f"no model profile tells what {cfg.model.id!r} (served as {cfg.model.served!r}) is: serving with the model "
-            f"card's flags alone; for a LightOnOCR-3 checkpoint pass --model-profile NAME (one of {names})",
-        )
-        return None
+    _exit_with(run_serve(options, console=console, errors=errors))
 
 
 def _stop_on_sigterm() -> None:
@@ -239,7 +219,7 @@ def _stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
-@task(help={"timeout": "Seconds to wait for a graceful stop before killing (default: server.stop_timeout)."})
+@task(help={"timeout": f"Seconds to wait for a graceful stop before killing {default_of('server.stop_timeout')}."})
 @_user_errors
 def stop(c: Context, timeout: float | None = None) -> None:
     """Stop the servers `invoke serve --detach` started, each proven ours first, with their process trees.
@@ -253,15 +233,14 @@ def stop(c: Context, timeout: float | None = None) -> None:
     from lightonocr_validation.serve.stop import run_stop
 
     cfg = _config(c, "stop", timeout=timeout)
-    code = run_stop(ROOT / cfg.server.pid_file, cfg.server.stop_timeout, console=console, errors=errors)
-    if code:
-        raise Exit(code=code)
+    _exit_with(run_stop(ROOT / cfg.server.pid_file, cfg.server.stop_timeout, console=console, errors=errors))
 
 
 @task(
     help={
-        "out": "Folder to write the checkpoint into (default: tiny_model.path, full_size_model.path; a suffix "
-        "for another profile's).",
+        "out": "Folder to write the checkpoint into "
+        + default_of("tiny_model.path", ", or full_size_model.path with --full-size; a suffix for another profile's")
+        + ".",
         "full-size": "The profile's real dimensions and tokenizer ids, no weights: for --load-format dummy.",
         "model-profile": "Whose architecture: " + MODEL_PROFILE_HELP,
     },
@@ -302,26 +281,49 @@ def samples(c: Context, check: bool = False) -> None:
         raise Exit(code=result.exited or EXIT_FAILED)
 
 
-# The options that say which server to reach and how: `check` and `bench` take them alike.
-TARGET_HELP = {
-    "port": "Port for a bare host name or IP (default: check.port, 8000).",
-    "model": "Model id the server must list and requests name (default: model.served_name, else model.id).",
-    "insecure": "Do not verify TLS certificates (warned about; prefer a CA bundle in the host profile).",
-    "timeout": "Seconds for one request in all, every byte of the answer included (default: check.timeout).",
-}
 REPLICAS_HELP = (
     "A fleet of N replicas: the servers at the host's port, port+1, ..., port+N-1 (as `invoke serve --replicas N` "
     "starts them)."
 )
 
 
-@task(
-    iterable=["host", "only", "skip", "tag"],
+@dataclass(frozen=True)
+class TargetFlags:
+    """Which server to reach and how: `check` and `bench` take these alike."""
+
+    host: list[str] | None = flag(
+        "Server to check: host name, IP, URL (https://host/base) or a check.hosts profile; repeat for a fleet."
+    )
+    port: int | None = flag(f"Port for a bare host name or IP {default_of('check.port')}.")
+    model: str | None = flag(
+        f"Model id the server must list and requests name {default_of('model.served_name', ', else model.id')}."
+    )
+    tiny: bool = flag(
+        "The server serves the random-weight tiny model: text-judging checks skip with that reason.", False
+    )
+    full_size: bool = flag(
+        "The server serves the full-size model with random weights (`invoke serve --full-size`).", False
+    )
+    insecure: bool = flag(
+        "Do not verify TLS certificates (warned about; prefer a CA bundle in the host profile).", False
+    )
+    timeout: float | None = flag(
+        f"Seconds for one request in all, every byte of the answer included {default_of('check.timeout')}."
+    )
+    replicas: int | None = flag(REPLICAS_HELP)
+    deadline: str | None = flag("Seconds the whole run may take.")  # each task says what its deadline does
+    model_profile: str | None = flag(MODEL_PROFILE_HELP)
+
+    @property
+    def hosts(self) -> list[str]:
+        return self.host or []
+
+    def replica_count(self) -> int:
+        return 1 if self.replicas is None else config.flag_value("--replicas", self.replicas, int)
+
+
+@flag_task(
     help={
-        **TARGET_HELP,
-        "host": "Server to check: host name, IP, URL (https://host/base) or a check.hosts profile; repeat for a fleet.",
-        "tiny": "The server serves the random-weight tiny model: text-judging checks skip with that reason.",
-        "full-size": "The server serves the full-size model with random weights (`invoke serve --full-size`).",
         "only": "Run only these check ids (repeat or comma-separate).",
         "skip": "Leave these check ids out (repeat or comma-separate).",
         "tag": "Run only checks with this tag or family (repeat or comma-separate).",
@@ -333,20 +335,16 @@ REPLICAS_HELP = (
         "mode": "plain or grounding: only that mode's checks (grounding: LightOnOCR-3 only). Default: both, "
         "the grounding checks skipping for a model without the mode.",
         "replicas": REPLICAS_HELP + " A verdict per replica, and the fleet's: validated only when every one is.",
-        "deadline": "Seconds the whole run may take; past it unfinished checks are errors, exit 1 (default: "
-        "check.deadline, auto: derived from the pages sent and --timeout).",
-        "model-profile": MODEL_PROFILE_HELP,
+        "deadline": "Seconds the whole run may take; past it unfinished checks are errors, exit 1 "
+        + default_of("check.deadline", ": derived from the pages sent and --timeout")
+        + ".",
     },
     auto_shortflags=False,
 )
 @_user_errors
 def check(
     c: Context,
-    host: list[str] | None = None,
-    port: int | None = None,
-    model: str | None = None,
-    tiny: bool = False,
-    full_size: bool = False,
+    target: TargetFlags,
     only: list[str] | None = None,
     skip: list[str] | None = None,
     tag: list[str] | None = None,
@@ -354,12 +352,7 @@ def check(
     report_json: str | None = None,
     junit: str | None = None,
     report_md: str | None = None,
-    insecure: bool = False,
-    timeout: float | None = None,
     pages: str | None = None,
-    replicas: int | None = None,
-    deadline: str | None = None,
-    model_profile: str | None = None,
     mode: str | None = None,
 ) -> None:
     """Validate a running server: every check, a verdict, and exit 0 (validated), 1 (issue) or 2 (unreachable)."""
@@ -371,328 +364,239 @@ def check(
         list_checks(console)
         return
     options = CheckOptions(
-        config=_config(
-            c,
-            "check",
-            tiny=tiny,
-            full_size=full_size,
-            model=model,
-            port=port,
-            timeout=timeout,
-            deadline=deadline,
-            model_profile=model_profile,
-        ),
-        hosts=host or [],
+        config=_config(c, "check", target),
+        hosts=target.hosts,
         only=only or [],
         skip=skip or [],
         tags=tag or [],
         report_json=Path(report_json) if report_json else None,
         junit=Path(junit) if junit else None,
         report_md=Path(report_md) if report_md else None,
-        insecure=insecure,
+        insecure=target.insecure,
         pages=Path(pages) if pages else None,
-        replicas=1 if replicas is None else config.flag_value("--replicas", replicas, int),
+        replicas=target.replica_count(),
         mode=config.flag_choice("--mode", mode, MODES) if mode else "",
     )
     code = run_check(options, console=console, errors=errors)
     leave_now_if_stuck(code)  # a stopped run's abandoned request may still be opening its connection
-    if code:
-        raise Exit(code=code)
+    _exit_with(code)
 
 
-@task(
-    iterable=["host", "page"],
+@dataclass(frozen=True)
+class LoadFlags:
+    """`invoke bench`'s own flags: the load, what is measured, and where the result goes."""
+
+    concurrency: int | None = flag(
+        f"Requests in flight {default_of('bench.concurrency')}; with --rate, the most in flight."
+    )
+    sweep: bool = flag(
+        "Concurrency 1, 2, 4, ... until pages/s rises less than bench.min_gain (5 %) or a request fails.", False
+    )
+    max_concurrency: int | None = flag(f"Largest concurrency a sweep tries {default_of('bench.max_concurrency')}.")
+    rate: float | None = flag(
+        "Send this many requests per second (arrivals from --arrival) instead of a fixed concurrency."
+    )
+    arrival: str = flag("constant (every 1/rate s) or poisson (random gaps drawn from --seed).", "constant")
+    seed: int | None = flag("Seed of the Poisson arrivals (default 0): the same seed sends at the same moments.")
+    requests: int | None = flag(f"Measured requests per load point {default_of('bench.requests')}.")
+    duration: float | None = flag("Measure each load point for this many seconds instead of a number of requests.")
+    warmup: int | None = flag("Warm-up requests before each point, left out of every figure (default: one per worker).")
+    max_tokens: int | None = flag(
+        "Fixed output length: every answer exactly N tokens (vLLM's ignore_eos); accuracy is not judged then."
+    )
+    answer_tokens: str | None = flag(
+        "Answer lengths drawn per request, sent as its max_tokens with ignore_eos: fixed:N, "
+        "uniform:A-B or lognormal:MEDIAN,SIGMA[,MAX] (drawn from --seed); accuracy is not judged then."
+    )
+    waves: float | None = flag(
+        "Send N x concurrency requests per load point: 3 or more gives a steady state (the ramps left "
+        "out; a point with fewer is marked one wave)."
+    )
+    ramp: float | None = flag(
+        "Stagger the start: worker k sends its first request k x SECONDS / concurrency after the clock."
+    )
+    gpu: str | None = flag(
+        "The server's GPU for the limits beside the figures (H100, H200, A100, L40S, L4); default: this "
+        "machine's when the host is local, else unknown."
+    )
+    temperature: float | None = flag(f"Sampling temperature, always sent {default_of('sampling.temperature')}.")
+    no_stream: bool = flag("Plain JSON answers: no time to first token or inter-token latency.", False)
+    slo: str | None = flag(
+        'Latency objective, e.g. "p95_e2e<=20s": met or exit 1; with --sweep, the highest load that meets it.'
+    )
+    gpu_hour_price: float | None = flag(
+        f"Price of one server-hour, for the cost per 1000 pages {default_of('bench.gpu_hour_price')}."
+    )
+    runs: int | None = flag("Repeat every load point N times (default 1) and give a 95 % interval for each figure.")
+    page: list[str] | None = flag(
+        "Send only these sample pages (repeat or comma-separate; default: every sample page)."
+    )
+    json: str | None = flag("Write the result JSON here (default: bench.result_dir/bench-DATE-TIME.json).")
+    html: str | None = flag("Also write the offline HTML report (charts, figures, provenance) here.")
+    charts: str | None = flag("Also write the charts as PNG files into this folder.")
+    compare: str | None = flag(
+        "Compare with this baseline result (docs/bench.md): exit 1 when a figure got worse beyond its tolerance."
+    )
+    save_baseline: str | None = flag(
+        "Also write this run as a baseline to compare later runs with (no per-request lists)."
+    )
+    gpus: int | None = flag(
+        "The one server is data parallel over N GPUs (vllm --data-parallel-size N): load flags are per GPU, "
+        "the server gets N times them; needs --single-gpu."
+    )
+    single_gpu: str | None = flag(
+        "A one-GPU bench result (--json) to set the fleet against: scaling efficiency = total pages/s "
+        "/ (N x its pages/s)."
+    )
+    mode: str = flag(
+        "plain (default) or grounding: every request asks for LightOnOCR-3's grounding mode (the image plus "
+        "`grounding`) and every answer is judged as a grounding answer (blocks, boxes, labels, text).",
+        "plain",
+    )
+    max_error_rate: float | None = flag(
+        "Share of a host's requests that may fail before the run fails, exit 1 "
+        + default_of("bench.max_error_rate", "; 0: none may")
+        + ". A server gone mid-run stops the run, exit 2 (docs/bench.md)."
+    )
+
+    def numbers(self) -> dict[str, Any]:
+        """The load's numbers, read before anything else: flags without a typed default arrive as text, and a
+        typo is one line, not a traceback."""
+        whole = ("concurrency", "requests", "warmup", "max_tokens", "gpus", "seed", "runs")
+        real = ("rate", "duration", "temperature", "waves", "ramp")
+        return {
+            name: config.flag_value("--" + name.replace("_", "-"), getattr(self, name), kind)
+            for names, kind in ((whole, int), (real, float))
+            for name in names
+        }
+
+    def options(self, cfg: Config, target: TargetFlags, numbers: dict[str, Any]) -> BenchOptions:
+        """The bench wing's BenchOptions for this run."""
+        from lightonocr_validation.bench.command import BenchOptions
+
+        def path(value: str | None) -> Path | None:
+            return Path(value) if value else None
+
+        return BenchOptions(
+            config=cfg,
+            hosts=target.hosts,
+            insecure=target.insecure,
+            sweep=self.sweep,
+            arrival=self.arrival,
+            answer_tokens=self.answer_tokens,
+            gpu=self.gpu,
+            stream=not self.no_stream,
+            slo=self.slo,
+            pages=self.page or [],
+            result_path=path(self.json),
+            html=path(self.html),
+            charts=path(self.charts),
+            compare=path(self.compare),
+            save_baseline=path(self.save_baseline),
+            replicas=target.replica_count(),
+            single_gpu=path(self.single_gpu),
+            request_mode=self.mode,
+            **{**numbers, "seed": numbers["seed"] or 0, "ramp": numbers["ramp"] or 0.0, "runs": numbers["runs"] or 1},
+        )
+
+
+@flag_task(
     help={
-        **TARGET_HELP,
         "host": "Server to load: host name, IP, URL or a check.hosts profile; repeat for a fleet (figures per host "
         "and for the fleet).",
         "tiny": "The server serves the random-weight tiny model: accuracy is not judged.",
         "full-size": "The server serves the random-weight full-size model (serve --full-size): accuracy not judged.",
-        "concurrency": "Requests in flight (default: bench.concurrency, 4); with --rate, the most in flight.",
-        "sweep": "Concurrency 1, 2, 4, ... until pages/s rises less than bench.min_gain (5 %) or a request fails.",
-        "max-concurrency": "Largest concurrency a sweep tries (default: bench.max_concurrency).",
-        "rate": "Send this many requests per second (arrivals from --arrival) instead of a fixed concurrency.",
-        "arrival": "constant (every 1/rate s) or poisson (random gaps drawn from --seed).",
-        "seed": "Seed of the Poisson arrivals (default 0): the same seed sends at the same moments.",
-        "requests": "Measured requests per load point (default: bench.requests, 64).",
-        "duration": "Measure each load point for this many seconds instead of a number of requests.",
-        "warmup": "Warm-up requests before each point, left out of every figure (default: one per worker).",
-        "max-tokens": "Fixed output length: every answer exactly N tokens (vLLM's ignore_eos); accuracy is not "
-        "judged then.",
-        "answer-tokens": "Answer lengths drawn per request, sent as its max_tokens with ignore_eos: fixed:N, "
-        "uniform:A-B or lognormal:MEDIAN,SIGMA[,MAX] (drawn from --seed); accuracy is not judged then.",
-        "waves": "Send N x concurrency requests per load point: 3 or more gives a steady state (the ramps left "
-        "out; a point with fewer is marked one wave).",
-        "ramp": "Stagger the start: worker k sends its first request k x SECONDS / concurrency after the clock.",
-        "gpu": "The server's GPU for the limits beside the figures (H100, H200, A100, L40S, L4); default: this "
-        "machine's when the host is local, else unknown.",
-        "temperature": "Sampling temperature, always sent (default: sampling.temperature).",
-        "no-stream": "Plain JSON answers: no time to first token or inter-token latency.",
-        "slo": 'Latency objective, e.g. "p95_e2e<=20s": met or exit 1; with --sweep, the highest load that meets it.',
-        "gpu-hour-price": "Price of one server-hour, for the cost per 1000 pages (default: bench.gpu_hour_price).",
-        "runs": "Repeat every load point N times (default 1) and give a 95 % interval for each figure.",
-        "page": "Send only these sample pages (repeat or comma-separate; default: every sample page).",
-        "json": "Write the result JSON here (default: bench.result_dir/bench-DATE-TIME.json).",
-        "html": "Also write the offline HTML report (charts, figures, provenance) here.",
-        "charts": "Also write the charts as PNG files into this folder.",
-        "compare": "Compare with this baseline result (docs/bench.md): exit 1 when a figure got worse beyond "
-        "its tolerance.",
-        "save-baseline": "Also write this run as a baseline to compare later runs with (no per-request lists).",
         "replicas": REPLICAS_HELP + " Load flags are per replica; one replica alone is measured first (one GPU's "
         "pages/s, unless --single-gpu), then the fleet: figures per replica, in total, and the scaling efficiency.",
-        "gpus": "The one server is data parallel over N GPUs (vllm --data-parallel-size N): load flags are per GPU, "
-        "the server gets N times them; needs --single-gpu.",
-        "single-gpu": "A one-GPU bench result (--json) to set the fleet against: scaling efficiency = total pages/s "
-        "/ (N x its pages/s).",
         "deadline": "Seconds the whole run may take, a hard ceiling over the plan: past it the result keeps what "
-        "finished, marked partial, exit 1 (default: bench.deadline, 0: none).",
-        "model-profile": MODEL_PROFILE_HELP,
-        "mode": "plain (default) or grounding: every request asks for LightOnOCR-3's grounding mode (the image plus "
-        "`grounding`) and every answer is judged as a grounding answer (blocks, boxes, labels, text).",
-        "max-error-rate": "Share of a host's requests that may fail before the run fails, exit 1 (default: "
-        "bench.max_error_rate, 0.05; 0: none may). A server gone mid-run stops the run, exit 2 (docs/bench.md).",
+        "finished, marked partial, exit 1 " + default_of("bench.deadline", ": none") + ".",
     },
     auto_shortflags=False,
 )
 @_user_errors
-def bench(
-    c: Context,
-    host: list[str] | None = None,
-    port: int | None = None,
-    model: str | None = None,
-    tiny: bool = False,
-    full_size: bool = False,
-    insecure: bool = False,
-    timeout: float | None = None,
-    concurrency: int | None = None,
-    sweep: bool = False,
-    max_concurrency: int | None = None,
-    rate: float | None = None,
-    arrival: str = "constant",
-    seed: int | None = None,
-    requests: int | None = None,
-    duration: float | None = None,
-    warmup: int | None = None,
-    max_tokens: int | None = None,
-    answer_tokens: str | None = None,
-    waves: float | None = None,
-    ramp: float | None = None,
-    gpu: str | None = None,
-    temperature: float | None = None,
-    no_stream: bool = False,
-    slo: str | None = None,
-    gpu_hour_price: float | None = None,
-    runs: int | None = None,
-    page: list[str] | None = None,
-    json: str | None = None,
-    html: str | None = None,
-    charts: str | None = None,
-    compare: str | None = None,
-    save_baseline: str | None = None,
-    replicas: int | None = None,
-    gpus: int | None = None,
-    single_gpu: str | None = None,
-    deadline: str | None = None,
-    model_profile: str | None = None,
-    mode: str = "plain",
-    max_error_rate: float | None = None,
-) -> None:
+def bench(c: Context, target: TargetFlags, load: LoadFlags) -> None:
     """Load a running server: pages/s, latency and accuracy under load; exit 0, 1 (objective missed) or 2."""
-    from lightonocr_validation.bench.command import BenchOptions, run_bench
+    from lightonocr_validation.bench.command import run_bench
     from lightonocr_validation.core.interrupts import leave_now_if_stuck
 
-    # Flags without a typed default arrive as text: read them here, so a typo is one line, not a traceback.
-    concurrency, requests, warmup, max_tokens, gpus, seed, runs = (
-        config.flag_value(flag, value, int)
-        for flag, value in (
-            ("--concurrency", concurrency),
-            ("--requests", requests),
-            ("--warmup", warmup),
-            ("--max-tokens", max_tokens),
-            ("--gpus", gpus),
-            ("--seed", seed),
-            ("--runs", runs),
-        )
-    )
-    rate, duration, temperature, waves, ramp = (
-        config.flag_value(flag, value, float)
-        for flag, value in (
-            ("--rate", rate),
-            ("--duration", duration),
-            ("--temperature", temperature),
-            ("--waves", waves),
-            ("--ramp", ramp),
-        )
-    )
-    cfg = _config(
-        c,
-        "bench",
-        tiny=tiny,
-        full_size=full_size,
-        model=model,
-        port=port,
-        timeout=timeout,
-        max_concurrency=max_concurrency,
-        gpu_hour_price=gpu_hour_price,
-        deadline=deadline,
-        model_profile=model_profile,
-        max_error_rate=max_error_rate,
-    )
-    options = BenchOptions(
-        config=cfg,
-        hosts=host or [],
-        insecure=insecure,
-        concurrency=concurrency,
-        sweep=sweep,
-        rate=rate,
-        arrival=arrival,
-        seed=seed or 0,
-        requests=requests,
-        duration=duration,
-        warmup=warmup,
-        max_tokens=max_tokens,
-        answer_tokens=answer_tokens,
-        waves=waves,
-        ramp=ramp or 0.0,
-        gpu=gpu,
-        temperature=temperature,
-        stream=not no_stream,
-        slo=slo,
-        runs=runs or 1,
-        pages=page or [],
-        result_path=Path(json) if json else None,
-        html=Path(html) if html else None,
-        charts=Path(charts) if charts else None,
-        compare=Path(compare) if compare else None,
-        save_baseline=Path(save_baseline) if save_baseline else None,
-        replicas=1 if replicas is None else config.flag_value("--replicas", replicas, int),
-        gpus=gpus,
-        single_gpu=Path(single_gpu) if single_gpu else None,
-        request_mode=mode,
-    )
-    code = run_bench(options, console=console, errors=errors)
+    numbers = load.numbers()
+    code = run_bench(load.options(_config(c, "bench", target, load), target, numbers), console=console, errors=errors)
     leave_now_if_stuck(code)  # a stopped run's abandoned request may still be opening its connection
-    if code:
-        raise Exit(code=code)
+    _exit_with(code)
 
 
-@task(
-    iterable=["only", "page"],
+@flag_task(
     help={
-        "page": "Send only these sample pages (repeat or comma-separate; default: every sample page).",
-        "grid": "Configurations to try: a built-in grid (encoder, steady) or a YAML/JSON file (default: tune.grid).",
+        "grid": "Configurations to try: a built-in grid (encoder, steady) or a YAML/JSON file "
+        + default_of("tune.grid")
+        + ".",
         "only": "Measure only these configurations of the grid (repeat or comma-separate); the rest stay as "
         "recorded in --out.",
         "fresh": "Measure again the configurations --out already records.",
-        "model": "Hub id or local folder to serve (default: model.id).",
-        "served-model-name": "Id the server lists and requests name (default: model.served_name, else the model).",
-        "tiny": "Serve the random-weight tiny model (built if missing).",
-        "full-size": "Serve LightOnOCR-2-1B's full-size architecture with random weights (--load-format dummy).",
-        "port": "Port every configuration's server binds (default: server.port).",
-        "device": "auto, cuda or cpu (cpu adds cpu.env), as for invoke serve.",
-        "concurrency": "Requests in flight while measuring (default: tune.concurrency, 64).",
-        "max-tokens": "Fixed output length of every answer, ignore_eos (default: tune.max_tokens, 1024).",
-        "requests": "Measured requests per configuration (default: tune.requests, 256: four waves at 64; at least "
-        "three waves of --concurrency give a steady state).",
+        "port": f"Port every configuration's server binds {default_of('server.port')}.",
+        "concurrency": f"Requests in flight while measuring {default_of('tune.concurrency')}.",
+        "max-tokens": f"Fixed output length of every answer, ignore_eos {default_of('tune.max_tokens')}.",
+        "requests": "Measured requests per configuration "
+        + default_of("tune.requests", ": four waves at 64; at least three waves of --concurrency give a steady state")
+        + ".",
         "warmup": "Warm-up requests before measuring (default: one per request in flight).",
-        "out": "Folder for the records, logs, bench results and tune.json (default: tune.out).",
-        "start-timeout": "Seconds one configuration may take to become ready (default: tune.start_timeout).",
-        "model-profile": MODEL_PROFILE_HELP,
+        "out": f"Folder for the records, logs, bench results and tune.json {default_of('tune.out')}.",
+        "start-timeout": f"Seconds one configuration may take to become ready {default_of('tune.start_timeout')}.",
+        "page": "Send only these sample pages (repeat or comma-separate; default: every sample page).",
     },
     auto_shortflags=False,
 )
 @_user_errors
 def tune(
     c: Context,
+    served: ServedFlags,
     grid: str | None = None,
     only: list[str] | None = None,
     fresh: bool = False,
-    model: str | None = None,
-    served_model_name: str | None = None,
-    tiny: bool = False,
-    full_size: bool = False,
-    port: int | None = None,
-    device: str = "auto",
     concurrency: int | None = None,
     max_tokens: int | None = None,
     requests: int | None = None,
     warmup: int | None = None,
     out: str | None = None,
     start_timeout: float | None = None,
-    model_profile: str | None = None,
     page: list[str] | None = None,
 ) -> None:
     """Serve each configuration of a grid in turn, bench it, stop it: the best flags and their gain over the card's."""
-    config.flag_choice("--device", device, config.DEVICES)
-    from lightonocr_validation.bench.command import BenchOptions, validate
+    from lightonocr_validation.bench.command import validate
     from lightonocr_validation.serve.stop import guard_no_server_running
     from lightonocr_validation.tune import command as tuning
-    from lightonocr_validation.tune.grid import GridError, load_grid, select
 
+    config.flag_choice("--device", served.device, config.DEVICES)
     warmup = config.flag_value("--warmup", warmup, int)
     cfg = _config(
         c,
         "tune",
-        tiny=tiny,
-        full_size=full_size,
-        model=model,
-        served_model_name=served_model_name,
-        port=port,
+        served,
         grid=grid,
         concurrency=concurrency,
         max_tokens=max_tokens,
         requests=requests,
         start_timeout=start_timeout,
         out=out,
-        model_profile=model_profile,
     )
-    try:
-        candidates = load_grid(cfg.tune.grid)
-        selected = select(candidates, [name.strip() for item in only or [] for name in item.split(",") if name.strip()])
-    except GridError as error:
-        raise UserError(str(error), EXIT_USAGE) from None
-    local = config.local_model(cfg, tiny=tiny, full_size=full_size)
-    chosen = _profile_to_serve(cfg)
-    model_args = [*local.serve_args] if local is not None else []
-    model_args += model_profiles.serve_args(chosen, cfg.server.max_model_len) if chosen else ()
-    resolved = _resolve_device(device)
-    env = dict(cfg.server.env)
-    if resolved == "cpu":
-        env = {**cfg.cpu.env, **env}
-    # The bench reaches the server each configuration starts: check.port is the port it binds.
-    bench_config = dataclasses.replace(cfg, check=dataclasses.replace(cfg.check, port=cfg.server.port))
-
-    def bench_options(result_path: Path) -> BenchOptions:
-        return BenchOptions(
-            config=bench_config,
-            hosts=[serving.local_url(cfg.server.host, cfg.server.port)],
-            concurrency=cfg.tune.concurrency,
-            requests=cfg.tune.requests,
-            warmup=warmup,
-            max_tokens=cfg.tune.max_tokens,
-            result_path=result_path,
-            pages=page or [],
-        )
-
+    chosen_grid = tuning.select_grid(cfg, only or [])
+    model = served.model_to_serve(cfg)
+    device = setup.resolve_device(served.device)
     out_dir = Path(out) if out else ROOT / cfg.tune.out
-    validate(bench_options(out_dir / "bench" / "-"))
-    if local is not None and not (Path(cfg.model.id) / "config.json").is_file():
-        tiny_model(c, full_size=full_size, model_profile=local.profile)
-    guard_no_server_running(ROOT / cfg.server.pid_file, errors=errors)
-    errors.print(f"device: {resolved} ({describe(nvidia_gpus())})", markup=False)
-    options = tuning.TuneOptions(
-        model=cfg.model,
-        server=cfg.server,
-        model_args=model_args,
-        env=env,
-        grid=candidates,
-        selected=selected,
-        grid_name=cfg.tune.grid,
-        out=out_dir,
-        start_timeout=cfg.tune.start_timeout,
-        bench=bench_options,
+    options = tuning.tune_options(
+        cfg,
+        chosen_grid,
+        model_args=model.args,
+        env=setup.server_env(cfg, device),
         fresh=fresh,
+        warmup=warmup,
+        pages=page or [],
+        out=out_dir,
     )
+    validate(options.bench(out_dir / "bench" / "-"))
+    served.build_if_missing(c, cfg, model)
+    guard_no_server_running(ROOT / cfg.server.pid_file, errors=errors)
+    _say_device(device)
     _stop_on_sigterm()
     try:
         code = tuning.run_tune(options, console=console, errors=errors)
@@ -702,8 +606,7 @@ def tune(
             f"and the same command measures the rest",
             EXIT_INTERRUPTED,
         ) from None
-    if code:
-        raise Exit(code=code)
+    _exit_with(code)
 
 
 @task(help={"check": "Write nothing; exit 1 naming the stale files when docs/ differs from the code."})

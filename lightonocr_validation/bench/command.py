@@ -579,7 +579,9 @@ class Phase:
                 model=options.config.model.served,
                 unwatched=self.down,
             )
-            measured = _measure_until_stopped(bench, options, self.mode, graded, self.objective, scale=scale)
+            measured = _measure_until_stopped(
+                bench, lambda: _measure(bench, options, self.mode, graded, self.objective, scale=scale)
+            )
             self.gone.update({label: watch.gone for label, watch in bench.watches.items() if watch.gone})
             return measured
 
@@ -691,21 +693,17 @@ def compare_with(baseline: Mapping[str, Any], result: Mapping[str, Any], *, cons
 
 
 def _measure_until_stopped(
-    bench: Bench,
-    options: BenchOptions,
-    mode: str,
-    graded: bool,
-    objective: objectives.Objective | None,
-    scale: int = 1,
+    bench: Bench, measure_loads: Callable[[], tuple[dict[str, PointRun], list[Step]]]
 ) -> tuple[dict[str, PointRun], list[Step]]:
-    """Measure in a thread while the main thread, where signals arrive, watches the deadline and Ctrl-C
-    (cancel.run_until_stopped). Stopped, the points keep the requests that finished (in-flight ones are abandoned
-    and left out) and the loads not reached are dropped: the result holds what was measured."""
+    """Measure (`measure_loads`, over `bench`) in a thread while the main thread, where signals arrive, watches
+    the deadline and Ctrl-C (cancel.run_until_stopped). Stopped, the points keep the requests that finished
+    (in-flight ones are abandoned and left out) and the loads not reached are dropped: the result holds what
+    was measured."""
     measured: dict[str, Any] = {}
 
     def measure() -> None:
         try:
-            measured["references"], measured["steps"] = _measure(bench, options, mode, graded, objective, scale=scale)
+            measured["references"], measured["steps"] = measure_loads()
         except Cancelled:
             pass  # stopped: what was measured is in `bench`
         except BaseException as error:  # a bug: raised in the main thread, as before the thread

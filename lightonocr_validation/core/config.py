@@ -1,12 +1,14 @@
 """The typed configuration: built once per task from invoke's tree, flags applied on top, then passed down.
 
-Sources, lowest first: `settings.DEFAULTS` (the one place of defaults, and of their documentation), then
-`invoke.yaml` and `INVOKE_*` variables (invoke layers those), then a task's flags (`apply_flags`). `load`
+Sources, lowest first: `settings.DEFAULTS` (from settings.SETTINGS, the one table of defaults, ranges and
+documentation), then `invoke.yaml` and `INVOKE_*` variables (invoke layers those), then a task's flags
+(`apply_flags`). `load`
 checks every value's type once, here: a bad value is one line naming the key or the flag and the fix
 (`UserError`, exit 2), never a traceback deep in a check. After that, every reader gets frozen objects.
 
-The classes mirror `settings.DEFAULTS` section by section (a test keeps them in step): a new setting is
-its default in DEFAULTS (its documentation in settings.NOTES) plus a typed field here, and the code that reads it.
+The classes mirror `settings.DEFAULTS` section by section and give each key its type (a test keeps them in
+step): a new setting is one `Setting` row in settings.SETTINGS (default, range, documentation) plus a typed field
+here, and the code that reads it.
 """
 
 from __future__ import annotations
@@ -21,7 +23,14 @@ from pathlib import Path
 from typing import Any
 
 from lightonocr_validation.core.errors import EXIT_USAGE, UserError, shorten
-from lightonocr_validation.core.settings import DEFAULTS
+from lightonocr_validation.core.settings import (
+    AT_LEAST_ONE,
+    DEFAULTS,
+    NOT_NEGATIVE,
+    POSITIVE,
+    SETTINGS,
+    Range,
+)
 
 # Seconds, 0 or more, where "auto" (read as 0) asks for the derived default: check.deadline, bench.deadline.
 AutoSeconds = typing.NewType("AutoSeconds", float)
@@ -186,72 +195,12 @@ def defaults() -> Config:
     return load(DEFAULTS)
 
 
-@dataclass(frozen=True)
-class Range:
-    """The numbers a setting or flag accepts: at least `low` (above it when `open_low`), at most `high`."""
-
-    low: float | None = None
-    high: float | None = None
-    open_low: bool = False
-
-    def holds(self, number: float) -> bool:
-        if self.low is not None and (number <= self.low if self.open_low else number < self.low):
-            return False
-        return self.high is None or number <= self.high
-
-    def describe(self) -> str:
-        """ "a number from 1 to 65535", "a number above 0": what to write instead."""
-        if self.low is not None and self.high is not None:
-            start = f"above {self.low:g} and up" if self.open_low else f"from {self.low:g}"
-            return f"a number {start} to {self.high:g}"
-        if self.low is not None:
-            return f"a number above {self.low:g}" if self.open_low else f"a number of at least {self.low:g}"
-        return f"a number of at most {self.high:g}"
-
-
-PORT = Range(1, 65535)
-POSITIVE = Range(0, open_low=True)  # seconds, rates: 0 would mean "never" or "at once", neither is meant
-AT_LEAST_ONE = Range(1)
-NOT_NEGATIVE = Range(0)
-SHARE = Range(0, 1)
-
-# The range of every numeric setting, by its key (a test keeps this table and the typed classes in step):
-# a value out of range is one line naming the key, or the flag it came from, and the range (exit 2).
-RANGES: dict[str, Range] = {
-    "server.port": PORT,
-    "server.mm_processor_cache_gb": NOT_NEGATIVE,
-    "server.gpu_memory_utilization": Range(0, 1, open_low=True),
-    "server.max_model_len": NOT_NEGATIVE,  # 0: vLLM's own choice
-    "server.startup_timeout": POSITIVE,
-    "server.stop_timeout": NOT_NEGATIVE,  # 0: kill at once
-    "sampling.temperature": NOT_NEGATIVE,
-    "sampling.top_p": Range(0, 1, open_low=True),
-    "sampling.max_tokens": AT_LEAST_ONE,
-    "check.port": PORT,
-    "check.timeout": POSITIVE,
-    "check.page_concurrency": AT_LEAST_ONE,
-    "check.page_seconds_max": POSITIVE,
-    "check.determinism_runs": Range(2),  # DET001 compares answers: one run compares nothing
-    "check.pages_score_min": SHARE,
-    "check.pages_cer_max": NOT_NEGATIVE,
-    "check.burst_concurrency": AT_LEAST_ONE,
-    "check.burst_concurrency_random_weights": AT_LEAST_ONE,
-    "bench.concurrency": AT_LEAST_ONE,
-    "bench.requests": AT_LEAST_ONE,
-    "bench.max_concurrency": AT_LEAST_ONE,
-    "bench.min_gain": NOT_NEGATIVE,
-    "bench.max_error_rate": SHARE,
-    "bench.page_seconds_max": POSITIVE,
-    "bench.gpu_hour_price": NOT_NEGATIVE,
-    "bench.perf.requests": AT_LEAST_ONE,
-    "bench.perf.concurrency": AT_LEAST_ONE,
-    "bench.perf.pages_per_s_min": NOT_NEGATIVE,
-    "bench.perf.p95_seconds_max": POSITIVE,
-    "tune.concurrency": AT_LEAST_ONE,
-    "tune.max_tokens": AT_LEAST_ONE,
-    "tune.requests": AT_LEAST_ONE,
-    "tune.start_timeout": POSITIVE,
-}
+# The range of every numeric setting, and the text settings that must not be empty, as settings.SETTINGS
+# declares them: a value out of range is one line naming the key, or the flag it came from, and the range (exit 2).
+RANGES: dict[str, Range] = {setting.key: setting.range for setting in SETTINGS if setting.range is not None}
+NOT_EMPTY = frozenset(setting.key for setting in SETTINGS if setting.not_empty)
+# What an entry of a mapping of settings looks like, for the one line that says so when it does not.
+ENTRY_EXAMPLES: dict[str, str] = {setting.key: setting.entry for setting in SETTINGS if setting.entry}
 
 # Flags that are not settings (read with flag_value), and their ranges; None: any whole number.
 FLAG_RANGES: dict[str, Range | None] = {
@@ -269,15 +218,6 @@ FLAG_RANGES: dict[str, Range | None] = {
     "--gpus": AT_LEAST_ONE,
     "--replicas": None,  # targets.resolve_replicas and fleet_serve.plan say what 0 or a port past 65535 means
     "--data-parallel-size": None,  # fleet_serve.plan: at least 1, not with --replicas
-}
-
-# Text settings that must not be empty: an empty host makes `vllm serve --host ''` listen on every interface.
-NOT_EMPTY = frozenset({"model.id", "server.executable", "server.host", "check.host", "check.api_key_env"})
-
-# What an entry of a mapping of settings looks like, for the one line that says so when it does not.
-ENTRY_EXAMPLES: dict[str, str] = {
-    "check.hosts": "a mapping of profile keys, e.g. {url: https://ocr.example.com, api_key_env: REMOTE_GPU_API_KEY}",
-    "server.profiles": "a list of vllm flags, e.g. [--max-num-seqs, '64']",
 }
 
 DEVICES = ("auto", "cuda", "cpu")

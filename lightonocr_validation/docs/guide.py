@@ -42,35 +42,17 @@ BLOCKS = (
 TITLE = "# Validating LightOnOCR-2-1B on vLLM"
 TEMPLATE = "\n\n".join([TITLE, *(empty_block(name) for name in BLOCKS)]) + "\n"
 
-# Why each flag of the default command is there. A flag added to the command without a note still
-# appears, pointing at vLLM's own help.
-FLAG_NOTES: dict[str, tuple[str, str]] = {
-    "--host": ("server.host", "Address to bind; loopback unless other machines must reach the server."),
-    "--port": ("server.port", "Port of the OpenAI-compatible API."),
-    "--served-model-name": (
-        "model.served_name",
-        "The id /v1/models lists and every request must name; the model id unless set.",
-    ),
-    "--limit-mm-per-prompt": (
-        "server.limit_mm_per_prompt",
-        "One image per request: LightOnOCR reads one page per request, and vLLM sizes its multimodal memory "
-        "budget for this many images per prompt. A request with two images is refused with 400.",
-    ),
-    "--mm-processor-cache-gb": (
-        "server.mm_processor_cache_gb",
-        "0 turns the multimodal processor cache off: every page is a new image, so the cache would only "
-        "cost memory and never hit.",
-    ),
-    "--no-enable-prefix-caching": (
-        "server.enable_prefix_caching",
-        "Prefix caching reuses the KV cache of identical prompt prefixes; page images never repeat, so it "
-        "only costs memory and bookkeeping.",
-    ),
-    "--gpu-memory-utilization": (
-        "server.gpu_memory_utilization",
-        "Share of the GPU vLLM claims whatever the model needs; lower it on a small or shared card.",
-    ),
-    "--max-model-len": ("server.max_model_len", "Context length; 8192 saves memory on an 8 GB card."),
+# The setting behind each flag of the default command: its note (settings.SETTINGS) says why the flag is there. A
+# flag added to the command without a setting here still appears, pointing at vLLM's own help.
+FLAG_SETTINGS: dict[str, str] = {
+    "--host": "server.host",
+    "--port": "server.port",
+    "--served-model-name": "model.served_name",
+    "--limit-mm-per-prompt": "server.limit_mm_per_prompt",
+    "--mm-processor-cache-gb": "server.mm_processor_cache_gb",
+    "--no-enable-prefix-caching": "server.enable_prefix_caching",
+    "--gpu-memory-utilization": "server.gpu_memory_utilization",
+    "--max-model-len": "server.max_model_len",
 }
 
 # What each host-profile key means (the keys themselves come from targets.PROFILE_KEYS).
@@ -98,13 +80,6 @@ EXAMPLE_PROFILES: dict[str, dict[str, Any]] = {
         "client_key": "~/certs/client.key",
         "headers": {"X-Team": "ocr"},
     },
-}
-
-CPU_ENV_NOTES = {
-    "VLLM_CPU_KVCACHE_SPACE": "GiB of KV cache. Without it the CPU worker asks for 92 % of the memory node "
-    "and dies (`Available memory on node 0 ... less than desired`).",
-    "VLLM_HOST_IP": "Keeps vLLM's internal queue on loopback (serve with `--host 127.0.0.1` too).",
-    "HF_HUB_OFFLINE": "Keeps vLLM from reaching for the hub: the tiny model is a local folder.",
 }
 
 
@@ -171,8 +146,9 @@ def render_serve_flags() -> str:
         following = command[index + 1] if index + 1 < len(command) else ""
         takes_value = bool(following) and not following.startswith("--")
         shown = f"{argument} {shlex.quote(following)}" if takes_value else argument
-        key, why = FLAG_NOTES.get(argument, (NONE, "See `vllm serve --help`."))
-        rows.append((code(shown), code(key) if key != NONE else key, why))
+        key = FLAG_SETTINGS.get(argument)
+        why = settings.NOTES[key] if key else "See `vllm serve --help`."
+        rows.append((code(shown), code(key) if key else NONE, why))
     return table(["Flag", "Configuration key", "Why"], rows)
 
 
@@ -376,7 +352,7 @@ def render_cpu_repairs() -> str:
 
 def render_cpu_env() -> str:
     rows = [
-        (code(f"{name}={item}"), CPU_ENV_NOTES.get(name) or settings.NOTES.get(f"cpu.env.{name}", ""))
+        (code(f"{name}={item}"), settings.NOTES.get(f"cpu.env.{name}", ""))
         for name, item in sorted(settings.DEFAULTS["cpu"]["env"].items())
     ]
     return table(["Variable (cpu.env)", "Why"], rows)

@@ -13,6 +13,7 @@ command, two configurations at most). The summary (`OUT/tune.json`) always cover
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -26,11 +27,11 @@ from rich.table import Table
 
 from lightonocr_validation.bench.command import BenchOptions, run_bench
 from lightonocr_validation.bench.steady import headline, headline_figure
-from lightonocr_validation.core.config import ModelSettings, ServerSettings
-from lightonocr_validation.core.errors import EXIT_INTERRUPTED
+from lightonocr_validation.core.config import Config, ModelSettings, ServerSettings
+from lightonocr_validation.core.errors import EXIT_INTERRUPTED, EXIT_USAGE, UserError
 from lightonocr_validation.core.markdown import formatted
 from lightonocr_validation.serve import process as serving
-from lightonocr_validation.tune.grid import BASELINE, BF16, Candidate
+from lightonocr_validation.tune.grid import BASELINE, BF16, Candidate, GridError, load_grid, select
 from lightonocr_validation.vllm.client import BadAnswer, Target, Unreachable, VllmClient, one_line
 from lightonocr_validation.vllm.diagnose import KnownFailure, diagnose
 
@@ -56,6 +57,60 @@ class TuneOptions:
     start_timeout: float
     bench: Callable[[Path], BenchOptions]  # the bench options for one configuration, given its result path
     fresh: bool = False  # measure again what --out already records
+
+
+def select_grid(cfg: Config, only: Sequence[str]) -> tuple[list[Candidate], list[Candidate]]:
+    """The grid (--grid) and what of it this run measures (--only, each item comma-separable), read before
+    anything else: a grid that cannot be read or an --only naming nothing is one line (exit 2)."""
+    names = [name.strip() for item in only for name in item.split(",") if name.strip()]
+    try:
+        candidates = load_grid(cfg.tune.grid)
+        return candidates, select(candidates, names)
+    except GridError as error:
+        raise UserError(str(error), EXIT_USAGE) from None
+
+
+def tune_options(
+    cfg: Config,
+    grid: tuple[Sequence[Candidate], Sequence[Candidate]],
+    *,
+    model_args: Sequence[str],
+    env: Mapping[str, str],
+    fresh: bool,
+    warmup: int | None,
+    pages: Sequence[str],
+    out: Path,
+) -> TuneOptions:
+    """The run `invoke tune`'s flags ask for: each configuration of `grid` (all, selected) benched at the port
+    it binds, under the tune.* load."""
+    # The bench reaches the server each configuration starts: check.port is the port it binds.
+    bench_config = dataclasses.replace(cfg, check=dataclasses.replace(cfg.check, port=cfg.server.port))
+
+    def bench_options(result_path: Path) -> BenchOptions:
+        return BenchOptions(
+            config=bench_config,
+            hosts=[serving.local_url(cfg.server.host, cfg.server.port)],
+            concurrency=cfg.tune.concurrency,
+            requests=cfg.tune.requests,
+            warmup=warmup,
+            max_tokens=cfg.tune.max_tokens,
+            result_path=result_path,
+            pages=pages,
+        )
+
+    return TuneOptions(
+        model=cfg.model,
+        server=cfg.server,
+        model_args=model_args,
+        env=env,
+        grid=grid[0],
+        selected=grid[1],
+        grid_name=cfg.tune.grid,
+        out=out,
+        start_timeout=cfg.tune.start_timeout,
+        bench=bench_options,
+        fresh=fresh,
+    )
 
 
 def config_dir(out: Path) -> Path:

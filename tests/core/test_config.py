@@ -8,6 +8,7 @@ same tasks as real `invoke` processes.
 from __future__ import annotations
 
 import dataclasses
+import re
 import typing
 from pathlib import Path
 from typing import Any
@@ -185,3 +186,33 @@ def test_apply_flags_refuses_a_flag_it_has_no_key_for() -> None:
 def test_load_reads_invokes_tree_and_leaves_invokes_own_sections() -> None:
     tree = {**DEFAULTS, "run": {"echo": True}, "tasks": {}}
     assert load(tree) == config_module.defaults()
+
+
+def test_a_flag_help_that_names_a_setting_shows_its_default_from_the_table() -> None:
+    """No default typed again: a help's "(default: KEY, VALUE" is settings.default_of(KEY), and a flag that
+    overrides a setting (config_module.FLAG_KEYS) names that one."""
+    from lightonocr_validation.core import settings
+
+    named = 0
+    for name, task in tasks.ns.tasks.items():
+        for flag, text in task.help.items():
+            for key in re.findall(r"\(default: ([\w.]+)[,)]", text):
+                if key in settings.BY_KEY:
+                    named += 1
+                    assert settings.default_of(key).removesuffix(")") in text, (name, flag, key)
+            key = config_module.FLAG_KEYS.get(name.replace("-", "_"), {}).get(flag.replace("-", "_"))
+            assert key is None or f"(default: {key}" in text, (name, flag, key)
+    assert named >= len({key for keys in config_module.FLAG_KEYS.values() for key in keys.values()})
+
+
+def test_a_flag_group_is_flags_to_invoke_and_one_object_to_the_task() -> None:
+    """check and bench take TargetFlags alike: its fields are their flags, with the group's help unless a task
+    says it its own way, and the body is handed the group built from them."""
+    from lightonocr_validation.docs.tasks_doc import arguments  # get_arguments would consume the task's help
+
+    fields = [field.name for field in dataclasses.fields(tasks.TargetFlags)]
+    for name in ("check", "bench"):
+        flags = {argument.attr_name or argument.name for argument in arguments(tasks.ns.tasks[name])}
+        assert set(fields) <= flags, name
+    assert tasks.ns.tasks["check"].help["port"] == tasks.ns.tasks["bench"].help["port"]
+    assert tasks.ns.tasks["check"].help["host"] != tasks.ns.tasks["bench"].help["host"]

@@ -1,0 +1,76 @@
+"""What `invoke serve` and `invoke tune` settle alike before a server starts: the model to serve (a local one
+built by `invoke tiny-model` when missing), the profile it is and the flags both add, the device and the
+server's environment. One code path, so that a tuned configuration is served as `invoke serve` serves it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+
+from lightonocr_validation.core import config, model_profiles
+from lightonocr_validation.core.config import Config, LocalModel
+from lightonocr_validation.core.errors import print_warning
+from lightonocr_validation.core.hardware import nvidia_gpus, this_cpu
+from lightonocr_validation.serve import fleet
+
+
+@dataclass(frozen=True)
+class ModelToServe:
+    local: LocalModel | None  # --tiny or --full-size: the model this toolkit builds
+    profile: model_profiles.ModelProfile | None  # None: nothing tells it (served with the card's flags, said so)
+    args: tuple[str, ...]  # the local model's `vllm serve` flags, then the profile's
+
+    def missing(self, cfg: Config) -> bool:
+        """A local model not built yet (its folder has no config.json)."""
+        return self.local is not None and not (Path(cfg.model.id) / "config.json").is_file()
+
+
+def model_to_serve(cfg: Config, *, tiny: bool, full_size: bool, errors: Console) -> ModelToServe:
+    local = config.local_model(cfg, tiny=tiny, full_size=full_size)
+    profile = profile_to_serve(cfg, errors=errors)
+    args = [*local.serve_args] if local is not None else []
+    args += model_profiles.serve_args(profile, cfg.server.max_model_len) if profile else ()
+    return ModelToServe(local, profile, tuple(args))
+
+
+def profile_to_serve(cfg: Config, *, errors: Console) -> model_profiles.ModelProfile | None:
+    """The profile of the model to serve, told by its id, its served name or its folder's config.json; None
+    when nothing tells it (a folder of Pixtral-based weights under a name of its own): it is then served with the
+    model card's flags, as before profiles, and said so; `invoke check` asks for --model-profile before any
+    verdict. A --model-profile that names no profile stays an error."""
+    try:
+        return model_profiles.profile_for(cfg.model.id, cfg, root=cfg.model.served)
+    except model_profiles.ProfileError:
+        if cfg.model.profile:
+            raise
+        names = ", ".join(cfg.model_profiles)
+        print_warning(
+            errors,
+            f"no model profile tells what {cfg.model.id!r} (served as {cfg.model.served!r}) is: serving with the model "
+            f"card's flags alone; for a LightOnOCR-3 checkpoint pass --model-profile NAME (one of {names})",
+        )
+        return None
+
+
+def resolve_device(device: str) -> str:
+    """--device auto is cuda when nvidia-smi finds a GPU, else cpu."""
+    if config.flag_choice("--device", device, config.DEVICES) != "auto":
+        return device
+    return "cuda" if nvidia_gpus() else "cpu"
+
+
+def server_env(cfg: Config, device: str) -> dict[str, str]:
+    """The server's environment on top of ours: server.env, over cpu.env on the CPU."""
+    env = dict(cfg.server.env)
+    return {**cfg.cpu.env, **env} if device == "cpu" else env
+
+
+def check_fits(plan: fleet.Plan, device: str, visible: str | None) -> None:
+    """The planned servers fit this machine before any starts: a GPU each on cuda, a core and memory each on cpu."""
+    if device == "cuda":
+        fleet.check_gpus(plan, nvidia_gpus(), visible)
+    else:
+        fleet.check_cpu(plan, this_cpu())

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lightonocr_validation.accuracy.facts import check_fact, parse_fact
+from lightonocr_validation.truth.facts import check_fact, parse_fact
 
 FACTS = [
     {"type": "present", "text": "the harbour lantern was lit at dusk", "max_diffs": 3},

@@ -25,12 +25,12 @@ def _seconds(action) -> float:
 
 
 def main() -> int:
-    from lightonocr_validation.accuracy import katex_render
     from lightonocr_validation.accuracy.engine import grade
-    from lightonocr_validation.accuracy.fact_math import MAX_RENDERED
-    from lightonocr_validation.accuracy.facts import check_fact, parse_fact
     from lightonocr_validation.accuracy.readings import pages_of, respell_math
     from lightonocr_validation.pages.samples import load_manifest
+    from lightonocr_validation.truth import katex_render
+    from lightonocr_validation.truth.fact_math import MAX_RENDERED
+    from lightonocr_validation.truth.facts import check_fact, parse_fact
 
     load = _seconds(lambda: katex_render.render("x"))  # before the manifest, whose math facts render when read
     page = next(p for p in pages_of(load_manifest()) if p.sample.expect == "latex")

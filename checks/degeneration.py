@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from lightonocr_validation.accuracy.detectors import dominant_character, repetition_loop
-from lightonocr_validation.accuracy.normalize import normalize_text
 from lightonocr_validation.check.base import Check, Outcome, register
 from lightonocr_validation.check.context import CheckContext
 from lightonocr_validation.check.page_answers import PageAnswer, answered, listing, one_line
+from lightonocr_validation.truth.normalize import normalize_text
 
 
 def _judge(ctx: CheckContext, pages: list[PageAnswer], flag: Callable[[PageAnswer], str | None], what: str) -> Outcome:

@@ -13,7 +13,6 @@ from statistics import mean
 from typing import ClassVar
 
 from lightonocr_validation.accuracy.metrics import cer
-from lightonocr_validation.accuracy.normalize import normalize_text
 from lightonocr_validation.accuracy.set_score import grade_page
 from lightonocr_validation.check.base import Check, Outcome, register
 from lightonocr_validation.check.context import CheckContext
@@ -28,6 +27,7 @@ from lightonocr_validation.grounding.mode import (
     profile_of,
 )
 from lightonocr_validation.pages.inputs import UserPageInput
+from lightonocr_validation.truth.normalize import normalize_text
 
 
 def grounding_answers(ctx: CheckContext) -> tuple[PageAnswer, ...]:

@@ -25,7 +25,7 @@ from pathlib import Path
 PACKAGES = ("lightonocr_validation", "checks")
 ENTRANCES = ("tasks.py", "noxfile.py")
 # Shared wings, lowest first: a wing may import those before it, never those after it or a task wing.
-SHARED = ("core", "vllm", "pages", "accuracy", "grounding", "load")
+SHARED = ("core", "vllm", "truth", "pages", "accuracy", "grounding", "load")
 # Task wings that are built from others on purpose: tune serves and benches; docs reads every wing to write
 # the generated pages.
 COMPOSES = {"tune": {"serve", "bench"}, "docs": {"*"}}

@@ -7,11 +7,11 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from lightonocr_validation.accuracy.fact_math import formulas_as_shown
-from lightonocr_validation.accuracy.facts import FactResult, check_fact
 from lightonocr_validation.accuracy.metrics import cer, first_difference, ned, wer
-from lightonocr_validation.accuracy.normalize import normalize_text, parse_tables
 from lightonocr_validation.pages.samples import Sample
+from lightonocr_validation.truth.fact_math import formulas_as_shown
+from lightonocr_validation.truth.facts import FactResult, check_fact
+from lightonocr_validation.truth.normalize import normalize_text, parse_tables
 
 
 @dataclass(frozen=True)

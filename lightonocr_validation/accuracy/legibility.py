@@ -15,9 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from lightonocr_validation.accuracy.metrics import cer
-from lightonocr_validation.accuracy.normalize import to_plain_text
 from lightonocr_validation.pages.image import png_bytes
 from lightonocr_validation.pages.samples import Sample
+from lightonocr_validation.truth.normalize import to_plain_text
 
 # Highest Tesseract CER (normalized text, tables and LaTeX flattened to plain text) a sample page may have.
 # Measured with Tesseract 5.3.0 (Debian 12), legibility_report(load_manifest()), on the pages built from

@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from lightonocr_validation.accuracy.engine import grade
-from lightonocr_validation.accuracy.facts import check_fact
 from lightonocr_validation.pages.user_pages import PageTest, UserPage
+from lightonocr_validation.truth.facts import check_fact
 
 RESAMPLES = 1000
 LEVEL = 0.95

@@ -12,9 +12,9 @@ from pathlib import Path
 import pypdfium2 as pdfium
 from PIL import Image, UnidentifiedImageError
 
-from lightonocr_validation.accuracy.facts import Fact, parse_fact
 from lightonocr_validation.pages.blocks import TrueBlock, read_true_blocks
 from lightonocr_validation.pages.image import LONGEST_SIDE, fit_longest_side, to_rgb
+from lightonocr_validation.truth.facts import Fact, parse_fact
 
 SAMPLES_DIR = Path(__file__).resolve().parent.parent.parent / "samples"
 MANIFEST_NAME = "manifest.json"
@@ -223,7 +223,7 @@ def _sample(root: Path, manifest: Path, raw: object, index: int) -> Sample:
         try:
             fact = parse_fact(fact_raw)
         except ValueError as exc:
-            raise _fail(where, f"fact {number}: {exc}", "see the fact types in accuracy/facts.py") from None
+            raise _fail(where, f"fact {number}: {exc}", "see the fact types in truth/facts.py") from None
         if fact.page >= pages:
             raise _fail(where, f"fact {number} is for page {fact.page}", f"pages are 0..{pages - 1}")
         facts.append(fact)

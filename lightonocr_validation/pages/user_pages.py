@@ -37,10 +37,10 @@ from pathlib import Path
 import pypdfium2 as pdfium
 from PIL import Image, UnidentifiedImageError
 
-from lightonocr_validation.accuracy.facts import FACT_TYPES, Fact, parse_fact
 from lightonocr_validation.pages.blocks import TrueBlock, read_true_blocks
 from lightonocr_validation.pages.image import LONGEST_SIDE, fit_longest_side, to_rgb
 from lightonocr_validation.pages.samples import PDFIUM_LOCK, Sample, Thresholds, render_pdf_page
+from lightonocr_validation.truth.facts import FACT_TYPES, Fact, parse_fact
 
 OLMOCR_BENCH = "olmocr-bench"
 FOLDER = "folder"

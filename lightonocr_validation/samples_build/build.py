@@ -10,13 +10,13 @@ from pathlib import Path
 
 from PIL import Image
 
-from lightonocr_validation.accuracy.facts import check_fact
 from lightonocr_validation.pages.samples import MANIFEST_NAME, SCHEMA_VERSION
 from lightonocr_validation.samples_build.manifest import fact_entry
 from lightonocr_validation.samples_build.pdf import pdf_bytes
 from lightonocr_validation.samples_build.raster import raster_page
 from lightonocr_validation.samples_build.regions import Region, true_blocks
 from lightonocr_validation.samples_build.source import SOURCE_DIR, PageSource, SourceError, markdown, read_sources
+from lightonocr_validation.truth.facts import check_fact
 
 # The libraries whose output is in the committed bytes (pinned in pyproject's `samples` group).
 LIBRARIES = ("pillow", "matplotlib", "reportlab")

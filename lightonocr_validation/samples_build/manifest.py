@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from lightonocr_validation.accuracy.facts import Fact, accepted_keys
+from lightonocr_validation.truth.facts import Fact, accepted_keys
 
 _DEFAULTS = {f.name: f.default for f in fields(Fact)}
 

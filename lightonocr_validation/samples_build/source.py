@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lightonocr_validation.accuracy.facts import Fact, parse_fact
+from lightonocr_validation.truth.facts import Fact, parse_fact
 
 SOURCE_DIR = Path(__file__).resolve().parent.parent.parent / "samples" / "src"
 INDEX_NAME = "samples.toml"
@@ -186,7 +186,7 @@ def _facts(path: Path, raw_facts: object, index: Index) -> tuple[Fact, ...]:
         try:
             facts.append(parse_fact(with_tolerance(raw, index)))
         except ValueError as exc:
-            raise _fail(path, f"fact {number}: {exc}", "see the fact types in accuracy/facts.py") from None
+            raise _fail(path, f"fact {number}: {exc}", "see the fact types in truth/facts.py") from None
     return tuple(facts)
 
 

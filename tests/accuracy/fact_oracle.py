@@ -12,7 +12,7 @@ import shutil
 import weakref
 from collections.abc import Callable
 
-from lightonocr_validation.accuracy.facts import check_fact, parse_fact
+from lightonocr_validation.truth.facts import check_fact, parse_fact
 from tests.accuracy.fact_cases import Case
 
 INVALID = "invalid"

@@ -10,20 +10,20 @@ from pathlib import Path
 
 import pytest
 
-from lightonocr_validation.accuracy import katex_render
 from lightonocr_validation.accuracy.engine import grade, overall_score, score_by_category, table_cell_score
-from lightonocr_validation.accuracy.fact_math import MAX_RENDERED
-from lightonocr_validation.accuracy.fact_text import MAX_CANDIDATE_STARTS
-from lightonocr_validation.accuracy.facts import Fact, check_fact, find, parse_fact
 from lightonocr_validation.accuracy.metrics import cer, first_difference, ned, wer
-from lightonocr_validation.accuracy.normalize import (
+from lightonocr_validation.pages.samples import Sample, Thresholds
+from lightonocr_validation.truth import katex_render
+from lightonocr_validation.truth.fact_math import MAX_RENDERED
+from lightonocr_validation.truth.fact_text import MAX_CANDIDATE_STARTS
+from lightonocr_validation.truth.facts import Fact, check_fact, find, parse_fact
+from lightonocr_validation.truth.normalize import (
     canonical_latex,
     latex_to_plain,
     normalize_text,
     parse_tables,
     to_plain_text,
 )
-from lightonocr_validation.pages.samples import Sample, Thresholds
 
 PROSE = (
     "# Annual Meeting\n\n"
@@ -472,15 +472,15 @@ def test_first_difference_shows_expected_and_got() -> None:
 @pytest.mark.parametrize(
     "module",
     [
-        "lightonocr_validation.accuracy.normalize",
+        "lightonocr_validation.truth.normalize",
         "lightonocr_validation.accuracy.metrics",
-        "lightonocr_validation.accuracy.facts",
-        "lightonocr_validation.accuracy.fact_text",
-        "lightonocr_validation.accuracy.fact_tables",
-        "lightonocr_validation.accuracy.fact_math",
-        "lightonocr_validation.accuracy.katex_render",
-        "lightonocr_validation.accuracy.math_glyphs",
-        "lightonocr_validation.accuracy.fact_baseline",
+        "lightonocr_validation.truth.facts",
+        "lightonocr_validation.truth.fact_text",
+        "lightonocr_validation.truth.fact_tables",
+        "lightonocr_validation.truth.fact_math",
+        "lightonocr_validation.truth.katex_render",
+        "lightonocr_validation.truth.math_glyphs",
+        "lightonocr_validation.truth.fact_baseline",
         "lightonocr_validation.pages.image",
     ],
 )

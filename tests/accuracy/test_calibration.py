@@ -11,12 +11,12 @@ import pytest
 
 from lightonocr_validation.accuracy.calibration import calibrate, margins
 from lightonocr_validation.accuracy.engine import comparable_text, grade
-from lightonocr_validation.accuracy.fact_math import formula, formulas_as_shown
 from lightonocr_validation.accuracy.metrics import cer
 from lightonocr_validation.accuracy.readings import BROKEN, CASES, HEALTHY, case, misread, pages_of
 from lightonocr_validation.check.base import Status
 from lightonocr_validation.check.verdict import EXIT_CHECK_FAILED, EXIT_OK
 from lightonocr_validation.pages.samples import load_manifest
+from lightonocr_validation.truth.fact_math import formula, formulas_as_shown
 from tests.fakevllm.server import Faults
 
 SEEDS = range(5)

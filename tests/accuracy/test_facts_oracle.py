@@ -11,7 +11,7 @@ import random
 
 import pytest
 
-from lightonocr_validation.accuracy.facts import check_fact, parse_fact
+from lightonocr_validation.truth.facts import check_fact, parse_fact
 from tests.accuracy.fact_cases import Case, generate
 from tests.accuracy.fact_oracle import chromium_path, disagreements, oracle_verdict, use_system_chromium
 from tests.accuracy.math_pairs import math_pairs
@@ -155,7 +155,7 @@ def test_difference_math_delimiters_in_text_facts() -> None:
 def test_difference_currency_dollar_before_an_equation() -> None:
     # olmOCR takes "5 each. So " for an equation and never sees x^2, then renders: compare without a browser by
     # checking what it collects, and check ours finds the equation.
-    from lightonocr_validation.accuracy.fact_math import equations
+    from lightonocr_validation.truth.fact_math import equations
 
     answer = "Pens cost $5 each. So $x^2$ holds."
     assert equations(answer) == ["x^2"]
@@ -172,7 +172,7 @@ def test_parse_fact_takes_exactly_the_keys_olmocr_defines_for_each_type() -> Non
 
     from olmocr.bench import tests as olmocr_tests
 
-    from lightonocr_validation.accuracy.facts import FACT_TYPES, METADATA, accepted_keys
+    from lightonocr_validation.truth.facts import FACT_TYPES, METADATA, accepted_keys
 
     classes = {
         "present": olmocr_tests.TextPresenceTest,

@@ -61,8 +61,8 @@ def test_grade_measures_cer_on_the_compared_text() -> None:
 def test_facts_min_tolerates_that_share_of_missed_facts_and_no_more() -> None:
     from dataclasses import replace
 
-    from lightonocr_validation.accuracy.facts import parse_fact
     from lightonocr_validation.pages.samples import Thresholds
+    from lightonocr_validation.truth.facts import parse_fact
 
     facts = tuple(parse_fact({"type": "present", "text": word}) for word in ("Apples", "Pears", "Plums", "Stock"))
     every = make_sample(TABLE, category="table", expect="html-table", thresholds=Thresholds(cer_max=0.5), facts=facts)

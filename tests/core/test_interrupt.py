@@ -327,8 +327,8 @@ def test_an_idle_quickjs_worker_is_not_a_stuck_thread_but_another_thread_is(monk
     """A run that graded a formula leaves QuickJS's idle pool thread (and any pool's worker waiting for its next
     task): not a reason to leave by os._exit (which killed the test process that ran the task in-process); any
     other live thread the run started still is."""
-    from lightonocr_validation.accuracy.katex_render import render
     from lightonocr_validation.core import interrupts as interrupt_module
+    from lightonocr_validation.truth.katex_render import render
 
     exits: list[int] = []
     monkeypatch.setattr(interrupt_module.os, "_exit", exits.append)

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from lightonocr_validation.accuracy.facts import FACT_TYPES
 from lightonocr_validation.accuracy.set_score import TestResult, score_set
 from lightonocr_validation.pages.user_pages import FOLDER, OLMOCR_BENCH, PagesError, PageTest, layout_of, load_pages
+from lightonocr_validation.truth.facts import FACT_TYPES
 from tests.fakevllm.server import FakeVllm, Faults
 from tests.pages.pagesets import (
     INVOICE,

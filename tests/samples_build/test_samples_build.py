@@ -11,7 +11,6 @@ import pypdfium2 as pdfium
 import pytest
 from PIL import Image
 
-from lightonocr_validation.accuracy.facts import parse_fact
 from lightonocr_validation.pages.samples import load_manifest
 from lightonocr_validation.samples_build import build_samples, ground_truth
 from lightonocr_validation.samples_build.manifest import fact_entry
@@ -27,6 +26,7 @@ from lightonocr_validation.samples_build.source import (
     read_sources,
     with_tolerance,
 )
+from lightonocr_validation.truth.facts import parse_fact
 
 ROOT = Path(__file__).resolve().parents[2]
 

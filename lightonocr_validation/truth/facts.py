@@ -50,10 +50,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from lightonocr_validation.accuracy.fact_baseline import baseline_problem
-from lightonocr_validation.accuracy.fact_math import math_present, render_error
-from lightonocr_validation.accuracy.fact_tables import FactTable, fact_tables
-from lightonocr_validation.accuracy.fact_text import (
+from lightonocr_validation.truth.fact_baseline import baseline_problem
+from lightonocr_validation.truth.fact_math import math_present, render_error
+from lightonocr_validation.truth.fact_tables import FactTable, fact_tables
+from lightonocr_validation.truth.fact_text import (
     cell_similarity,
     fact_normalize,
     first_match,
@@ -61,7 +61,7 @@ from lightonocr_validation.accuracy.fact_text import (
     present_ratio,
     similarity_threshold,
 )
-from lightonocr_validation.accuracy.normalize import normalize_text, parse_tables
+from lightonocr_validation.truth.normalize import normalize_text, parse_tables
 
 __all__ = ["FACT_TYPES", "Fact", "FactResult", "check_fact", "find", "normalize_text", "parse_fact", "parse_tables"]
 

@@ -28,8 +28,8 @@ import re
 
 from rapidfuzz import fuzz
 
-from lightonocr_validation.accuracy.katex_render import render
-from lightonocr_validation.accuracy.math_glyphs import contains, glyphs
+from lightonocr_validation.truth.katex_render import render
+from lightonocr_validation.truth.math_glyphs import contains, glyphs
 
 MAX_RENDERED = 500
 

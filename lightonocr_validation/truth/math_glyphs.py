@@ -85,7 +85,7 @@ def _walk(element: ET.Element, out: list[str]) -> None:
 def glyphs(mathml: str) -> tuple[str, ...]:
     r"""The glyph tokens of KaTeX's MathML (its ``<span class="katex">`` or a bare ``<math>``).
 
-    >>> from lightonocr_validation.accuracy.katex_render import render
+    >>> from lightonocr_validation.truth.katex_render import render
     >>> glyphs(render(r"\left( \dfrac{a}{b} \right)^{2}").mathml) == glyphs(render(r"(\frac ab)^2").mathml)
     True
     >>> " ".join(glyphs(render(r"x^2").mathml))

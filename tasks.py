@@ -34,7 +34,14 @@ from rich.console import Console
 
 from lightonocr_validation.core import cli, config
 from lightonocr_validation.core.config import Config
-from lightonocr_validation.core.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, UserError, print_error
+from lightonocr_validation.core.errors import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    UserError,
+    print_error,
+    print_warning,
+)
 from lightonocr_validation.core.hardware import describe, nvidia_gpus
 from lightonocr_validation.core.settings import DEFAULTS, default_of
 from lightonocr_validation.core.task_flags import flag, flag_task
@@ -169,7 +176,7 @@ def serve(
     server.stop_timeout, and exits 130; a second Ctrl-C kills them at once. A server that dies at start
     (any replica: the others are stopped) exits 1 with its log's last lines and the known cause and fix.
     """
-    from lightonocr_validation.serve import fleet
+    from lightonocr_validation.serve import advice, fleet
     from lightonocr_validation.serve.command import ServeOptions, run_serve
 
     config.flag_choice("--device", served.device, config.DEVICES)  # a dry run refuses what the real run would
@@ -196,6 +203,8 @@ def serve(
     _say_device(device)
     if model.profile is not None:
         errors.print(f"model profile: {model.profile.describe()}", markup=False)
+    for note in advice.serving_notes(model.profile, cfg.server.profile, device, plan.servers[0].command):
+        print_warning(errors, note)
     options = ServeOptions(
         plan=plan,
         model_name=cfg.model.served,

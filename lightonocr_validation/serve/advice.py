@@ -1,0 +1,72 @@
+"""Notes `invoke serve` prints before a start that measurements say will be slow (docs/gpu.md, section 6).
+
+Each note names what was measured and the fix; none stops the start: the flags are the user's to choose.
+
+- `--profile tuned` on a Qwen3.5-based LightOnOCR-3: `tuned` was found for the Pixtral-based generations; on
+  LightOnOCR-3-4B it served 6.56 pages/s against the card's flags' 7.56 (lent H100, 2026-12-07).
+- The Pixtral encoder on a GPU without xformers and with a step budget of two pages or more: vLLM (0.26.0 read;
+  xformers no longer installed since vllm-project/vllm#29262) then attends over every page of a step through one
+  dense mask, 201 ms of attention a page at two pages a step and 301 at three, against 36 at one (H100).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Sequence
+
+from lightonocr_validation.core.model_profiles import ModelProfile
+
+# A Letter page at 1540 px is 2,337 image tokens (9,350 patches merged 2 x 2); vLLM's encoder budget per step is
+# --max-num-batched-tokens, 8,192 by default on an 80 GB card (its log: "max_num_batched_tokens=8192").
+PAGE_IMAGE_TOKENS = 2_337
+VLLM_DEFAULT_STEP_TOKENS = 8_192
+BUDGET_FLAG = "--max-num-batched-tokens"
+
+
+def step_tokens(args: Sequence[str]) -> int | None:
+    """The last --max-num-batched-tokens the command gives (either spelling), None when it gives none."""
+    found = None
+    for index, arg in enumerate(args):
+        if arg == BUDGET_FLAG and index + 1 < len(args):
+            found = args[index + 1]
+        elif arg.startswith(BUDGET_FLAG + "="):
+            found = arg.split("=", 1)[1]
+    try:
+        return int(found) if found is not None else None
+    except ValueError:
+        return None
+
+
+def has_xformers() -> bool:
+    return importlib.util.find_spec("xformers") is not None
+
+
+def serving_notes(
+    profile: ModelProfile | None,
+    server_profile: str,
+    device: str,
+    args: Sequence[str],
+    *,
+    xformers: bool | None = None,
+) -> list[str]:
+    """One line per note for this start (empty when none applies)."""
+    notes = []
+    architecture = profile.architecture if profile is not None else "pixtral"
+    if server_profile == "tuned" and architecture == "qwen3_5":
+        notes.append(
+            f"--profile tuned was measured on the Pixtral-based LightOnOCR; {profile.name} is Qwen3.5-based, and "
+            "on LightOnOCR-3-4B tuned served 6.56 pages/s against the card's 7.56 (H100, docs/gpu.md section 6): "
+            "serve it with --profile card"
+        )
+    if architecture == "pixtral" and device == "cuda":
+        budget = step_tokens(args)
+        pages = (budget or VLLM_DEFAULT_STEP_TOKENS) // PAGE_IMAGE_TOKENS
+        if pages >= 2 and not (has_xformers() if xformers is None else xformers):
+            said = f"{BUDGET_FLAG} {budget}" if budget else f"vLLM's default step of {VLLM_DEFAULT_STEP_TOKENS} tokens"
+            notes.append(
+                f"no xformers in this environment and {said} (up to {pages} pages a step): vLLM's Pixtral encoder "
+                "then attends over a step's pages through one dense mask, 201-301 ms of attention a page against "
+                "36 ms at one page a step (H100, docs/gpu.md section 6); --profile tuned keeps a step near one page "
+                "(+77 % pages/s measured), or install an xformers built for this torch"
+            )
+    return notes

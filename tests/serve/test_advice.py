@@ -1,0 +1,38 @@
+"""The notes `invoke serve` prints before a start that measurements say will be slow (serve/advice.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from lightonocr_validation.core import model_profiles
+from lightonocr_validation.serve.advice import serving_notes, step_tokens
+
+PIXTRAL = model_profiles.named("LightOnOCR-2-1B")
+QWEN = model_profiles.named("LightOnOCR-3-4B")
+TUNED = ["vllm", "serve", "m", "--compilation-config.compile_mm_encoder=true", "--max-num-batched-tokens", "4096"]
+
+
+def test_the_step_budget_is_read_in_either_spelling_and_the_last_one_wins() -> None:
+    assert step_tokens(["vllm", "serve", "m"]) is None
+    assert step_tokens(["--max-num-batched-tokens", "4096"]) == 4096
+    assert step_tokens(["--max-num-batched-tokens=2560", "--max-num-batched-tokens", "8192"]) == 8192
+    assert step_tokens(["--max-num-batched-tokens", "many"]) is None
+
+
+@pytest.mark.parametrize("profile", [PIXTRAL, None])  # a model no profile tells is served as Pixtral's
+def test_pixtral_on_a_gpu_without_xformers_at_the_default_budget_gets_the_encoder_note(profile) -> None:
+    (note,) = serving_notes(profile, "card", "cuda", ["vllm", "serve", "m"], xformers=False)
+    assert "dense mask" in note and "up to 3 pages a step" in note and "--profile tuned" in note
+
+
+def test_no_encoder_note_with_xformers_one_page_a_step_on_the_cpu_or_for_qwen() -> None:
+    assert serving_notes(PIXTRAL, "card", "cuda", ["vllm"], xformers=True) == []
+    assert serving_notes(PIXTRAL, "tuned", "cuda", TUNED, xformers=False) == []  # 4096 // 2337 = one page
+    assert serving_notes(PIXTRAL, "card", "cpu", ["vllm"], xformers=False) == []
+    assert serving_notes(QWEN, "card", "cuda", ["vllm"], xformers=False) == []
+
+
+def test_tuned_on_a_qwen35_profile_says_the_card_was_faster() -> None:
+    (note,) = serving_notes(QWEN, "tuned", "cuda", TUNED, xformers=False)
+    assert "6.56" in note and "7.56" in note and "--profile card" in note
+    assert serving_notes(QWEN, "card", "cuda", ["vllm"], xformers=False) == []

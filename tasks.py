@@ -40,7 +40,6 @@ from lightonocr_validation.core.errors import (
     EXIT_USAGE,
     UserError,
     print_error,
-    print_warning,
 )
 from lightonocr_validation.core.hardware import describe, nvidia_gpus
 from lightonocr_validation.core.settings import DEFAULTS, default_of
@@ -201,10 +200,7 @@ def serve(
     env = setup.server_env(cfg, device)
     served.build_if_missing(c, cfg, model)
     _say_device(device)
-    if model.profile is not None:
-        errors.print(f"model profile: {model.profile.describe()}", markup=False)
-    for note in advice.serving_notes(model.profile, cfg.server.profile, device, plan.servers[0].command):
-        print_warning(errors, note)
+    advice.say_model(model.profile, cfg.server.profile, device, plan.servers[0].command, errors=errors)
     options = ServeOptions(
         plan=plan,
         model_name=cfg.model.served,

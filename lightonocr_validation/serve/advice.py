@@ -14,6 +14,9 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Sequence
 
+from rich.console import Console
+
+from lightonocr_validation.core.errors import print_warning
 from lightonocr_validation.core.model_profiles import ModelProfile
 
 # A Letter page at 1540 px is 2,337 image tokens (9,350 patches merged 2 x 2); vLLM's encoder budget per step is
@@ -70,3 +73,13 @@ def serving_notes(
                 "(+77 % pages/s measured), or install an xformers built for this torch"
             )
     return notes
+
+
+def say_model(
+    profile: ModelProfile | None, server_profile: str, device: str, command: Sequence[str], *, errors: Console
+) -> None:
+    """Before a start: the model's profile, then each note that applies (stderr)."""
+    if profile is not None:
+        errors.print(f"model profile: {profile.describe()}", markup=False)
+    for note in serving_notes(profile, server_profile, device, command):
+        print_warning(errors, note)

@@ -17,13 +17,22 @@ from collections.abc import Sequence
 from rich.console import Console
 
 from lightonocr_validation.core.errors import print_warning
+from lightonocr_validation.core.hardware import Gpu, nvidia_gpus
 from lightonocr_validation.core.model_profiles import ModelProfile
 
 # A Letter page at 1540 px is 2,337 image tokens (9,350 patches merged 2 x 2); vLLM's encoder budget per step is
-# --max-num-batched-tokens, 8,192 by default on an 80 GB card (its log: "max_num_batched_tokens=8192").
+# --max-num-batched-tokens. Its default for the OpenAI server (0.26.0's EngineArgs): 8,192 on a card of 70 GiB
+# or more that is not an A100 (the lent H100's log: "max_num_batched_tokens=8192"), else 2,048.
 PAGE_IMAGE_TOKENS = 2_337
-VLLM_DEFAULT_STEP_TOKENS = 8_192
+LARGE_CARD_MIB = 70 * 1024
 BUDGET_FLAG = "--max-num-batched-tokens"
+
+
+def default_step_tokens(gpus: Sequence[Gpu]) -> int:
+    """vLLM's default --max-num-batched-tokens for `vllm serve` on the first of these GPUs."""
+    first = gpus[0] if gpus else None
+    large = first is not None and first.memory_mib >= LARGE_CARD_MIB and "a100" not in first.name.lower()
+    return 8_192 if large else 2_048
 
 
 def step_tokens(args: Sequence[str]) -> int | None:
@@ -51,6 +60,7 @@ def serving_notes(
     args: Sequence[str],
     *,
     xformers: bool | None = None,
+    gpus: Sequence[Gpu] | None = None,
 ) -> list[str]:
     """One line per note for this start (empty when none applies)."""
     notes = []
@@ -63,9 +73,10 @@ def serving_notes(
         )
     if architecture == "pixtral" and device == "cuda":
         budget = step_tokens(args)
-        pages = (budget or VLLM_DEFAULT_STEP_TOKENS) // PAGE_IMAGE_TOKENS
+        default = default_step_tokens(nvidia_gpus() if gpus is None else gpus)
+        pages = (budget or default) // PAGE_IMAGE_TOKENS
         if pages >= 2 and not (has_xformers() if xformers is None else xformers):
-            said = f"{BUDGET_FLAG} {budget}" if budget else f"vLLM's default step of {VLLM_DEFAULT_STEP_TOKENS} tokens"
+            said = f"{BUDGET_FLAG} {budget}" if budget else f"vLLM's default step of {default} tokens on this card"
             notes.append(
                 f"no xformers in this environment and {said} (up to {pages} pages a step): vLLM's Pixtral encoder "
                 "then attends over a step's pages through one dense mask, 201-301 ms of attention a page against "

@@ -5,11 +5,20 @@ from __future__ import annotations
 import pytest
 
 from lightonocr_validation.core import model_profiles
-from lightonocr_validation.serve.advice import serving_notes, step_tokens
+from lightonocr_validation.core.hardware import Gpu
+from lightonocr_validation.serve.advice import default_step_tokens, serving_notes, step_tokens
 
 PIXTRAL = model_profiles.named("LightOnOCR-2-1B")
 QWEN = model_profiles.named("LightOnOCR-3-4B")
+H100 = [Gpu("NVIDIA H100 80GB HBM3", 81_559)]
+LAPTOP = [Gpu("NVIDIA GeForce RTX 4070 Laptop GPU", 8_188)]
 TUNED = ["vllm", "serve", "m", "--compilation-config.compile_mm_encoder=true", "--max-num-batched-tokens", "4096"]
+
+
+def test_vllms_default_step_follows_the_card() -> None:
+    assert default_step_tokens(H100) == 8192
+    assert default_step_tokens(LAPTOP) == 2048 and default_step_tokens([]) == 2048
+    assert default_step_tokens([Gpu("NVIDIA A100-SXM4-80GB", 81_920)]) == 2048  # vLLM keeps A100s small
 
 
 def test_the_step_budget_is_read_in_either_spelling_and_the_last_one_wins() -> None:
@@ -21,18 +30,20 @@ def test_the_step_budget_is_read_in_either_spelling_and_the_last_one_wins() -> N
 
 @pytest.mark.parametrize("profile", [PIXTRAL, None])  # a model no profile tells is served as Pixtral's
 def test_pixtral_on_a_gpu_without_xformers_at_the_default_budget_gets_the_encoder_note(profile) -> None:
-    (note,) = serving_notes(profile, "card", "cuda", ["vllm", "serve", "m"], xformers=False)
+    (note,) = serving_notes(profile, "card", "cuda", ["vllm", "serve", "m"], xformers=False, gpus=H100)
     assert "dense mask" in note and "up to 3 pages a step" in note and "--profile tuned" in note
+    # A laptop card's default step holds less than a page: the encoder never sees two.
+    assert serving_notes(profile, "card", "cuda", ["vllm", "serve", "m"], xformers=False, gpus=LAPTOP) == []
 
 
 def test_no_encoder_note_with_xformers_one_page_a_step_on_the_cpu_or_for_qwen() -> None:
-    assert serving_notes(PIXTRAL, "card", "cuda", ["vllm"], xformers=True) == []
-    assert serving_notes(PIXTRAL, "tuned", "cuda", TUNED, xformers=False) == []  # 4096 // 2337 = one page
-    assert serving_notes(PIXTRAL, "card", "cpu", ["vllm"], xformers=False) == []
-    assert serving_notes(QWEN, "card", "cuda", ["vllm"], xformers=False) == []
+    assert serving_notes(PIXTRAL, "card", "cuda", ["vllm"], xformers=True, gpus=H100) == []
+    assert serving_notes(PIXTRAL, "tuned", "cuda", TUNED, xformers=False, gpus=H100) == []  # 4096 // 2337: one
+    assert serving_notes(PIXTRAL, "card", "cpu", ["vllm"], xformers=False, gpus=H100) == []
+    assert serving_notes(QWEN, "card", "cuda", ["vllm"], xformers=False, gpus=H100) == []
 
 
 def test_tuned_on_a_qwen35_profile_says_the_card_was_faster() -> None:
-    (note,) = serving_notes(QWEN, "tuned", "cuda", TUNED, xformers=False)
+    (note,) = serving_notes(QWEN, "tuned", "cuda", TUNED, xformers=False, gpus=H100)
     assert "6.56" in note and "7.56" in note and "--profile card" in note
-    assert serving_notes(QWEN, "card", "cuda", ["vllm"], xformers=False) == []
+    assert serving_notes(QWEN, "card", "cuda", ["vllm"], xformers=False, gpus=H100) == []

@@ -140,7 +140,10 @@ def test_drawn_answers_with_a_staggered_start_are_measured_in_steady_state(fake_
     assert point["figures"]["steady"]["state"] == STEADY, point["figures"]["steady"]
     assert "steady 4.0 waves" in output
     starts = sorted(r["start_s"] for r in point["requests"])[:3]
-    assert starts[2] - starts[0] >= 0.02  # the third worker started 2 x 0.03 / 3 s after the first
+    # The third worker starts 2 x 0.03 / 3 = 0.02 s after the first; the first's start is stamped a moment after
+    # its scheduled time (0.3 ms on a loaded CI machine, which made the difference 0.0199), and unstaggered
+    # workers start within a millisecond of each other.
+    assert starts[2] - starts[0] >= 0.015
 
 
 def test_a_single_wave_is_marked_in_the_console_and_the_result(fake_vllm, tmp_path: Path) -> None:

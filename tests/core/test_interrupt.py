@@ -349,7 +349,20 @@ def test_an_idle_quickjs_worker_is_not_a_stuck_thread_but_another_thread_is(monk
     assert exits == [3]  # the connecting thread only
 
 
-def test_a_thread_alive_before_the_run_began_is_not_the_runs(monkeypatch) -> None:
+@pytest.fixture
+def python_handlers():
+    """Python's own SIGINT and SIGTERM handlers for the test, the earlier ones back after it: a run is the
+    process's own only under them (SignalGuard.outermost), and a test before may have left others (tasks.py run
+    in-process holds the signals); under those the guard counts as nested and notes no threads."""
+    from lightonocr_validation.core.interrupts import PYTHON_HANDLERS
+
+    previous = {number: signal.signal(number, handler) for number, handler in PYTHON_HANDLERS.items()}
+    yield
+    for number, handler in previous.items():
+        signal.signal(number, handler)
+
+
+def test_a_thread_alive_before_the_run_began_is_not_the_runs(monkeypatch, python_handlers) -> None:
     """A thread the process had before the run (a test runner's, or a library's started earlier) is not the
     run's, however idle or busy: a run in-process must not end its host by os._exit."""
     from lightonocr_validation.core import interrupts as interrupt_module

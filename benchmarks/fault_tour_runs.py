@@ -37,7 +37,10 @@ from tests.faults import hostile as hostile_server  # noqa: E402
 from tests.processes import free_port  # noqa: E402
 from tests.serve.test_serve_processes import STAND_IN  # noqa: E402
 
-INVOKE = Path(sys.executable).parent / "invoke"
+# absolute: a relative PATH entry (PATH=.nox/unit/bin:$PATH) gives a relative sys.executable, which the runs in a
+# copy of the checkout (another working directory) would not find.
+PYTHON = str(Path(sys.executable).absolute())
+INVOKE = Path(PYTHON).parent / "invoke"
 DOCUMENTED = {code for _, code, _ in EXIT_CODES}
 KEY = "sk-tour-key-0123456789abcdef"  # VLLM_API_KEY of every run: it must appear nowhere
 SERVER_KEY = "sk-tour-server-key-5555"  # the key a server wants, when the run's is the wrong one
@@ -231,7 +234,7 @@ class Tour:
         """`invoke ARGS` and its peak resident memory in bytes (the largest of the processes it waited for,
         itself included: getrusage's RUSAGE_CHILDREN of a parent that only runs it)."""
         peak = folder / "peak-rss-kib"
-        run = self.invoke(args, wrapper=[sys.executable, "-c", PEAK_RSS, str(peak)])
+        run = self.invoke(args, wrapper=[PYTHON, "-c", PEAK_RSS, str(peak)])
         return run, int(peak.read_text()) * 1024 if peak.is_file() else 0
 
     def check_reports(self, folder: Path) -> list[str]:
@@ -246,7 +249,7 @@ class Tour:
         """The environment of `invoke serve` and `invoke stop` with a stand-in `vllm`
         (tests/serve/test_serve_processes.py)."""
         executable = folder / "vllm"
-        executable.write_text(STAND_IN.format(python=sys.executable))
+        executable.write_text(STAND_IN.format(python=PYTHON))
         executable.chmod(0o755)
         (folder / "stand-in").mkdir()
         self.stand_in_dirs.append(folder)
@@ -297,7 +300,7 @@ class Tour:
             "print('ready', flush=True); time.sleep(600)"
         )
         process = subprocess.Popen(
-            [sys.executable, "-c", code, str(ROOT), str(port), str(delay)], stdout=subprocess.PIPE, cwd=ROOT
+            [PYTHON, "-c", code, str(ROOT), str(port), str(delay)], stdout=subprocess.PIPE, cwd=ROOT
         )
         self.own.append(process)
         assert process.stdout is not None and process.stdout.readline().strip() == b"ready"

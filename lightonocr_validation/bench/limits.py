@@ -85,7 +85,7 @@ class ModelShape:
     text_kv_heads: int = 8
     text_head_dim: int = 128
     text_ffn: int = 3072
-    vocab: int = 151936
+    vocab: int = published_shapes.PIXTRAL_VOCAB_SIZE
     vision_hidden: int = 1024
     vision_layers: int = 24
     vision_ffn: int = 4096
@@ -213,7 +213,7 @@ def _qwen35_shape(text: Mapping[str, Any], vision: Mapping[str, Any], source: st
         text_kv_heads=int(text.get("num_key_value_heads", heads)),
         text_head_dim=int(text.get("head_dim") or int(text["hidden_size"]) // heads),
         text_ffn=int(text["intermediate_size"]),
-        vocab=int(text.get("vocab_size", 248_320)),
+        vocab=int(text.get("vocab_size", published_shapes.QWEN35_VOCAB_SIZE)),
         vision_hidden=int(vision["hidden_size"]),
         vision_layers=int(vision["depth"]),
         vision_ffn=int(vision["intermediate_size"]),

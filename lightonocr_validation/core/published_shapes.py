@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 # LightOnOCR-2-1B (Pixtral encoder, Qwen3 decoder); LightOnOCR-1B-1025 and -3-1B share the architecture.
+PIXTRAL_VOCAB_SIZE = 151_936  # the embedding's rows (the tokenizer's 151,643 tokens and Qwen's special ones)
 PIXTRAL_TEXT: dict[str, Any] = {
     "hidden_size": 1024,
     "intermediate_size": 3072,
@@ -35,6 +36,7 @@ PIXTRAL_VISION: dict[str, Any] = {
 
 # Qwen3.5 (LightOnOCR-3-0.8B and -4B): hybrid decoders, three gated-delta (linear attention) layers to one of
 # full attention, and Qwen3.5's vision tower.
+QWEN35_VOCAB_SIZE = 248_320
 QWEN35_PATCH_SIZE = 16
 QWEN35_MERGE_SIZE = 2
 QWEN35_TEMPORAL_PATCH_SIZE = 2

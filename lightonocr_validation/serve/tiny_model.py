@@ -81,7 +81,7 @@ SEED = 20_260_101
 # memory as the real model, so the serving path and its speed are real; the text is noise.
 FULL_SIZE_TEXT_DIMENSIONS = published_shapes.PIXTRAL_TEXT
 FULL_SIZE_VISION_DIMENSIONS = published_shapes.PIXTRAL_VISION
-FULL_VOCAB_SIZE = 151_936
+FULL_VOCAB_SIZE = published_shapes.PIXTRAL_VOCAB_SIZE
 # The real tokenizer's layout: 151,643 byte-level BPE tokens, then Qwen's special tokens from 151643 on
 # (image 151655, eos 151645, pad 151643 are LightOnOCR-2-1B's published ids), then unused rows up to the
 # embedding's 151,936.

@@ -59,7 +59,7 @@ REAL_SPECIAL_IDS = {
     "<think>": 248068,  # GUESSED: Qwen3's <think> (151667) is <|endoftext|> + 24
     "</think>": 248069,
 }
-FULL_VOCAB_SIZE = 248_320
+FULL_VOCAB_SIZE = published_shapes.QWEN35_VOCAB_SIZE
 
 # Qwen3.5's chat template as far as one page needs it: no default system turn, an image as
 # <|vision_start|><|image_pad|><|vision_end|>, and the assistant turn opened with an empty thought when

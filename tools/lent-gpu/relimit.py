@@ -21,34 +21,33 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from lightonocr_validation.bench import limits, steady
 from lightonocr_validation.core import model_profiles
 from lightonocr_validation.load.figures import distribution
-from lightonocr_validation.load.pages import sample_pages
+from lightonocr_validation.load.pages import BenchPage, sample_pages
+from lightonocr_validation.load.records import RequestRecord
+from lightonocr_validation.load.transport import Exchange
 
 STAMP = "tools/lent-gpu/relimit.py, 2026-12-07"
 
 
-def _records(point: dict[str, Any], sizes: dict[str, tuple[int, int]]) -> list[SimpleNamespace]:
-    """The point's requests as the derivations read them (limits.limit_block, steady.window)."""
+def _records(point: dict[str, Any], sizes: dict[str, tuple[int, int]]) -> list[RequestRecord]:
+    """The point's requests as the bench recorded them (its own RequestRecord, so `ok` and `end_s` are the
+    bench's), with each page's size at the profile's page size."""
     out = []
     for r in point["requests"]:
         width, height = sizes[r["page"]]
-        ok = r.get("error") is None and r.get("status") == 200
-        exchange = SimpleNamespace(e2e_s=r["e2e_s"], ttft_s=r.get("ttft_s"), prompt_tokens=r.get("prompt_tokens"))
-        out.append(
-            SimpleNamespace(
-                ok=ok,
-                start_s=r["start_s"],
-                end_s=r["start_s"] + (r["e2e_s"] or 0.0),
-                output_tokens=r.get("output_tokens") or 0,
-                exchange=exchange,
-                page=SimpleNamespace(width=width, height=height),
-            )
+        exchange = Exchange(
+            status=r.get("status") or 0,
+            prompt_tokens=r.get("prompt_tokens"),
+            output_tokens=r.get("output_tokens"),
+            e2e_s=r["e2e_s"] or 0.0,
+            ttft_s=r.get("ttft_s"),
+            error=r.get("error"),
         )
+        out.append(RequestRecord(BenchPage(r["page"], "", width, height), r["start_s"], exchange))
     return out
 
 

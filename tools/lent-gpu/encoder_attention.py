@@ -13,6 +13,7 @@ This times one layer's attention for 1, 2 and 3 pages per step, each way that is
   xformers-block     what it runs with xformers (the kernel xformers picked is named)
   sdpa-per-page      SDPA without a mask, once per page (PyTorch's flash kernel): what no mask would cost
   vllm-fa-varlen     vLLM's own FlashAttention 3 (varlen, cu_seqlens): the kernel a native path could use
+  plugin-varlen      the project's vLLM plugin as vLLM calls it, with its largest difference from sdpa-dense-mask
 
 Usage (there, after `source ~/lent-gpu/env.sh`): python3 tools/lent-gpu/encoder_attention.py [--patches 9350]
 Prints one table row per (way, pages): ms per layer call, ms per page over 24 layers, useful TFLOP/s.
@@ -96,6 +97,23 @@ def _measure(pages: int, n: int, dtype: torch.dtype, record) -> None:
         record("vllm-fa-varlen", pages, ms)
     except Exception as error:
         print(f"vllm-fa-varlen: {type(error).__name__}: {error}"[:300])
+    _measure_plugin((q, k, v), (qx, kx, vx), pages, n, dtype, record)
+
+
+def _measure_plugin(heads_first, seq_first, pages: int, n: int, dtype: torch.dtype, record) -> None:
+    """The project's vLLM plugin (vllm_plugin/, on PYTHONPATH with WITH=lightonocr_vllm_plugin) as vLLM 0.26.0
+    calls it, timed, and its largest difference from the dense-mask output vLLM computes without it."""
+    try:
+        from lightonocr_vllm_plugin.pixtral_varlen import XOPS
+    except ImportError as error:
+        print(f"plugin-varlen: not importable ({error})")
+        return
+    bias = XOPS.fmha.attn_bias.BlockDiagonalMask.from_seqlens([n] * pages)
+    ms = _timed(lambda: XOPS.memory_efficient_attention(*seq_first, attn_bias=bias))
+    lever = XOPS.memory_efficient_attention(*seq_first, attn_bias=bias).transpose(1, 2)
+    dense = F.scaled_dot_product_attention(*heads_first, attn_mask=_dense_mask(pages, n, dtype))
+    diff = (lever.float() - dense.float()).abs()
+    record("plugin-varlen", pages, ms, f"max |diff| vs dense {diff.max().item():.2e}, mean {diff.mean().item():.2e}")
 
 
 def main() -> int:

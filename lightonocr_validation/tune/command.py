@@ -135,9 +135,11 @@ def run_tune(options: TuneOptions, *, console: Console, errors: Console) -> int:
     console.print(render_table(summary))
     console.print(summary["conclusion"], markup=False, soft_wrap=True)
     if summary["best"] and summary["best"]["name"] != BASELINE:
+        env = summary["best"].get("env") or {}
+        with_env = f" and server.env to {json.dumps(env)}" if env else ""
         console.print(
             "to serve it: set server.profiles.tuned in invoke.yaml to "
-            f"{json.dumps(summary['best']['args'])}, then `invoke serve --profile tuned`",
+            f"{json.dumps(summary['best']['args'])}{with_env}, then `invoke serve --profile tuned`",
             markup=False,
             soft_wrap=True,
         )
@@ -157,6 +159,7 @@ def measure(candidate: Candidate, options: TuneOptions, *, console: Console, err
         "args": list(candidate.args),
         "reason": candidate.reason,
         "numerics": candidate.numerics,
+        "env": dict(candidate.env),
         "command": command,
         "log": str(log_file),
         "status": FAILED,
@@ -171,7 +174,8 @@ def measure(candidate: Candidate, options: TuneOptions, *, console: Console, err
     console.print(f"$ {serving.render(command)}", markup=False, soft_wrap=True)
     host, port = options.server.host, options.server.port
     try:
-        process = serving.start(command, host=host, port=port, log_file=log_file, env=dict(options.env))
+        env = {**options.env, **dict(candidate.env)}
+        process = serving.start(command, host=host, port=port, log_file=log_file, env=env)
     except serving.ServeError as error:
         return {**record, "cause": str(error)}
     running = serving.RunningServer(
@@ -303,6 +307,7 @@ def _read_record(records_dir: Path, candidate: Candidate) -> dict[str, Any]:
         "args": list(candidate.args),
         "reason": candidate.reason,
         "numerics": candidate.numerics,
+        "env": dict(candidate.env),
         "status": NOT_RUN,
     }
 
@@ -327,7 +332,12 @@ def summarize(options: TuneOptions, records: Sequence[Mapping[str, Any]]) -> dic
             "start_timeout_s": options.start_timeout,
         },
         "configurations": [dict(r) for r in records],
-        "best": {"name": best["name"], "args": best["args"], "pages_per_s": best["figures"]["pages_per_s"]}
+        "best": {
+            "name": best["name"],
+            "args": best["args"],
+            "env": best.get("env") or {},  # records of earlier runs have none
+            "pages_per_s": best["figures"]["pages_per_s"],
+        }
         if best
         else None,
         "gain_over_card": gain,

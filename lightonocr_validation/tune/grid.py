@@ -31,6 +31,9 @@ class Candidate:
     # "bf16", or what the lever changes: such a configuration is measured and shown, never picked as the
     # best until an accuracy run with the trained weights clears it.
     numerics: str = BF16
+    # The server's environment on top of server.env: a lever that is code, not a flag (the project's vLLM
+    # plugin, vllm_plugin/, reads its switch from there).
+    env: tuple[tuple[str, str], ...] = ()
 
 
 CARD = Candidate(BASELINE, (), "the model card's command: the baseline every gain is measured against")
@@ -65,6 +68,13 @@ ENCODER_GRID: tuple[Candidate, ...] = (
 # not implement SupportsEncoderCudaGraph there, so the flag changes nothing for this model. Nor are concurrent
 # partial prefills (--max-num-partial-prefills 2): 0.26.0 refuses to start with them ("Concurrent Partial
 # Prefill is not supported", measured on the lent H100, benchmarks/results/h100-2026-12-07).
+#
+# The project's vLLM plugin (vllm_plugin/, installed beside vLLM by the nox sessions) gives vLLM 0.26.0's
+# Pixtral encoder page-by-page attention in FlashAttention instead of SDPA over a dense mask of every patch of a
+# step: 17 ms a page against 36 ms at one page a step and 200-300 ms at two or three on an H100 (docs/gpu.md,
+# section 6). The same bf16 attention without the masked blocks. With it a step may encode several pages at no
+# extra cost, so the card's 8192-token budget is tried again beside tuned's 4096.
+VARLEN_ENV = (("LIGHTONOCR_PIXTRAL_ATTENTION", "varlen"),)
 TUNED = ("--compilation-config.compile_mm_encoder=true", "--max-num-batched-tokens", "4096")
 STEADY_GRID: tuple[Candidate, ...] = (
     CARD,
@@ -80,6 +90,20 @@ STEADY_GRID: tuple[Candidate, ...] = (
         (*TUNED, "--kv-cache-dtype", "fp8"),
         "half the KV cache's bytes read per decode step (decode is bound by them); changes the numerics",
         numerics="fp8 KV cache: needs an accuracy run with the trained weights",
+    ),
+    Candidate(
+        "tuned-varlen",
+        TUNED,
+        "the tuned profile with the plugin's page-by-page encoder attention (FlashAttention varlen): the dense "
+        "mask's attention was 69 % of a burst's GPU time",
+        env=VARLEN_ENV,
+    ),
+    Candidate(
+        "varlen-batched-8192",
+        ("--compilation-config.compile_mm_encoder=true", "--max-num-batched-tokens", "8192"),
+        "page-by-page attention makes a step of three pages cost three pages, not nine: the larger budget "
+        "prefills more pages per step and leaves fewer steps mixing prefill with decode",
+        env=VARLEN_ENV,
     ),
 )
 
@@ -116,7 +140,8 @@ def _read(path: Path) -> Any:
 
 
 def parse_grid(data: Any, *, source: str = "the grid") -> list[Candidate]:
-    """A list of {name, args, reason}, or {"configurations": [...]}; `args` a list of words or one string."""
+    """A list of {name, args, reason[, numerics, env]}, or {"configurations": [...]}; `args` a list of words or
+    one string, `env` a mapping of the server's environment variables (no secrets: they go into the records)."""
     entries = data.get("configurations") if isinstance(data, dict) else data
     if not isinstance(entries, list) or not entries:
         raise GridError(f"--grid {source}: expected a list of configurations, each with a name and args")
@@ -132,12 +157,30 @@ def parse_grid(data: Any, *, source: str = "the grid") -> list[Candidate]:
         if not isinstance(words, list) or not all(isinstance(w, str | int | float | bool) for w in words):
             raise GridError(f"--grid {source}: {name}'s args must be a list of words or one string")
         numerics = str(entry.get("numerics", BF16))
-        candidates.append(Candidate(name, tuple(_word(w) for w in words), str(entry.get("reason", "")), numerics))
+        env = _env(entry.get("env", {}), name, source)
+        candidates.append(Candidate(name, tuple(_word(w) for w in words), str(entry.get("reason", "")), numerics, env))
     names = [c.name for c in candidates]
     duplicate = next((n for n in names if names.count(n) > 1), None)
     if duplicate:
         raise GridError(f"--grid {source}: the name {duplicate!r} is used twice")
     return candidates
+
+
+_SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD")
+
+
+def _env(value: Any, name: str, source: str) -> tuple[tuple[str, str], ...]:
+    """A configuration's `env`: a mapping of variable names to values, written into the tune's records, so
+    never a secret (those stay in the environment `invoke tune` runs in, which every server inherits)."""
+    if not isinstance(value, dict) or not all(isinstance(k, str) and k for k in value):
+        raise GridError(f"--grid {source}: {name}'s env must be a mapping of variable names to values")
+    secret = next((k for k in value if any(word in k.upper() for word in _SECRET_WORDS)), None)
+    if secret:
+        raise GridError(
+            f"--grid {source}: {name}'s env names {secret}, which looks like a secret: the grid's env is written "
+            "into the tune's records; export it in the environment you run `invoke tune` from instead"
+        )
+    return tuple((k, _word(v)) for k, v in value.items())
 
 
 def _word(value: Any) -> str:

@@ -36,7 +36,8 @@ STAND_IN_VLLM = textwrap.dedent(
 
     args = sys.argv[1:]
     with open(os.environ["STAND_IN_STARTS"], "a") as starts:
-        starts.write(json.dumps({{"pid": os.getpid(), "args": args}}) + "\\n")
+        lever = os.environ.get("LIGHTONOCR_PIXTRAL_ATTENTION")
+        starts.write(json.dumps({{"pid": os.getpid(), "args": args, "lever": lever}}) + "\\n")
     if os.environ.get("STAND_IN_DIE"):
         print("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB", flush=True)
         sys.exit(1)
@@ -49,6 +50,8 @@ STAND_IN_VLLM = textwrap.dedent(
         faults.delay = 0.05
     if "--async-scheduling" in args:
         faults.delay = 0.5
+    if lever == "varlen":  # the plugin's lever (vllm_plugin/), read from the server's environment
+        faults.delay = 0.02
     if value("--max-num-batched-tokens") == "32768":
         faults.dies_at_in_flight = 2
     fake = FakeVllm(faults, model=value("--served-model-name"), port=int(value("--port")))
@@ -88,9 +91,9 @@ def env(tmp_path: Path) -> dict[str, str]:
     }
 
 
-def _tune(env: dict[str, str], tmp_path: Path, *args: str) -> Any:
+def _tune(env: dict[str, str], tmp_path: Path, *args: str, configurations: list[dict] = GRID) -> Any:
     grid = tmp_path / "grid.json"
-    grid.write_text(json.dumps(GRID))
+    grid.write_text(json.dumps(configurations))
     return run_invoke(
         "tune",
         "--grid",
@@ -229,6 +232,36 @@ def test_a_grid_file_is_read_as_json_or_yaml_and_the_card_always_leads(tmp_path:
     with pytest.raises(GridError, match="letters, digits"):
         parse_grid([{"name": "../escape"}])
     assert [c.name for c in select(grid, ["seqs"])] == ["seqs"]
+
+
+def test_a_configurations_env_reaches_its_server_alone_and_the_advice_names_it(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    lever = {"LIGHTONOCR_PIXTRAL_ATTENTION": "varlen"}
+    configurations = [
+        {"name": "small-prefill", "args": "--max-num-batched-tokens 4096"},
+        {"name": "lever", "args": "--max-num-batched-tokens 4096", "env": lever},
+    ]
+    result = _tune(env, tmp_path, configurations=configurations)
+    assert result.returncode == 0, result.stdout + result.stderr
+    # Only the configuration that asks for the lever gets it; the card and the flag-only one run without.
+    assert [s["lever"] for s in _starts(tmp_path)] == [None, None, "varlen"]
+    summary = json.loads((tmp_path / "out" / "tune.json").read_text())
+    assert [c["env"] for c in summary["configurations"]] == [{}, {}, {"LIGHTONOCR_PIXTRAL_ATTENTION": "varlen"}]
+    assert summary["best"]["name"] == "lever"
+    assert 'and server.env to {"LIGHTONOCR_PIXTRAL_ATTENTION": "varlen"}' in result.stdout
+
+
+def test_a_grid_env_is_a_mapping_and_never_a_secret() -> None:
+    (candidate,) = parse_grid([{"name": "a", "env": {"LIGHTONOCR_PIXTRAL_ATTENTION": "varlen", "N": 2}}])
+    assert candidate.env == (("LIGHTONOCR_PIXTRAL_ATTENTION", "varlen"), ("N", "2"))
+    with pytest.raises(GridError, match="env must be a mapping"):
+        parse_grid([{"name": "a", "env": ["X=1"]}])
+    with pytest.raises(GridError, match="VLLM_API_KEY, which looks like a secret"):
+        parse_grid([{"name": "a", "env": {"VLLM_API_KEY": "s3cret"}}])
+    steady = {c.name: c for c in load_grid("steady")}
+    assert dict(steady["tuned-varlen"].env) == {"LIGHTONOCR_PIXTRAL_ATTENTION": "varlen"}
+    assert steady["tuned-varlen"].args == steady["tuned"].args and steady["tuned"].env == ()
 
 
 def test_serve_profile_tuned_is_the_cards_command_plus_the_measured_flags(env: dict[str, str]) -> None:

@@ -355,9 +355,11 @@ class FakeVllm:
         pieces = _TOKEN.findall(text)
         completion_tokens = len(pieces) + (finish == "stop")  # the end-of-sequence token counts
         self._account(decoded, prompt_tokens, completion_tokens, finish)
-        waiting = time.perf_counter()
-        if self.faults.delay:
-            time.sleep(self.faults.delay)
+        # The fake's queue is the delay it was configured with, every request alike: that is what its queue
+        # histogram reports, not the wall time of the sleep, which a busy machine stretches.
+        queue = self.faults.delay
+        if queue:
+            time.sleep(queue)
         scheduled = time.perf_counter()
         usage = {
             "prompt_tokens": prompt_tokens,
@@ -374,19 +376,21 @@ class FakeVllm:
                 pieces = pieces[: len(pieces) // 2] + pieces[len(pieces) // 2 + 1 :]
             body = self._sse(pieces, finish, streamed_usage)
             # Its events go out token_delay apart once this returns: the request ends that much later.
-            self._time_request(arrived, waiting, scheduled, (body.count(b"\n\n") - 1) * self.faults.token_delay)
+            self._time_request(arrived, queue, scheduled, (body.count(b"\n\n") - 1) * self.faults.token_delay)
             return _Reply(200, body, _recorded("stream")["content_type"], self.faults.token_delay)
-        self._time_request(arrived, waiting, scheduled, 0.0)
+        self._time_request(arrived, queue, scheduled, 0.0)
         return _json(200, self._completion(text, finish, usage))
 
-    def _time_request(self, arrived: float, waiting: float, scheduled: float, sending: float) -> None:
+    def _time_request(self, arrived: float, queue: float, scheduled: float, sending: float) -> None:
         """vLLM's request-time histograms (_sum and _count), updated before the answer goes out as vLLM's are:
-        the fake's ``delay`` is the queue, the rest of the time until the last event is prefill then decode, and
-        e2e adds the time before the queue (reading the request)."""
+        the queue is the one the fake imposed (its ``delay``, exactly, so a test can hold the bench to it), the
+        time from the end of the queue until the last event is prefill then decode, and e2e is measured from
+        the request's arrival. A sleep never ends early, so e2e holds the queue and the inference; what a busy
+        machine adds to the sleep shows in e2e alone, as time before the queue (reading the request)."""
         running = time.perf_counter() - scheduled + sending
         prefill = min(PREFILL_SECONDS, running)
         phases = {
-            "vllm:request_queue_time_seconds": scheduled - waiting,
+            "vllm:request_queue_time_seconds": queue,
             "vllm:request_prefill_time_seconds": prefill,
             "vllm:request_decode_time_seconds": running - prefill,
             "vllm:request_inference_time_seconds": running,

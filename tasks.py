@@ -200,7 +200,7 @@ def serve(
     env = setup.server_env(cfg, device)
     served.build_if_missing(c, cfg, model)
     _say_device(device)
-    advice.say_model(model.profile, cfg.server.profile, device, plan.servers[0].command, errors=errors)
+    advice.say_model(model.profile, cfg.server.profile, device, plan.servers[0].command, env=env, errors=errors)
     options = ServeOptions(
         plan=plan,
         model_name=cfg.model.served,

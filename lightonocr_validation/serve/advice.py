@@ -7,12 +7,14 @@ Each note names what was measured and the fix; none stops the start: the flags a
 - The Pixtral encoder on a GPU without xformers and with a step budget of two pages or more: vLLM (0.26.0 read;
   xformers no longer installed since vllm-project/vllm#29262) then attends over every page of a step through one
   dense mask, 201 ms of attention a page at two pages a step and 301 at three, against 36 at one (H100).
+  Silent when the server's environment turns on the project's vLLM plugin, which attends page by page.
 """
 
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 
 from rich.console import Console
 
@@ -26,6 +28,8 @@ from lightonocr_validation.core.model_profiles import ModelProfile
 PAGE_IMAGE_TOKENS = 2_337
 LARGE_CARD_MIB = 70 * 1024
 BUDGET_FLAG = "--max-num-batched-tokens"
+# The project's vLLM plugin (vllm_plugin/) attends page by page when the server's environment holds this switch.
+PLUGIN_SWITCH, PLUGIN_VARLEN = "LIGHTONOCR_PIXTRAL_ATTENTION", "varlen"
 
 
 def default_step_tokens(gpus: Sequence[Gpu]) -> int:
@@ -61,8 +65,9 @@ def serving_notes(
     *,
     xformers: bool | None = None,
     gpus: Sequence[Gpu] | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> list[str]:
-    """One line per note for this start (empty when none applies)."""
+    """One line per note for this start (empty when none applies); `env` is the server's (ours by default)."""
     notes = []
     architecture = profile.architecture if profile is not None else "pixtral"
     if server_profile == "tuned" and architecture == "qwen3_5":
@@ -75,22 +80,31 @@ def serving_notes(
         budget = step_tokens(args)
         default = default_step_tokens(nvidia_gpus() if gpus is None else gpus)
         pages = (budget or default) // PAGE_IMAGE_TOKENS
-        if pages >= 2 and not (has_xformers() if xformers is None else xformers):
+        lever_on = (os.environ if env is None else env).get(PLUGIN_SWITCH, "").strip() == PLUGIN_VARLEN
+        if pages >= 2 and not lever_on and not (has_xformers() if xformers is None else xformers):
             said = f"{BUDGET_FLAG} {budget}" if budget else f"vLLM's default step of {default} tokens on this card"
             notes.append(
                 f"no xformers in this environment and {said} (up to {pages} pages a step): vLLM's Pixtral encoder "
                 "then attends over a step's pages through one dense mask, 201-301 ms of attention a page against "
                 "36 ms at one page a step (H100, docs/gpu.md section 6); --profile tuned keeps a step near one page "
-                "(+77 % pages/s measured), or install an xformers built for this torch"
+                f"(+77 % pages/s measured), or set server.env {PLUGIN_SWITCH}: {PLUGIN_VARLEN} (the project's vLLM "
+                "plugin: page-by-page FlashAttention, 17 ms a page)"
             )
     return notes
 
 
 def say_model(
-    profile: ModelProfile | None, server_profile: str, device: str, command: Sequence[str], *, errors: Console
+    profile: ModelProfile | None,
+    server_profile: str,
+    device: str,
+    command: Sequence[str],
+    *,
+    env: Mapping[str, str],
+    errors: Console,
 ) -> None:
-    """Before a start: the model's profile, then each note that applies (stderr)."""
+    """Before a start: the model's profile, then each note that applies (stderr); `env` is what the server gets
+    on top of ours."""
     if profile is not None:
         errors.print(f"model profile: {profile.describe()}", markup=False)
-    for note in serving_notes(profile, server_profile, device, command):
+    for note in serving_notes(profile, server_profile, device, command, env={**os.environ, **env}):
         print_warning(errors, note)

@@ -38,6 +38,12 @@ def test_pixtral_on_a_gpu_without_xformers_at_the_default_budget_gets_the_encode
 
 def test_no_encoder_note_with_xformers_one_page_a_step_on_the_cpu_or_for_qwen() -> None:
     assert serving_notes(PIXTRAL, "card", "cuda", ["vllm"], xformers=True, gpus=H100) == []
+    # The project's vLLM plugin in the server's environment attends page by page: no dense mask to warn of.
+    lever = {"LIGHTONOCR_PIXTRAL_ATTENTION": "varlen"}
+    assert serving_notes(PIXTRAL, "card", "cuda", ["vllm"], xformers=False, gpus=H100, env=lever) == []
+    unknown = {"LIGHTONOCR_PIXTRAL_ATTENTION": "flash"}  # the plugin ignores a value it does not know
+    (note,) = serving_notes(PIXTRAL, "card", "cuda", ["vllm"], xformers=False, gpus=H100, env=unknown)
+    assert "LIGHTONOCR_PIXTRAL_ATTENTION: varlen" in note
     assert serving_notes(PIXTRAL, "tuned", "cuda", TUNED, xformers=False, gpus=H100) == []  # 4096 // 2337: one
     assert serving_notes(PIXTRAL, "card", "cpu", ["vllm"], xformers=False, gpus=H100) == []
     assert serving_notes(QWEN, "card", "cuda", ["vllm"], xformers=False, gpus=H100) == []

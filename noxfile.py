@@ -79,6 +79,9 @@ def validate_gpu(session: nox.Session) -> None:
         )
     if install is not None:
         _install_once(session, install, ["--compile-bytecode"])
+        # Building the plugin needs its build backend from a registry; it only serves `invoke tune`'s
+        # tuned-varlen, so an offline environment goes without it.
+        session.log("offline: the project's vLLM plugin (vllm_plugin/, the tuned-varlen lever) is not installed")
     else:
         _install_once(
             session, [*RUNTIME, f"vllm=={options.vllm}", *compat.install_pins(options.vllm)], ["--compile-bytecode"]

@@ -52,21 +52,30 @@ def _drawn(root: Path) -> dict[str, Any] | None:
     return key_figures(json.loads(path.read_text(encoding="utf-8"))) if path.is_file() else None
 
 
-def render_steady(root: Path) -> str:
-    path = root / RESULTS / "tune" / "tune.json"
+def _flags(record: Mapping[str, Any]) -> str:
+    """A configuration's flags, and the server environment it adds (the plugin's switch), as the doc shows them."""
+    args = code(" ".join(record["args"])) if record["args"] else "(card)"
+    env = " ".join(f"{name}={value}" for name, value in (record.get("env") or {}).items())
+    return f"{args} + {code(env)}" if env else args
+
+
+def render_steady(root: Path, folder: Path = RESULTS) -> str:
+    path = root / folder / "tune" / "tune.json"
     if not path.is_file():
-        return f"No steady-state results in {RESULTS} yet."
+        return f"No steady-state results in {folder} yet."
     summary = json.loads(path.read_text(encoding="utf-8"))
     rows = []
     for record in summary["configurations"]:
-        args = code(" ".join(record["args"])) if record["args"] else "(card)"
+        if record["status"] == "not run":
+            continue
+        args = _flags(record)
         if record["status"] != "ok":
             cause = (record.get("cause") or record["status"]).split(" (log:")[0]
             rows.append([record["name"], args, "fixed:1024", *[NONE] * 8, cause])
             continue
         name = record["name"] + (" (numerics)" if record.get("numerics", "bf16") != "bf16" else "")
         rows.append(_row(name, args, record["figures"], "fixed:1024"))
-    drawn = _drawn(root)
+    drawn = _drawn(root) if folder == RESULTS else None
     if drawn is not None:
         rows.append(_row("tuned", "(as tuned)", drawn, "uniform:256-1024, ramp 20 s"))
     header = [
@@ -120,11 +129,11 @@ def render_architectures(root: Path) -> str:
     return table(header, rows)
 
 
-def render_encoder_attention(root: Path) -> str:
+def render_encoder_attention(root: Path, folder: Path = ARCHITECTURES) -> str:
     """The Pixtral encoder's attention timed alone (tools/lent-gpu/encoder_attention.py), one row per way."""
-    path = root / ARCHITECTURES / "encoder-attention.json"
+    path = root / folder / "encoder-attention.json"
     if not path.is_file():
-        return f"No encoder-attention results in {ARCHITECTURES} yet."
+        return f"No encoder-attention results in {folder} yet."
     found = json.loads(path.read_text(encoding="utf-8"))
     ways = list(dict.fromkeys(row["way"] for row in found["rows"]))
     pages = sorted({row["pages"] for row in found["rows"]})

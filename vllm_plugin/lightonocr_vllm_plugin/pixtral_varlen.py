@@ -77,10 +77,13 @@ def _flash_varlen(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, pages: Page
     from vllm.vllm_flash_attn import flash_attn_varlen_func
 
     cu = pages.cu_seqlens(q.device)
+    # vLLM 0.26.0 hands v over as a view into the fused qkv projection (a row stride of 3 x hidden): one copy
+    # per layer (19 MB a page) gives FlashAttention the dense rows it is written for; q and k already are.
+    q, k, v = (t[0].contiguous() for t in (q, k, v))
     out = flash_attn_varlen_func(
-        q[0],
-        k[0],
-        v[0],
+        q,
+        k,
+        v,
         max_seqlen_q=pages.max_seqlen,
         cu_seqlens_q=cu,
         max_seqlen_k=pages.max_seqlen,

@@ -160,6 +160,7 @@ def measure(candidate: Candidate, options: TuneOptions, *, console: Console, err
         "reason": candidate.reason,
         "numerics": candidate.numerics,
         "env": dict(candidate.env),
+        "log_proof": candidate.log_proof or None,
         "command": command,
         "log": str(log_file),
         "status": FAILED,
@@ -197,6 +198,12 @@ def measure(candidate: Candidate, options: TuneOptions, *, console: Console, err
                 ),
             )
         record["start_s"] = round(running.stages.reached.get("model", running.stages.elapsed), 1)
+        if candidate.log_proof and not _log_holds(log_file, candidate.log_proof):
+            record["cause"] = (
+                f"the lever did not take: the server's log never says {candidate.log_proof!r} "
+                "(for the project's vLLM plugin: install vllm_plugin beside vLLM, as the nox sessions do)"
+            )
+            return record
         console.print(f"ready after {record['start_s']:.0f} s; measuring", markup=False)
         code = run_bench(options.bench(bench_path), console=console, errors=errors)
         if code == EXIT_INTERRUPTED:  # Ctrl-C or SIGTERM stopped the bench: stop the server, keep no half record
@@ -214,6 +221,14 @@ def measure(candidate: Candidate, options: TuneOptions, *, console: Console, err
         serving.stop_process_group(running.pid, options.server.stop_timeout)
         process.wait()
     return record
+
+
+def _log_holds(log_file: Path, line: str) -> bool:
+    """Whether the server's log says `line` (read whole: the proof comes early, before the model loads)."""
+    try:
+        return line in log_file.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
 
 
 def _judge(record: Mapping[str, Any], running: serving.RunningServer) -> dict[str, Any]:

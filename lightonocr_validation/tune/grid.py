@@ -34,6 +34,9 @@ class Candidate:
     # The server's environment on top of server.env: a lever that is code, not a flag (the project's vLLM
     # plugin, vllm_plugin/, reads its switch from there).
     env: tuple[tuple[str, str], ...] = ()
+    # A line the server's log must hold once it is ready: the proof that such a lever took. Without it the
+    # configuration is recorded as failed, never measured as if it had (a plugin that did not load, say).
+    log_proof: str = ""
 
 
 CARD = Candidate(BASELINE, (), "the model card's command: the baseline every gain is measured against")
@@ -75,6 +78,8 @@ ENCODER_GRID: tuple[Candidate, ...] = (
 # section 6). The same bf16 attention without the masked blocks. With it a step may encode several pages at no
 # extra cost, so the card's 8192-token budget is tried again beside tuned's 4096.
 VARLEN_ENV = (("LIGHTONOCR_PIXTRAL_ATTENTION", "varlen"),)
+# What the plugin logs in each vLLM process where it replaced the dense mask (vllm_plugin's pixtral_varlen.apply).
+VARLEN_PROOF = "LightOnOCR plugin: Pixtral's encoder attends page by page"
 TUNED = ("--compilation-config.compile_mm_encoder=true", "--max-num-batched-tokens", "4096")
 STEADY_GRID: tuple[Candidate, ...] = (
     CARD,
@@ -97,6 +102,7 @@ STEADY_GRID: tuple[Candidate, ...] = (
         "the tuned profile with the plugin's page-by-page encoder attention (FlashAttention varlen): the dense "
         "mask's attention was 69 % of a burst's GPU time",
         env=VARLEN_ENV,
+        log_proof=VARLEN_PROOF,
     ),
     Candidate(
         "varlen-batched-8192",
@@ -104,6 +110,7 @@ STEADY_GRID: tuple[Candidate, ...] = (
         "page-by-page attention makes a step of three pages cost three pages, not nine: the larger budget "
         "prefills more pages per step and leaves fewer steps mixing prefill with decode",
         env=VARLEN_ENV,
+        log_proof=VARLEN_PROOF,
     ),
 )
 
@@ -140,8 +147,9 @@ def _read(path: Path) -> Any:
 
 
 def parse_grid(data: Any, *, source: str = "the grid") -> list[Candidate]:
-    """A list of {name, args, reason[, numerics, env]}, or {"configurations": [...]}; `args` a list of words or
-    one string, `env` a mapping of the server's environment variables (no secrets: they go into the records)."""
+    """A list of {name, args, reason[, numerics, env, log_proof]}, or {"configurations": [...]}; `args` a list of
+    words or one string, `env` a mapping of the server's environment variables (no secrets: they go into the
+    records), `log_proof` a line the server's log must hold for the configuration to be measured."""
     entries = data.get("configurations") if isinstance(data, dict) else data
     if not isinstance(entries, list) or not entries:
         raise GridError(f"--grid {source}: expected a list of configurations, each with a name and args")
@@ -158,7 +166,9 @@ def parse_grid(data: Any, *, source: str = "the grid") -> list[Candidate]:
             raise GridError(f"--grid {source}: {name}'s args must be a list of words or one string")
         numerics = str(entry.get("numerics", BF16))
         env = _env(entry.get("env", {}), name, source)
-        candidates.append(Candidate(name, tuple(_word(w) for w in words), str(entry.get("reason", "")), numerics, env))
+        proof = str(entry.get("log_proof", ""))
+        words = tuple(_word(w) for w in words)
+        candidates.append(Candidate(name, words, str(entry.get("reason", "")), numerics, env, proof))
     names = [c.name for c in candidates]
     duplicate = next((n for n in names if names.count(n) > 1), None)
     if duplicate:

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from lightonocr_validation.tune.grid import ENCODER_GRID, GridError, load_grid, parse_grid, select
+from lightonocr_validation.tune.grid import ENCODER_GRID, VARLEN_PROOF, GridError, load_grid, parse_grid, select
 from tests.processes import ROOT, alive, free_port, run_invoke, signals_at_default
 
 STAND_IN_VLLM = textwrap.dedent(
@@ -52,6 +52,7 @@ STAND_IN_VLLM = textwrap.dedent(
         faults.delay = 0.5
     if lever == "varlen":  # the plugin's lever (vllm_plugin/), read from the server's environment
         faults.delay = 0.02
+        print("INFO [__init__.py:45] LightOnOCR plugin: Pixtral's encoder attends page by page", flush=True)
     if value("--max-num-batched-tokens") == "32768":
         faults.dies_at_in_flight = 2
     fake = FakeVllm(faults, model=value("--served-model-name"), port=int(value("--port")))
@@ -252,6 +253,25 @@ def test_a_configurations_env_reaches_its_server_alone_and_the_advice_names_it(
     assert 'and server.env to {"LIGHTONOCR_PIXTRAL_ATTENTION": "varlen"}' in result.stdout
 
 
+def test_a_lever_whose_proof_is_not_logged_is_failed_and_never_measured(env: dict[str, str], tmp_path: Path) -> None:
+    lever = {"LIGHTONOCR_PIXTRAL_ATTENTION": "varlen"}
+    configurations = [
+        # The stand-in logs the plugin's line when the switch is on: the lever took.
+        {"name": "took", "args": [], "env": lever, "log_proof": VARLEN_PROOF},
+        # Switched on, but the proof asked for never comes (as when the plugin is not installed beside vLLM).
+        {"name": "missing", "args": [], "env": lever, "log_proof": "LightOnOCR plugin: something else"},
+    ]
+    result = _tune(env, tmp_path, configurations=configurations)
+    assert result.returncode == 0, result.stdout + result.stderr
+    by_name = {c["name"]: c for c in json.loads((tmp_path / "out" / "tune.json").read_text())["configurations"]}
+    assert by_name["took"]["status"] == "ok" and by_name["took"]["log_proof"] == VARLEN_PROOF
+    missing = by_name["missing"]
+    assert missing["status"] == "failed" and missing["figures"] is None and missing["bench_result"] is None
+    assert missing["cause"].startswith("the lever did not take: the server's log never says")
+    assert len(_starts(tmp_path)) == 3 and not any(alive(s["pid"]) for s in _starts(tmp_path))
+    assert json.loads((tmp_path / "out" / "tune.json").read_text())["best"]["name"] == "took"
+
+
 def test_a_grid_env_is_a_mapping_and_never_a_secret() -> None:
     (candidate,) = parse_grid([{"name": "a", "env": {"LIGHTONOCR_PIXTRAL_ATTENTION": "varlen", "N": 2}}])
     assert candidate.env == (("LIGHTONOCR_PIXTRAL_ATTENTION", "varlen"), ("N", "2"))
@@ -262,6 +282,8 @@ def test_a_grid_env_is_a_mapping_and_never_a_secret() -> None:
     steady = {c.name: c for c in load_grid("steady")}
     assert dict(steady["tuned-varlen"].env) == {"LIGHTONOCR_PIXTRAL_ATTENTION": "varlen"}
     assert steady["tuned-varlen"].args == steady["tuned"].args and steady["tuned"].env == ()
+    assert steady["tuned-varlen"].log_proof == steady["varlen-batched-8192"].log_proof == VARLEN_PROOF
+    assert parse_grid([{"name": "a", "log_proof": "x"}])[0].log_proof == "x"
 
 
 def test_serve_profile_tuned_is_the_cards_command_plus_the_measured_flags(env: dict[str, str]) -> None:

@@ -104,6 +104,14 @@ def test_apply_serves_the_xformers_branch_where_vllm_masks_densely() -> None:
     assert "page by page" in said and "dense mask" in said
 
 
+def test_what_the_plugin_logs_is_the_proof_invoke_tune_waits_for() -> None:
+    from lightonocr_validation.tune.grid import VARLEN_PROOF
+
+    # register() logs "LightOnOCR plugin: " + apply()'s line; tune fails a lever whose proof is not logged.
+    assert f"LightOnOCR plugin: {pixtral_varlen.apply(_module_0_26())}".startswith(VARLEN_PROOF)
+    assert not f"LightOnOCR plugin: {pixtral_varlen.apply(_module_0_26(use_xformers=True))}".startswith(VARLEN_PROOF)
+
+
 def test_apply_leaves_a_working_xformers_alone() -> None:
     module = _module_0_26(use_xformers=True)
     real = module.xops

@@ -125,4 +125,5 @@ def apply(module=None) -> str:
         return "xformers is installed and Pixtral's encoder uses it: nothing to do"
     module.xops = XOPS
     module.USE_XFORMERS_OPS = True
+    # invoke tune's proof that the lever took (tune/grid.py VARLEN_PROOF) is this line's start: keep them in step.
     return "Pixtral's encoder attends page by page (FlashAttention varlen on the GPU) instead of a dense mask"

@@ -154,24 +154,7 @@ def measure(candidate: Candidate, options: TuneOptions, *, console: Console, err
     log_file = out / "logs" / f"{candidate.name}.log"
     bench_path = out / "bench" / f"{candidate.name}.json"
     command = serving.build_command(options.model, options.server, [*options.model_args, *candidate.args])
-    record: dict[str, Any] = {
-        "name": candidate.name,
-        "args": list(candidate.args),
-        "reason": candidate.reason,
-        "numerics": candidate.numerics,
-        "env": dict(candidate.env),
-        "log_proof": candidate.log_proof or None,
-        "command": command,
-        "log": str(log_file),
-        "status": FAILED,
-        "cause": None,
-        "diagnosis": None,
-        "start_s": None,
-        "bench_result": None,
-        "bench_exit_code": None,
-        "figures": None,
-        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-    }
+    record = _new_record(candidate, command, log_file)
     console.print(f"$ {serving.render(command)}", markup=False, soft_wrap=True)
     host, port = options.server.host, options.server.port
     try:
@@ -199,11 +182,7 @@ def measure(candidate: Candidate, options: TuneOptions, *, console: Console, err
             )
         record["start_s"] = round(running.stages.reached.get("model", running.stages.elapsed), 1)
         if candidate.log_proof and not _log_holds(log_file, candidate.log_proof):
-            record["cause"] = (
-                f"the lever did not take: the server's log never says {candidate.log_proof!r} "
-                "(for the project's vLLM plugin: install vllm_plugin beside vLLM, as the nox sessions do)"
-            )
-            return record
+            return {**record, "cause": _NOT_TAKEN.format(proof=candidate.log_proof)}
         console.print(f"ready after {record['start_s']:.0f} s; measuring", markup=False)
         code = run_bench(options.bench(bench_path), console=console, errors=errors)
         if code == EXIT_INTERRUPTED:  # Ctrl-C or SIGTERM stopped the bench: stop the server, keep no half record
@@ -221,6 +200,41 @@ def measure(candidate: Candidate, options: TuneOptions, *, console: Console, err
         serving.stop_process_group(running.pid, options.server.stop_timeout)
         process.wait()
     return record
+
+
+def _described(candidate: Candidate) -> dict[str, Any]:
+    """What a record says of its configuration, measured or not."""
+    return {
+        "name": candidate.name,
+        "args": list(candidate.args),
+        "reason": candidate.reason,
+        "numerics": candidate.numerics,
+        "env": dict(candidate.env),
+        "log_proof": candidate.log_proof or None,
+    }
+
+
+def _new_record(candidate: Candidate, command: Sequence[str], log_file: Path) -> dict[str, Any]:
+    """A configuration's record before its start: failed until the measurement says otherwise."""
+    return {
+        **_described(candidate),
+        "command": command,
+        "log": str(log_file),
+        "status": FAILED,
+        "cause": None,
+        "diagnosis": None,
+        "start_s": None,
+        "bench_result": None,
+        "bench_exit_code": None,
+        "figures": None,
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+
+
+_NOT_TAKEN = (
+    "the lever did not take: the server's log never says {proof!r} "
+    "(for the project's vLLM plugin: install vllm_plugin beside vLLM, as the nox sessions do)"
+)
 
 
 def _log_holds(log_file: Path, line: str) -> bool:
@@ -317,14 +331,7 @@ def _read_record(records_dir: Path, candidate: Candidate) -> dict[str, Any]:
     path = records_dir / f"{candidate.name}.json"
     if path.is_file():
         return json.loads(path.read_text(encoding="utf-8"))
-    return {
-        "name": candidate.name,
-        "args": list(candidate.args),
-        "reason": candidate.reason,
-        "numerics": candidate.numerics,
-        "env": dict(candidate.env),
-        "status": NOT_RUN,
-    }
+    return {**_described(candidate), "status": NOT_RUN}
 
 
 def summarize(options: TuneOptions, records: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ module's attribute, not an importable ``xformers``.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from types import SimpleNamespace
 
@@ -30,6 +31,7 @@ class PageLengths:
             raise ValueError(f"every page needs at least one patch, got {seqlens!r}")
         self.seqlens = [int(n) for n in seqlens]
         self.max_seqlen = max(self.seqlens)
+        self.total = sum(self.seqlens)
         self._cu: dict[torch.device, torch.Tensor] = {}
 
     @classmethod
@@ -46,8 +48,11 @@ class PageLengths:
         return self._cu[device]
 
 
+@functools.cache
 def _flash_version(head_dim: int) -> int | None:
-    """vLLM's FlashAttention version for this GPU and head size, or None where it has none (CPU, ROCm)."""
+    """vLLM's FlashAttention version for this GPU and head size, or None where it has none (CPU, ROCm).
+
+    Asked once per process: every layer of every step calls the attention, and the answer cannot change."""
     try:
         from vllm.platforms import current_platform
         from vllm.v1.attention.backends.fa_utils import get_flash_attn_version
@@ -65,8 +70,8 @@ def memory_efficient_attention(
     """Attention of each page's patches over the same page's patches; (1, S, H, D) in and out."""
     if q.dim() != 4 or q.shape[0] != 1 or not isinstance(attn_bias, PageLengths):
         raise ValueError("expected q, k, v of shape (1, patches, heads, head_dim) and a PageLengths bias")
-    if sum(attn_bias.seqlens) != q.shape[1]:
-        raise ValueError(f"{q.shape[1]} patches, but the pages hold {sum(attn_bias.seqlens)}")
+    if attn_bias.total != q.shape[1]:
+        raise ValueError(f"{q.shape[1]} patches, but the pages hold {attn_bias.total}")
     version = _flash_version(q.shape[-1]) if q.is_cuda else None
     if version is not None:
         return _flash_varlen(q, k, v, attn_bias, version)

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lightonocr_validation.serve.advice import PLUGIN_SWITCH, PLUGIN_VARLEN
+
 BASELINE = "card"
 BF16 = "bf16"  # the model's own numerics; any other value names what a lever changes (FP8 KV cache, ...)
 
@@ -77,7 +79,7 @@ ENCODER_GRID: tuple[Candidate, ...] = (
 # step: 17 ms a page against 36 ms at one page a step and 200-300 ms at two or three on an H100 (docs/gpu.md,
 # section 6). The same bf16 attention without the masked blocks. With it a step may encode several pages at no
 # extra cost, so the card's 8192-token budget is tried again beside tuned's 4096.
-VARLEN_ENV = (("LIGHTONOCR_PIXTRAL_ATTENTION", "varlen"),)
+VARLEN_ENV = ((PLUGIN_SWITCH, PLUGIN_VARLEN),)  # the switch `invoke serve`'s note names too
 # What the plugin logs in each vLLM process where it replaced the dense mask (vllm_plugin's pixtral_varlen.apply).
 VARLEN_PROOF = "LightOnOCR plugin: Pixtral's encoder attends page by page"
 TUNED = ("--compilation-config.compile_mm_encoder=true", "--max-num-batched-tokens", "4096")

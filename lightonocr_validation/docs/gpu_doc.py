@@ -59,10 +59,10 @@ def _flags(record: Mapping[str, Any]) -> str:
     return f"{args} + {code(env)}" if env else args
 
 
-def render_steady(root: Path, folder: Path = RESULTS) -> str:
-    path = root / folder / "tune" / "tune.json"
+def render_steady(root: Path) -> str:
+    path = root / RESULTS / "tune" / "tune.json"
     if not path.is_file():
-        return f"No steady-state results in {folder} yet."
+        return f"No steady-state results in {RESULTS} yet."
     summary = json.loads(path.read_text(encoding="utf-8"))
     rows = []
     for record in summary["configurations"]:
@@ -75,7 +75,7 @@ def render_steady(root: Path, folder: Path = RESULTS) -> str:
             continue
         name = record["name"] + (" (numerics)" if record.get("numerics", "bf16") != "bf16" else "")
         rows.append(_row(name, args, record["figures"], "fixed:1024"))
-    drawn = _drawn(root) if folder == RESULTS else None
+    drawn = _drawn(root)
     if drawn is not None:
         rows.append(_row("tuned", "(as tuned)", drawn, "uniform:256-1024, ramp 20 s"))
     header = [
@@ -129,11 +129,11 @@ def render_architectures(root: Path) -> str:
     return table(header, rows)
 
 
-def render_encoder_attention(root: Path, folder: Path = ARCHITECTURES) -> str:
+def render_encoder_attention(root: Path) -> str:
     """The Pixtral encoder's attention timed alone (tools/lent-gpu/encoder_attention.py), one row per way."""
-    path = root / folder / "encoder-attention.json"
+    path = root / ARCHITECTURES / "encoder-attention.json"
     if not path.is_file():
-        return f"No encoder-attention results in {folder} yet."
+        return f"No encoder-attention results in {ARCHITECTURES} yet."
     found = json.loads(path.read_text(encoding="utf-8"))
     ways = list(dict.fromkeys(row["way"] for row in found["rows"]))
     pages = sorted({row["pages"] for row in found["rows"]})

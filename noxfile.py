@@ -79,9 +79,9 @@ def validate_gpu(session: nox.Session) -> None:
         )
     if install is not None:
         _install_once(session, install, ["--compile-bytecode"])
-        # Building the plugin needs its build backend from a registry; it only serves `invoke tune`'s
-        # tuned-varlen, so an offline environment goes without it.
-        session.log("offline: the project's vLLM plugin (vllm_plugin/, the tuned-varlen lever) is not installed")
+        # Building the plugin needs its build backend from a registry, so an offline environment goes without
+        # it: the lever it carries (LIGHTONOCR_PIXTRAL_ATTENTION=varlen) is off unless switched on anyway.
+        session.log("offline: the project's vLLM plugin (vllm_plugin/, the page-by-page encoder lever) is left out")
     else:
         _install_once(
             session, [*RUNTIME, f"vllm=={options.vllm}", *compat.install_pins(options.vllm)], ["--compile-bytecode"]

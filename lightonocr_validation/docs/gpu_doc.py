@@ -1,7 +1,8 @@
 """docs/gpu.md's generated blocks, rendered from the committed result files so the document shows exactly what
 the files hold: issue 22's steady-state table (benchmarks/results/h100-2026-12-07: `invoke tune`'s tune.json and
 the drawn-lengths bench), issue 21's table per architecture and the encoder's attention timed alone
-(benchmarks/results/h100-2026-12-07b)."""
+(benchmarks/results/h100-2026-12-07b), and issue 22's encoder lever, the project's vLLM plugin, measured the
+same ways (benchmarks/results/h100-2026-12-07c)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,16 @@ from lightonocr_validation.docs.markers import empty_block
 PATH = "docs/gpu.md"
 TEMPLATE = (
     "# The GPU path, measured on a lent GPU\n\n"
-    + "\n\n".join(empty_block(name) for name in ("steady-state", "architectures", "encoder-attention"))
+    + "\n\n".join(
+        empty_block(name)
+        for name in (
+            "steady-state",
+            "architectures",
+            "encoder-attention",
+            "steady-state-plugin",
+            "encoder-attention-plugin",
+        )
+    )
     + "\n"
 )
 RESULTS = Path("benchmarks/results/h100-2026-12-07")
@@ -25,6 +35,9 @@ ARCHITECTURES = Path("benchmarks/results/h100-2026-12-07b")
 # (folder under ARCHITECTURES, profile, architecture) per row group of the architectures table; the Pixtral
 # rows are section 5's (RESULTS), measured on the same kind of card.
 ARCHITECTURE_RUNS = (("tune-lightonocr-3-4b", "LightOnOCR-3-4B", "qwen3_5"),)
+# The third session: the plugin's page-by-page encoder attention, at 128 in flight (tune/) and 256 (tune-c256/).
+PLUGIN_RESULTS = Path("benchmarks/results/h100-2026-12-07c")
+PLUGIN_TUNES = ("tune", "tune-c256")
 
 
 def _row(name: str, args: str, figures: Mapping[str, Any], answers: str) -> list[str]:
@@ -32,6 +45,7 @@ def _row(name: str, args: str, figures: Mapping[str, Any], answers: str) -> list
         name,
         args,
         answers,
+        formatted(figures.get("concurrency"), "{}"),
         formatted(figures.get("pages_per_s"), "{:.2f}"),
         formatted(figures.get("whole_point_pages_per_s"), "{:.2f}"),
         formatted(figures.get("e2e_p50_s"), "{:.1f} s"),
@@ -44,12 +58,14 @@ def _row(name: str, args: str, figures: Mapping[str, Any], answers: str) -> list
     ]
 
 
-def _drawn(root: Path) -> dict[str, Any] | None:
+def _drawn(folder: Path, concurrency: int) -> dict[str, Any] | None:
     """The drawn-lengths bench's figures in tune's shape (tune.key_figures), for one more row."""
     from lightonocr_validation.tune.command import key_figures
 
-    path = root / RESULTS / "bench-drawn.json"
-    return key_figures(json.loads(path.read_text(encoding="utf-8"))) if path.is_file() else None
+    path = folder / "bench-drawn.json"
+    if not path.is_file():
+        return None
+    return {**key_figures(json.loads(path.read_text(encoding="utf-8"))), "concurrency": concurrency}
 
 
 def _flags(record: Mapping[str, Any]) -> str:
@@ -59,11 +75,10 @@ def _flags(record: Mapping[str, Any]) -> str:
     return f"{args} + {code(env)}" if env else args
 
 
-def render_steady(root: Path) -> str:
-    path = root / RESULTS / "tune" / "tune.json"
-    if not path.is_file():
-        return f"No steady-state results in {RESULTS} yet."
+def _steady_rows(path: Path) -> list[list[str]]:
+    """One row per configuration a tune.json records as run: its figures, or its cause where it failed."""
     summary = json.loads(path.read_text(encoding="utf-8"))
+    concurrency = summary.get("settings", {}).get("concurrency")
     rows = []
     for record in summary["configurations"]:
         if record["status"] == "not run":
@@ -71,17 +86,27 @@ def render_steady(root: Path) -> str:
         args = _flags(record)
         if record["status"] != "ok":
             cause = (record.get("cause") or record["status"]).split(" (log:")[0]
-            rows.append([record["name"], args, "fixed:1024", *[NONE] * 8, cause])
+            rows.append([record["name"], args, "fixed:1024", formatted(concurrency, "{}"), *[NONE] * 8, cause])
             continue
         name = record["name"] + (" (numerics)" if record.get("numerics", "bf16") != "bf16" else "")
-        rows.append(_row(name, args, record["figures"], "fixed:1024"))
-    drawn = _drawn(root)
+        rows.append(_row(name, args, {**record["figures"], "concurrency": concurrency}, "fixed:1024"))
+    return rows
+
+
+def _steady_table(folder: Path, tunes: tuple[str, ...], drawn_name: str) -> str:
+    """The steady-state table of one session's files: each tune's rows, then the drawn-lengths bench's."""
+    found = [folder / name / "tune.json" for name in tunes if (folder / name / "tune.json").is_file()]
+    if not found:
+        return f"No steady-state results in {folder} yet."
+    rows = [row for path in found for row in _steady_rows(path)]
+    drawn = _drawn(folder, 128)  # steady.sh drawn benches at 128 in flight
     if drawn is not None:
-        rows.append(_row("tuned", "(as tuned)", drawn, "uniform:256-1024, ramp 20 s"))
+        rows.append(_row(drawn_name, f"(as {drawn_name})", drawn, "uniform:256-1024, ramp 20 s"))
     header = [
         "configuration",
         "flags on top of the card's",
         "answers",
+        "in flight",
         "steady pages/s",
         "whole point",
         "e2e p50",
@@ -93,6 +118,15 @@ def render_steady(root: Path) -> str:
         "share",
     ]
     return table(header, rows)
+
+
+def render_steady(root: Path) -> str:
+    return _steady_table(root / RESULTS, ("tune",), "tuned")
+
+
+def render_steady_plugin(root: Path) -> str:
+    """The plugin's session: `steady.sh drawn` served tuned with the plugin's switch in its environment."""
+    return _steady_table(root / PLUGIN_RESULTS, PLUGIN_TUNES, "tuned-varlen")
 
 
 def _tune_rows(path: Path, profile: str, architecture: str) -> list[list[str]]:
@@ -129,11 +163,10 @@ def render_architectures(root: Path) -> str:
     return table(header, rows)
 
 
-def render_encoder_attention(root: Path) -> str:
+def _encoder_attention(path: Path) -> str:
     """The Pixtral encoder's attention timed alone (tools/lent-gpu/encoder_attention.py), one row per way."""
-    path = root / ARCHITECTURES / "encoder-attention.json"
     if not path.is_file():
-        return f"No encoder-attention results in {ARCHITECTURES} yet."
+        return f"No encoder-attention results in {path.parent} yet."
     found = json.loads(path.read_text(encoding="utf-8"))
     ways = list(dict.fromkeys(row["way"] for row in found["rows"]))
     pages = sorted({row["pages"] for row in found["rows"]})
@@ -154,9 +187,19 @@ def render_encoder_attention(root: Path) -> str:
     )
 
 
+def render_encoder_attention(root: Path) -> str:
+    return _encoder_attention(root / ARCHITECTURES / "encoder-attention.json")
+
+
+def render_encoder_attention_plugin(root: Path) -> str:
+    return _encoder_attention(root / PLUGIN_RESULTS / "encoder-attention-plugin.json")
+
+
 def blocks(root: Path) -> dict[str, str]:
     return {
         "steady-state": render_steady(root),
         "architectures": render_architectures(root),
         "encoder-attention": render_encoder_attention(root),
+        "steady-state-plugin": render_steady_plugin(root),
+        "encoder-attention-plugin": render_encoder_attention_plugin(root),
     }

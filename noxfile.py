@@ -78,10 +78,8 @@ def validate_gpu(session: nox.Session) -> None:
             "INVOKE_SERVER_MAX_MODEL_LEN=8192 and INVOKE_SERVER_GPU_MEMORY_UTILIZATION=0.8"
         )
     if install is not None:
+        # The plugin comes with the rest when `nox -s wheelhouse` built it in (see _wheelhouse_install).
         _install_once(session, install, ["--compile-bytecode"])
-        # Building the plugin needs its build backend from a registry, so an offline environment goes without
-        # it: the lever it carries (LIGHTONOCR_PIXTRAL_ATTENTION=varlen) is off unless switched on anyway.
-        session.log("offline: the project's vLLM plugin (vllm_plugin/, the page-by-page encoder lever) is left out")
     else:
         _install_once(
             session, [*RUNTIME, f"vllm=={options.vllm}", *compat.install_pins(options.vllm)], ["--compile-bytecode"]
@@ -119,7 +117,7 @@ def wheelhouse_session(session: nox.Session) -> None:
     _install_once(session, ["pip>=24", "packaging>=24"])
     pip = [str(Path(session.virtualenv.bin) / "python"), "-m", "pip"]
     try:
-        session.log(wheelhouse.build_from_options(options, runtime=RUNTIME, pip=pip))
+        session.log(wheelhouse.build_from_options(options, runtime=RUNTIME, pip=pip, plugin=ROOT / "vllm_plugin"))
     except wheelhouse.WheelhouseError as error:
         if error.exit_code == wheelhouse.EXIT_USAGE:
             _usage_error(str(error))
@@ -231,6 +229,13 @@ def _wheelhouse_install(session: nox.Session, options: ValidateOptions) -> list[
     if missing:
         _usage_error(str(wheelhouse.left_out_error(options.wheelhouse, missing)))
     session.log(f"installing from the wheelhouse {options.wheelhouse} only (offline)")
+    if not manifest.get("plugin"):
+        # A wheelhouse built before the plugin went into it: the lever (LIGHTONOCR_PIXTRAL_ATTENTION=varlen, the
+        # tuned profile's) is then absent, and `invoke serve` says so before a start that asks for it.
+        session.log(
+            "offline: this wheelhouse holds no vLLM plugin (vllm_plugin/, the page-by-page encoder lever); "
+            "build it again with `nox -s wheelhouse` to carry it"
+        )
     return wheelhouse.install_arguments(options.wheelhouse.resolve(), manifest, Path(session.virtualenv.location))
 
 

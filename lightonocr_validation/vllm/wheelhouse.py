@@ -11,7 +11,8 @@ A package the target has is reused only when vLLM's own requirement accepts its 
 kernels are built against one torch, and forcing another one would install a vLLM that crashes at import.
 
 The folder gets a manifest (`wheelhouse.json`) so that an install from it can say, in one line, what is
-missing before uv says it in twenty.
+missing before uv says it in twenty. The project's vLLM plugin (vllm_plugin/) is built into it as a wheel too
+(`uv build`, whose build backend only a connected machine can fetch): the offline install puts it beside vLLM.
 
 ``python -m lightonocr_validation.vllm.wheelhouse build --vllm 0.26.0 --python 3.12 --platform
 manylinux_2_28_x86_64 --have torch==2.11.0 --out DIR`` (needs uv and pip); ``... check DIR --vllm 0.26.0``.
@@ -44,6 +45,9 @@ from lightonocr_validation.core.errors import EXIT_FAILED, EXIT_USAGE
 from lightonocr_validation.vllm import compat
 
 MANIFEST = "wheelhouse.json"
+# The project's vLLM plugin (vllm_plugin/): its distribution name, as its wheel's file name spells it.
+PLUGIN = "lightonocr-vllm-plugin"
+_REPO_PLUGIN = Path(__file__).resolve().parents[2] / "vllm_plugin"
 
 _MANYLINUX = re.compile(r"manylinux_(\d+)_(\d+)_(x86_64|aarch64)")
 # The legacy manylinux names and the glibc they stand for (PEP 600).
@@ -328,7 +332,8 @@ def load(folder: Path, *, vllm: str | None = None, python: str | None = None) ->
         raise WheelhouseError(
             f"the wheelhouse {folder} is for Python {manifest.get('python')}, this environment is {python}: {rebuild}"
         )
-    missing = [name for name in manifest.get("wheels", []) if not (folder / name).is_file()]
+    listed = [*manifest.get("wheels", []), *([manifest["plugin"]] if manifest.get("plugin") else [])]
+    missing = [name for name in listed if not (folder / name).is_file()]
     if missing:
         more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
         raise WheelhouseError(f"the wheelhouse {folder} is incomplete: {missing[0]}{more} missing: {rebuild}")
@@ -347,7 +352,29 @@ def install_arguments(folder: Path, manifest: dict, scratch: Path) -> list[str]:
         overrides = scratch / "wheelhouse-leaves-out.txt"
         overrides.write_text("".join(f"{item} ; sys_platform == 'never'\n" for item in manifest["have"]), "utf-8")
         arguments += ["--override", str(overrides)]
-    return [*arguments, *manifest["requirements"]]
+    plugin = [str(folder / manifest["plugin"])] if manifest.get("plugin") else []
+    return [*arguments, *manifest["requirements"], *plugin]
+
+
+def add_plugin(out: Path, source: Path, sources: Sequence[str] = ()) -> dict:
+    """Build the project's vLLM plugin from `source` into the wheelhouse `out` and record it in the manifest.
+
+    `uv build` fetches the plugin's build backend (hatchling) from the same sources as the wheels: a registry,
+    or --find-links folders that hold it."""
+    before = set(out.glob("*.whl"))
+    _run(["uv", "build", "--wheel", "--quiet", str(source), "-o", str(out), *sources], "building the vLLM plugin")
+    built = [w for w in set(out.glob("*.whl")) - before if parse_wheel_filename(w.name)[0] == PLUGIN]
+    if not built:  # the same version already there: uv rewrote the file in place
+        built = [w for w in out.glob("*.whl") if parse_wheel_filename(w.name)[0] == PLUGIN]
+    if len(built) != 1:
+        raise WheelhouseError(
+            f"after `uv build` {out} holds {len(built)} wheels of {PLUGIN}: remove them and build again",
+            exit_code=EXIT_FAILED,
+        )
+    manifest = json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    manifest["plugin"] = built[0].name
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    return manifest
 
 
 # Run by the environment's own interpreter, which may lack `packaging`: a local version (2.11.0+cu130) counts
@@ -419,8 +446,14 @@ def build_parser(prog: str, default_vllm: str, default_python: str) -> argparse.
     return option_set(prog, default_vllm, default_python).parser()
 
 
-def build_from_options(options: argparse.Namespace, runtime: Sequence[str] = (), pip: Sequence[str] = ()) -> str:
-    """Build as the parsed options say; return the one-line summary."""
+def build_from_options(
+    options: argparse.Namespace,
+    runtime: Sequence[str] = (),
+    pip: Sequence[str] = (),
+    plugin: Path | None = None,
+) -> str:
+    """Build as the parsed options say, with the vLLM plugin built from the folder `plugin` when given; return
+    the one-line summary."""
     sources = [*(["--no-index"] if options.no_index else []), *(f"--find-links={f}" for f in options.find_links)]
     manifest = build(
         options.out,
@@ -431,9 +464,12 @@ def build_from_options(options: argparse.Namespace, runtime: Sequence[str] = (),
         sources=sources,
         pip=pip,
     )
+    if plugin is not None:
+        manifest = add_plugin(options.out, plugin, sources)
+    with_plugin = f", and the vLLM plugin ({manifest['plugin']})" if manifest.get("plugin") else ""
     return (
-        f"wheelhouse: {_summary(options.out, manifest)}; left out (the target has them, or only they need them): "
-        f"{len(manifest['left_out'])} packages"
+        f"wheelhouse: {_summary(options.out, manifest)}{with_plugin}; left out (the target has them, or only they "
+        f"need them): {len(manifest['left_out'])} packages"
     )
 
 
@@ -451,7 +487,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"wheelhouse complete: {_summary(args.folder, manifest)}")
         elif argv[:1] == ["build"]:
             options = build_parser(f"{prog} build", "0.26.0", "3.12").parse_args(argv[1:])
-            print(build_from_options(options))
+            print(build_from_options(options, plugin=_REPO_PLUGIN if _REPO_PLUGIN.is_dir() else None))
         else:
             print(f"usage: {prog} build|check ... (--help after either)", file=sys.stderr)
             return EXIT_USAGE

@@ -288,3 +288,44 @@ def test_a_complete_wheelhouse_passes_the_check(index: Path, tmp_path: Path) -> 
         text=True,
     )
     assert result.returncode == 0 and "wheelhouse complete: 10 wheels" in result.stdout, result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_the_vllm_plugin_goes_into_the_wheelhouse_and_the_offline_install(index: Path, tmp_path: Path) -> None:
+    """`nox -s wheelhouse` builds the project's vLLM plugin in (its build backend from the registry, as on the
+    connected machine), and the offline install puts it beside vLLM with vLLM's entry point."""
+    _build(index, tmp_path / "wh", have=("torch==2.11.0", "numpy==2.5.2"))
+    manifest = wheelhouse.add_plugin(tmp_path / "wh", ROOT / "vllm_plugin")
+    assert manifest["plugin"].startswith("lightonocr_vllm_plugin-") and manifest["plugin"].endswith(".whl")
+    assert json.loads((tmp_path / "wh" / "wheelhouse.json").read_text())["plugin"] == manifest["plugin"]
+    # Built again (a second `nox -s wheelhouse`), the one wheel is recorded, not two.
+    assert wheelhouse.add_plugin(tmp_path / "wh", ROOT / "vllm_plugin")["plugin"] == manifest["plugin"]
+    loaded = wheelhouse.load(tmp_path / "wh", vllm="0.26.0")
+    python = _venv(tmp_path)
+    target_own = [str(index / "torch-2.11.0-py3-none-any.whl"), str(index / "numpy-2.5.2-py3-none-any.whl")]
+    subprocess.run(["uv", "pip", "install", "--quiet", "--python", str(python), "--no-deps", *target_own], check=True)
+    arguments = wheelhouse.install_arguments(tmp_path / "wh", loaded, tmp_path)
+    installed = subprocess.run(
+        ["uv", "pip", "install", "--python", str(python), *arguments], capture_output=True, text=True, check=False
+    )
+    assert installed.returncode == 0, installed.stderr
+    entry_points = subprocess.run(
+        [str(python), "-c", "import importlib.metadata as m; print(*m.entry_points(group='vllm.general_plugins'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "lightonocr_vllm_plugin:register" in entry_points.stdout
+    # A wheelhouse whose plugin wheel went missing is incomplete, in one line, like any other wheel.
+    (tmp_path / "wh" / manifest["plugin"]).unlink()
+    with pytest.raises(WheelhouseError, match=rf"is incomplete: {manifest['plugin']} missing"):
+        wheelhouse.load(tmp_path / "wh", vllm="0.26.0")
+
+
+def test_a_plugin_that_cannot_be_built_fails_in_one_line(index: Path, tmp_path: Path) -> None:
+    _build(index, tmp_path / "wh")
+    # Its build backend is on no source the wheelhouse may use: the cause, not uv's traceback.
+    with pytest.raises(WheelhouseError, match=r"building the vLLM plugin failed: ") as raised:
+        wheelhouse.add_plugin(tmp_path / "wh", ROOT / "vllm_plugin", ["--no-index", f"--find-links={index}"])
+    assert raised.value.exit_code == wheelhouse.EXIT_FAILED and "\n" not in str(raised.value)
+    assert "plugin" not in json.loads((tmp_path / "wh" / "wheelhouse.json").read_text())

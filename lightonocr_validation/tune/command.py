@@ -136,7 +136,8 @@ def run_tune(options: TuneOptions, *, console: Console, errors: Console) -> int:
     console.print(summary["conclusion"], markup=False, soft_wrap=True)
     if summary["best"] and summary["best"]["name"] != BASELINE:
         env = summary["best"].get("env") or {}
-        with_env = f" and server.env to {json.dumps(env)}" if env else ""
+        # The profile's own environment, not server.env: that one reaches every profile, the card's too.
+        with_env = f" and server.profile_env.tuned to {json.dumps(env)}" if env else ""
         console.print(
             "to serve it: set server.profiles.tuned in invoke.yaml to "
             f"{json.dumps(summary['best']['args'])}{with_env}, then `invoke serve --profile tuned`",

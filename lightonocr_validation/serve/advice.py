@@ -7,7 +7,9 @@ Each note names what was measured and the fix; none stops the start: the flags a
 - The Pixtral encoder on a GPU without xformers and with a step budget of two pages or more: vLLM (0.26.0 read;
   xformers no longer installed since vllm-project/vllm#29262) then attends over every page of a step through one
   dense mask, 201 ms of attention a page at two pages a step and 301 at three, against 36 at one (H100).
-  Silent when the server's environment turns on the project's vLLM plugin, which attends page by page.
+  Silent when the server's environment (server.env, or the profile's: `tuned` turns it on) turns on the
+  project's vLLM plugin, which attends page by page.
+- That switch on, on a GPU, for the Pixtral encoder, where the plugin is not installed: the lever will not take.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ LARGE_CARD_MIB = 70 * 1024
 BUDGET_FLAG = "--max-num-batched-tokens"
 # The project's vLLM plugin (vllm_plugin/) attends page by page when the server's environment holds this switch.
 PLUGIN_SWITCH, PLUGIN_VARLEN = "LIGHTONOCR_PIXTRAL_ATTENTION", "varlen"
+PLUGIN_MODULE = "lightonocr_vllm_plugin"  # its import name (distribution lightonocr-vllm-plugin)
 
 
 def default_step_tokens(gpus: Sequence[Gpu]) -> int:
@@ -57,6 +60,11 @@ def has_xformers() -> bool:
     return importlib.util.find_spec("xformers") is not None
 
 
+def has_plugin() -> bool:
+    """The project's vLLM plugin importable here: where `invoke serve` runs, which is where vLLM is found first."""
+    return importlib.util.find_spec(PLUGIN_MODULE) is not None
+
+
 def serving_notes(
     profile: ModelProfile | None,
     server_profile: str,
@@ -64,10 +72,12 @@ def serving_notes(
     args: Sequence[str],
     *,
     xformers: bool | None = None,
+    plugin: bool | None = None,
     gpus: Sequence[Gpu] | None = None,
     env: Mapping[str, str] | None = None,
 ) -> list[str]:
-    """One line per note for this start (empty when none applies); `env` is the server's (ours by default)."""
+    """One line per note for this start (empty when none applies); `env` is the server's (ours by default),
+    with the chosen profile's; `xformers` and `plugin` say what is installed (looked up by default)."""
     notes = []
     architecture = profile.architecture if profile is not None else "pixtral"
     if server_profile == "tuned" and architecture == "qwen3_5":
@@ -87,8 +97,17 @@ def serving_notes(
                 f"no xformers in this environment and {said} (up to {pages} pages a step): vLLM's Pixtral encoder "
                 "then attends over a step's pages through one dense mask, 201-301 ms of attention a page against "
                 "36 ms at one page a step (H100, docs/gpu.md section 6); --profile tuned keeps a step near one page "
-                f"(+77 % pages/s measured), or set server.env {PLUGIN_SWITCH}: {PLUGIN_VARLEN} (the project's vLLM "
-                "plugin: page-by-page FlashAttention, 17 ms a page)"
+                "and switches on the project's vLLM plugin (page-by-page FlashAttention, 17 ms a page): 5.33 "
+                "pages/s against the card's 1.98 on an H100, 3.66 without the plugin (docs/gpu.md section 5); or "
+                f"set server.env {PLUGIN_SWITCH}: {PLUGIN_VARLEN} to switch the plugin on with these flags"
+            )
+        if lever_on and not (has_plugin() if plugin is None else plugin):
+            notes.append(
+                f"{PLUGIN_SWITCH}={PLUGIN_VARLEN} (server.env, or the profile's server.profile_env) asks for the "
+                f"project's vLLM plugin, but {PLUGIN_MODULE} is not installed here: the lever will not take and "
+                "the encoder keeps vLLM's dense mask. Install it into vLLM's environment (`pip install "
+                "./vllm_plugin`; nox's sessions install it), or switch it off with server.env "
+                f"{PLUGIN_SWITCH}: 'off'"
             )
     return notes
 

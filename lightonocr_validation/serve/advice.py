@@ -10,6 +10,9 @@ Each note names what was measured and the fix; none stops the start: the flags a
   Silent when the server's environment (server.env, or the profile's: `tuned` turns it on) turns on the
   project's vLLM plugin, which attends page by page.
 - That switch on, on a GPU, for the Pixtral encoder, where the plugin is not installed: the lever will not take.
+
+After a detached start, `plugin_not_loaded` says when that switch is on and a server's log never shows the
+plugin's line: the plugin did not load in vLLM's environment (another Python than ours, say).
 """
 
 from __future__ import annotations
@@ -17,12 +20,14 @@ from __future__ import annotations
 import importlib.util
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from rich.console import Console
 
 from lightonocr_validation.core.errors import print_warning
 from lightonocr_validation.core.hardware import Gpu, nvidia_gpus
 from lightonocr_validation.core.model_profiles import ModelProfile
+from lightonocr_validation.serve.process import log_holds
 
 # A Letter page at 1540 px is 2,337 image tokens (9,350 patches merged 2 x 2); vLLM's encoder budget per step is
 # --max-num-batched-tokens. Its default for the OpenAI server (0.26.0's EngineArgs): 8,192 on a card of 70 GiB
@@ -33,6 +38,14 @@ BUDGET_FLAG = "--max-num-batched-tokens"
 # The project's vLLM plugin (vllm_plugin/) attends page by page when the server's environment holds this switch.
 PLUGIN_SWITCH, PLUGIN_VARLEN = "LIGHTONOCR_PIXTRAL_ATTENTION", "varlen"
 PLUGIN_MODULE = "lightonocr_vllm_plugin"  # its import name (distribution lightonocr-vllm-plugin)
+# What the plugin logs in each vLLM process it loads in with the switch on (vllm_plugin's register), whether it
+# replaced the dense mask or found vLLM attending page by page already.
+PLUGIN_LOG = "LightOnOCR plugin:"
+# Both notes of a switch that will not (or did not) take end with the same two ways out.
+_PLUGIN_FIX = (
+    "Install it into vLLM's environment (`pip install ./vllm_plugin`; nox's sessions install it), or switch it "
+    f"off with server.env {PLUGIN_SWITCH}: 'off'"
+)
 
 
 def default_step_tokens(gpus: Sequence[Gpu]) -> int:
@@ -58,6 +71,26 @@ def step_tokens(args: Sequence[str]) -> int | None:
 
 def has_xformers() -> bool:
     return importlib.util.find_spec("xformers") is not None
+
+
+def plugin_switched_on(env: Mapping[str, str]) -> bool:
+    """Whether this environment turns the project's vLLM plugin's lever on (the value the plugin acts on)."""
+    return env.get(PLUGIN_SWITCH, "").strip() == PLUGIN_VARLEN
+
+
+def plugin_not_loaded(env: Mapping[str, str], logs: Sequence[Path]) -> str | None:
+    """After the servers are ready: the note when `env` (the servers' whole environment) switches the plugin on
+    and a server's log never says the plugin's line; None when the switch is off or every log says it."""
+    if not plugin_switched_on(env):
+        return None
+    silent = [str(log) for log in logs if not log_holds(log, PLUGIN_LOG)]
+    if not silent:
+        return None
+    return (
+        f"{PLUGIN_SWITCH}={PLUGIN_VARLEN} is on, but the server's log ({', '.join(silent)}) never says "
+        f"{PLUGIN_LOG!r}: the project's vLLM plugin did not load, and the encoder keeps vLLM's dense mask. "
+        + _PLUGIN_FIX
+    )
 
 
 def has_plugin() -> bool:
@@ -90,7 +123,7 @@ def serving_notes(
         budget = step_tokens(args)
         default = default_step_tokens(nvidia_gpus() if gpus is None else gpus)
         pages = (budget or default) // PAGE_IMAGE_TOKENS
-        lever_on = (os.environ if env is None else env).get(PLUGIN_SWITCH, "").strip() == PLUGIN_VARLEN
+        lever_on = plugin_switched_on(os.environ if env is None else env)
         if pages >= 2 and not lever_on and not (has_xformers() if xformers is None else xformers):
             said = f"{BUDGET_FLAG} {budget}" if budget else f"vLLM's default step of {default} tokens on this card"
             notes.append(
@@ -105,9 +138,7 @@ def serving_notes(
             notes.append(
                 f"{PLUGIN_SWITCH}={PLUGIN_VARLEN} (server.env, or the profile's server.profile_env) asks for the "
                 f"project's vLLM plugin, but {PLUGIN_MODULE} is not installed here: the lever will not take and "
-                "the encoder keeps vLLM's dense mask. Install it into vLLM's environment (`pip install "
-                "./vllm_plugin`; nox's sessions install it), or switch it off with server.env "
-                f"{PLUGIN_SWITCH}: 'off'"
+                "the encoder keeps vLLM's dense mask. " + _PLUGIN_FIX
             )
     return notes
 

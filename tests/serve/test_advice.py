@@ -82,3 +82,16 @@ def test_the_notes_read_the_effective_environment_with_the_chosen_profiles() -> 
     assert serving_notes(PIXTRAL, "tuned", "cuda", wide, xformers=False, plugin=True, gpus=H100, env=env) == []
     (note,) = serving_notes(PIXTRAL, "card", "cuda", wide, xformers=False, plugin=True, gpus=H100, env={})
     assert "dense mask" in note and "5.33" in note and "1.98" in note
+
+
+def test_after_the_start_a_log_without_the_plugins_line_is_named(tmp_path) -> None:
+    from lightonocr_validation.serve.advice import plugin_not_loaded
+
+    loaded, silent, missing = tmp_path / "a.log", tmp_path / "b.log", tmp_path / "none.log"
+    loaded.write_text("INFO [__init__.py:45] LightOnOCR plugin: Pixtral's encoder attends page by page\n")
+    silent.write_text("INFO: Application startup complete.\n")
+    lever = {"LIGHTONOCR_PIXTRAL_ATTENTION": "varlen"}
+    note = plugin_not_loaded(lever, [loaded, silent, missing])
+    assert "did not load" in note and str(silent) in note and str(missing) in note and str(loaded) not in note
+    assert plugin_not_loaded(lever, [loaded]) is None
+    assert plugin_not_loaded({"LIGHTONOCR_PIXTRAL_ATTENTION": "off"}, [silent]) is None  # switched off: no claim

@@ -462,8 +462,9 @@ def _value(hint: Any, value: Any, name: str, *, flag: bool, key: str = "") -> An
             nested = next(
                 (k for k, item in value.items() if hasattr(item, "items") or isinstance(item, list | tuple)), None
             )
-            if nested is not None:
-                raise UserError(f"{name}.{nested} is {_shown(value[nested])}: write one value{where}", EXIT_USAGE)
+            if nested is not None:  # its value unquoted: an environment may hold a token
+                kind = "a mapping" if hasattr(value[nested], "items") else "a list"
+                raise UserError(f"{name}.{nested} is {kind}: write one value{where}", EXIT_USAGE)
             return {str(k): str(item) for k, item in value.items()}
         if item_hint is Any:
             return {str(k): _plain(item) for k, item in value.items()}

@@ -141,7 +141,10 @@ def test_check_model_is_the_served_id_to_expect_and_serve_model_the_weights(
         ("bench:\n  perf:\n    requests: 2.5\n", "bench.perf.requests 2.5 is not a whole number"),
         ("server:\n  extra_args: --enforce-eager\n", "server.extra_args is '--enforce-eager': write a list"),
         # A profile's environment: each variable one value, and only for a profile server.profiles has.
-        ("server:\n  profile_env:\n    tuned:\n      A: [1]\n", "server.profile_env.tuned.A is [1]: write one value"),
+        (
+            "server:\n  profile_env:\n    tuned:\n      A: [1]\n",
+            "server.profile_env.tuned.A is a list: write one value",
+        ),
         ("server:\n  profile_env:\n    tunned:\n      A: '1'\n", "server.profile_env.tunned is the environment of no"),
     ],
 )

@@ -458,14 +458,8 @@ def _value(hint: Any, value: Any, name: str, *, flag: bool, key: str = "") -> An
         if not hasattr(value, "items"):
             raise UserError(f"{name} is {_shown(value)}: write a mapping of keys to values{where}", EXIT_USAGE)
         item_hint = (typing.get_args(hint) or (str, Any))[1]
-        if item_hint is str:  # an environment: every value is text, one value a variable
-            nested = next(
-                (k for k, item in value.items() if hasattr(item, "items") or isinstance(item, list | tuple)), None
-            )
-            if nested is not None:  # its value unquoted: an environment may hold a token
-                kind = "a mapping" if hasattr(value[nested], "items") else "a list"
-                raise UserError(f"{name}.{nested} is {kind}: write one value{where}", EXIT_USAGE)
-            return {str(k): str(item) for k, item in value.items()}
+        if item_hint is str:
+            return _environment(value, name, where)
         if item_hint is Any:
             return {str(k): _plain(item) for k, item in value.items()}
         if typing.get_origin(item_hint) in (Mapping, dict) and any(not hasattr(i, "items") for i in value.values()):
@@ -478,6 +472,16 @@ def _value(hint: Any, value: Any, name: str, *, flag: bool, key: str = "") -> An
     if hint is Any:
         return _plain(value)
     raise TypeError(f"config: no reader for {name}: {hint!r}")
+
+
+def _environment(value: Any, name: str, where: str) -> dict[str, str]:
+    """An environment (server.env, a profile's, cpu.env): every value is text, one value a variable. A list or
+    mapping is refused without quoting it: an environment may hold a token."""
+    nested = next((k for k, item in value.items() if hasattr(item, "items") or isinstance(item, list | tuple)), None)
+    if nested is not None:
+        kind = "a mapping" if hasattr(value[nested], "items") else "a list"
+        raise UserError(f"{name}.{nested} is {kind}: write one value{where}", EXIT_USAGE)
+    return {str(k): str(item) for k, item in value.items()}
 
 
 TRUE_WORDS = ("true", "yes", "on", "1")

@@ -181,12 +181,13 @@ def serve(
 
     config.flag_choice("--device", served.device, config.DEVICES)  # a dry run refuses what the real run would
     cfg = _config(c, "serve", served, host=host, timeout=timeout, profile=profile)
+    profile_args = cfg.server.profile_args()  # a bad --profile is one line, before any warning of the model's
     model = served.model_to_serve(cfg)
     visible = os.environ.get(fleet.DEVICES_VARIABLE)
     plan = fleet.plan(
         cfg.model,
         cfg.server,
-        [*model.args, *cfg.server.profile_args(), *_remainder_args(getattr(c, "remainder", ""))],
+        [*model.args, *profile_args, *_remainder_args(getattr(c, "remainder", ""))],
         replicas=config.flag_value("--replicas", replicas, int),
         data_parallel_size=config.flag_value("--data-parallel-size", data_parallel_size, int),
         log_file=ROOT / cfg.server.log_file,

@@ -289,8 +289,9 @@ def _install_cpu_vllm(session: nox.Session, version: str, extra: list[str] = ())
 
 def _install_vllm_plugin(session: nox.Session) -> None:
     """The project's vLLM plugin (vllm_plugin/), editable, beside vLLM: inert unless a server's environment
-    turns its lever on (LIGHTONOCR_PIXTRAL_ATTENTION=varlen, `invoke tune`'s tuned-varlen). Editable, so a
-    reused environment serves the checkout's plugin; --no-deps, so vLLM's own packages stay as installed."""
+    turns its lever on (LIGHTONOCR_PIXTRAL_ATTENTION=varlen: the tuned profile, `invoke tune`'s tuned-varlen).
+    Editable, so a reused environment serves the checkout's plugin; --no-deps, so vLLM's own packages stay as
+    installed."""
     if session.virtualenv.venv_backend == "none":
         return  # the caller brought the packages (see _install_once)
     session.install("--no-deps", "-e", str(ROOT / "vllm_plugin"))

@@ -147,7 +147,8 @@ def _say_device(device: str) -> None:
         "detach": "Return once the server is ready and leave it running; stop it with `invoke stop`.",
         "dry-run": "Print the vllm serve command and exit.",
         "timeout": f"Seconds to wait for readiness {default_of('server.startup_timeout')}.",
-        "profile": f"Extra vllm flags from server.profiles: card (none) or tuned {default_of('server.profile')}.",
+        "profile": "Extra vllm flags from server.profiles, and the server's environment from server.profile_env: "
+        f"card (none) or tuned {default_of('server.profile')}.",
         "replicas": "Serve N GPUs as N servers: GPU i (CUDA_VISIBLE_DEVICES), port PORT+i, log per port. On the "
         "CPU, at most one server a core with 3.5 GB of memory each; more is refused before anything starts.",
         "data-parallel-size": "Serve N GPUs as one server with vLLM's --data-parallel-size N (one port).",
@@ -180,12 +181,13 @@ def serve(
 
     config.flag_choice("--device", served.device, config.DEVICES)  # a dry run refuses what the real run would
     cfg = _config(c, "serve", served, host=host, timeout=timeout, profile=profile)
+    profile_args = cfg.server.profile_args()  # a bad --profile is one line, before any warning of the model's
     model = served.model_to_serve(cfg)
     visible = os.environ.get(fleet.DEVICES_VARIABLE)
     plan = fleet.plan(
         cfg.model,
         cfg.server,
-        [*model.args, *cfg.server.profile_args(), *_remainder_args(getattr(c, "remainder", ""))],
+        [*model.args, *profile_args, *_remainder_args(getattr(c, "remainder", ""))],
         replicas=config.flag_value("--replicas", replicas, int),
         data_parallel_size=config.flag_value("--data-parallel-size", data_parallel_size, int),
         log_file=ROOT / cfg.server.log_file,
@@ -197,7 +199,7 @@ def serve(
         return
     device = setup.resolve_device(served.device)
     setup.check_fits(plan, device, visible)
-    env = setup.server_env(cfg, device)
+    env = setup.server_env(cfg, device, profile=True)
     served.build_if_missing(c, cfg, model)
     _say_device(device)
     advice.say_model(model.profile, cfg.server.profile, device, plan.servers[0].command, env=env, errors=errors)
@@ -592,7 +594,7 @@ def tune(
         cfg,
         chosen_grid,
         model_args=model.args,
-        env=setup.server_env(cfg, device),
+        env=setup.server_env(cfg, device, profile=False),  # the card and each configuration: their own env
         fresh=fresh,
         warmup=warmup,
         pages=page or [],

@@ -66,6 +66,7 @@ class ServerSettings:
     extra_args: tuple[str, ...]
     profile: str  # which of `profiles` `invoke serve` adds (--profile)
     profiles: Mapping[str, tuple[str, ...]]  # name -> extra `vllm serve` flags; read through profile_args
+    profile_env: Mapping[str, Mapping[str, str]]  # name -> the server's environment when that profile is served
     startup_timeout: float
     stop_timeout: float
     log_file: str
@@ -86,6 +87,10 @@ class ServerSettings:
                 EXIT_USAGE,
             )
         return tuple(str(arg) for arg in args)
+
+    def chosen_env(self) -> Mapping[str, str]:
+        """The server's environment the chosen profile adds (server.profile_env); none for most profiles."""
+        return self.profile_env.get(self.profile, {})
 
 
 @dataclass(frozen=True)
@@ -188,7 +193,20 @@ class Config:
 
 def load(tree: Mapping[str, Any]) -> Config:
     """The typed configuration from invoke's merged tree (or DEFAULTS itself); every value checked once."""
-    return _build(Config, tree, "")
+    loaded = _build(Config, tree, "")
+    _check_profile_env(loaded.server)
+    return loaded
+
+
+def _check_profile_env(server: ServerSettings) -> None:
+    """An environment for a profile server.profiles does not have would never be served: a typo, said at once."""
+    stray = next((name for name in server.profile_env if name not in server.profiles), None)
+    if stray is not None:
+        raise UserError(
+            f"server.profile_env.{stray} is the environment of no profile: name one of {', '.join(server.profiles)}"
+            " (server.profiles), or add that profile there (in invoke.yaml or its INVOKE_ variable)",
+            EXIT_USAGE,
+        )
 
 
 def defaults() -> Config:
@@ -440,8 +458,8 @@ def _value(hint: Any, value: Any, name: str, *, flag: bool, key: str = "") -> An
         if not hasattr(value, "items"):
             raise UserError(f"{name} is {_shown(value)}: write a mapping of keys to values{where}", EXIT_USAGE)
         item_hint = (typing.get_args(hint) or (str, Any))[1]
-        if item_hint is str:  # an environment: every value is text
-            return {str(k): str(item) for k, item in value.items()}
+        if item_hint is str:
+            return _environment(value, name, where)
         if item_hint is Any:
             return {str(k): _plain(item) for k, item in value.items()}
         if typing.get_origin(item_hint) in (Mapping, dict) and any(not hasattr(i, "items") for i in value.values()):
@@ -454,6 +472,16 @@ def _value(hint: Any, value: Any, name: str, *, flag: bool, key: str = "") -> An
     if hint is Any:
         return _plain(value)
     raise TypeError(f"config: no reader for {name}: {hint!r}")
+
+
+def _environment(value: Any, name: str, where: str) -> dict[str, str]:
+    """An environment (server.env, a profile's, cpu.env): every value is text, one value a variable. A list or
+    mapping is refused without quoting it: an environment may hold a token."""
+    nested = next((k for k, item in value.items() if hasattr(item, "items") or isinstance(item, list | tuple)), None)
+    if nested is not None:
+        kind = "a mapping" if hasattr(value[nested], "items") else "a list"
+        raise UserError(f"{name}.{nested} is {kind}: write one value{where}", EXIT_USAGE)
+    return {str(k): str(item) for k, item in value.items()}
 
 
 TRUE_WORDS = ("true", "yes", "on", "1")

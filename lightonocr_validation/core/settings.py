@@ -176,13 +176,26 @@ SETTINGS: tuple[Setting, ...] = (
         "server.profiles",
         {
             "card": [],
-            # Measured best of `invoke tune` on an H200, vLLM 0.26.0 (docs/gpu.md, 2026-11-29): 3.10 pages/s at
-            # 64 in flight against the card's 2.17 (1024-token outputs), 4.11 at 256.
+            # Measured on a lent H100, vLLM 0.26.0, full-size LightOnOCR-2-1B with random weights, 128 in flight,
+            # 1024-token answers, steady state (docs/gpu.md section 5, 2026-12-07): 3.66 pages/s against the
+            # card's 1.98, 5.33 with the plugin server.profile_env.tuned switches on. 8192 tokens a step would
+            # give 5.51 with the plugin but 2.0-2.75 without it: 4096 is never slower than the card's either way.
             "tuned": ["--compilation-config.compile_mm_encoder=true", "--max-num-batched-tokens", "4096"],
         },
         "Named sets of extra `vllm serve` flags on top of the card's command: `card` adds nothing; `tuned` holds "
-        "the best configuration `invoke tune` measured on an H200 with vLLM 0.26.0 (+43 % pages/s, docs/gpu.md).",
+        "the best configuration `invoke tune` measured on an H100 with vLLM 0.26.0, a compiled vision encoder "
+        "and a 4096-token step: 3.66 pages/s against the card's 1.98, 5.33 with the project's vLLM plugin that "
+        "server.profile_env.tuned switches on (docs/gpu.md section 5).",
         entry="a list of vllm flags, e.g. [--max-num-seqs, '64']",
+    ),
+    Setting(
+        "server.profile_env",
+        {"tuned": {"LIGHTONOCR_PIXTRAL_ATTENTION": "varlen"}},
+        "The server's environment for a profile of `server.profiles`, over cpu.env and under server.env (which "
+        "can turn it off: LIGHTONOCR_PIXTRAL_ATTENTION: 'off'). `tuned` switches on the project's vLLM plugin "
+        "(vllm_plugin/, installed by nox's sessions): Pixtral's encoder attends page by page, +46 % pages/s "
+        "on an H100 (docs/gpu.md section 5); inert where the plugin is not installed.",
+        entry="a mapping of environment variables, e.g. {LIGHTONOCR_PIXTRAL_ATTENTION: varlen}",
     ),
     Setting(
         "server.startup_timeout",

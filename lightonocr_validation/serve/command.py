@@ -10,6 +10,7 @@ Ctrl-C during that stop kills them at once.
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from rich.console import Console
 
 from lightonocr_validation.core.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UserError, print_warning
 from lightonocr_validation.core.redaction import Redactor, redacting
-from lightonocr_validation.serve import pid_file, processes
+from lightonocr_validation.serve import advice, pid_file, processes
 from lightonocr_validation.serve import process as serving
 from lightonocr_validation.serve.fleet import SINGLE, Plan, PlannedServer, check_ports_free
 from lightonocr_validation.serve.pid_file import PidRecord, ServerRecord
@@ -66,6 +67,7 @@ def _run_serve(options: ServeOptions, *, console: Console, errors: Console) -> i
         if options.detach:
             _record(started, options, errors=errors)
             _print_detached(started, options, console)
+            _say_plugin_not_loaded(started, options, errors=errors)
             return EXIT_OK
         console.print("serving until interrupted (Ctrl-C)", markup=False)
         dead = _wait_any_exit(started)
@@ -81,6 +83,13 @@ def _run_serve(options: ServeOptions, *, console: Console, errors: Console) -> i
     except BaseException:
         _stop(started, options.stop_timeout)
         raise
+
+
+def _say_plugin_not_loaded(started: Sequence[Started], options: ServeOptions, *, errors: Console) -> None:
+    """A switch in the environment proves nothing by itself: the ready servers' logs say whether the plugin took."""
+    note = advice.plugin_not_loaded({**os.environ, **options.env}, [s.planned.log_file for s in started])
+    if note:
+        print_warning(errors, note)
 
 
 def _start(planned: PlannedServer, options: ServeOptions) -> Started:

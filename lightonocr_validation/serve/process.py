@@ -290,3 +290,11 @@ def log_tail(path: Path, lines: int = 40) -> list[str]:
     except FileNotFoundError:
         return []
     return text.splitlines()[-lines:]
+
+
+def log_holds(log_file: Path, line: str) -> bool:
+    """Whether the server's log says `line` (read whole: a plugin's line comes early, before the model loads)."""
+    try:
+        return line in log_file.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False

@@ -1,6 +1,7 @@
 """What `invoke serve` and `invoke tune` settle alike before a server starts: the model to serve (a local one
 built by `invoke tiny-model` when missing), the profile it is and the flags both add, the device and the
-server's environment. One code path, so that a tuned configuration is served as `invoke serve` serves it.
+server's environment (with the chosen server profile's for `invoke serve`, without it for `invoke tune`).
+One code path, so that a tuned configuration is served as `invoke serve` serves it.
 """
 
 from __future__ import annotations
@@ -62,10 +63,14 @@ def resolve_device(device: str) -> str:
     return "cuda" if nvidia_gpus() else "cpu"
 
 
-def server_env(cfg: Config, device: str) -> dict[str, str]:
-    """The server's environment on top of ours: server.env, over cpu.env on the CPU."""
-    env = dict(cfg.server.env)
-    return {**cfg.cpu.env, **env} if device == "cpu" else env
+def server_env(cfg: Config, device: str, *, profile: bool) -> dict[str, str]:
+    """The server's environment on top of ours, lowest first: cpu.env on the CPU, the chosen profile's
+    (server.profile_env, when `profile`), then server.env, so that a user's server.env can turn a profile's
+    lever off. `invoke tune` passes profile=False: its card baseline is the card's, and each configuration
+    carries its own environment."""
+    below = cfg.cpu.env if device == "cpu" else {}
+    chosen = cfg.server.chosen_env() if profile else {}
+    return {**below, **chosen, **cfg.server.env}
 
 
 def check_fits(plan: fleet.Plan, device: str, visible: str | None) -> None:

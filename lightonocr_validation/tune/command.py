@@ -136,7 +136,8 @@ def run_tune(options: TuneOptions, *, console: Console, errors: Console) -> int:
     console.print(summary["conclusion"], markup=False, soft_wrap=True)
     if summary["best"] and summary["best"]["name"] != BASELINE:
         env = summary["best"].get("env") or {}
-        with_env = f" and server.env to {json.dumps(env)}" if env else ""
+        # The profile's own environment, not server.env: that one reaches every profile, the card's too.
+        with_env = f" and server.profile_env.tuned to {json.dumps(env)}" if env else ""
         console.print(
             "to serve it: set server.profiles.tuned in invoke.yaml to "
             f"{json.dumps(summary['best']['args'])}{with_env}, then `invoke serve --profile tuned`",
@@ -181,7 +182,7 @@ def measure(candidate: Candidate, options: TuneOptions, *, console: Console, err
                 ),
             )
         record["start_s"] = round(running.stages.reached.get("model", running.stages.elapsed), 1)
-        if candidate.log_proof and not _log_holds(log_file, candidate.log_proof):
+        if candidate.log_proof and not serving.log_holds(log_file, candidate.log_proof):
             return {**record, "cause": _NOT_TAKEN.format(proof=candidate.log_proof)}
         console.print(f"ready after {record['start_s']:.0f} s; measuring", markup=False)
         code = run_bench(options.bench(bench_path), console=console, errors=errors)
@@ -235,14 +236,6 @@ _NOT_TAKEN = (
     "the lever did not take: the server's log never says {proof!r} "
     "(for the project's vLLM plugin: install vllm_plugin beside vLLM, as the nox sessions do)"
 )
-
-
-def _log_holds(log_file: Path, line: str) -> bool:
-    """Whether the server's log says `line` (read whole: the proof comes early, before the model loads)."""
-    try:
-        return line in log_file.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return False
 
 
 def _judge(record: Mapping[str, Any], running: serving.RunningServer) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lightonocr_validation.serve.advice import PLUGIN_SWITCH, PLUGIN_VARLEN
+from lightonocr_validation.serve.advice import PLUGIN_LOG, PLUGIN_SWITCH, PLUGIN_VARLEN
 
 BASELINE = "card"
 BF16 = "bf16"  # the model's own numerics; any other value names what a lever changes (FP8 KV cache, ...)
@@ -81,7 +81,7 @@ ENCODER_GRID: tuple[Candidate, ...] = (
 # extra cost, so the card's 8192-token budget is tried again beside tuned's 4096.
 VARLEN_ENV = ((PLUGIN_SWITCH, PLUGIN_VARLEN),)  # the switch `invoke serve`'s note names too
 # What the plugin logs in each vLLM process where it replaced the dense mask (vllm_plugin's pixtral_varlen.apply).
-VARLEN_PROOF = "LightOnOCR plugin: Pixtral's encoder attends page by page"
+VARLEN_PROOF = f"{PLUGIN_LOG} Pixtral's encoder attends page by page"
 TUNED = ("--compilation-config.compile_mm_encoder=true", "--max-num-batched-tokens", "4096")
 STEADY_GRID: tuple[Candidate, ...] = (
     CARD,

@@ -71,7 +71,13 @@ def test_every_default_has_a_typed_field_and_every_field_a_default() -> None:
     def leaves(tree: dict[str, Any], prefix: str = "") -> set[str]:
         found = set()
         for key, item in tree.items():
-            mappings = ("server.env", "server.profiles", "cpu.env", "model_profiles")  # free keys: one Mapping
+            mappings = (
+                "server.env",
+                "server.profiles",
+                "server.profile_env",
+                "cpu.env",
+                "model_profiles",
+            )  # free keys: one Mapping
             nested = isinstance(item, dict) and item and f"{prefix}{key}" not in mappings
             found |= leaves(item, f"{prefix}{key}.") if nested else {prefix + key}
         return found
@@ -134,6 +140,12 @@ def test_check_model_is_the_served_id_to_expect_and_serve_model_the_weights(
         ("check:\n  timout: 5\n", "check.timout is not a setting"),
         ("bench:\n  perf:\n    requests: 2.5\n", "bench.perf.requests 2.5 is not a whole number"),
         ("server:\n  extra_args: --enforce-eager\n", "server.extra_args is '--enforce-eager': write a list"),
+        # A profile's environment: each variable one value, and only for a profile server.profiles has.
+        (
+            "server:\n  profile_env:\n    tuned:\n      A: [1]\n",
+            "server.profile_env.tuned.A is a list: write one value",
+        ),
+        ("server:\n  profile_env:\n    tunned:\n      A: '1'\n", "server.profile_env.tunned is the environment of no"),
     ],
 )
 def test_a_bad_configuration_value_is_one_line_naming_the_key_and_exit_2(
@@ -144,6 +156,26 @@ def test_a_bad_configuration_value_is_one_line_naming_the_key_and_exit_2(
     assert stopped.value.code == EXIT_USAGE and "options" not in recorded
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"error: {message}"), lines
+
+
+def test_serve_gives_every_server_the_chosen_profiles_environment_under_server_env(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lightonocr_validation.serve import command as serve_command
+
+    served: list[Any] = []
+    monkeypatch.setattr(serve_command, "run_serve", lambda options, **_: served.append(options) or 0)
+    monkeypatch.setattr(tasks, "_stop_on_sigterm", lambda: None)  # not in the test's own process
+    monkeypatch.setattr(tasks.setup, "check_fits", lambda *_: None)  # two GPUs this machine has not
+    tasks.serve(context(tmp_path, "server:\n  profile: tuned\n"), device="cuda", replicas=2)
+    (options,) = served
+    assert options.env == {"LIGHTONOCR_PIXTRAL_ATTENTION": "varlen"} and len(options.plan.servers) == 2
+    yaml = "server:\n  profile: tuned\n  env:\n    LIGHTONOCR_PIXTRAL_ATTENTION: 'off'\n"
+    tasks.serve(context(tmp_path, yaml), device="cuda")
+    assert served[-1].env == {"LIGHTONOCR_PIXTRAL_ATTENTION": "off"}
+    (tmp_path / "invoke.yaml").unlink()
+    tasks.serve(context(tmp_path), device="cuda")  # the card's profile: no environment of its own
+    assert served[-1].env == {}
 
 
 def test_a_bad_flag_value_names_the_flag_and_exits_2(

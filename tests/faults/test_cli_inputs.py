@@ -117,6 +117,11 @@ def test_a_runtime_config_file_with_broken_yaml_is_named_with_its_line(tmp_path:
         ("check:\n  timeout: -3\n", "check.timeout -3 is out of range: write a number above 0"),
         ('check:\n  hosts:\n    remote-gpu: "https://x"\n', "check.hosts.remote-gpu is 'https://x': write a mapping"),
         ('server:\n  profiles:\n    tuned: "--foo"\n', "server.profiles.tuned is '--foo': write a list of vllm flags"),
+        ('server:\n  profile_env:\n    tuned: "varlen"\n', "server.profile_env.tuned in "),  # a section
+        (
+            'server:\n  profile_env:\n    fast: "varlen"\n',
+            "server.profile_env.fast is 'varlen': write a mapping of environment variables, e.g. {",
+        ),
         ("server:\n  host: ''\n", "server.host is empty"),
         ("sampling:\n  top_p: 1.5\n", "sampling.top_p 1.5 is out of range"),
     ],

@@ -40,7 +40,7 @@ def test_no_encoder_note_with_xformers_one_page_a_step_on_the_cpu_or_for_qwen() 
     assert serving_notes(PIXTRAL, "card", "cuda", ["vllm"], xformers=True, gpus=H100) == []
     # The project's vLLM plugin in the server's environment attends page by page: no dense mask to warn of.
     lever = {"LIGHTONOCR_PIXTRAL_ATTENTION": "varlen"}
-    assert serving_notes(PIXTRAL, "card", "cuda", ["vllm"], xformers=False, gpus=H100, env=lever) == []
+    assert serving_notes(PIXTRAL, "card", "cuda", ["vllm"], xformers=False, plugin=True, gpus=H100, env=lever) == []
     unknown = {"LIGHTONOCR_PIXTRAL_ATTENTION": "flash"}  # the plugin ignores a value it does not know
     (note,) = serving_notes(PIXTRAL, "card", "cuda", ["vllm"], xformers=False, gpus=H100, env=unknown)
     assert "LIGHTONOCR_PIXTRAL_ATTENTION: varlen" in note
@@ -53,3 +53,45 @@ def test_tuned_on_a_qwen35_profile_says_the_card_was_faster() -> None:
     (note,) = serving_notes(QWEN, "tuned", "cuda", TUNED, xformers=False, gpus=H100)
     assert "6.56" in note and "7.56" in note and "--profile card" in note
     assert serving_notes(QWEN, "card", "cuda", ["vllm"], xformers=False, gpus=H100) == []
+
+
+def test_the_switch_without_the_plugin_installed_says_the_lever_will_not_take() -> None:
+    lever = {"LIGHTONOCR_PIXTRAL_ATTENTION": "varlen"}  # what server.profile_env.tuned holds
+    # The tuned profile's step is one page, so the dense-mask note is silent; the missing plugin is not.
+    (note,) = serving_notes(PIXTRAL, "tuned", "cuda", TUNED, xformers=False, plugin=False, gpus=H100, env=lever)
+    assert "lightonocr_vllm_plugin is not installed" in note and "will not take" in note
+    assert "pip install ./vllm_plugin" in note and "LIGHTONOCR_PIXTRAL_ATTENTION: 'off'" in note
+    # Silent where the plugin is installed, the switch is off, the device is the CPU or the model is Qwen3.5's.
+    assert serving_notes(PIXTRAL, "tuned", "cuda", TUNED, xformers=False, plugin=True, gpus=H100, env=lever) == []
+    off = {"LIGHTONOCR_PIXTRAL_ATTENTION": "off"}
+    assert serving_notes(PIXTRAL, "tuned", "cuda", TUNED, xformers=False, plugin=False, gpus=H100, env=off) == []
+    assert serving_notes(PIXTRAL, "tuned", "cpu", TUNED, xformers=False, plugin=False, gpus=H100, env=lever) == []
+    assert serving_notes(QWEN, "card", "cuda", ["vllm"], xformers=False, plugin=False, gpus=H100, env=lever) == []
+
+
+def test_the_notes_read_the_effective_environment_with_the_chosen_profiles() -> None:
+    from dataclasses import replace
+
+    from lightonocr_validation.core.config import defaults
+    from lightonocr_validation.serve.setup import server_env
+
+    cfg = defaults()
+    env = server_env(replace(cfg, server=replace(cfg.server, profile="tuned")), "cuda", profile=True)
+    # The tuned profile's switch is on: the dense-mask note is silent even at 8192 tokens a step.
+    wide = [*TUNED, "--max-num-batched-tokens", "8192"]
+    assert serving_notes(PIXTRAL, "tuned", "cuda", wide, xformers=False, plugin=True, gpus=H100, env=env) == []
+    (note,) = serving_notes(PIXTRAL, "card", "cuda", wide, xformers=False, plugin=True, gpus=H100, env={})
+    assert "dense mask" in note and "5.33" in note and "1.98" in note
+
+
+def test_after_the_start_a_log_without_the_plugins_line_is_named(tmp_path) -> None:
+    from lightonocr_validation.serve.advice import plugin_not_loaded
+
+    loaded, silent, missing = tmp_path / "a.log", tmp_path / "b.log", tmp_path / "none.log"
+    loaded.write_text("INFO [__init__.py:45] LightOnOCR plugin: Pixtral's encoder attends page by page\n")
+    silent.write_text("INFO: Application startup complete.\n")
+    lever = {"LIGHTONOCR_PIXTRAL_ATTENTION": "varlen"}
+    note = plugin_not_loaded(lever, [loaded, silent, missing])
+    assert "did not load" in note and str(silent) in note and str(missing) in note and str(loaded) not in note
+    assert plugin_not_loaded(lever, [loaded]) is None
+    assert plugin_not_loaded({"LIGHTONOCR_PIXTRAL_ATTENTION": "off"}, [silent]) is None  # switched off: no claim

@@ -201,3 +201,21 @@ def test_local_url_reaches_a_wildcard_bind_on_loopback_and_brackets_ipv6() -> No
     assert serving_local_url("", 8001) == "http://127.0.0.1:8001"
     assert serving_local_url("10.0.0.5", 8000) == "http://10.0.0.5:8000"
     assert serving_local_url("::1", 8000) == "http://[::1]:8000"
+
+
+def test_the_servers_environment_is_cpu_env_then_the_chosen_profiles_then_server_env() -> None:
+    from lightonocr_validation.serve.setup import server_env
+
+    cfg = defaults()
+    tuned = replace(cfg, server=replace(cfg.server, profile="tuned"))
+    lever = {"LIGHTONOCR_PIXTRAL_ATTENTION": "varlen"}  # server.profile_env.tuned by default
+    assert server_env(tuned, "cuda", profile=True) == lever
+    assert server_env(cfg, "cuda", profile=True) == {}  # the card's profile has no environment
+    # invoke tune: its card baseline and every configuration go without the chosen profile's environment.
+    assert server_env(tuned, "cuda", profile=False) == {}
+    # The profile's is over cpu.env and under server.env: a user's server.env can turn the lever off.
+    off = replace(tuned, server=replace(tuned.server, env={"LIGHTONOCR_PIXTRAL_ATTENTION": "off"}))
+    assert server_env(off, "cuda", profile=True) == {"LIGHTONOCR_PIXTRAL_ATTENTION": "off"}
+    on_cpu = replace(tuned, cpu=replace(tuned.cpu, env={"LIGHTONOCR_PIXTRAL_ATTENTION": "cpu", "A": "1"}))
+    assert server_env(on_cpu, "cpu", profile=True) == {"LIGHTONOCR_PIXTRAL_ATTENTION": "varlen", "A": "1"}
+    assert server_env(on_cpu, "cuda", profile=True) == lever  # cpu.env is the CPU's alone

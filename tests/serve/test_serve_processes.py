@@ -3,7 +3,8 @@
 The stand-in answers /health and /v1/models on its port, has a worker that ignores SIGTERM (as a stuck
 vLLM worker might), and writes its pids and CUDA_VISIBLE_DEVICES to STAND_IN_DIR/PORT.json. Switches:
 STAND_IN_DIE_PORT (that replica dies at start with a CUDA out-of-memory line), STAND_IN_DELAY (seconds
-before it listens). Every test ends with no process of any group alive, stale records' strangers untouched.
+before it listens), STAND_IN_PLUGIN (logs the vLLM plugin's line when its switch is on, as the plugin does).
+Every test ends with no process of any group alive, stale records' strangers untouched.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ STAND_IN = textwrap.dedent(
     worker = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"
     child = subprocess.Popen([sys.executable, "-c", worker])
     info = {{"pids": [os.getpid(), child.pid], "gpu": os.environ.get("CUDA_VISIBLE_DEVICES"), "argv": args}}
+    info["lever"] = os.environ.get("LIGHTONOCR_PIXTRAL_ATTENTION")  # the project's vLLM plugin's switch
+    if os.environ.get("STAND_IN_PLUGIN") and info["lever"] == "varlen":  # as the plugin logs when it loads
+        print("INFO [__init__.py:45] LightOnOCR plugin: Pixtral's encoder attends page by page", flush=True)
     path = os.path.join(os.environ["STAND_IN_DIR"], f"{{port}}.json")
     with open(path + ".part", "w") as out:  # written whole, then renamed: never read half-written
         json.dump(info, out)
@@ -349,6 +353,26 @@ def test_replicas_start_detached_on_their_gpus_and_ports_and_stop_together(env: 
     )
     assert not any(alive(pid) for pid in _all_pids(state))
     assert not (state / "server.pid").exists()
+
+
+def test_the_tuned_profile_switches_every_replica_on_and_a_log_without_the_plugins_line_is_said(
+    env: dict[str, str], state: Path
+) -> None:
+    port = int(env["INVOKE_SERVER_PORT"])
+    logs = [state / f"vllm-serve.{p}.log" for p in (port, port + 1)]
+    for plugin, warned in (("", True), ("1", False)):
+        tuned = {**env, "INVOKE_SERVER_PROFILE": "tuned", "STAND_IN_PLUGIN": plugin}
+        started = run_invoke("serve", "--replicas", "2", "--detach", "--device", "cpu", env=tuned)
+        try:
+            assert started.returncode == 0, started.stdout + started.stderr
+            assert [_infos(state)[p]["lever"] for p in (port, port + 1)] == ["varlen", "varlen"]
+            said = "the project's vLLM plugin did not load" in started.stderr
+            assert said == warned, started.stderr
+            assert not warned or all(str(log) in " ".join(started.stderr.split()) for log in logs)
+        finally:
+            stopped = run_invoke("stop", env=env)
+        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    assert not any(alive(pid) for pid in _all_pids(state))
 
 
 def test_a_replica_dying_at_start_is_named_and_diagnosed_and_the_others_stopped(

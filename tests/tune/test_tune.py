@@ -243,14 +243,20 @@ def test_a_configurations_env_reaches_its_server_alone_and_the_advice_names_it(
         {"name": "small-prefill", "args": "--max-num-batched-tokens 4096"},
         {"name": "lever", "args": "--max-num-batched-tokens 4096", "env": lever},
     ]
-    result = _tune(env, tmp_path, configurations=configurations)
+    # server.profile tuned, whose server.profile_env switches the lever on for `invoke serve`, changes nothing here.
+    result = _tune({**env, "INVOKE_SERVER_PROFILE": "tuned"}, tmp_path, configurations=configurations)
     assert result.returncode == 0, result.stdout + result.stderr
     # Only the configuration that asks for the lever gets it; the card and the flag-only one run without.
     assert [s["lever"] for s in _starts(tmp_path)] == [None, None, "varlen"]
     summary = json.loads((tmp_path / "out" / "tune.json").read_text())
     assert [c["env"] for c in summary["configurations"]] == [{}, {}, {"LIGHTONOCR_PIXTRAL_ATTENTION": "varlen"}]
     assert summary["best"]["name"] == "lever"
-    assert 'and server.env to {"LIGHTONOCR_PIXTRAL_ATTENTION": "varlen"}' in result.stdout
+    # The profile's own environment, not server.env (which every profile gets, the card's too).
+    assert (
+        'to serve it: set server.profiles.tuned in invoke.yaml to ["--max-num-batched-tokens", "4096"] and '
+        'server.profile_env.tuned to {"LIGHTONOCR_PIXTRAL_ATTENTION": "varlen"}, then `invoke serve --profile tuned`'
+    ) in result.stdout
+    assert "server.env" not in result.stdout
 
 
 def test_a_lever_whose_proof_is_not_logged_is_failed_and_never_measured(env: dict[str, str], tmp_path: Path) -> None:

@@ -160,3 +160,12 @@ def test_an_unknown_switch_value_is_logged_and_changes_nothing(
             plugin_logger.removeHandler(caplog.handler)
     assert applied == []
     assert "'flash' is not a known value" in caplog.text
+    # 'off', what the docs tell a user to set over the tuned profile's switch, is a choice: silent, unapplied.
+    caplog.clear()
+    monkeypatch.setenv(lightonocr_vllm_plugin.SWITCH, "off")
+    plugin_logger.addHandler(caplog.handler)
+    try:
+        lightonocr_vllm_plugin.register()
+    finally:
+        plugin_logger.removeHandler(caplog.handler)
+    assert applied == [] and caplog.text == ""

@@ -21,6 +21,9 @@ import os
 
 SWITCH = "LIGHTONOCR_PIXTRAL_ATTENTION"
 VARLEN = "varlen"
+# How a user turns the lever off over a profile that switches it on (invoke's server.env, over its
+# server.profile_env): a choice, not a typo, so nothing is logged.
+OFF = "off"
 
 logger = logging.getLogger("vllm.lightonocr_plugin")
 
@@ -28,16 +31,17 @@ logger = logging.getLogger("vllm.lightonocr_plugin")
 def register() -> None:
     """vLLM's entry point: apply the Pixtral lever when the environment asks for it, else nothing."""
     wanted = os.environ.get(SWITCH, "").strip()
-    if not wanted:
+    if wanted in ("", OFF):
         return
     if wanted != VARLEN:
         # A typo must not pass as a measured lever: say so in the server's log and leave vLLM as it is.
         logger.warning(
-            "%s=%r is not a known value (use %s=%s); Pixtral's attention is left as vLLM has it",
+            "%s=%r is not a known value (use %s=%s, or %s to say off); Pixtral's attention is left as vLLM has it",
             SWITCH,
             wanted,
             SWITCH,
             VARLEN,
+            OFF,
         )
         return
     from lightonocr_vllm_plugin import pixtral_varlen

@@ -39,6 +39,10 @@ from tests.processes import free_ports, run_invoke
 ROOT = Path(__file__).resolve().parents[2]
 CAPACITY = 2  # completions one fake GPU serves at once
 SERVICE_S = 0.25  # seconds each holds its slot: one fake GPU serves CAPACITY / SERVICE_S = 8 pages/s
+# "Two GPUs" scale near 1, "one GPU behind two ports" near 0.5. The one-GPU run is eight pages in about a second,
+# and its client's first page pays for warming up, so a loaded machine moves it by a fifth (a CI run measured
+# 1.19): the bounds keep the two cases apart (and a double count, 2.0, out), not the decimals.
+SCALES, HALVES = (0.75, 1.4), (0.35, 0.65)
 
 
 @pytest.fixture
@@ -99,7 +103,7 @@ def test_a_load_one_gpu_was_not_measured_at_has_no_efficiency_but_the_peaks_do()
 # --- bench over replicas ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("shared", "low", "high"), [(False, 0.8, 1.15), (True, 0.35, 0.65)])
+@pytest.mark.parametrize(("shared", "low", "high"), [(False, *SCALES), (True, *HALVES)])
 def test_two_replicas_scale_when_they_are_two_gpus_and_not_when_they_are_one(
     fleet, tmp_path: Path, shared: bool, low: float, high: float
 ) -> None:
@@ -164,10 +168,10 @@ def test_a_one_gpu_result_file_skips_the_first_phase(fleet, tmp_path: Path) -> N
     code, result, output = bench(tmp_path / "two", port, replicas=2, single_gpu=single)
     assert code == EXIT_OK and "phase 1" not in output
     assert result["scaling"]["single_gpu"]["source"] == f"file: {single}"
-    assert 0.8 <= result["scaling"]["loads"][0]["efficiency"] <= 1.15
+    assert SCALES[0] <= result["scaling"]["loads"][0]["efficiency"] <= SCALES[1]
 
 
-@pytest.mark.parametrize(("capacity", "low", "high"), [(2 * CAPACITY, 0.8, 1.15), (CAPACITY, 0.35, 0.65)])
+@pytest.mark.parametrize(("capacity", "low", "high"), [(2 * CAPACITY, *SCALES), (CAPACITY, *HALVES)])
 def test_a_data_parallel_server_is_set_against_a_one_gpu_result(
     fleet, tmp_path: Path, capacity: int, low: float, high: float
 ) -> None:

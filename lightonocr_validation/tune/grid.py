@@ -114,6 +114,15 @@ STEADY_GRID: tuple[Candidate, ...] = (
         env=VARLEN_ENV,
         log_proof=VARLEN_PROOF,
     ),
+    Candidate(
+        "varlen-batched-8192-fp8-kv",
+        ("--compilation-config.compile_mm_encoder=true", "--max-num-batched-tokens", "8192", "--kv-cache-dtype", "fp8"),
+        "with the encoder lifted, decode is the limit, and a decode step is bound by the KV cache's bytes: fp8 "
+        "halves them",
+        env=VARLEN_ENV,
+        log_proof=VARLEN_PROOF,
+        numerics="fp8 KV cache: needs an accuracy run with the trained weights",
+    ),
 )
 
 GRIDS: dict[str, tuple[Candidate, ...]] = {"encoder": ENCODER_GRID, "steady": STEADY_GRID}

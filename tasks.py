@@ -145,7 +145,8 @@ def _say_device(device: str) -> None:
     help={
         "host": f"Address to bind {default_of('server.host')}.",
         "detach": "Return once the server is ready and leave it running; stop it with `invoke stop`.",
-        "dry-run": "Print the vllm serve command and exit.",
+        "dry-run": "Print the vllm serve command, after the environment variables it adds (the profile's, the "
+        "CPU's), and exit.",
         "timeout": f"Seconds to wait for readiness {default_of('server.startup_timeout')}.",
         "profile": "Extra vllm flags from server.profiles, and the server's environment from server.profile_env: "
         f"card (none) or tuned {default_of('server.profile')}.",
@@ -193,13 +194,13 @@ def serve(
         log_file=ROOT / cfg.server.log_file,
         visible=visible,
     )
-    if dry_run:
-        for server in plan.servers:
-            console.print(server.rendered(), markup=False, soft_wrap=True)
-        return
     device = setup.resolve_device(served.device)
-    setup.check_fits(plan, device, visible)
     env = setup.server_env(cfg, device, profile=True)
+    if dry_run:  # what the real run would start, its environment included (the tuned profile's lever)
+        for server in plan.servers:
+            console.print(server.rendered(env), markup=False, soft_wrap=True)
+        return
+    setup.check_fits(plan, device, visible)
     served.build_if_missing(c, cfg, model)
     _say_device(device)
     advice.say_model(model.profile, cfg.server.profile, device, plan.servers[0].command, env=env, errors=errors)

@@ -29,8 +29,15 @@ REDACTED = "(redacted)"
 # garble every word containing it, and no real API key is that short. A URL's password is masked by its
 # place in the URL instead, whatever its length.
 MIN_SECRET_LENGTH = 6
+# Words in an environment variable's name that mark its value as a secret (VLLM_API_KEY, HF_TOKEN, ...).
+SECRET_NAME_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD")
 # scheme://user:password@ -> scheme://user:(redacted)@ (the user name is not a secret; the password always is).
 _URL_PASSWORD = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s/?#@:]*):(?P<password>[^\s/?#@]*)@")
+
+
+def names_a_secret(variable: str) -> bool:
+    """Whether an environment variable's name says its value is a secret: never shown, never recorded."""
+    return any(word in variable.upper() for word in SECRET_NAME_WORDS)
 
 
 def written_forms(secret: str) -> set[str]:

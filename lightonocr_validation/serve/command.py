@@ -61,7 +61,7 @@ def _run_serve(options: ServeOptions, *, console: Console, errors: Console) -> i
     started: list[Started] = []
     try:
         for planned in options.plan.servers:
-            console.print(f"$ {planned.rendered()}", markup=False, soft_wrap=True)
+            console.print(f"$ {planned.rendered(options.env)}", markup=False, soft_wrap=True)
             started.append(_start(planned, options))
         _wait_all(started, options, console=console, errors=errors)
         if options.detach:

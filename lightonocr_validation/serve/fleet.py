@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import dataclasses
 import shlex
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from lightonocr_validation.core.config import ModelSettings, ServerSettings
 from lightonocr_validation.core.errors import EXIT_USAGE, UserError
 from lightonocr_validation.core.hardware import CPU_SERVER_BYTES, Cpu, Gpu, cpu_servers_max, describe
+from lightonocr_validation.core.redaction import REDACTED, names_a_secret
 from lightonocr_validation.serve import process as serving
 
 SINGLE, REPLICAS, DATA_PARALLEL = "single", "replicas", "data-parallel"
@@ -47,10 +48,13 @@ class PlannedServer:
     def env(self) -> dict[str, str]:
         return {DEVICES_VARIABLE: self.gpu} if self.gpu is not None else {}
 
-    def rendered(self) -> str:
-        """The command as a shell runs it, with the GPU it gets: `CUDA_VISIBLE_DEVICES=1 vllm serve …`."""
-        prefix = f"{DEVICES_VARIABLE}={shlex.quote(self.gpu)} " if self.gpu is not None else ""
-        return prefix + serving.render(self.command)
+    def rendered(self, env: Mapping[str, str] | None = None) -> str:
+        """The command as a shell runs it, with the environment it gets on top of ours (the profile's lever,
+        the CPU's settings) and its GPU: `LIGHTONOCR_PIXTRAL_ATTENTION=varlen CUDA_VISIBLE_DEVICES=1 vllm serve …`.
+        A value whose name looks like a secret's is shown as (redacted): a dry run's output is often pasted."""
+        shown = {**(env or {}), **self.env}
+        words = [f"{name}={REDACTED if names_a_secret(name) else shlex.quote(value)}" for name, value in shown.items()]
+        return " ".join([*words, serving.render(self.command)])
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lightonocr_validation.core.redaction import names_a_secret
 from lightonocr_validation.serve.advice import PLUGIN_LOG, PLUGIN_SWITCH, PLUGIN_VARLEN
 
 BASELINE = "card"
@@ -187,15 +188,12 @@ def parse_grid(data: Any, *, source: str = "the grid") -> list[Candidate]:
     return candidates
 
 
-_SECRET_WORDS = ("KEY", "TOKEN", "SECRET", "PASSWORD")
-
-
 def _env(value: Any, name: str, source: str) -> tuple[tuple[str, str], ...]:
     """A configuration's `env`: a mapping of variable names to values, written into the tune's records, so
     never a secret (those stay in the environment `invoke tune` runs in, which every server inherits)."""
     if not isinstance(value, dict) or not all(isinstance(k, str) and k for k in value):
         raise GridError(f"--grid {source}: {name}'s env must be a mapping of variable names to values")
-    secret = next((k for k in value if any(word in k.upper() for word in _SECRET_WORDS)), None)
+    secret = next((k for k in value if names_a_secret(k)), None)
     if secret:
         raise GridError(
             f"--grid {source}: {name}'s env names {secret}, which looks like a secret: the grid's env is written "

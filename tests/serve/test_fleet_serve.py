@@ -138,3 +138,12 @@ def test_every_port_is_checked_before_anything_starts() -> None:
         with pytest.raises(UserError, match="already in use") as caught:
             fleet_serve.check_ports_free(plan)
     assert caught.value.code == EXIT_USAGE and str(busy) in str(caught.value)
+
+
+def test_the_rendered_command_shows_the_environment_it_adds_and_hides_secret_values() -> None:
+    server = _plan(replicas=2).servers[1]
+    shown = server.rendered({"LIGHTONOCR_PIXTRAL_ATTENTION": "varlen", "VLLM_API_KEY": "k3y-value", "A": "x y"})
+    assert shown.startswith(
+        "LIGHTONOCR_PIXTRAL_ATTENTION=varlen VLLM_API_KEY=(redacted) A='x y' CUDA_VISIBLE_DEVICES=1 vllm serve "
+    )
+    assert "k3y-value" not in shown

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -294,13 +295,22 @@ def test_a_grid_env_is_a_mapping_and_never_a_secret() -> None:
     assert parse_grid([{"name": "a", "log_proof": "x"}])[0].log_proof == "x"
 
 
-def test_serve_profile_tuned_is_the_cards_command_plus_the_measured_flags(env: dict[str, str]) -> None:
+def test_serve_profile_tuned_is_the_cards_command_plus_the_measured_flags(env: dict[str, str], tmp_path: Path) -> None:
     card = run_invoke("serve", "--dry-run", env=env)
     tuned = run_invoke("serve", "--dry-run", "--profile", "tuned", env=env)
     assert card.returncode == tuned.returncode == 0
-    # docs/gpu.md: the H200's best, appended to the card's command and nothing else changed.
+    # docs/gpu.md: the measured flags appended to the card's command, and the plugin's switch (server.profile_env)
+    # in the environment the server gets, shown before the executable; nothing else changed.
     flags = " --compilation-config.compile_mm_encoder=true --max-num-batched-tokens 4096"
-    assert tuned.stdout == card.stdout.replace(card.stdout.strip(), card.stdout.strip() + flags)
+    switched = re.sub(r"(\S*vllm serve )", r"LIGHTONOCR_PIXTRAL_ATTENTION=varlen \1", card.stdout.strip(), count=1)
+    assert tuned.stdout.strip() == switched + flags
+    # server.env wins over the profile's, and a secret-looking variable's value is never shown.
+    settings = tmp_path / "invoke.yaml"
+    settings.write_text("server:\n  env: {LIGHTONOCR_PIXTRAL_ATTENTION: 'off', HF_TOKEN: hf_s3cret_value}\n")
+    off = run_invoke("-f", str(settings), "serve", "--dry-run", "--profile", "tuned", env=env)
+    assert off.returncode == 0, off.stderr
+    assert "LIGHTONOCR_PIXTRAL_ATTENTION=off " in off.stdout and "HF_TOKEN=(redacted) " in off.stdout
+    assert "varlen" not in off.stdout and "s3cret" not in off.stdout + off.stderr
     unknown = run_invoke("serve", "--dry-run", "--profile", "fastest", env=env)
     assert unknown.returncode == 2
     assert unknown.stderr.strip() == "error: --profile 'fastest' is not one of card, tuned: add it to server.profiles"

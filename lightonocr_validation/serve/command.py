@@ -69,6 +69,7 @@ def _run_serve(options: ServeOptions, *, console: Console, errors: Console) -> i
             _print_detached(started, options, console)
             _say_plugin_not_loaded(started, options, errors=errors)
             return EXIT_OK
+        _say_plugin_not_loaded(started, options, errors=errors)
         console.print("serving until interrupted (Ctrl-C)", markup=False)
         dead = _wait_any_exit(started)
         _stop(started, options.stop_timeout)

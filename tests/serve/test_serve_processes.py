@@ -375,6 +375,16 @@ def test_the_tuned_profile_switches_every_replica_on_and_a_log_without_the_plugi
     assert not any(alive(pid) for pid in _all_pids(state))
 
 
+def test_a_foreground_server_without_the_plugins_line_is_said_too(env: dict[str, str], state: Path) -> None:
+    serve = Foreground({**env, "INVOKE_SERVER_PROFILE": "tuned", "STAND_IN_PLUGIN": ""})
+    serve.wait_for("serving until interrupted (Ctrl-C)")
+    serve.process.send_signal(signal.SIGINT)
+    code, stderr = serve.finish()
+    assert code == 130, stderr
+    said = " ".join(stderr.split())  # the note may wrap
+    assert "the project's vLLM plugin did not load" in said and str(state / "vllm-serve.log") in said
+
+
 def test_a_replica_dying_at_start_is_named_and_diagnosed_and_the_others_stopped(
     env: dict[str, str], state: Path
 ) -> None:
@@ -437,14 +447,16 @@ def test_more_replicas_than_gpus_is_refused_before_anything_starts(env: dict[str
 
 def test_dry_run_prints_every_replicas_command_with_its_gpu_and_port(env: dict[str, str]) -> None:
     result = run_invoke(
-        "serve", "--dry-run", "--replicas", "2", "--port", "8200", env={**env, "CUDA_VISIBLE_DEVICES": "4,7"}
+        "serve",
+        *("--dry-run", "--device", "cuda", "--replicas", "2", "--port", "8200"),
+        env={**env, "CUDA_VISIBLE_DEVICES": "4,7"},
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 2
     for line, gpu, port in zip(lines, ("4", "7"), (8200, 8201), strict=True):
         assert line.startswith(f"CUDA_VISIBLE_DEVICES={gpu} ") and f" --port {port} " in line
-    dp = run_invoke("serve", "--dry-run", "--data-parallel-size", "2", "--port", "8200", env=env)
+    dp = run_invoke("serve", "--dry-run", "--device", "cuda", "--data-parallel-size", "2", "--port", "8200", env=env)
     assert dp.returncode == 0 and len(dp.stdout.strip().splitlines()) == 1
     assert dp.stdout.startswith("CUDA_VISIBLE_DEVICES=0,1 ") and " --data-parallel-size 2" in dp.stdout
 

@@ -58,14 +58,17 @@ def _row(name: str, args: str, figures: Mapping[str, Any], answers: str) -> list
     ]
 
 
-def _drawn(folder: Path, concurrency: int) -> dict[str, Any] | None:
-    """The drawn-lengths bench's figures in tune's shape (tune.key_figures), for one more row."""
+def _drawn(folder: Path) -> dict[str, Any] | None:
+    """The drawn-lengths bench's figures in tune's shape (tune.key_figures), for one more row, with the
+    concurrency its file's settings record (steady.sh drawn benches one point)."""
     from lightonocr_validation.tune.command import key_figures
 
     path = folder / "bench-drawn.json"
     if not path.is_file():
         return None
-    return {**key_figures(json.loads(path.read_text(encoding="utf-8"))), "concurrency": concurrency}
+    result = json.loads(path.read_text(encoding="utf-8"))
+    (concurrency,) = result["settings"]["concurrencies"]
+    return {**key_figures(result), "concurrency": concurrency}
 
 
 def _flags(record: Mapping[str, Any]) -> str:
@@ -99,7 +102,7 @@ def _steady_table(folder: Path, tunes: tuple[str, ...], drawn_name: str) -> str:
     if not found:
         return f"No steady-state results in {folder} yet."
     rows = [row for path in found for row in _steady_rows(path)]
-    drawn = _drawn(folder, 128)  # steady.sh drawn benches at 128 in flight
+    drawn = _drawn(folder)
     if drawn is not None:
         rows.append(_row(drawn_name, f"(as {drawn_name})", drawn, "uniform:256-1024, ramp 20 s"))
     header = [

@@ -308,8 +308,11 @@ def test_tune_ranks_by_the_steady_state_and_keeps_numerics_changes_out_of_the_be
     from lightonocr_validation.tune.grid import BF16, GRIDS
 
     steady_grid = GRIDS["steady"]
-    assert steady_grid[0].name == "card" and all(c.numerics == BF16 for c in steady_grid if c.name != "tuned-fp8-kv")
-    assert {c.name: c for c in steady_grid}["tuned-fp8-kv"].numerics.startswith("fp8")
+    assert steady_grid[0].name == "card"
+    # Every fp8 KV cache configuration, and only those, is marked as changing the numerics.
+    assert all((c.numerics == BF16) == ("--kv-cache-dtype" not in c.args) for c in steady_grid)
+    assert all(c.numerics.startswith("fp8") for c in steady_grid if "--kv-cache-dtype" in c.args)
+    assert {"tuned-fp8-kv", "varlen-batched-8192-fp8-kv"} <= {c.name for c in steady_grid if c.numerics != BF16}
     steady = steady_block([[(closed_loop(2, [2.0, 2.0] + [1.0] * 6), 2)]])
     figures = {
         "requests": 8, "completed": 8, "errors": 0, "pages_per_s": 1.6, "output_tokens_per_s": 1.0,

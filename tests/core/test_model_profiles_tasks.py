@@ -27,14 +27,19 @@ CARD = (
 
 
 def _dry_run(tmp_path: Path, capsys: pytest.CaptureFixture[str], **flags: Any) -> tuple[str, str]:
+    """What `invoke serve --dry-run` prints on a GPU (--device cuda unless given): on the CPU the CPU build's
+    settings precede the command."""
     capsys.readouterr()
-    tasks.serve(context(tmp_path), dry_run=True, **flags)
+    tasks.serve(context(tmp_path), dry_run=True, **{"device": "cuda", **flags})
     captured = capsys.readouterr()
     return captured.out, captured.err
 
 
 def test_the_default_command_is_the_model_cards_byte_for_byte(tmp_path: Path, capsys) -> None:
     assert _dry_run(tmp_path, capsys) == (CARD, "")
+    # On the CPU the same command, after the environment cpu.env gives vLLM's CPU build.
+    cpu = "VLLM_CPU_KVCACHE_SPACE=1 VLLM_HOST_IP=127.0.0.1 HF_HUB_OFFLINE=1 "
+    assert _dry_run(tmp_path, capsys, device="cpu") == (cpu + CARD, "")
 
 
 def test_lightonocr_3_4b_is_served_with_every_flag_lighton_documents(tmp_path: Path, capsys) -> None:

@@ -183,7 +183,7 @@ def test_full_size_is_served_with_dummy_weights_and_checked_as_random_weights(
     folder.mkdir()
     (folder / "config.json").write_text("{}")  # present, so serve does not build it
     env = {**env, "INVOKE_FULL_SIZE_MODEL_PATH": str(folder)}
-    dry = run_invoke("serve", "--full-size", "--dry-run", env=env)
+    dry = run_invoke("serve", "--full-size", "--dry-run", "--device", "cuda", env=env)
     words = shlex.split(dry.stdout.strip())
     assert words[2] == str(folder) and words[-2:] == ["--load-format", "dummy"]
     assert words[words.index("--served-model-name") + 1] == "lightonocr-2-1b-random-weights"

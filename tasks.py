@@ -48,7 +48,7 @@ from lightonocr_validation.serve import process as serving
 from lightonocr_validation.serve import setup
 
 if TYPE_CHECKING:
-    from lightonocr_validation.bench.command import BenchOptions
+    from lightonocr_validation.bench.options import BenchOptions
 
 ROOT = Path(__file__).resolve().parent
 console = Console(stderr=False, highlight=False)
@@ -480,7 +480,7 @@ class LoadFlags:
 
     def options(self, cfg: Config, target: TargetFlags, numbers: dict[str, Any]) -> BenchOptions:
         """The bench wing's BenchOptions for this run."""
-        from lightonocr_validation.bench.command import BenchOptions
+        from lightonocr_validation.bench.options import BenchOptions
 
         def path(value: str | None) -> Path | None:
             return Path(value) if value else None
@@ -570,7 +570,7 @@ def tune(
     page: list[str] | None = None,
 ) -> None:
     """Serve each configuration of a grid in turn, bench it, stop it: the best flags and their gain over the card's."""
-    from lightonocr_validation.bench.command import validate
+    from lightonocr_validation.bench.options import validate
     from lightonocr_validation.serve.stop import guard_no_server_running
     from lightonocr_validation.tune import command as tuning
 

@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from instant_vllm import free_port, launch  # noqa: E402  (beside this script)
 
-from lightonocr_validation.bench.command import BenchOptions, request_body  # noqa: E402
+from lightonocr_validation.bench.options import BenchOptions, request_body  # noqa: E402
 from lightonocr_validation.core.config import ModelSettings, Sampling, defaults  # noqa: E402
 from lightonocr_validation.load.driver import Budget, run_point  # noqa: E402
 from lightonocr_validation.load.figures import distribution  # noqa: E402

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import os
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -22,270 +21,56 @@ from rich.console import Console
 from lightonocr_validation.bench import limits, scaling
 from lightonocr_validation.bench import slo as objectives
 from lightonocr_validation.bench.live import BenchProgress, client_warnings, render_table
+from lightonocr_validation.bench.options import (
+    BenchOptions,
+    accuracy_judgement,
+    answer_lengths,
+    gpu_hour_price,
+    mode_of,
+    request_bodies,
+    sampling,
+    validate,
+)
 from lightonocr_validation.bench.plan import Step, Sweep, run_sweep
 from lightonocr_validation.bench.result import Limit, ResultBuilder, assemble, write_result
 from lightonocr_validation.bench.runner import Bench
 from lightonocr_validation.bench.scaling import SingleGpu
+from lightonocr_validation.bench.servers import Server, Unusable, ask_servers, resolve_targets
+from lightonocr_validation.bench.verdict import stopped_verdict, verdict
+from lightonocr_validation.bench.writers import (
+    compare_with,
+    read_baseline,
+    read_single_gpu,
+    render_fleet,
+    write_readers,
+)
 from lightonocr_validation.core import hardware
 from lightonocr_validation.core.cancel import INTERRUPTED, SERVER_GONE, Cancelled, CancelToken, run_until_stopped
-from lightonocr_validation.core.config import Config
 from lightonocr_validation.core.errors import (
-    EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_UNREACHABLE,
     UserError,
-    os_cause,
     print_error,
     print_warning,
-    shorten,
 )
 from lightonocr_validation.core.interrupts import SignalGuard
-from lightonocr_validation.core.model_profiles import ModelProfile, profile_for
 from lightonocr_validation.core.redaction import Redactor, redacting
 from lightonocr_validation.core.serialize import iso_utc
-from lightonocr_validation.core.shape import dig, typed
-from lightonocr_validation.core.shape import kind as shape_of
 from lightonocr_validation.grounding.mode import (
     GROUNDING,
-    MODES,
-    grounding_content,
     require_grounding,
 )
-from lightonocr_validation.load import answers
 from lightonocr_validation.load import pages as bench_pages
-from lightonocr_validation.load.answers import AnswerBodies, AnswerLengths
 from lightonocr_validation.load.driver import RATE_MAX_IN_FLIGHT, Bodies, Budget
 from lightonocr_validation.load.figures import Economics
 from lightonocr_validation.load.pages import BenchPage
 from lightonocr_validation.load.records import Load, PointRun
 from lightonocr_validation.pages import samples
-from lightonocr_validation.vllm import targets
-from lightonocr_validation.vllm.client import BadAnswer, Target, Unreachable, VllmClient, key_refusal
-from lightonocr_validation.vllm.provenance import ServerFacts, server_provenance, tool_provenance
+from lightonocr_validation.vllm.client import Target
+from lightonocr_validation.vllm.provenance import server_provenance, tool_provenance
 from lightonocr_validation.vllm.served_profile import resolve_profile
-from lightonocr_validation.vllm.targets import INSECURE_WARNING, resolve_fleet
-
-ARRIVALS = ("constant", "poisson")
-
-
-@dataclass(frozen=True)
-class BenchOptions:
-    """One `invoke bench` run: the configuration (flags applied: bench.*, check.port/timeout, the model), and
-    the flags that are not settings. None for concurrency/requests: bench.concurrency/bench.requests."""
-
-    config: Config
-    hosts: Sequence[str] = ()  # --host, repeated; none: check.host
-    insecure: bool = False
-    concurrency: int | None = None  # fixed load; the cap on requests in flight in rate mode
-    sweep: bool = False
-    rate: float | None = None
-    arrival: str = "constant"
-    seed: int = 0
-    requests: int | None = None
-    duration: float | None = None
-    warmup: int | None = None
-    max_tokens: int | None = None  # a fixed output length: sent with ignore_eos
-    answer_tokens: str | None = None  # answer lengths drawn per request (answers.py): fixed:N, uniform:A-B, ...
-    ramp: float = 0.0  # seconds over which the workers send their first request (a staggered start)
-    waves: float | None = None  # requests per point = waves x concurrency (steady state: 3 or more)
-    gpu: str | None = None  # the server's GPU for the limits (limits.py); None: this machine's, if the host is local
-    temperature: float | None = None
-    stream: bool = True
-    slo: str | None = None
-    runs: int = 1
-    pages: Sequence[str] = ()
-    result_path: Path | None = None
-    html: Path | None = None  # benchreport's offline report
-    charts: Path | None = None  # benchreport's PNG charts, into this folder
-    compare: Path | None = None  # a baseline result: exit 1 on a regression
-    save_baseline: Path | None = None  # write this run as a baseline (no per-request lists)
-    # A fleet: `replicas` servers at the host's consecutive ports, or one data-parallel server on `gpus` GPUs;
-    # the load flags are then per GPU, and `single_gpu` a one-GPU result to compute the scaling against.
-    replicas: int = 1
-    gpus: int | None = None
-    single_gpu: Path | None = None
-    # `--mode grounding`: every request asks for LightOnOCR-3's grounding mode (the image plus "grounding",
-    # the profile's sampling and chat_template_kwargs), and every answer is judged as a grounding answer.
-    request_mode: str = "plain"
-    # Where pages come from: the bundled samples unless another source (a folder of pages) is given.
-    page_source: Callable[[], Iterable[BenchPage]] = bench_pages.sample_pages
-    # Which LightOnOCR is served (model_profiles.py): set by run_bench from --model-profile, the name or the
-    # server's /v1/models root; None: told by the name alone.
-    profile: ModelProfile | None = None
-
-    @property
-    def model_profile(self) -> ModelProfile:
-        return self.profile or profile_for(self.config.model.served, self.config)
-
-
-@dataclass(frozen=True)
-class Server:
-    """What a server said before the run: for the provenance, and to refuse a model it does not serve."""
-
-    target: Target
-    facts: ServerFacts
-    down: bool = False  # a replica that could not be reached before the run (its requests count as errors)
-
-
-def validate(options: BenchOptions) -> objectives.Objective | None:
-    """Every combination the task refuses, each with the fix; returns the parsed --slo."""
-    positive = {
-        "--concurrency": options.concurrency,
-        "--max-concurrency": options.config.bench.max_concurrency,
-        "--requests": options.requests,
-        "--runs": options.runs,
-        "--max-tokens": options.max_tokens,
-    }
-    for flag, value in positive.items():
-        if value is not None and value < 1:
-            raise UserError(f"{flag} {value} must be at least 1")
-    for flag, number in {"--rate": options.rate, "--duration": options.duration}.items():
-        if number is not None and not number > 0:
-            raise UserError(f"{flag} {number:g} must be above 0")
-    if options.warmup is not None and options.warmup < 0:
-        raise UserError(f"--warmup {options.warmup} must be 0 or more")
-    if options.config.bench.gpu_hour_price < 0:
-        raise UserError(f"--gpu-hour-price {options.config.bench.gpu_hour_price:g} must be 0 or more")
-    if options.temperature is not None and options.temperature < 0:
-        raise UserError(f"--temperature {options.temperature:g} must be 0 or more")
-    if options.sweep and options.rate is not None:
-        raise UserError("--sweep varies the concurrency and --rate fixes the arrivals: give one of them")
-    if options.sweep and options.concurrency is not None:
-        raise UserError("--sweep chooses the concurrency itself: drop --concurrency (cap it with --max-concurrency)")
-    if options.requests is not None and options.duration is not None:
-        raise UserError("--requests and --duration both end a point: give one of them")
-    _validate_waves(options)
-    _validate_fleet(options)
-    if options.request_mode not in MODES:
-        raise UserError(f"--mode {options.request_mode!r} is not one of {', '.join(MODES)}")
-    if options.arrival not in ARRIVALS:
-        raise UserError(f"--arrival {options.arrival!r} is not one of {', '.join(ARRIVALS)}")
-    if options.arrival != "constant" and options.rate is None:
-        raise UserError(f"--arrival {options.arrival} shapes a request rate: add --rate REQUESTS_PER_S")
-    if not options.slo:
-        return None
-    try:
-        objective = objectives.parse(options.slo)
-    except objectives.ObjectiveError as error:
-        raise UserError(str(error)) from None
-    if objective.needs_stream and not options.stream:
-        raise UserError(f"--slo {objective.text} needs time to first token: drop --no-stream")
-    return objective
-
-
-def _validate_waves(options: BenchOptions) -> None:
-    """--waves, --ramp and --answer-tokens: each refused with the fix when it cannot mean anything."""
-    if options.waves is not None and not options.waves > 0:
-        raise UserError(f"--waves {options.waves:g} must be above 0 (3 or more for a steady state)")
-    if options.waves is not None and (options.requests is not None or options.duration is not None):
-        raise UserError("--waves sets the requests per point (waves x concurrency): drop --requests/--duration")
-    if options.waves is not None and options.rate is not None:
-        raise UserError("--waves counts rounds of a closed loop; --rate is an open loop: give one of them")
-    if options.ramp < 0:
-        raise UserError(f"--ramp {options.ramp:g} must be 0 or more seconds")
-    if options.answer_tokens is not None and options.max_tokens is not None:
-        raise UserError("--answer-tokens and --max-tokens both set the answer length: give one of them")
-    answer_lengths(options)
-
-
-def answer_lengths(options: BenchOptions) -> AnswerLengths | None:
-    """The answers' length distribution: --answer-tokens, or fixed:N for --max-tokens N; None: the sampling's."""
-    if options.answer_tokens is not None:
-        try:
-            return answers.parse(options.answer_tokens)
-        except answers.AnswerLengthError as error:
-            raise UserError(str(error)) from None
-    return answers.parse(f"fixed:{options.max_tokens}") if options.max_tokens is not None else None
-
-
-def _validate_fleet(options: BenchOptions) -> None:
-    if options.gpus is not None and options.gpus < 1:
-        raise UserError(f"--gpus {options.gpus} must be at least 1")
-    if options.gpus is not None and options.replicas != 1:
-        raise UserError(
-            f"--gpus counts the GPUs of one data-parallel server; --replicas {options.replicas} already means "
-            f"{options.replicas} GPUs: give one of them"
-        )
-    if options.gpus is not None and len(dict.fromkeys(options.hosts)) > 1:
-        raise UserError("--gpus N counts the GPUs of one data-parallel server: give one --host")
-    if (options.gpus or 1) > 1 and options.single_gpu is None:
-        raise UserError(
-            f"--gpus {options.gpus} needs --single-gpu RESULT.json, a bench of one GPU at the same load: "
-            "a data-parallel server's GPUs cannot be measured one at a time"
-        )
-    if options.single_gpu is not None and options.replicas < 2 and (options.gpus or 1) < 2:
-        raise UserError("--single-gpu sets a fleet against one GPU: add --replicas N or --gpus N (2 or more)")
-
-
-def request_body(page: BenchPage, options: BenchOptions) -> bytes:
-    """A page's request the model card's way (the image and nothing else), sampling sent explicitly; in
-    grounding mode the text ``grounding`` after the image, and the profile's chat template arguments."""
-    return json.dumps(request_fields(page, options), separators=(",", ":")).encode()
-
-
-def request_bodies(pages: Sequence[BenchPage], options: BenchOptions) -> Bodies:
-    """Every page's request; with a drawn answer length each request gets its own max_tokens (answers.py)."""
-    lengths = answer_lengths(options)
-    if lengths is None or lengths.kind == "fixed":
-        return {page.label: request_body(page, options) for page in pages}
-    return AnswerBodies({page.label: request_fields(page, options) for page in pages}, lengths, options.seed)
-
-
-def request_fields(page: BenchPage, options: BenchOptions) -> dict[str, Any]:
-    content: list[dict[str, Any]] = [{"type": "image_url", "image_url": {"url": page.data_url}}]
-    if options.request_mode == GROUNDING:  # the profile's sampling and chat template arguments apply as in plain
-        content = grounding_content(page.data_url)
-    body: dict[str, Any] = {
-        "model": options.config.model.served,
-        "messages": [{"role": "user", "content": content}],
-        "temperature": sampling(options)["temperature"],
-        "top_p": sampling(options)["top_p"],
-        "max_tokens": sampling(options)["max_tokens"],
-        "stream": options.stream,
-    }
-    if options.model_profile.chat_template_kwargs:  # the Qwen3.5-based LightOnOCR-3: no thinking preamble
-        body["chat_template_kwargs"] = dict(options.model_profile.chat_template_kwargs)
-    if options.stream:
-        body["stream_options"] = {"include_usage": True}
-    if answer_lengths(options) is not None:
-        body["ignore_eos"] = True  # vLLM's own sampling parameter: every answer is exactly max_tokens long
-    return body
-
-
-def sampling(options: BenchOptions) -> dict[str, Any]:
-    """The profile's sampling (the `sampling` section for LightOnOCR-1 and -2), with --temperature and
-    --max-tokens (or a drawn answer length) on top."""
-    configured = options.model_profile.sampling
-    lengths = answer_lengths(options)
-    return {
-        "temperature": options.temperature if options.temperature is not None else configured["temperature"],
-        "top_p": configured["top_p"],
-        # A drawn length: the largest it can be (each request sends its own; settings.answer_tokens says how).
-        "max_tokens": lengths.high if lengths is not None else configured["max_tokens"],
-        "ignore_eos": lengths is not None,
-    }
-
-
-def accuracy_judgement(options: BenchOptions, pages: Sequence[BenchPage]) -> tuple[bool, str]:
-    if options.config.model.random_weights:
-        return False, "the served model has random weights (tiny model): its text cannot be judged"
-    if answer_lengths(options) is not None:
-        return False, (
-            "a fixed output length (--max-tokens) or a drawn one (--answer-tokens), sent with ignore_eos, writes "
-            "on past the page's end"
-        )
-    if not any(page.sample is not None for page in pages):
-        return False, "no page has ground truth"
-    return True, "every answer graded against its page's ground truth and thresholds"
-
-
-def resolve_targets(options: BenchOptions) -> list[Target]:
-    try:
-        hosts = options.hosts or [options.config.check.host]
-        return resolve_fleet(list(dict.fromkeys(hosts)), options.replicas, options.config, options.insecure)
-    except targets.TargetError as error:
-        raise UserError(str(error)) from None
+from lightonocr_validation.vllm.targets import INSECURE_WARNING
 
 
 def prepare_pages(options: BenchOptions) -> list[BenchPage]:
@@ -297,49 +82,6 @@ def prepare_pages(options: BenchOptions) -> list[BenchPage]:
         return bench_pages.select(source(), options.pages)
     except (bench_pages.PageSelectionError, samples.SampleError) as error:
         raise UserError(str(error)) from None
-
-
-class Unusable(Exception):
-    """A server that cannot be benchmarked: unreachable, refusing the key, or not serving the model."""
-
-
-class Down(Unusable):
-    """A server that cannot be reached at all: in a fleet of replicas, one that is down."""
-
-
-def ask_server(target: Target, model_name: str) -> Server:
-    client = VllmClient(target)
-    try:
-        models = client.get("/v1/models", timeout=min(target.timeout, 30))
-        if models.status in (401, 403):
-            detail, hint = key_refusal(target, models.status, "/v1/models")
-            raise Unusable(f"{target.label}: {detail}: {hint.rstrip('.')}")
-        if models.status != 200:
-            raise Unusable(f"{target.label}: /v1/models answered HTTP {models.status}: {models.error_message()}")
-        data = dig(models.json(), "data")
-        if not isinstance(data, list):
-            shown = shape_of(data)
-            raise Unusable(f"{target.label}: /v1/models answered 200 but its data is {shown}, not a list of models")
-        listed = [m for m in data if isinstance(m, dict)]
-        entry = next((m for m in listed if m.get("id") == model_name), None)
-        if entry is None:
-            served = ", ".join(str(m.get("id")) for m in listed) or "nothing"
-            raise Unusable(
-                f"{target.label} does not serve {model_name!r} (it serves {served}): pass --model with that id, "
-                "or --tiny for the tiny model"
-            )
-        version = client.get("/version", timeout=min(target.timeout, 30))
-        vllm_version = typed(dig(version.json(), "version"), str) if version.status == 200 else None
-    except Unreachable as error:
-        raise Down(f"cannot reach {error}") from None
-    except BadAnswer as error:  # an HTML page, a body cut short or far too long: said in one line
-        raise Unusable(f"{target.label}: {error}") from None
-    except ValueError:
-        raise Unusable(f"{target.label}: /v1/models did not answer JSON: is this a vLLM server?") from None
-    finally:
-        client.close()
-    length = entry.get("max_model_len")
-    return Server(target, ServerFacts(vllm_version, length if isinstance(length, int) else None))
 
 
 def provenance(options: BenchOptions, servers: Sequence[Server], started: float) -> dict[str, Any]:
@@ -364,15 +106,6 @@ def provenance(options: BenchOptions, servers: Sequence[Server], started: float)
         "started_at": iso_utc(started),
         "finished_at": iso_utc(finished),
     }
-
-
-def gpu_hour_price(options: BenchOptions) -> float | None:
-    """The price of one server-hour, or None to leave the cost out (bench.gpu_hour_price 0)."""
-    return options.config.bench.gpu_hour_price or None
-
-
-def mode_of(options: BenchOptions) -> str:
-    return "sweep" if options.sweep else "rate" if options.rate is not None else "concurrency"
 
 
 def run_bench(options: BenchOptions, *, console: Console, errors: Console) -> int:
@@ -519,28 +252,6 @@ def scaling_of(
     return scaling.block(layout=layout, gpus=options.gpus or options.replicas, totals=totals, single=single)
 
 
-def ask_servers(resolved: Sequence[Target], options: BenchOptions, errors: Console) -> list[Server]:
-    """What each server serves. A replica that is down does not stop a fleet's bench: it is said plainly and its
-    requests are counted as errors; every replica down, or any answering wrongly, stops it (exit 2)."""
-    servers = []
-    down: list[tuple[Target, Down]] = []
-    for target in resolved:
-        try:
-            servers.append(ask_server(target, options.config.model.served))
-        except Down as error:
-            if options.replicas < 2:
-                raise
-            down.append((target, error))
-            servers.append(Server(target, ServerFacts(), down=True))
-    if down and len(down) == len(resolved):
-        raise Down(f"no replica of {len(resolved)} answers: {down[0][1]}")
-    for target, error in down:
-        print_warning(
-            errors, f"replica {target.label} is down ({error}): it stays in the fleet and its requests count as errors"
-        )
-    return servers
-
-
 @dataclass(frozen=True)
 class Phase:
     """What every measured phase of a run shares (the one-GPU phase of a fleet, then the fleet): the pages,
@@ -599,99 +310,6 @@ def _one_gpu_phase(phase: Phase, servers: Sequence[Server], console: Console) ->
     return scaling.measured(alone.label, builder.host(alone, steps)["summary"]["loads"])
 
 
-def read_single_gpu(path: Path | None) -> SingleGpu | None:
-    if path is None:
-        return None
-    from lightonocr_validation.bench.readout import ResultError
-
-    try:
-        return scaling.read_single_gpu(path)
-    except ResultError as error:
-        raise UserError(f"--single-gpu {error}") from None
-
-
-def render_fleet(console: Console, result: Mapping[str, Any]) -> None:
-    """The replicas side by side (pages/s, latency, errors) and the scaling in words, after the tables."""
-    table = scaling.replica_table(result)
-    if table is not None:
-        console.print(table)
-    if result.get("scaling"):
-        for line in scaling.lines(result["scaling"]):
-            console.print(line, markup=False, highlight=False)
-
-
-def read_baseline(path: Path | None) -> dict[str, Any] | None:
-    if path is None:
-        return None
-    from lightonocr_validation.bench.compare import load_baseline
-    from lightonocr_validation.bench.readout import ResultError
-
-    try:
-        return load_baseline(path)
-    except ResultError as error:
-        raise UserError(f"--compare {error}") from None
-
-
-def write_readers(options: BenchOptions, result: Mapping[str, Any], *, console: Console, errors: Console) -> int:
-    """The HTML report, the charts and the baseline the options ask for: 0, or 2 when one could not be written
-    (as for the check reports: a CI job must not read a missing artifact as a clean pass)."""
-    code = EXIT_OK
-    wanted: list[tuple[str, Path | None, Callable[[], object]]] = [
-        ("HTML report", options.html, lambda: _html(result, options.html)),
-        ("charts", options.charts, lambda: _charts(result, options.charts)),
-        ("baseline", options.save_baseline, lambda: _baseline(result, options.save_baseline)),
-    ]
-    for kind, path, write in wanted:
-        if path is None:
-            continue
-        try:
-            written = write()
-        except OSError as error:
-            print_error(errors, f"the {kind} could not be written to {path}: {os_cause(error)}")
-            code = EXIT_UNREACHABLE
-        except RuntimeError as error:  # ChartsUnavailable: matplotlib is not installed
-            print_error(errors, f"the {kind} needs matplotlib: {error}")
-            code = EXIT_UNREACHABLE
-        else:
-            console.print(f"{kind}: {written}", markup=False, soft_wrap=True)
-    return code
-
-
-def _html(result: Mapping[str, Any], path: Path | None) -> Path:
-    from lightonocr_validation.bench.html_report import write_html
-
-    assert path is not None
-    return write_html(result, path)
-
-
-def _charts(result: Mapping[str, Any], folder: Path | None) -> str:
-    from lightonocr_validation.bench.charts import write_charts
-
-    assert folder is not None
-    return ", ".join(str(path) for path in write_charts(result, folder))
-
-
-def _baseline(result: Mapping[str, Any], path: Path | None) -> Path:
-    from lightonocr_validation.bench.compare import write_baseline
-
-    assert path is not None
-    return write_baseline(result, path)
-
-
-def compare_with(baseline: Mapping[str, Any], result: Mapping[str, Any], *, console: Console, errors: Console) -> int:
-    from lightonocr_validation.bench.compare import compare_results, render_comparison
-    from lightonocr_validation.bench.readout import ResultError
-
-    try:
-        comparison = compare_results(baseline, result)
-    except ResultError as error:
-        print_error(errors, f"--compare: {error}")
-        return EXIT_UNREACHABLE
-    # A sweep compares dozens of figures: past a screenful, only those that moved are shown.
-    console.print(render_comparison(comparison, only_changes=len(comparison.rows) > 40))
-    return EXIT_OK if comparison.ok else EXIT_FAILED
-
-
 def _measure_until_stopped(
     bench: Bench, measure_loads: Callable[[], tuple[dict[str, PointRun], list[Step]]]
 ) -> tuple[dict[str, PointRun], list[Step]]:
@@ -716,15 +334,6 @@ def _measure_until_stopped(
         return measured["references"], measured["steps"]
     steps = [step for step in bench.measured if any(step.runs.values())]
     return dict(bench.references), steps
-
-
-def stopped_verdict(result: Mapping[str, Any], cancel: CancelToken) -> tuple[int, str]:
-    """A stopped run's exit code and line: 130 interrupted, 1 past the deadline; what was kept is said."""
-    kept = sum(p["figures"]["completed"] for host in result["hosts"] for p in host["points"])
-    what = f"the result is partial: {kept} answered request(s) measured"
-    if cancel.reason == INTERRUPTED:
-        return EXIT_INTERRUPTED, f"issue: {cancel.describe()}: {what}"
-    return EXIT_FAILED, f"issue: {cancel.describe()}: {what} (raise --deadline, or find why the server is slow)"
 
 
 def _measure(
@@ -798,42 +407,3 @@ def _settings(
         "goodput_objective": latency.text,
         "sweep_min_gain": options.config.bench.min_gain if mode == "sweep" else None,
     }
-
-
-def verdict(result: Mapping[str, Any]) -> tuple[int, str]:
-    """0, 1 or 2 and the line that says why, from the result alone (as the comparison will read it): a server
-    gone mid-run (2), every request or more than bench.max_error_rate of them failed (1), the objective missed
-    (1). Figures over failures never exit 0."""
-    fleet = len(result["hosts"]) > 1
-    for host in result["hosts"]:
-        if host.get("gone"):
-            kept = sum(p["figures"]["completed"] for p in host["points"])
-            whom = f"replica {host['name']}" if fleet else "the server"
-            return EXIT_UNREACHABLE, (
-                f"issue: {whom} stopped answering mid-run ({shorten(host['gone'], 240)}): the result is partial: "
-                f"{kept} answered request(s) measured"
-            )
-    bound = result["settings"].get("max_error_rate", 0.0)
-    for host in result["hosts"]:
-        points = host["points"]
-        answered = sum(p["figures"]["completed"] for p in points)
-        sent = sum(p["figures"]["requests"] for p in points)
-        first = next((r["error"] for p in points for r in p.get("requests", []) if r["error"]), "no answer")
-        whom = f"replica {host['name']} of {len(result['hosts'])}" if fleet else host["name"]
-        if sent and not answered:
-            return EXIT_FAILED, f"issue: every request to {whom} failed: {shorten(first, 200)}"
-        if not sent:
-            return EXIT_FAILED, f"issue: no request was measured on {host['name']}"
-        if (sent - answered) / sent > bound:
-            return EXIT_FAILED, (
-                f"issue: {sent - answered} of {sent} requests to {whom} failed ({(sent - answered) / sent:.1%}, above "
-                f"--max-error-rate {bound:g}): {shorten(first, 200)}"
-            )
-    summaries = [host["summary"] for host in result["hosts"]]
-    if result.get("fleet"):
-        summaries = [result["fleet"]["summary"]]
-    for summary in summaries:
-        slo = summary.get("slo")
-        if slo and slo["met_at"] is None:
-            return EXIT_FAILED, f"issue: the objective {slo['objective']} was met at no load measured"
-    return EXIT_OK, "bench: done"

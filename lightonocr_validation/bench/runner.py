@@ -59,13 +59,13 @@ class Bench:
     # every host is, the run stops (reason SERVER_GONE) with what finished.
     watches: dict[str, HostWatch] = field(default_factory=dict)
     model: str = ""  # the served model's id, for the watches' one-token probe
-    # Hosts not watched: a replica already down before the run, whose requests count as errors (bench/command.py).
+    # Hosts not watched: a replica already down before the run, whose requests count as errors (bench/servers.py).
     unwatched: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         for target in self.targets:
             if target.label not in self.unwatched:
-                # It answered /v1/models before the run (bench/command.py's ask_server): a failure now is mid-run.
+                # It answered /v1/models before the run (bench/servers.py's ask_server): a failure now is mid-run.
                 watch = HostWatch(target, self.model, self._stop_when_all_gone, answered=True)
                 self.watches.setdefault(target.label, watch)
 

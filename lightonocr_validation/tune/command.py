@@ -25,7 +25,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from lightonocr_validation.bench.command import BenchOptions, run_bench
+from lightonocr_validation.bench.command import run_bench
+from lightonocr_validation.bench.options import BenchOptions
 from lightonocr_validation.bench.steady import headline, headline_figure
 from lightonocr_validation.core.config import Config, ModelSettings, ServerSettings
 from lightonocr_validation.core.errors import EXIT_INTERRUPTED, EXIT_USAGE, UserError

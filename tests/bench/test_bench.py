@@ -16,7 +16,8 @@ import pytest
 from rich.console import Console
 
 from lightonocr_validation.bench import slo
-from lightonocr_validation.bench.command import BenchOptions, run_bench
+from lightonocr_validation.bench.command import run_bench
+from lightonocr_validation.bench.options import BenchOptions
 from lightonocr_validation.bench.plan import Step, Sweep, bisect, run_sweep, slo_summary
 from lightonocr_validation.check.verdict import EXIT_CHECK_FAILED, EXIT_OK, EXIT_UNREACHABLE
 from lightonocr_validation.core.config import apply_flags
@@ -473,7 +474,7 @@ def test_a_point_by_duration_stops_sending_at_its_end_and_counts_what_was_in_fli
 
 
 def test_timing_without_the_text_sees_the_same_events_as_parsing_them(fake_vllm) -> None:
-    from lightonocr_validation.bench.command import request_body
+    from lightonocr_validation.bench.options import request_body
     from lightonocr_validation.load.pages import sample_pages
     from lightonocr_validation.load.transport import send
     from lightonocr_validation.vllm.client import Target, configured_session

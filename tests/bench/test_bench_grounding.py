@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from lightonocr_validation.bench.command import BenchOptions, request_body, run_bench
+from lightonocr_validation.bench.command import run_bench
+from lightonocr_validation.bench.options import BenchOptions, request_body
 from lightonocr_validation.core.config import apply_flags
 from lightonocr_validation.core.errors import UserError
 from lightonocr_validation.load.pages import sample_pages

@@ -22,10 +22,11 @@ import pytest
 from rich.console import Console
 
 from lightonocr_validation.bench import scaling
-from lightonocr_validation.bench.command import BenchOptions, run_bench
+from lightonocr_validation.bench.command import run_bench
 from lightonocr_validation.bench.compare import compare_results, render_comparison
 from lightonocr_validation.bench.html_report import render_html
 from lightonocr_validation.bench.live import client_warnings
+from lightonocr_validation.bench.options import BenchOptions
 from lightonocr_validation.bench.readout import Load
 from lightonocr_validation.check import registry
 from lightonocr_validation.check.command import CheckOptions, run_check

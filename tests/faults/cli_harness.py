@@ -18,6 +18,8 @@ from unittest import mock
 
 import tasks
 from lightonocr_validation.bench import command as bench_command
+from lightonocr_validation.bench import options as bench_options
+from lightonocr_validation.bench import servers as bench_servers
 from lightonocr_validation.check import command as check_command
 from lightonocr_validation.check import registry
 from lightonocr_validation.core.cli import Program
@@ -49,9 +51,9 @@ def _check_edge(options: check_command.CheckOptions, **_: Any) -> int:
     return 0
 
 
-def _bench_edge(options: bench_command.BenchOptions, **_: Any) -> int:
-    bench_command.validate(options)
-    bench_command.resolve_targets(options)
+def _bench_edge(options: bench_options.BenchOptions, **_: Any) -> int:
+    bench_options.validate(options)
+    bench_servers.resolve_targets(options)
     return 0
 
 

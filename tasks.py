@@ -40,6 +40,7 @@ from lightonocr_validation.core.errors import (
     EXIT_USAGE,
     UserError,
     print_error,
+    print_warning,
 )
 from lightonocr_validation.core.hardware import describe, nvidia_gpus
 from lightonocr_validation.core.settings import DEFAULTS, default_of
@@ -129,7 +130,13 @@ class ServedFlags:
     model_profile: str | None = flag(MODEL_PROFILE_HELP)
 
     def model_to_serve(self, cfg: Config) -> setup.ModelToServe:
-        return setup.model_to_serve(cfg, tiny=self.tiny, full_size=self.full_size, errors=errors)
+        return setup.model_to_serve(cfg, tiny=self.tiny, full_size=self.full_size)
+
+    @staticmethod
+    def say_note(model: setup.ModelToServe) -> None:
+        """The model's note (nothing tells what it is), once every flag has been checked."""
+        if model.note:
+            print_warning(errors, model.note)
 
     def build_if_missing(self, c: Context, cfg: Config, model: setup.ModelToServe) -> None:
         """A local model not built yet is built first, as `invoke tiny-model` builds it."""
@@ -182,7 +189,7 @@ def serve(
 
     config.flag_choice("--device", served.device, config.DEVICES)  # a dry run refuses what the real run would
     cfg = _config(c, "serve", served, host=host, timeout=timeout, profile=profile)
-    profile_args = cfg.server.profile_args()  # a bad --profile is one line, before any warning of the model's
+    profile_args = cfg.server.profile_args()
     model = served.model_to_serve(cfg)
     visible = os.environ.get(fleet.DEVICES_VARIABLE)
     plan = fleet.plan(
@@ -194,6 +201,7 @@ def serve(
         log_file=ROOT / cfg.server.log_file,
         visible=visible,
     )
+    served.say_note(model)  # after every flag is checked: a refused run's first line is its error
     device = setup.resolve_device(served.device)
     env = setup.server_env(cfg, device, profile=True)
     if dry_run:  # what the real run would start, its environment included (the tuned profile's lever)
@@ -602,6 +610,7 @@ def tune(
         out=out_dir,
     )
     validate(options.bench(out_dir / "bench" / "-"))
+    served.say_note(model)
     served.build_if_missing(c, cfg, model)
     guard_no_server_running(ROOT / cfg.server.pid_file, errors=errors)
     _say_device(device)

@@ -22,11 +22,13 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from requests import Session
+
 from lightonocr_validation.core.cancel import CancelToken
 from lightonocr_validation.load.answers import AnswerBodies
 from lightonocr_validation.load.pages import BenchPage
 from lightonocr_validation.load.records import Load, PointRun, RequestRecord
-from lightonocr_validation.load.transport import send
+from lightonocr_validation.load.transport import Exchange, send
 from lightonocr_validation.vllm.client import Target, configured_session
 from lightonocr_validation.vllm.liveness import HostWatch
 
@@ -114,106 +116,157 @@ def run_point(
     When ``stop`` is stopped the workers send nothing more, the requests in flight are abandoned and left out:
     the point holds the requests that finished. The same once ``watch`` judges the server gone (liveness.py):
     no request is sent to a dead or hung server, so it costs one --timeout, not one per request."""
-    stop = stop or CancelToken()
-
-    def sending() -> bool:
-        return not stop.is_set() and not (watch is not None and watch.gone)
-
-    url = f"{target.base_url}{CHAT_PATH}"
-    workers = load.concurrency
     offsets = _share_of_arrivals(load, budget, *share) if load.rate is not None else None
-    if offsets is not None:
-        workers = max(1, min(workers, len(offsets)))
-    elif budget.waves is not None:
-        budget = replace(budget, requests=math.ceil(budget.waves * workers), duration_s=None)
-    warmup = budget.warmup if budget.warmup is not None else (workers if offsets is None else min(workers, RATE_WARMUP))
-    warmups = itertools.count()
-    measured = itertools.count()
-    clock: dict[str, float] = {}
-    records: dict[int, RequestRecord] = {}
-    warmed: list[int] = []
-    failures: list[BaseException] = []
-    due: queue.SimpleQueue[tuple[int, float] | None] = queue.SimpleQueue()
+    point = _Point(
+        target, pages, bodies, load, budget, offsets, stream=stream, keep_text=keep_text, stop=stop or CancelToken(),
+        on_record=on_record, on_clock_start=on_clock_start, watch=watch,
+    )  # fmt: skip
+    return point.run(run)
 
-    def start_clock() -> None:
-        on_clock_start()  # before the clock: its time is not the point's
-        clock["origin"] = time.perf_counter()
-        clock["epoch"] = time.time()
-        clock["cpu"] = time.process_time()
 
-    barrier = threading.Barrier(workers + 1, action=start_clock)
+class _Point:
+    """One point's workers and what they share: the warm-up counter, the barrier that starts the clock after
+    it, the measured records, and (rate mode) the queue of arrivals due. A closed loop's workers send their next
+    request as soon as the last one ends; an open loop's take the arrivals the main thread puts on the queue."""
 
-    def one(session, index: int, scheduled: float | None) -> None:
-        page = pages[index % len(pages)]
-        start = time.perf_counter() - clock["origin"]
-        body = body_of(bodies, page.label, index)
-        exchange = send(session, target, url, body, stream=stream, keep_text=keep_text, cancel=stop, watch=watch)
+    def __init__(
+        self,
+        target: Target,
+        pages: Sequence[BenchPage],
+        bodies: Bodies,
+        load: Load,
+        budget: Budget,
+        offsets: list[float] | None,
+        *,
+        stream: bool,
+        keep_text: bool,
+        stop: CancelToken,
+        on_record: OnRecord,
+        on_clock_start: Callable[[], None],
+        watch: HostWatch | None,
+    ) -> None:
+        self.target, self.pages, self.bodies, self.load = target, pages, bodies, load
+        self.offsets = offsets
+        self.stream, self.keep_text, self.stop, self.watch = stream, keep_text, stop, watch
+        self.on_record, self.on_clock_start = on_record, on_clock_start
+        self.url = f"{target.base_url}{CHAT_PATH}"
+        self.workers = load.concurrency
+        if offsets is not None:
+            self.workers = max(1, min(self.workers, len(offsets)))
+        elif budget.waves is not None:
+            budget = replace(budget, requests=math.ceil(budget.waves * self.workers), duration_s=None)
+        self.budget = budget
+        default_warmup = self.workers if offsets is None else min(self.workers, RATE_WARMUP)
+        self.warmup = budget.warmup if budget.warmup is not None else default_warmup
+        self.warmups = itertools.count()
+        self.measured = itertools.count()
+        self.clock: dict[str, float] = {}
+        self.records: dict[int, RequestRecord] = {}
+        self.warmed: list[int] = []
+        self.failures: list[BaseException] = []
+        self.due: queue.SimpleQueue[tuple[int, float] | None] = queue.SimpleQueue()
+        self.barrier = threading.Barrier(self.workers + 1, action=self._start_clock)
+
+    def sending(self) -> bool:
+        return not self.stop.is_set() and not (self.watch is not None and self.watch.gone)
+
+    def _start_clock(self) -> None:
+        self.on_clock_start()  # before the clock: its time is not the point's
+        self.clock["origin"] = time.perf_counter()
+        self.clock["epoch"] = time.time()
+        self.clock["cpu"] = time.process_time()
+
+    def _send(self, session: Session, index: int, *, keep_text: bool) -> tuple[BenchPage, Exchange]:
+        page = self.pages[index % len(self.pages)]
+        body = body_of(self.bodies, page.label, index)
+        exchange = send(
+            session, self.target, self.url, body, stream=self.stream, keep_text=keep_text, cancel=self.stop,
+            watch=self.watch,
+        )  # fmt: skip
+        return page, exchange
+
+    def _one(self, session: Session, index: int, scheduled: float | None) -> None:
+        start = time.perf_counter() - self.clock["origin"]
+        page, exchange = self._send(session, index, keep_text=self.keep_text)
         if exchange.abandoned:
             return
         record = RequestRecord(page, start, exchange, scheduled)
-        records[index] = record
-        on_record(target.label, load, record)
+        self.records[index] = record
+        self.on_record(self.target.label, self.load, record)
 
-    def work(worker: int) -> None:
-        session = configured_session(target)
+    def _warm_up(self, session: Session) -> None:
+        while self.sending() and (index := next(self.warmups)) < self.warmup:
+            _, warm = self._send(session, index, keep_text=False)
+            if not warm.abandoned:
+                self.warmed.append(index)
+
+    def _closed_loop(self, session: Session, worker: int) -> None:
+        budget = self.budget
+        deadline = self.clock["origin"] + budget.duration_s if budget.duration_s is not None else None
+        if budget.ramp_s > 0 and self.stop.wait(worker * budget.ramp_s / self.workers):
+            return
+        while self.sending():
+            index = next(self.measured)
+            if budget.requests is not None and index >= budget.requests:
+                return
+            if deadline is not None and time.perf_counter() >= deadline:
+                return
+            self._one(session, index, None)
+
+    def _work(self, worker: int) -> None:
+        session = configured_session(self.target)
         try:
-            while sending() and (index := next(warmups)) < warmup:
-                page = pages[index % len(pages)]
-                body = body_of(bodies, page.label, index)
-                warm = send(session, target, url, body, stream=stream, keep_text=False, cancel=stop, watch=watch)
-                if not warm.abandoned:
-                    warmed.append(index)
-            barrier.wait()
-            if offsets is not None:
-                while (item := due.get()) is not None and sending():
-                    one(session, *item)
+            self._warm_up(session)
+            self.barrier.wait()
+            if self.offsets is not None:
+                while (item := self.due.get()) is not None and self.sending():
+                    self._one(session, *item)
                 return
-            deadline = clock["origin"] + budget.duration_s if budget.duration_s is not None else None
-            if budget.ramp_s > 0 and stop.wait(worker * budget.ramp_s / workers):
-                return
-            while sending():
-                index = next(measured)
-                if budget.requests is not None and index >= budget.requests:
-                    return
-                if deadline is not None and time.perf_counter() >= deadline:
-                    return
-                one(session, index, None)
+            self._closed_loop(session, worker)
         except threading.BrokenBarrierError:
             return
         except BaseException as error:  # a bug: reported by the caller, never a silent short point
-            failures.append(error)
-            barrier.abort()
+            self.failures.append(error)
+            self.barrier.abort()
         finally:
             session.close()
 
-    threads = [
-        threading.Thread(target=work, args=(n,), name=f"bench-{target.label}-{n}", daemon=True) for n in range(workers)
-    ]
-    for thread in threads:
-        thread.start()
-    with contextlib.suppress(threading.BrokenBarrierError):
-        barrier.wait()
-    if offsets is not None and "origin" in clock:
-        for index, offset in enumerate(offsets):
-            delay = clock["origin"] + offset - time.perf_counter()
-            if (stop.wait(delay) if delay > 0 else stop.is_set()) or not sending():
+    def _deal_arrivals(self, threads: Sequence[threading.Thread]) -> None:
+        """Rate mode, in the calling thread: each arrival onto the queue at its moment, then one end per worker."""
+        assert self.offsets is not None
+        origin = self.clock["origin"]
+        for index, offset in enumerate(self.offsets):
+            delay = origin + offset - time.perf_counter()
+            if (self.stop.wait(delay) if delay > 0 else self.stop.is_set()) or not self.sending():
                 break
-            due.put((index, offset))
+            self.due.put((index, offset))
         for _ in threads:
-            due.put(None)
-    for thread in threads:
-        thread.join()
-    if failures:
-        raise failures[0]
-    ordered = [records[index] for index in sorted(records)]
-    duration = max((r.end_s for r in ordered), default=0.0)
-    return PointRun(
-        host=target.label,
-        load=load,
-        run=run,
-        started=clock.get("epoch", time.time()),
-        duration_s=duration,
-        records=ordered,
-        client_cpu_s=time.process_time() - clock.get("cpu", time.process_time()),
-        warmup_requests=len(warmed),
-    )
+            self.due.put(None)
+
+    def run(self, run: int) -> PointRun:
+        label = self.target.label
+        threads = [
+            threading.Thread(target=self._work, args=(n,), name=f"bench-{label}-{n}", daemon=True)
+            for n in range(self.workers)
+        ]
+        for thread in threads:
+            thread.start()
+        with contextlib.suppress(threading.BrokenBarrierError):
+            self.barrier.wait()
+        if self.offsets is not None and "origin" in self.clock:
+            self._deal_arrivals(threads)
+        for thread in threads:
+            thread.join()
+        if self.failures:
+            raise self.failures[0]
+        ordered = [self.records[index] for index in sorted(self.records)]
+        return PointRun(
+            host=label,
+            load=self.load,
+            run=run,
+            started=self.clock.get("epoch", time.time()),
+            duration_s=max((r.end_s for r in ordered), default=0.0),
+            records=ordered,
+            client_cpu_s=time.process_time() - self.clock.get("cpu", time.process_time()),
+            warmup_requests=len(self.warmed),
+        )

@@ -57,10 +57,7 @@ from lightonocr_validation.core.errors import (
 from lightonocr_validation.core.interrupts import SignalGuard
 from lightonocr_validation.core.redaction import Redactor, redacting
 from lightonocr_validation.core.serialize import iso_utc
-from lightonocr_validation.grounding.mode import (
-    GROUNDING,
-    require_grounding,
-)
+from lightonocr_validation.grounding.mode import GROUNDING, require_grounding
 from lightonocr_validation.load import pages as bench_pages
 from lightonocr_validation.load.driver import RATE_MAX_IN_FLIGHT, Bodies, Budget
 from lightonocr_validation.load.figures import Economics

@@ -11,15 +11,9 @@ from typing import Any
 
 from lightonocr_validation.bench import slo as objectives
 from lightonocr_validation.core.config import Config
-from lightonocr_validation.core.errors import (
-    UserError,
-)
+from lightonocr_validation.core.errors import UserError
 from lightonocr_validation.core.model_profiles import ModelProfile, profile_for
-from lightonocr_validation.grounding.mode import (
-    GROUNDING,
-    MODES,
-    grounding_content,
-)
+from lightonocr_validation.grounding.mode import GROUNDING, MODES, grounding_content
 from lightonocr_validation.load import answers
 from lightonocr_validation.load import pages as bench_pages
 from lightonocr_validation.load.answers import AnswerBodies, AnswerLengths

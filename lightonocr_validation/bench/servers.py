@@ -9,10 +9,7 @@ from dataclasses import dataclass
 from rich.console import Console
 
 from lightonocr_validation.bench.options import BenchOptions
-from lightonocr_validation.core.errors import (
-    UserError,
-    print_warning,
-)
+from lightonocr_validation.core.errors import UserError, print_warning
 from lightonocr_validation.core.shape import dig, typed
 from lightonocr_validation.core.shape import kind as shape_of
 from lightonocr_validation.vllm import targets

@@ -7,13 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from lightonocr_validation.core.cancel import INTERRUPTED, CancelToken
-from lightonocr_validation.core.errors import (
-    EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_UNREACHABLE,
-    shorten,
-)
+from lightonocr_validation.core.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_UNREACHABLE, shorten
 
 
 def verdict(result: Mapping[str, Any]) -> tuple[int, str]:

@@ -12,14 +12,7 @@ from rich.console import Console
 from lightonocr_validation.bench import scaling
 from lightonocr_validation.bench.options import BenchOptions
 from lightonocr_validation.bench.scaling import SingleGpu
-from lightonocr_validation.core.errors import (
-    EXIT_FAILED,
-    EXIT_OK,
-    EXIT_UNREACHABLE,
-    UserError,
-    os_cause,
-    print_error,
-)
+from lightonocr_validation.core.errors import EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE, UserError, os_cause, print_error
 
 
 def render_fleet(console: Console, result: Mapping[str, Any]) -> None:

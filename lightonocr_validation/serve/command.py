@@ -64,12 +64,11 @@ def _run_serve(options: ServeOptions, *, console: Console, errors: Console) -> i
             console.print(f"$ {planned.rendered(options.env)}", markup=False, soft_wrap=True)
             started.append(_start(planned, options))
         _wait_all(started, options, console=console, errors=errors)
+        _say_plugin_not_loaded(started, options, errors=errors)  # detached or not: the ready logs say it
         if options.detach:
             _record(started, options, errors=errors)
             _print_detached(started, options, console)
-            _say_plugin_not_loaded(started, options, errors=errors)
             return EXIT_OK
-        _say_plugin_not_loaded(started, options, errors=errors)
         console.print("serving until interrupted (Ctrl-C)", markup=False)
         dead = _wait_any_exit(started)
         _stop(started, options.stop_timeout)
